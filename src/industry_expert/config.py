@@ -1,0 +1,210 @@
+"""Typed settings, read from the workspace's ``expert.toml``, then the environment, then flags.
+
+Every problem is collected before anything is raised, so one run of a command lists them all,
+each naming the setting (``chunking.max_tokens``) and what it expected.
+
+Example ``expert.toml``::
+
+    [embedder]
+    backend = "sentence-transformers"   # or onnx, openai, azure, jina
+    model = "all-MiniLM-L6-v2"          # the shipped model; or a local directory, or an API model
+
+    [chunking]
+    max_tokens = 200
+
+    [retrieval]
+    mode = "hybrid"
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, get_type_hints
+
+from .errors import ConfigError
+
+DEFAULT_EMBED_MODEL = "all-MiniLM-L6-v2"
+EMBED_BACKENDS = ("sentence-transformers", "onnx", "openai", "azure", "jina")
+MODES = ("hybrid", "dense", "keyword")
+FUSIONS = ("rrf", "weighted")
+
+
+@dataclass(frozen=True)
+class EmbedderSettings:
+    backend: str = "sentence-transformers"
+    model: str = DEFAULT_EMBED_MODEL
+    base_url: str = ""
+    api_key_env: str = ""
+    api_version: str = "2024-10-21"
+    dimensions: int = 0
+    batch_size: int = 32
+    quantize: bool = True  # onnx only: int8 dynamic quantization of the exported model
+
+
+@dataclass(frozen=True)
+class ChunkSettings:
+    max_tokens: int = 200
+    overlap: int = 32
+    header: bool = True
+
+
+@dataclass(frozen=True)
+class RetrievalSettings:
+    mode: str = "hybrid"
+    fusion: str = "rrf"
+    rrf_k: int = 60
+    dense_weight: float = 1.0
+    keyword_weight: float = 1.0
+    candidates: int = 50
+    dedupe_threshold: float = 0.9
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    max_file_mb: float = 100.0
+    follow_symlinks: bool = True
+
+
+@dataclass(frozen=True)
+class Settings:
+    embedder: EmbedderSettings = field(default_factory=EmbedderSettings)
+    chunking: ChunkSettings = field(default_factory=ChunkSettings)
+    retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
+    ingest: IngestSettings = field(default_factory=IngestSettings)
+
+
+# Environment variables that override a setting, for containers and CI.
+ENV_OVERRIDES = {
+    "EXPERT_EMBEDDER_BACKEND": "embedder.backend",
+    "EXPERT_EMBEDDER_MODEL": "embedder.model",
+    "EXPERT_EMBEDDER_BASE_URL": "embedder.base_url",
+    "EXPERT_MAX_FILE_MB": "ingest.max_file_mb",
+}
+
+
+def _coerce(value: Any, kind: type, name: str, problems: list[str]) -> Any:
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("1", "true", "yes", "0", "false", "no"):
+            return value.lower() in ("1", "true", "yes")
+    elif kind is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            return int(value)
+    elif kind is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+    elif kind is str:
+        if isinstance(value, str):
+            return value
+    problems.append(f"{name}: expected {kind.__name__}, found {value!r}")
+    return None
+
+
+def _apply(settings: Settings, values: Mapping[str, Any], origin: str, problems: list[str]) -> Settings:
+    """Return ``settings`` with dotted or nested ``values`` applied; record bad names and types."""
+    sections = {f.name: getattr(settings, f.name) for f in fields(settings)}
+    flat: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, Mapping):
+            for sub, subvalue in value.items():
+                flat[f"{key}.{sub}"] = subvalue
+        else:
+            flat[key] = value
+    for dotted, value in flat.items():
+        section, _, name = dotted.partition(".")
+        if section not in sections:
+            problems.append(f"{origin}: unknown section [{section}] (known: {', '.join(sections)})")
+            continue
+        current = sections[section]
+        hints = get_type_hints(type(current))
+        if name not in hints:
+            known = ", ".join(f.name for f in fields(current))
+            problems.append(f"{origin}: unknown setting {dotted} (known in [{section}]: {known})")
+            continue
+        coerced = _coerce(value, hints[name], f"{origin}: {dotted}", problems)
+        if coerced is not None:
+            sections[section] = replace(current, **{name: coerced})
+    return Settings(**sections)
+
+
+def _validate(s: Settings, problems: list[str]) -> None:
+    def check(ok: bool, message: str) -> None:
+        if not ok:
+            problems.append(message)
+
+    check(s.embedder.backend in EMBED_BACKENDS,
+          f"embedder.backend: expected one of {', '.join(EMBED_BACKENDS)}, found {s.embedder.backend!r}")
+    check(s.embedder.batch_size > 0, f"embedder.batch_size: expected > 0, found {s.embedder.batch_size}")
+    check(16 <= s.chunking.max_tokens <= 8192,
+          f"chunking.max_tokens: expected 16..8192, found {s.chunking.max_tokens}")
+    check(0 <= s.chunking.overlap < s.chunking.max_tokens // 2,
+          f"chunking.overlap: expected 0..max_tokens/2, found {s.chunking.overlap}")
+    check(s.retrieval.mode in MODES,
+          f"retrieval.mode: expected one of {', '.join(MODES)}, found {s.retrieval.mode!r}")
+    check(s.retrieval.fusion in FUSIONS,
+          f"retrieval.fusion: expected one of {', '.join(FUSIONS)}, found {s.retrieval.fusion!r}")
+    check(s.retrieval.rrf_k > 0, f"retrieval.rrf_k: expected > 0, found {s.retrieval.rrf_k}")
+    check(s.retrieval.dense_weight >= 0 and s.retrieval.keyword_weight >= 0,
+          "retrieval.dense_weight and keyword_weight: expected >= 0")
+    check(s.retrieval.candidates > 0, "retrieval.candidates: expected > 0")
+    check(0 < s.retrieval.dedupe_threshold <= 1.0,
+          f"retrieval.dedupe_threshold: expected 0 < x <= 1, found {s.retrieval.dedupe_threshold}")
+    check(s.ingest.max_file_mb > 0, f"ingest.max_file_mb: expected > 0, found {s.ingest.max_file_mb}")
+
+
+def load_settings(
+    toml_path: Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Settings:
+    """Read settings from ``toml_path`` (if it exists), then ``env``, then ``overrides``.
+
+    Raises ``ConfigError`` listing every problem found.
+    """
+    problems: list[str] = []
+    settings = Settings()
+    if toml_path is not None and toml_path.exists():
+        try:
+            data = tomllib.loads(toml_path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{toml_path}: not valid TOML ({exc}); fix the file or delete it") from None
+        settings = _apply(settings, data, str(toml_path), problems)
+    environ = os.environ if env is None else env
+    from_env = {dotted: environ[var] for var, dotted in ENV_OVERRIDES.items() if environ.get(var)}
+    settings = _apply(settings, from_env, "environment", problems)
+    if overrides:
+        settings = _apply(settings, overrides, "flag", problems)
+    _validate(settings, problems)
+    if problems:
+        raise ConfigError("invalid settings: " + "; ".join(problems))
+    return settings
+
+
+def settings_to_toml(settings: Settings) -> str:
+    """Write ``settings`` as TOML, one table per section (only strings, numbers and booleans)."""
+    lines: list[str] = []
+    for section in fields(settings):
+        lines.append(f"[{section.name}]")
+        for key, value in dataclasses.asdict(getattr(settings, section.name)).items():
+            if isinstance(value, bool):
+                text = "true" if value else "false"
+            elif isinstance(value, (int, float)):
+                text = repr(value)
+            else:
+                text = '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+            lines.append(f"{key} = {text}")
+        lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,75 @@
+"""Embedders behind one small interface, created by name from settings.
+
+Built-in backends are registered exactly like third-party ones: ``register_embedder("name",
+factory)`` where ``factory(settings) -> Embedder``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..config import EmbedderSettings
+from ..errors import EmbedderError
+from .base import Embedder, embed_query, estimate_tokens, normalize
+
+EmbedderFactory = Callable[[EmbedderSettings], Embedder]
+_REGISTRY: dict[str, EmbedderFactory] = {}
+
+
+def register_embedder(backend: str, factory: EmbedderFactory) -> None:
+    _REGISTRY[backend] = factory
+
+
+def embedder_id(settings: EmbedderSettings) -> str:
+    """The name an embedder built from ``settings`` will carry, computed without loading it."""
+    if settings.backend == "sentence-transformers":
+        from .local import model_label
+
+        return f"sentence-transformers/{model_label(settings.model)}"
+    if settings.backend == "onnx":
+        from .local import model_label
+
+        return f"onnx{'-int8' if settings.quantize else ''}/{model_label(settings.model)}"
+    return f"{settings.backend}/{settings.model}" + (f"@{settings.dimensions}" if settings.dimensions else "")
+
+
+def create_embedder(settings: EmbedderSettings) -> Embedder:
+    """Build the embedder that ``settings`` names (loading a model may take seconds)."""
+    factory = _REGISTRY.get(settings.backend)
+    if factory is None:
+        raise EmbedderError(f"unknown embedder backend {settings.backend!r}; known: {', '.join(sorted(_REGISTRY))}")
+    return factory(settings)
+
+
+def _sentence_transformers(s: EmbedderSettings) -> Embedder:
+    from .local import SentenceTransformerEmbedder
+
+    return SentenceTransformerEmbedder(s.model, batch_size=s.batch_size)
+
+
+def _onnx(s: EmbedderSettings) -> Embedder:
+    from .onnx import OnnxEmbedder
+
+    return OnnxEmbedder(s.model, batch_size=s.batch_size, quantize=s.quantize)
+
+
+def _http(s: EmbedderSettings) -> Embedder:
+    from .remote import HTTPEmbedder
+
+    return HTTPEmbedder(
+        s.backend,
+        s.model,
+        base_url=s.base_url,
+        api_key_env=s.api_key_env,
+        api_version=s.api_version,
+        dimensions=s.dimensions,
+        batch_size=s.batch_size,
+    )
+
+
+register_embedder("sentence-transformers", _sentence_transformers)
+register_embedder("onnx", _onnx)
+for _name in ("openai", "azure", "jina"):
+    register_embedder(_name, _http)
+
+__all__ = ["Embedder", "create_embedder", "embedder_id", "embed_query", "estimate_tokens", "normalize", "register_embedder"]

@@ -1,0 +1,192 @@
+"""Structure-aware chunking, sized in the embedder's own tokens.
+
+Blocks are packed into chunks in reading order. A chunk never crosses a page (so its page number
+is exact), never mixes table rows with prose, and starts afresh at a top-level heading or at a
+sub-heading once it holds a third of its budget; a lone short heading is carried into the next
+chunk instead of standing alone. A block larger than the budget is cut at line breaks (tables),
+then sentences, then words, and prose cut this way overlaps by ``overlap`` tokens.
+
+Every chunk gets a one-line context header: the file name, what the document is (company, form
+and period for filings, else its title) and the section path, so that the vector and the keyword
+index both see which document a passage belongs to.
+
+Example::
+
+    >>> from industry_expert.types import Block, Document
+    >>> doc = Document("q.md", "Quality manual", (Block("Scope", "heading", level=1), Block("Applies to all plants.")))
+    >>> [c.header for c in chunk_document(doc, lambda ts: [len(t.split()) for t in ts], 50)]
+    ['q — Quality manual — Scope']
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from pathlib import PurePath
+
+from ..types import Block, Chunk, Document
+from .filing import describe
+
+TokenCounter = Callable[[Sequence[str]], list[int]]
+_SENTENCE = re.compile(r"(?<=[.!?؟۔])\s+")
+_MAX_SECTION_CHARS = 120
+
+
+def document_label(doc: Document) -> str:
+    """The document part of the header: file stem, then company/period or title."""
+    stem = re.sub(r"[_]+", " ", PurePath(doc.source).stem).strip()
+    what = describe(doc.metadata) or doc.title.strip()
+    if not what or what.lower() == stem.lower():
+        return stem
+    return f"{stem} — {what}"
+
+
+def _span(locators: list[str]) -> str | None:
+    """``sheet S row 2`` .. ``sheet S row 9`` -> ``sheet S rows 2-9``."""
+    locs = [loc for loc in locators if loc]
+    if not locs:
+        return None
+    first, last = locs[0], locs[-1]
+    if first == last:
+        return first
+    m1, m2 = re.match(r"^(.*\brow) (\d+)$", first), re.match(r"^(.*\brow) (\d+)$", last)
+    if m1 and m2 and m1.group(1) == m2.group(1):
+        return f"{m1.group(1)}s {m1.group(2)}-{m2.group(2)}"
+    return f"{first} – {last}"
+
+
+def _split_words(text: str, tokens: int, budget: int, overlap: int) -> list[str]:
+    """Cut at word boundaries, estimating tokens per word from the whole unit."""
+    words = text.split()
+    per_word = max(tokens / max(len(words), 1), 1e-6)
+    size = max(int(budget / per_word), 1)
+    step = max(size - int(overlap / per_word), 1)
+    pieces, i = [], 0
+    while True:
+        pieces.append(" ".join(words[i : i + size]))
+        if i + size >= len(words):
+            return pieces
+        i += step
+
+
+def split_block(text: str, count: TokenCounter, budget: int, overlap: int, table: bool) -> list[str]:
+    """Cut one oversized block into pieces of at most ``budget`` tokens."""
+    units = [u for u in (text.split("\n") if table else _SENTENCE.split(text)) if u.strip()]
+    sizes = count(units)
+    pieces: list[str] = []
+    current: list[tuple[str, int]] = []
+    used = 0
+    for unit, size in zip(units, sizes, strict=True):
+        if size > budget:
+            if current:
+                pieces.append(("\n" if table else " ").join(u for u, _ in current))
+                current, used = [], 0
+            pieces.extend(_split_words(unit, size, budget, 0 if table else overlap))
+            continue
+        if used + size > budget and current:
+            pieces.append(("\n" if table else " ").join(u for u, _ in current))
+            keep: list[tuple[str, int]] = []
+            if not table and overlap:
+                carried = 0
+                for u, s in reversed(current):
+                    if carried + s > overlap:
+                        break
+                    keep.insert(0, (u, s))
+                    carried += s
+            current, used = keep, sum(s for _, s in keep)
+        current.append((unit, size))
+        used += size
+    if current:
+        pieces.append(("\n" if table else " ").join(u for u, _ in current))
+    return pieces
+
+
+def chunk_document(
+    doc: Document,
+    count: TokenCounter,
+    max_tokens: int = 200,
+    overlap: int = 32,
+    header: bool = True,
+) -> list[Chunk]:
+    """Pack ``doc``'s blocks into chunks of at most ``max_tokens`` tokens, header included."""
+    label = document_label(doc) if header else ""
+    blocks = [b for b in doc.blocks if b.text.strip()]
+    sizes = count([b.text for b in blocks]) if blocks else []
+    header_sizes: dict[str, int] = {}
+    chunks: list[Chunk] = []
+    sections: dict[int, str] = {}
+    parts: list[str] = []
+    locators: list[str] = []
+    used = 0
+    page: int | None = None
+    rows = False
+    content = False  # whether parts holds more than headings
+    chunk_header = label
+
+    def header_for() -> str:
+        if not header:
+            return ""
+        path = " > ".join(sections[k] for k in sorted(sections))
+        if len(path) > _MAX_SECTION_CHARS:
+            path = "…" + path[-_MAX_SECTION_CHARS:]
+        return f"{label} — {path}" if path else label
+
+    def budget_for(text: str) -> int:
+        if text not in header_sizes:
+            header_sizes[text] = count([text])[0] + 1 if text else 0
+        return max(max_tokens - header_sizes[text], 16)
+
+    def flush() -> None:
+        nonlocal parts, locators, used, content
+        body = "\n".join(parts).strip()
+        if body:
+            chunks.append(
+                Chunk(body, chunk_header, len(chunks), page, _span(locators), used + header_sizes.get(chunk_header, 0))
+            )
+        parts, locators, used, content = [], [], 0, False
+
+    def start(block: Block) -> None:
+        nonlocal page, rows, chunk_header
+        page, rows = block.page, block.kind == "row"
+        chunk_header = header_for()
+        budget_for(chunk_header)
+
+    for block, size in zip(blocks, sizes, strict=True):
+        budget = budget_for(chunk_header)
+        if block.kind == "heading":
+            if content and (block.level <= 1 or used >= budget // 3 or block.page != page):
+                flush()
+            for deeper in [k for k in sections if k >= block.level]:
+                del sections[deeper]
+            sections[block.level] = block.text.strip()
+            if not parts:
+                start(block)
+            parts.append(block.text.strip())
+            used += size
+            continue
+        if parts and (block.page != page or (block.kind == "row") != rows or used + size > budget):
+            if content:
+                flush()
+            else:  # headings waiting for their first paragraph travel with it
+                page, rows = block.page, block.kind == "row"
+        if not parts:
+            start(block)
+        budget = budget_for(chunk_header)
+        if size > budget - used:
+            room = max(budget - used, budget // 2)
+            for piece in split_block(block.text, count, room, overlap, block.kind == "table"):
+                parts.append(piece)
+                if block.locator:
+                    locators.append(block.locator)
+                used += count([piece])[0]
+                content = True
+                flush()
+                start(block)
+            continue
+        parts.append(block.text)
+        if block.locator:
+            locators.append(block.locator)
+        used += size
+        content = True
+    flush()
+    return chunks

@@ -1,0 +1,126 @@
+"""Finding the files to ingest and reading their bytes safely.
+
+Walking follows symbolic links but remembers each directory it entered (by device and inode), so a
+link loop is reported once instead of recursing forever. Hidden files and folders (``.git``,
+``.expert``) are skipped, as tools like ripgrep do.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import charset_normalizer
+
+from ..errors import LoadError
+
+
+@dataclass(frozen=True)
+class Found:
+    """A path the walk produced: a file to load, or one it could not use and why."""
+
+    path: Path
+    problem: str | None = None
+
+
+def walk(paths: Iterable[str | Path], supported: Iterable[str]) -> Iterator[Found]:
+    """Yield every file under ``paths``; files with an unsupported extension come with a problem.
+
+    A file named directly is always yielded, so the user hears why it was not ingested; inside a
+    folder, files of unsupported types are yielded with a problem too (they are the user's data).
+    """
+    exts = {e.lower() for e in supported}
+    seen_dirs: set[tuple[int, int]] = set()
+
+    def check_file(path: Path) -> Found:
+        if path.suffix.lower() not in exts:
+            kind = path.suffix or "(no extension)"
+            return Found(path, f"unsupported file type {kind}; supported: {', '.join(sorted(exts))}")
+        return Found(path)
+
+    def visit(path: Path, named: bool) -> Iterator[Found]:
+        try:
+            st = path.stat()
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                yield Found(path, "symbolic link loop; remove or fix the link")
+            elif exc.errno == errno.ENOENT:
+                what = "broken symbolic link" if path.is_symlink() else "no such file or folder"
+                yield Found(path, f"{what}; check the path")
+            else:
+                yield Found(path, f"cannot read ({exc.strerror}); check its permissions")
+            return
+        if path.is_dir():
+            key = (st.st_dev, st.st_ino)
+            if key in seen_dirs:
+                if path.is_symlink():
+                    yield Found(path, "symbolic link loop (folder already visited); skipped")
+                return
+            seen_dirs.add(key)
+            try:
+                entries = sorted(os.scandir(path), key=lambda e: e.name)
+            except OSError as exc:
+                yield Found(path, f"cannot list folder ({exc.strerror}); check its permissions")
+                return
+            for entry in entries:
+                if entry.name.startswith("."):
+                    continue
+                yield from visit(Path(entry.path), named=False)
+        elif path.is_file():
+            yield check_file(path)
+        elif named:
+            yield Found(path, "not a regular file or folder; skipped")
+
+    for p in paths:
+        yield from visit(Path(p), named=True)
+
+
+def read_bytes(path: Path, max_bytes: int) -> bytes:
+    """Read a whole file, refusing one over ``max_bytes`` or one that is empty or unreadable."""
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise LoadError(
+                f"file is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB limit; "
+                "raise ingest.max_file_mb or --max-file-mb to ingest it"
+            )
+        if size == 0:
+            raise LoadError("empty file (0 bytes)")
+        with open(path, "rb") as fh:
+            return fh.read()
+    except PermissionError:
+        raise LoadError("permission denied; make the file readable (chmod +r)") from None
+    except OSError as exc:
+        raise LoadError(f"cannot read ({exc.strerror})") from None
+
+
+def decode_text(data: bytes) -> str:
+    """Decode text in any common encoding; refuse binary data.
+
+    UTF-8 (with or without BOM) and UTF-16 with BOM are taken as they are; anything else is
+    detected by charset-normalizer (Latin-1, Windows-1252, Shift-JIS, ...).
+    """
+    if not data.strip():
+        raise LoadError("empty file (no text)")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16")
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    head = data[:8192]
+    if b"\x00" in head:
+        raise LoadError("binary data, not text; give it the right extension or leave it out")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    best = charset_normalizer.from_bytes(data).best()
+    if best is None:
+        raise LoadError("binary data or unknown text encoding; convert it to UTF-8")
+    text = str(best)
+    controls = sum(1 for ch in text[:4096] if ord(ch) < 32 and ch not in "\t\r\n\f")
+    if controls > len(text[:4096]) * 0.05:
+        raise LoadError("binary data, not text; give it the right extension or leave it out")
+    return text

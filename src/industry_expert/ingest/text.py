@@ -1,0 +1,155 @@
+"""Loaders for plain text, Markdown and HTML.
+
+Markdown is read line by line (ATX headings, fenced code, pipe tables) rather than rendered: the
+goal is blocks with their heading, not HTML. Pipe tables become one ``row`` block per row with the
+column names attached, like spreadsheets. HTML is parsed with BeautifulSoup (lxml); scripts,
+styles and navigation are dropped.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from ..types import Block
+from .files import decode_text
+
+_COMMENT = re.compile(r"<!--.*?-->", re.S)
+_ATX = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+_TABLE_SEP = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
+_EMPHASIS = re.compile(r"(\*\*|__)(.+?)\1")
+
+
+def paragraphs(text: str) -> list[Block]:
+    """Split text at blank lines into text blocks."""
+    parts = re.split(r"\n\s*\n", text.replace("\r\n", "\n"))
+    return [Block(p.strip()) for p in parts if p.strip()]
+
+
+def load_text(path: Path, data: bytes) -> tuple[str, list[Block]]:
+    text = decode_text(data)
+    return path.stem, paragraphs(text)
+
+
+def row_text(columns: list[str], values: list[str]) -> str:
+    """``column: value`` pairs for one row; empty cells are left out."""
+    pairs = []
+    for i, value in enumerate(values):
+        value = value.strip()
+        if not value:
+            continue
+        name = columns[i].strip() if i < len(columns) and columns[i].strip() else f"column {i + 1}"
+        pairs.append(f"{name}: {value}")
+    return "; ".join(pairs)
+
+
+def _cells(line: str) -> list[str]:
+    line = line.strip()
+    if line.startswith("|"):
+        line = line[1:]
+    if line.endswith("|"):
+        line = line[:-1]
+    return [c.strip() for c in line.split("|")]
+
+
+def load_markdown(path: Path, data: bytes) -> tuple[str, list[Block]]:
+    text = _COMMENT.sub("", decode_text(data)).replace("\r\n", "\n")
+    lines = text.split("\n")
+    blocks: list[Block] = []
+    title = ""
+    para: list[str] = []
+
+    def flush() -> None:
+        if para:
+            joined = "\n".join(para).strip()
+            if joined:
+                blocks.append(Block(joined))
+            para.clear()
+
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if line.lstrip().startswith(("```", "~~~")):
+            flush()
+            fence = line.lstrip()[:3]
+            code = [line]
+            i += 1
+            while i < len(lines) and not lines[i].lstrip().startswith(fence):
+                code.append(lines[i])
+                i += 1
+            code.append(fence)
+            blocks.append(Block("\n".join(code)))
+        elif m := _ATX.match(line):
+            flush()
+            heading = _EMPHASIS.sub(r"\2", m.group(2)).strip()
+            if heading:
+                title = title or heading
+                blocks.append(Block(heading, kind="heading", level=len(m.group(1))))
+        elif "|" in line and i + 1 < len(lines) and _TABLE_SEP.match(lines[i + 1]):
+            flush()
+            columns = _cells(line)
+            i += 2
+            row = 0
+            while i < len(lines) and "|" in lines[i] and lines[i].strip():
+                row += 1
+                values = _cells(lines[i])
+                blocks.append(Block(row_text(columns, values), kind="row", locator=f"table row {row}"))
+                i += 1
+            continue
+        elif not line.strip():
+            flush()
+        else:
+            para.append(line)
+        i += 1
+    flush()
+    return title or path.stem, blocks
+
+
+_HEADINGS = {f"h{i}": i for i in range(1, 7)}
+
+
+def load_html(path: Path, data: bytes) -> tuple[str, list[Block]]:
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(decode_text(data), "lxml")
+    for tag in soup(["script", "style", "noscript", "nav", "footer", "header", "form", "svg"]):
+        tag.decompose()
+    title = soup.title.get_text(" ", strip=True) if soup.title else ""
+    blocks: list[Block] = []
+    body = soup.body or soup
+    for el in body.find_all(["h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "pre", "table", "dd", "dt"]):
+        # An element inside a table, a <pre> or a list item is read with its container.
+        if el.find_parent(["table", "pre", "li"]) is not None:
+            continue
+        if el.name == "table":
+            blocks.extend(_html_table(el))
+            continue
+        text = el.get_text("\n" if el.name == "pre" else " ", strip=True)
+        if not text:
+            continue
+        if el.name in _HEADINGS:
+            blocks.append(Block(text, kind="heading", level=_HEADINGS[el.name]))
+        else:
+            blocks.append(Block(text))
+    if not blocks:
+        text = body.get_text("\n", strip=True)
+        blocks = paragraphs(text)
+    first_heading = next((b.text for b in blocks if b.kind == "heading"), "")
+    return title or first_heading or path.stem, blocks
+
+
+def _html_table(table) -> list[Block]:  # type: ignore[no-untyped-def]
+    rows = [
+        [c.get_text(" ", strip=True) for c in tr.find_all(["th", "td"])] for tr in table.find_all("tr")
+    ]
+    rows = [r for r in rows if any(r)]
+    if not rows:
+        return []
+    caption = table.caption.get_text(" ", strip=True) if table.caption else "table"
+    columns = rows[0]
+    if len(rows) == 1:
+        return [Block(" | ".join(columns), kind="table")]
+    return [
+        Block(row_text(columns, r), kind="row", locator=f"{caption} row {n}")
+        for n, r in enumerate(rows[1:], start=1)
+    ]

@@ -1,0 +1,315 @@
+"""The embedded store: one SQLite database holding documents, chunks, an FTS5 index and vectors.
+
+Each document is written in one transaction (WAL journal), so ``kill -9`` mid-ingest leaves the
+database as it was before that document. Vectors are float32 blobs in the chunk rows; dense
+search loads them once into one matrix and answers with a matrix product (exact search: 100k x 384
+takes milliseconds). The matrix is rebuilt when another process has written since (``generation``).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import StoreError, WorkspaceError
+from ..types import Chunk, Hit
+from .base import DocumentRecord, SearchFilter, StoredDocument, keyword_terms
+
+SCHEMA_VERSION = "1"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    source TEXT NOT NULL,
+    collection TEXT NOT NULL DEFAULT 'default',
+    sha256 TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    title TEXT NOT NULL,
+    label TEXT NOT NULL,
+    metadata TEXT NOT NULL DEFAULT '{}',
+    summary TEXT,
+    chunks INTEGER NOT NULL,
+    ingested_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS documents_collection ON documents(collection);
+CREATE TABLE IF NOT EXISTS chunks (
+    id INTEGER PRIMARY KEY,
+    doc_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+    ordinal INTEGER NOT NULL,
+    page INTEGER,
+    locator TEXT,
+    header TEXT NOT NULL,
+    text TEXT NOT NULL,
+    tokens INTEGER NOT NULL,
+    vector BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
+    doc, header, text, tokenize = 'porter unicode61 remove_diacritics 2'
+);
+"""
+
+
+def _fts_query(query: str) -> str:
+    terms = keyword_terms(query)
+    return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+
+
+class SQLiteStore:
+    """The default Store: ``path`` is the database file (created if missing)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        try:
+            self.db = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self.db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise WorkspaceError(f"{path} is not a usable workspace database ({exc}); restore it or run expert init in a new folder") from None
+        version = self.get_meta("schema_version")
+        if version is None:
+            self.set_meta("schema_version", SCHEMA_VERSION)
+        elif version != SCHEMA_VERSION:
+            raise WorkspaceError(f"{path} has store schema {version}; this version reads {SCHEMA_VERSION}")
+        self._matrix: np.ndarray | None = None
+        self._ids = np.zeros(0, dtype=np.int64)
+        self._doc_ids = np.zeros(0, dtype=np.int64)
+        self._loaded_generation = -1
+
+    # -- metadata -----------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+    def _bump_generation(self) -> None:
+        self.db.execute(
+            "INSERT INTO meta(key, value) VALUES ('generation', '1') "
+            "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+        )
+
+    def _generation(self) -> int:
+        return int(self.get_meta("generation") or 0)
+
+    # -- documents ----------------------------------------------------------------------------
+    _DOC_COLUMNS = "id, key, source, collection, sha256, size, mtime_ns, title, chunks, ingested_at, metadata, summary"
+
+    @staticmethod
+    def _doc(row: tuple) -> StoredDocument:  # type: ignore[type-arg]
+        return StoredDocument(*row[:10], metadata=json.loads(row[10]), summary=row[11])
+
+    def get_document(self, key: str) -> StoredDocument | None:
+        row = self.db.execute(f"SELECT {self._DOC_COLUMNS} FROM documents WHERE key = ?", (key,)).fetchone()
+        return None if row is None else self._doc(row)
+
+    def list_documents(self, pattern: str | None = None) -> list[StoredDocument]:
+        sql = f"SELECT {self._DOC_COLUMNS} FROM documents"
+        args: tuple[str, ...] = ()
+        if pattern:
+            sql += " WHERE source GLOB ?1 OR key GLOB ?1 OR source = ?1 OR key = ?1"
+            args = (pattern,)
+        return [self._doc(r) for r in self.db.execute(sql + " ORDER BY source", args)]
+
+    def put_document(self, record: DocumentRecord, chunks: Sequence[Chunk], vectors: np.ndarray) -> int:
+        """Replace the document ``record.key`` and all its chunks in one transaction."""
+        if len(chunks) != len(vectors):
+            raise StoreError(f"{len(chunks)} chunks but {len(vectors)} vectors")
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        cur = self.db.cursor()
+        try:
+            cur.execute("BEGIN IMMEDIATE")
+            self._delete(cur, [record.key])
+            cur.execute(
+                "INSERT INTO documents(key, source, collection, sha256, size, mtime_ns, title, label,"
+                " metadata, chunks, ingested_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (record.key, record.source, record.collection, record.sha256, record.size,
+                 record.mtime_ns, record.title, record.label, json.dumps(record.metadata), len(chunks), now),
+            )
+            doc_id = cur.lastrowid
+            rows = [
+                (doc_id, c.ordinal, c.page, c.locator, c.header, c.text, c.tokens, vectors[i].tobytes())
+                for i, c in enumerate(chunks)
+            ]
+            cur.executemany(
+                "INSERT INTO chunks(doc_id, ordinal, page, locator, header, text, tokens, vector)"
+                " VALUES (?,?,?,?,?,?,?,?)",
+                rows,
+            )
+            doc_text = f"{record.source} {record.label}"
+            cur.execute(
+                "INSERT INTO chunks_fts(rowid, doc, header, text)"
+                " SELECT id, ?, header, text FROM chunks WHERE doc_id = ?",
+                (doc_text, doc_id),
+            )
+            self._bump_generation()
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+        return int(doc_id or 0)
+
+    def touch_document(self, key: str, source: str, mtime_ns: int) -> None:
+        self.db.execute("UPDATE documents SET mtime_ns = ?, source = ? WHERE key = ?", (mtime_ns, source, key))
+
+    @staticmethod
+    def _delete(cur: sqlite3.Cursor, keys: Sequence[str]) -> int:
+        removed = 0
+        for key in keys:
+            row = cur.execute("SELECT id FROM documents WHERE key = ?", (key,)).fetchone()
+            if row is None:
+                continue
+            cur.execute("DELETE FROM chunks_fts WHERE rowid IN (SELECT id FROM chunks WHERE doc_id = ?)", row)
+            cur.execute("DELETE FROM documents WHERE id = ?", row)
+            removed += 1
+        return removed
+
+    def delete_documents(self, keys: Sequence[str]) -> int:
+        cur = self.db.cursor()
+        try:
+            cur.execute("BEGIN IMMEDIATE")
+            removed = self._delete(cur, keys)
+            self._bump_generation()
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+        return removed
+
+    # -- search -------------------------------------------------------------------------------
+    def _load_vectors(self) -> None:
+        generation = self._generation()
+        if self._matrix is not None and generation == self._loaded_generation:
+            return
+        rows = self.db.execute("SELECT id, doc_id, vector FROM chunks ORDER BY id").fetchall()
+        self._loaded_generation = generation
+        if not rows:
+            self._matrix = np.zeros((0, 0), dtype=np.float32)
+            self._ids = self._doc_ids = np.zeros(0, dtype=np.int64)
+            return
+        dim = len(rows[0][2]) // 4
+        self._ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        self._doc_ids = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
+        self._matrix = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.float32).reshape(len(rows), dim)
+
+    def _allowed_docs(self, where: SearchFilter) -> np.ndarray | None:
+        if where.collection is None and where.source_glob is None:
+            return None
+        sql, args = self._filter_sql(where)
+        ids = [r[0] for r in self.db.execute("SELECT id FROM documents d WHERE 1=1" + sql, args)]
+        return np.array(ids, dtype=np.int64)
+
+    @staticmethod
+    def _filter_sql(where: SearchFilter) -> tuple[str, list[str]]:
+        sql, args = "", []
+        if where.collection is not None:
+            sql += " AND d.collection = ?"
+            args.append(where.collection)
+        if where.source_glob is not None:
+            sql += " AND (d.source GLOB ? OR d.key GLOB ?)"
+            args += [where.source_glob, where.source_glob]
+        return sql, args
+
+    def dense_search(self, vector: np.ndarray, n: int, where: SearchFilter) -> list[tuple[int, float]]:
+        self._load_vectors()
+        assert self._matrix is not None
+        if self._matrix.size == 0:
+            return []
+        scores = self._matrix @ np.asarray(vector, dtype=np.float32)
+        allowed = self._allowed_docs(where)
+        if allowed is not None:
+            scores = np.where(np.isin(self._doc_ids, allowed), scores, -np.inf)
+        n = min(n, len(scores))
+        top = np.argpartition(-scores, n - 1)[:n]
+        top = top[np.argsort(-scores[top])]
+        return [(int(self._ids[i]), float(scores[i])) for i in top if np.isfinite(scores[i])]
+
+    def keyword_search(self, query: str, n: int, where: SearchFilter) -> list[tuple[int, float]]:
+        match = _fts_query(query)
+        if not match:
+            return []
+        sql, args = self._filter_sql(where)
+        join = " JOIN chunks c ON c.id = f.rowid JOIN documents d ON d.id = c.doc_id" if sql else ""
+        rows = self.db.execute(
+            f"SELECT f.rowid, bm25(chunks_fts) AS s FROM chunks_fts f{join}"
+            f" WHERE chunks_fts MATCH ?{sql} ORDER BY s LIMIT ?",
+            [match, *args, n],
+        ).fetchall()
+        return [(int(r[0]), -float(r[1])) for r in rows]
+
+    def hits(self, scored: Sequence[tuple[int, float]]) -> list[Hit]:
+        if not scored:
+            return []
+        ids = [i for i, _ in scored]
+        marks = ",".join("?" * len(ids))
+        rows = self.db.execute(
+            "SELECT c.id, d.source, c.page, c.locator, c.text, c.header, d.title, d.collection"
+            f" FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE c.id IN ({marks})",
+            ids,
+        ).fetchall()
+        by_id = {r[0]: r for r in rows}
+        return [
+            Hit(chunk_id=i, source=r[1], page=r[2], locator=r[3], score=score, text=r[4],
+                header=r[5], title=r[6], collection=r[7])
+            for i, score in scored
+            if (r := by_id.get(i)) is not None
+        ]
+
+    # -- maintenance --------------------------------------------------------------------------
+    def all_chunks(self) -> list[tuple[int, str]]:
+        return [(r[0], f"{r[1]}\n{r[2]}" if r[1] else r[2]) for r in self.db.execute("SELECT id, header, text FROM chunks ORDER BY id")]
+
+    def replace_vectors(self, ids: Sequence[int], vectors: np.ndarray) -> None:
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        cur = self.db.cursor()
+        try:
+            cur.execute("BEGIN IMMEDIATE")
+            cur.executemany("UPDATE chunks SET vector = ? WHERE id = ?", [(v.tobytes(), i) for i, v in zip(ids, vectors, strict=True)])
+            self._bump_generation()
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+
+    def stats(self) -> dict[str, object]:
+        documents, chunks = self.db.execute("SELECT (SELECT COUNT(*) FROM documents), (SELECT COUNT(*) FROM chunks)").fetchone()
+        tokens = self.db.execute("SELECT COALESCE(SUM(tokens), 0) FROM chunks").fetchone()[0]
+        size = sum(p.stat().st_size for p in self.path.parent.glob(self.path.name + "*") if p.is_file())
+        return {"documents": documents, "chunks": chunks, "tokens": tokens, "database_bytes": size}
+
+    def check(self) -> list[str]:
+        """Problems found by SQLite's own check and by cross-checking chunks, index and vectors."""
+        problems = [r[0] for r in self.db.execute("PRAGMA quick_check") if r[0] != "ok"]
+        chunks = self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+        indexed = self.db.execute("SELECT COUNT(*) FROM chunks_fts").fetchone()[0]
+        if chunks != indexed:
+            problems.append(f"{chunks} chunks but {indexed} keyword-index rows")
+        orphans = self.db.execute("SELECT COUNT(*) FROM chunks WHERE doc_id NOT IN (SELECT id FROM documents)").fetchone()[0]
+        if orphans:
+            problems.append(f"{orphans} chunks without a document")
+        counted = self.db.execute(
+            "SELECT COUNT(*) FROM documents d WHERE chunks != (SELECT COUNT(*) FROM chunks c WHERE c.doc_id = d.id)"
+        ).fetchone()[0]
+        if counted:
+            problems.append(f"{counted} documents whose chunk count does not match their chunks")
+        dim = self.get_meta("embedder_dim")
+        if dim:
+            bad = self.db.execute("SELECT COUNT(*) FROM chunks WHERE length(vector) != ?", (int(dim) * 4,)).fetchone()[0]
+            if bad:
+                problems.append(f"{bad} vectors not of dimension {dim}")
+        return problems
+
+    def close(self) -> None:
+        self.db.close()

@@ -1,0 +1,102 @@
+"""The value types that flow through the pipeline.
+
+``Block`` is what a loader reads (a paragraph, heading, table or table row, with its page and
+locator); ``Document`` is one file's blocks with provenance; ``Chunk`` is what gets embedded and
+indexed; ``Hit`` is what retrieval returns. ``Citation`` and ``Answer`` are what generation builds
+on top of hits: a citation is a hit narrowed to the passage an answer relies on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+BlockKind = Literal["heading", "text", "table", "row"]
+
+
+@dataclass(frozen=True)
+class Block:
+    """One structural unit of a document, in reading order.
+
+    ``row`` blocks carry one record of a table as ``column: value`` pairs so that the column
+    names travel with the values; ``locator`` names where it is (``Sheet1 row 12``, ``slide 3``).
+    """
+
+    text: str
+    kind: BlockKind = "text"
+    page: int | None = None
+    locator: str | None = None
+    level: int = 0
+
+
+@dataclass(frozen=True)
+class Document:
+    """One loaded file: its blocks and what it is about.
+
+    ``metadata`` holds what the loader or the filing detector found: ``format``, and where known
+    ``company``, ``form`` and ``period``.
+    """
+
+    source: str
+    title: str
+    blocks: tuple[Block, ...]
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage ready to embed: ``header`` names its document and section, ``text`` is the body."""
+
+    text: str
+    header: str
+    ordinal: int
+    page: int | None = None
+    locator: str | None = None
+    tokens: int = 0
+
+    @property
+    def indexed_text(self) -> str:
+        """What the embedder and the keyword index see: the header, then the passage."""
+        return f"{self.header}\n{self.text}" if self.header else self.text
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One retrieved passage with its provenance."""
+
+    chunk_id: int
+    source: str
+    page: int | None
+    locator: str | None
+    score: float
+    text: str
+    header: str = ""
+    title: str = ""
+    collection: str = "default"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Citation:
+    """The passage an answer's ``[n]`` points at."""
+
+    n: int
+    source: str
+    page: int | None
+    locator: str | None
+    passage: str
+
+    @classmethod
+    def from_hit(cls, n: int, hit: Hit) -> Citation:
+        return cls(n=n, source=hit.source, page=hit.page, locator=hit.locator, passage=hit.text)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A generated answer with the citations it makes and the hits it was given."""
+
+    text: str
+    citations: tuple[Citation, ...] = ()
+    hits: tuple[Hit, ...] = ()

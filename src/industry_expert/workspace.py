@@ -1,0 +1,355 @@
+"""A workspace: one folder holding ``expert.toml`` (settings) and ``store.db`` (everything else).
+
+This is the Python API the CLI and the server are thin layers over::
+
+    from industry_expert import Workspace
+
+    ws = Workspace.init("ws")                      # or Workspace.open("ws")
+    report = ws.ingest(["docs/", "prices.xlsx"])
+    for hit in ws.search("capital expenditure in FY2022", k=5):
+        print(hit.source, hit.page, hit.score)
+
+Ingest is incremental: a file whose size and modification time are unchanged is not read again,
+one whose bytes are unchanged (same SHA-256) is not parsed again, and only changed files are
+re-embedded. Each document is stored in one transaction, so an interrupted ingest loses at most
+the document in flight and the next run finishes the job.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import retrieve
+from .config import Settings, load_settings, settings_to_toml
+from .embed import Embedder, create_embedder, embed_query, embedder_id
+from .errors import EmbedderMismatchError, ExpertError, LoadError, WorkspaceError
+from .ingest import LOADERS, chunk_document, document_label, load_document, read_bytes, walk
+from .store import DocumentRecord, SearchFilter, SQLiteStore, StoredDocument
+from .types import Chunk, Hit
+
+SETTINGS_FILE = "expert.toml"
+STORE_FILE = "store.db"
+
+Progress = Callable[[dict[str, Any]], None]
+
+
+@dataclass
+class IngestReport:
+    """What one ``ingest`` did; ``skipped`` holds ``(path, reason)`` for every file left out."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    chunks: int = 0
+    pages: int = 0
+    seconds: float = 0.0
+    embed_seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "added": self.added,
+            "updated": self.updated,
+            "unchanged": len(self.unchanged),
+            "removed": self.removed,
+            "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
+            "chunks": self.chunks,
+            "pages": self.pages,
+            "seconds": round(self.seconds, 3),
+            "embed_seconds": round(self.embed_seconds, 3),
+        }
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    path: Path
+    key: str
+    source: str
+    record: DocumentRecord | None = None
+    chunks: tuple[Chunk, ...] = ()
+    pages: int = 0
+    unchanged: bool = False
+    touch_mtime: int | None = None
+    problem: str | None = None
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class Workspace:
+    """A folder of settings and one store; open it with ``Workspace.open`` or ``Workspace.init``."""
+
+    def __init__(self, path: Path, settings: Settings, store: SQLiteStore):
+        self.path = path
+        self.settings = settings
+        self.store = store
+        self._embedder: Embedder | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    @classmethod
+    def init(cls, path: str | Path, overrides: dict[str, Any] | None = None) -> Workspace:
+        """Create a workspace at ``path`` (settings from ``overrides``, e.g. ``{"embedder.backend": "onnx"}``)."""
+        path = Path(path)
+        if (path / STORE_FILE).exists():
+            raise WorkspaceError(f"{path} is already a workspace; use it, or pick another folder")
+        settings = load_settings(None, overrides)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            (path / SETTINGS_FILE).write_text(settings_to_toml(settings), encoding="utf-8")
+        except OSError as exc:
+            raise WorkspaceError(f"cannot create a workspace at {path}: {exc.strerror}") from None
+        store = SQLiteStore(path / STORE_FILE)
+        store.set_meta("embedder", embedder_id(settings.embedder))
+        return cls(path, settings, store)
+
+    @classmethod
+    def open(
+        cls, path: str | Path, overrides: dict[str, Any] | None = None, allow_embedder_change: bool = False
+    ) -> Workspace:
+        """Open the workspace at ``path``; refuse it if its vectors came from another embedder."""
+        path = Path(path)
+        if not (path / STORE_FILE).exists():
+            raise WorkspaceError(f"no workspace at {path}; run `expert init` (or pass --workspace DIR)")
+        settings = load_settings(path / SETTINGS_FILE, overrides)
+        store = SQLiteStore(path / STORE_FILE)
+        built_by = store.get_meta("embedder")
+        wanted = embedder_id(settings.embedder)
+        if built_by and built_by != wanted and not allow_embedder_change:
+            store.close()
+            raise EmbedderMismatchError(
+                f"this workspace's vectors were made by {built_by} but the settings name {wanted}; "
+                f"set the embedder back in {path / SETTINGS_FILE}, or run `expert reindex` to re-embed "
+                "every chunk with the new one"
+            )
+        return cls(path, settings, store)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def embedder(self) -> Embedder:
+        """The configured embedder, loaded on first use (keyword search never loads it)."""
+        if self._embedder is None:
+            self._embedder = create_embedder(self.settings.embedder)
+        return self._embedder
+
+    def use_embedder(self, embedder: Embedder) -> None:
+        """Use an already-built embedder (tests, servers that share one model)."""
+        self._embedder = embedder
+
+    # -- ingest -------------------------------------------------------------------------------
+    def _prepare(self, path: Path, collection: str, max_bytes: int, stored: StoredDocument | None) -> _Prepared:
+        """Read, parse and chunk one file (runs in a worker thread; never touches the store)."""
+        source = os.path.normpath(str(path))
+        key = str(path.resolve())
+        try:
+            st = path.stat()
+            same_place = stored is not None and stored.collection == collection
+            if same_place and stored and stored.size == st.st_size and stored.mtime_ns == st.st_mtime_ns:
+                return _Prepared(path, key, source, unchanged=True)
+            data = read_bytes(path, max_bytes)
+            digest = _sha256(data)
+            if same_place and stored and stored.sha256 == digest:
+                return _Prepared(path, key, source, unchanged=True, touch_mtime=st.st_mtime_ns)
+            doc = load_document(path, data, source)
+            c = self.settings.chunking
+            max_tokens = min(c.max_tokens, self.embedder.max_tokens)
+            chunks = chunk_document(doc, self.embedder.count_tokens, max_tokens, c.overlap, c.header)
+        except LoadError as exc:
+            return _Prepared(path, key, source, problem=str(exc))
+        except OSError as exc:
+            return _Prepared(path, key, source, problem=f"cannot read ({exc.strerror})")
+        record = DocumentRecord(
+            key=key, source=source, collection=collection, sha256=digest, size=st.st_size,
+            mtime_ns=st.st_mtime_ns, title=doc.title, label=document_label(doc), metadata=doc.metadata,
+        )
+        pages = len({b.page for b in doc.blocks if b.page is not None})
+        return _Prepared(path, key, source, record, tuple(chunks), pages)
+
+    def ingest(
+        self,
+        paths: Iterable[str | Path],
+        collection: str = "default",
+        prune: bool = False,
+        max_file_mb: float | None = None,
+        progress: Progress | None = None,
+    ) -> IngestReport:
+        """Load, chunk, embed and store every file under ``paths``; return what happened.
+
+        Files that cannot be used are listed in ``report.skipped`` with a reason; the rest are
+        stored. With ``prune``, documents under the given folders whose files are gone are removed.
+        """
+        started = time.perf_counter()
+        paths = [Path(p) for p in paths]
+        emit = progress or (lambda event: None)
+        report = IngestReport()
+        max_bytes = int((max_file_mb or self.settings.ingest.max_file_mb) * 1_000_000)
+        found = list(walk(paths, LOADERS))
+        todo = [f.path for f in found if f.problem is None]
+        for f in found:
+            if f.problem is not None:
+                report.skipped.append((os.path.normpath(str(f.path)), f.problem))
+        emit({"event": "start", "files": len(todo), "skipped": len(report.skipped)})
+        for source, reason in report.skipped:
+            emit({"event": "file", "path": source, "status": "skipped", "reason": reason, "chunks": 0})
+        seen: set[str] = set()
+        # Parsing the next file overlaps embedding this one: PDFium and the tokenizer release the GIL.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+
+            def submit(path: Path) -> Future[_Prepared]:
+                stored = self.store.get_document(str(path.resolve()))
+                return pool.submit(self._prepare, path, collection, max_bytes, stored)
+
+            pending = [submit(p) for p in todo[:2]]
+            next_index = len(pending)
+            while pending:
+                prepared = pending.pop(0).result()
+                if next_index < len(todo):
+                    pending.append(submit(todo[next_index]))
+                    next_index += 1
+                seen.add(prepared.key)
+                status = self._store_prepared(prepared, report)
+                emit({"event": "file", "path": prepared.source, "status": status,
+                      "reason": prepared.problem, "chunks": len(prepared.chunks)})
+        if prune:
+            report.removed = self._prune(paths, seen)
+            for source in report.removed:
+                emit({"event": "file", "path": source, "status": "removed", "reason": None, "chunks": 0})
+        report.seconds = time.perf_counter() - started
+        emit({"event": "done", **report.to_dict()})
+        return report
+
+    def _store_prepared(self, prepared: _Prepared, report: IngestReport) -> str:
+        if prepared.problem is not None:
+            report.skipped.append((prepared.source, prepared.problem))
+            return "skipped"
+        if prepared.unchanged:
+            if prepared.touch_mtime is not None:
+                self.store.touch_document(prepared.key, prepared.source, prepared.touch_mtime)
+            report.unchanged.append(prepared.source)
+            return "unchanged"
+        assert prepared.record is not None
+        existed = self.store.get_document(prepared.key) is not None
+        t0 = time.perf_counter()
+        vectors = self._embed([c.indexed_text for c in prepared.chunks])
+        report.embed_seconds += time.perf_counter() - t0
+        self.store.put_document(prepared.record, prepared.chunks, vectors)
+        (report.updated if existed else report.added).append(prepared.source)
+        report.chunks += len(prepared.chunks)
+        report.pages += prepared.pages
+        return "updated" if existed else "added"
+
+    def _embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        vectors = self.embedder.embed_batch(texts)
+        dim = self.store.get_meta("embedder_dim")
+        if dim is None:
+            self.store.set_meta("embedder_dim", str(vectors.shape[1]))
+        elif int(dim) != vectors.shape[1]:
+            raise WorkspaceError(f"embedder returned {vectors.shape[1]}-dimensional vectors; the workspace holds {dim}")
+        return vectors
+
+    def _prune(self, paths: Sequence[Path], seen: set[str]) -> list[str]:
+        roots = [str(p.resolve()) + os.sep for p in paths if p.is_dir()]
+        gone = [
+            d for d in self.store.list_documents()
+            if d.key not in seen and any(d.key.startswith(r) for r in roots) and not Path(d.key).exists()
+        ]
+        self.store.delete_documents([d.key for d in gone])
+        return [d.source for d in gone]
+
+    # -- search -------------------------------------------------------------------------------
+    def search(
+        self,
+        query: str,
+        k: int = 5,
+        mode: str | None = None,
+        source: str | None = None,
+        collection: str | None = None,
+    ) -> list[Hit]:
+        """The ``k`` passages that best answer ``query``; ``source`` is a glob over file paths."""
+        if not query.strip():
+            raise ExpertError("empty query; ask a question or give search terms")
+        if k < 1:
+            raise ExpertError(f"k must be at least 1, got {k}")
+        mode = mode or self.settings.retrieval.mode
+        if mode not in ("hybrid", "dense", "keyword"):
+            raise ExpertError(f"unknown mode {mode!r}; use hybrid, dense or keyword")
+        needs_vectors = mode != "keyword" and self.store.get_meta("embedder_dim") is not None
+        embed = (lambda q: embed_query(self.embedder, q)) if needs_vectors else None
+        if mode != "keyword" and embed is None:
+            mode = "keyword"  # an empty workspace has no vectors to search
+        return retrieve.search(
+            self.store, query, k, self.settings.retrieval, embed, mode, SearchFilter(collection, source)
+        )
+
+    # -- inspection and maintenance -----------------------------------------------------------
+    def sources(self, pattern: str | None = None) -> list[StoredDocument]:
+        return self.store.list_documents(pattern)
+
+    def forget(self, pattern: str) -> list[str]:
+        """Remove the documents whose source or absolute path matches ``pattern`` (a path or glob)."""
+        matches = self.store.list_documents(pattern)
+        if not matches:
+            resolved = str(Path(pattern).resolve())
+            matches = self.store.list_documents(resolved) or self.store.list_documents(resolved + os.sep + "*")
+        self.store.delete_documents([d.key for d in matches])
+        return [d.source for d in matches]
+
+    def status(self, check: bool = True) -> dict[str, Any]:
+        stats = self.store.stats()
+        collections: dict[str, int] = {}
+        for doc in self.store.list_documents():
+            collections[doc.collection] = collections.get(doc.collection, 0) + 1
+        return {
+            "workspace": str(self.path),
+            **stats,
+            "collections": collections,
+            "embedder": self.store.get_meta("embedder"),
+            "embedder_dim": int(self.store.get_meta("embedder_dim") or 0) or None,
+            "chunk_tokens": self.settings.chunking.max_tokens,
+            "retrieval_mode": self.settings.retrieval.mode,
+            "problems": self.store.check() if check else None,
+        }
+
+    def reindex(self, progress: Progress | None = None, batch: int = 512) -> int:
+        """Re-embed every chunk with the configured embedder and record it as the workspace's."""
+        emit = progress or (lambda event: None)
+        rows = self.store.all_chunks()
+        emit({"event": "start", "chunks": len(rows)})
+        ids: list[int] = []
+        parts: list[np.ndarray] = []
+        for start in range(0, len(rows), batch):
+            part = rows[start : start + batch]
+            parts.append(self.embedder.embed_batch([t for _, t in part]))
+            ids.extend(i for i, _ in part)
+            emit({"event": "progress", "done": len(ids)})
+        if parts:
+            self.store.replace_vectors(ids, np.concatenate(parts))
+            self.store.set_meta("embedder_dim", str(parts[0].shape[1]))
+        self.store.set_meta("embedder", embedder_id(self.settings.embedder))
+        emit({"event": "done", "chunks": len(ids)})
+        return len(ids)
+
+
+def with_settings(ws: Workspace, **changes: Any) -> Workspace:
+    """A view of ``ws`` with retrieval settings changed (benchmarks compare fusion choices)."""
+    return Workspace(ws.path, replace(ws.settings, retrieval=replace(ws.settings.retrieval, **changes)), ws.store)
