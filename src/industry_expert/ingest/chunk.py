@@ -1,7 +1,8 @@
 """Structure-aware chunking, sized in the embedder's own tokens.
 
 Blocks are packed into chunks in reading order. A chunk never crosses a page (so its page number
-is exact), never mixes table rows with prose, and starts afresh at a top-level heading or at a
+is exact); each record of a spreadsheet, CSV or JSON file is a chunk of its own (its locator names
+the one row); and starts afresh at a top-level heading or at a
 sub-heading once it holds a third of its budget; a lone short heading is carried into the next
 chunk instead of standing alone. A block larger than the budget is cut at line breaks (tables),
 then sentences, then words, and prose cut this way overlaps by ``overlap`` tokens.
@@ -164,7 +165,8 @@ def chunk_document(
             parts.append(block.text.strip())
             used += size
             continue
-        if parts and (block.page != page or (block.kind == "row") != rows or used + size > budget):
+        # A record is its own chunk, so a question about one row retrieves exactly that row.
+        if parts and (block.page != page or rows or block.kind == "row" or used + size > budget):
             if content:
                 flush()
             else:  # headings waiting for their first paragraph travel with it

@@ -97,6 +97,14 @@ def read_bytes(path: Path, max_bytes: int) -> bytes:
         raise LoadError(f"cannot read ({exc.strerror})") from None
 
 
+def _looks_western(text: str) -> bool:
+    letters = [c for c in text[:20000] if c.isalpha()]
+    accented = [c for c in letters if ord(c) > 127]
+    if not letters or len(accented) > 0.3 * len(letters):
+        return False
+    return all("\u00c0" <= c <= "\u00ff" or c in "ŒœŠšŽžŸ" for c in accented)
+
+
 def decode_text(data: bytes) -> str:
     """Decode text in any common encoding; refuse binary data.
 
@@ -116,6 +124,15 @@ def decode_text(data: bytes) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         pass
+    # Detectors often misread short Western European text (cp1250 for French); Windows-1252 is
+    # by far the most common legacy encoding of company files, so it is tried first, and kept
+    # only if its non-ASCII letters are Latin-1 letters and a minority (accents, not mojibake).
+    try:
+        western = data.decode("cp1252")
+    except UnicodeDecodeError:
+        western = ""
+    if western and _looks_western(western):
+        return western
     best = charset_normalizer.from_bytes(data).best()
     if best is None:
         raise LoadError("binary data or unknown text encoding; convert it to UTF-8")

@@ -24,8 +24,10 @@ _DIGITS = re.compile(r"\d+")
 
 
 def _is_table_line(line: str) -> bool:
+    """A table row: two or more numeric cells, a numeric last cell, numbers a quarter of it."""
     cells = line.split()
-    return sum(1 for c in cells if _NUMERIC.match(c)) >= 2
+    numeric = sum(1 for c in cells if _NUMERIC.match(c))
+    return numeric >= 2 and bool(_NUMERIC.match(cells[-1])) and numeric * 4 >= len(cells)
 
 
 def _is_heading(line: str) -> int:

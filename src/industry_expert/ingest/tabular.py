@@ -32,7 +32,7 @@ def load_csv(path: Path, data: bytes) -> tuple[str, list[Block]]:
         except csv.Error:
             dialect = csv.excel
     try:
-        rows = list(csv.reader(io.StringIO(text), dialect))
+        rows = list(csv.reader(io.StringIO(text), dialect, strict=True))
     except csv.Error as exc:
         raise LoadError(f"malformed CSV ({exc}); check quoting") from None
     rows = [r for r in rows if any(c.strip() for c in r)]

@@ -1,0 +1,131 @@
+"""Shared fixtures: a deterministic fake embedder and builders for every file format."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from industry_expert import Workspace
+from industry_expert.embed import normalize
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+class FakeEmbedder:
+    """Hashes each word into one of 64 buckets: texts sharing words get similar vectors."""
+
+    name = "fake/hash-64"
+    dim = 64
+    max_tokens = 512
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+
+    def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
+        self.calls.append(len(texts))
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in re.findall(r"\w+", text.lower()):
+                out[row, int(hashlib.md5(word.encode()).hexdigest(), 16) % self.dim] += 1.0
+        return normalize(out)
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        return [len(re.findall(r"\w+|[^\w\s]", t)) for t in texts]
+
+    @property
+    def embedded(self) -> int:
+        return sum(self.calls)
+
+
+@pytest.fixture
+def fake_embedder() -> FakeEmbedder:
+    return FakeEmbedder()
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, fake_embedder: FakeEmbedder) -> Workspace:
+    ws = Workspace.init(tmp_path / "ws", {"chunking.max_tokens": 120})
+    ws.use_embedder(fake_embedder)
+    yield ws
+    ws.close()
+
+
+def make_pdf(path: Path, pages: list[str], title: str = "") -> Path:
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    if title:
+        pdf.set_title(title)
+    pdf.set_font("Helvetica", size=11)
+    for text in pages:
+        pdf.add_page()
+        pdf.multi_cell(0, 6, text)
+    pdf.output(str(path))
+    return path
+
+
+def make_encrypted_pdf(path: Path) -> Path:
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.set_encryption(owner_password="owner", user_password="secret")
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=11)
+    pdf.multi_cell(0, 6, "Confidential salary bands.")
+    pdf.output(str(path))
+    return path
+
+
+def make_docx(path: Path) -> Path:
+    import docx
+
+    d = docx.Document()
+    d.add_heading("Pump maintenance policy", level=1)
+    d.add_paragraph("Every pump is inspected quarterly by a certified technician.")
+    d.add_heading("Spare parts", level=2)
+    table = d.add_table(rows=3, cols=2)
+    for r, (a, b) in enumerate([("Part", "Stock"), ("Impeller IM-7", "14"), ("Seal kit SK-2", "40")]):
+        table.rows[r].cells[0].text = a
+        table.rows[r].cells[1].text = b
+    d.save(str(path))
+    return path
+
+
+def make_pptx(path: Path) -> Path:
+    from pptx import Presentation
+    from pptx.util import Inches
+
+    deck = Presentation()
+    slide = deck.slides.add_slide(deck.slide_layouts[1])
+    slide.shapes.title.text = "Quarterly safety review"
+    slide.placeholders[1].text = "Lost-time incidents fell to 3 in Q2."
+    slide = deck.slides.add_slide(deck.slide_layouts[5])
+    slide.shapes.title.text = "Incidents by plant"
+    shape = slide.shapes.add_table(3, 2, Inches(1), Inches(2), Inches(4), Inches(1))
+    for r, (a, b) in enumerate([("Plant", "Incidents"), ("Dayton", "1"), ("Pune", "2")]):
+        shape.table.cell(r, 0).text = a
+        shape.table.cell(r, 1).text = b
+    slide.notes_slide.notes_text_frame.text = "Pune had a forklift incident."
+    deck.save(str(path))
+    return path
+
+
+def make_xlsx(path: Path) -> Path:
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "Prices"
+    sheet.append(["sku", "product", "price_eur"])
+    sheet.append(["NW-100", "Centrifugal pump", 1250.0])
+    sheet.append(["NW-200", "Gate valve", 310.5])
+    other = book.create_sheet("Suppliers")
+    other.append(["supplier", "country"])
+    other.append(["Acme Castings", "Poland"])
+    book.save(str(path))
+    return path

@@ -1,0 +1,52 @@
+from industry_expert.ingest.chunk import chunk_document, document_label, split_block
+from industry_expert.types import Block, Document
+
+
+def words(texts):
+    return [len(t.split()) for t in texts]
+
+
+def doc(blocks, **metadata):
+    return Document("reports/ACME_2022_10K.pdf", "Annual report", tuple(blocks), metadata)
+
+
+def test_chunks_respect_budget_and_pages() -> None:
+    blocks = [Block(f"Sentence {i} about pumps and valves here.", page=1 + i // 10) for i in range(40)]
+    chunks = chunk_document(doc(blocks), words, max_tokens=40, overlap=0)
+    assert all(c.tokens <= 40 for c in chunks)
+    assert {c.page for c in chunks} == {1, 2, 3, 4}
+    for c in chunks:  # a chunk never crosses a page
+        assert all(f"Sentence {i} " not in c.text or 1 + i // 10 == c.page for i in range(40))
+
+
+def test_header_names_document_company_period_and_section() -> None:
+    d = doc(
+        [Block("Item 7. MD&A", "heading", 5, level=1), Block("Capex rose.", page=5)],
+        company="Acme Corp", form="Form 10-K", period="fiscal year ended May 31, 2022 (FY2022)",
+    )
+    (chunk,) = chunk_document(d, words, max_tokens=100)
+    assert chunk.header == "ACME 2022 10K — Acme Corp Form 10-K, fiscal year ended May 31, 2022 (FY2022) — Item 7. MD&A"
+    assert chunk.indexed_text.startswith(chunk.header + "\n")
+    assert document_label(Document("notes.txt", "notes", ())) == "notes"
+
+
+def test_long_prose_is_split_with_overlap() -> None:
+    text = " ".join(f"Sentence number {i} ends here." for i in range(30))
+    pieces = split_block(text, words, budget=20, overlap=5, table=False)
+    assert len(pieces) > 1
+    assert all(len(p.split()) <= 20 for p in pieces)
+    first_tail = pieces[0].split(". ")[-1]
+    assert first_tail.rstrip(".") in pieces[1]
+
+
+def test_each_record_is_one_chunk_with_its_row() -> None:
+    rows = [Block(f"plant: P{i}; staff: {i}", "row", locator=f"sheet S row {i}") for i in range(2, 30)]
+    chunks = chunk_document(doc([Block("Sheet S", "heading", level=1), *rows]), words, max_tokens=30)
+    assert [c.locator for c in chunks] == [f"sheet S row {i}" for i in range(2, 30)]
+    assert chunks[0].text == "Sheet S\nplant: P2; staff: 2"
+
+
+def test_rows_and_prose_do_not_mix_and_lone_heading_travels() -> None:
+    blocks = [Block("Intro", "heading", level=1), Block("Some prose."), Block("a: 1", "row", locator="row 2")]
+    chunks = chunk_document(doc(blocks), words, max_tokens=100)
+    assert [c.text for c in chunks] == ["Intro\nSome prose.", "a: 1"]

@@ -1,0 +1,137 @@
+"""The Python API end to end with a fake embedder: incremental, crash-safe, bad input."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import FakeEmbedder, make_docx, make_encrypted_pdf, make_pdf, make_xlsx
+
+from industry_expert import Workspace
+from industry_expert.errors import EmbedderMismatchError, ExpertError, WorkspaceError
+
+
+def corpus(root: Path) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    make_pdf(root / "northwind_2023.pdf", ["Capital expenditure was $38.4 million in fiscal 2023.", "Risk: castings supply."])
+    make_docx(root / "policy.docx")
+    make_xlsx(root / "prices.xlsx")
+    (root / "notes.md").write_text("# Notes\n\nThe Tilburg plant opened a machining line.\n")
+    return root
+
+
+def test_ingest_search_and_provenance(workspace: Workspace, tmp_path: Path) -> None:
+    docs = corpus(tmp_path / "docs")
+    report = workspace.ingest([docs])
+    assert len(report.added) == 4 and not report.skipped
+    hit = workspace.search("capital expenditure fiscal 2023", k=1)[0]
+    assert hit.source.endswith("northwind_2023.pdf") and hit.page == 1
+    row = workspace.search("Gate valve price", k=1, mode="keyword")[0]
+    assert row.locator == "sheet Prices row 3" and row.page is None
+    assert set(row.to_dict()) >= {"source", "page", "locator", "score", "text", "chunk_id"}
+
+
+def test_reingest_is_incremental(workspace: Workspace, tmp_path: Path, fake_embedder: FakeEmbedder) -> None:
+    docs = corpus(tmp_path / "docs")
+    workspace.ingest([docs])
+    before = fake_embedder.embedded
+    again = workspace.ingest([docs])
+    assert len(again.unchanged) == 4 and fake_embedder.embedded == before
+    (docs / "notes.md").write_text("# Notes\n\nThe Dayton plant added test benches.\n")
+    changed = workspace.ingest([docs])
+    assert changed.updated == [str(docs / "notes.md")] and len(changed.unchanged) == 3
+    assert workspace.search("Dayton test benches", k=1, mode="keyword")[0].source.endswith("notes.md")
+    assert not workspace.search("Tilburg machining", k=5, mode="keyword") or all(
+        "Tilburg" not in h.text for h in workspace.search("Tilburg machining", k=5, mode="keyword")
+    )
+    os.utime(docs / "policy.docx", (1, 1))  # touched, same bytes: not re-embedded
+    count = fake_embedder.embedded
+    assert len(workspace.ingest([docs]).unchanged) == 4 and fake_embedder.embedded == count
+
+
+def test_prune_and_forget(workspace: Workspace, tmp_path: Path) -> None:
+    docs = corpus(tmp_path / "docs")
+    workspace.ingest([docs])
+    (docs / "notes.md").unlink()
+    assert workspace.ingest([docs]).removed == []
+    assert workspace.ingest([docs], prune=True).removed == [str(docs / "notes.md")]
+    assert workspace.forget("*.xlsx") == [str(docs / "prices.xlsx")]
+    assert workspace.forget(str(docs)) and workspace.sources() == []
+    assert workspace.status()["problems"] == []
+
+
+def test_bad_inputs_are_skipped_with_reasons_and_the_rest_ingested(workspace: Workspace, tmp_path: Path) -> None:
+    docs = corpus(tmp_path / "docs")
+    good = (docs / "northwind_2023.pdf").read_bytes()
+    (docs / "corrupt.pdf").write_bytes(good[:200])
+    make_encrypted_pdf(docs / "locked.pdf")
+    (docs / "empty.txt").write_bytes(b"")
+    (docs / "binary.txt").write_bytes(bytes(range(256)) * 10)
+    (docs / "latin1.txt").write_bytes("Le débit nominal de la pompe est 40 m³/h.".encode("latin-1"))
+    (docs / "huge.txt").write_text("word " * 300_000)
+    (docs / "archive.rar").write_bytes(b"Rar!")
+    (docs / "bad.csv").write_text('a,b\n"1,2\n3,4,5,6\n7\n8,9,10\n')
+    os.symlink(docs / "loop", docs / "loop")
+    report = workspace.ingest([docs], max_file_mb=1)
+    reasons = dict(report.skipped)
+    assert set(reasons) == {str(docs / n) for n in ["corrupt.pdf", "locked.pdf", "empty.txt", "binary.txt", "huge.txt", "archive.rar", "bad.csv", "loop"]}
+    assert "not a valid PDF" in reasons[str(docs / "corrupt.pdf")]
+    assert "encrypted" in reasons[str(docs / "locked.pdf")]
+    assert "over the 1 MB limit" in reasons[str(docs / "huge.txt")]
+    assert all("\n" not in r for r in reasons.values())
+    assert len(report.added) == 5  # the four good files and the Latin-1 one
+    assert "débit" in workspace.search("débit pompe", k=1, mode="keyword")[0].text
+    assert workspace.status()["problems"] == []
+
+
+def test_a_failed_update_keeps_the_previous_version(workspace: Workspace, tmp_path: Path) -> None:
+    docs = corpus(tmp_path / "docs")
+    workspace.ingest([docs])
+    (docs / "northwind_2023.pdf").write_bytes(b"%PDF-1.4 garbage")
+    report = workspace.ingest([docs])
+    assert [p for p, _ in report.skipped] == [str(docs / "northwind_2023.pdf")]
+    assert workspace.search("capital expenditure", k=1, mode="keyword")[0].source.endswith("northwind_2023.pdf")
+
+
+def test_embedder_mismatch_is_refused_with_the_fix(tmp_path: Path) -> None:
+    Workspace.init(tmp_path / "ws").close()
+    toml = tmp_path / "ws" / "expert.toml"
+    toml.write_text(toml.read_text().replace('backend = "sentence-transformers"', 'backend = "openai"'))
+    with pytest.raises(EmbedderMismatchError, match="expert reindex"):
+        Workspace.open(tmp_path / "ws")
+
+
+def test_reindex_re_embeds_everything(workspace: Workspace, tmp_path: Path, fake_embedder: FakeEmbedder) -> None:
+    workspace.ingest([corpus(tmp_path / "docs")])
+    chunks = workspace.status()["chunks"]
+    before = fake_embedder.embedded
+    assert workspace.reindex() == chunks and fake_embedder.embedded == before + chunks
+
+
+def test_errors_for_missing_workspace_and_bad_queries(workspace: Workspace, tmp_path: Path) -> None:
+    with pytest.raises(WorkspaceError, match="expert init"):
+        Workspace.open(tmp_path / "nowhere")
+    with pytest.raises(WorkspaceError, match="already a workspace"):
+        Workspace.init(workspace.path)
+    with pytest.raises(ExpertError, match="empty query"):
+        workspace.search("  ")
+    assert workspace.search("anything") == []  # empty workspace: no error, no hits
+
+
+def test_rtl_text_is_stored_unchanged(workspace: Workspace, tmp_path: Path) -> None:
+    text = "داده‌ها در پایگاه داده برداری ذخیره می‌شوند.\n\nהנתונים נשמרים במסד נתונים וקטורי."
+    (tmp_path / "rtl.md").write_text(text)
+    workspace.ingest([tmp_path / "rtl.md"])
+    hit = workspace.search("برداری", k=1, mode="keyword")[0]
+    assert hit.text == text.replace("\n\n", "\n") and "\u200c" in hit.text  # ZWNJ kept
+    assert workspace.search("וקטורי", k=1, mode="keyword")[0].chunk_id == hit.chunk_id
+
+
+def test_workspace_survives_being_copied(workspace: Workspace, tmp_path: Path) -> None:
+    workspace.ingest([corpus(tmp_path / "docs")])
+    workspace.close()
+    shutil.copytree(workspace.path, tmp_path / "copy")
+    with Workspace.open(tmp_path / "copy") as ws:
+        assert ws.status()["problems"] == []
