@@ -1,0 +1,135 @@
+"""The `expert` command driven as a user would, with the real shipped embedder."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import make_pdf, make_xlsx
+
+SAMPLES = Path(__file__).resolve().parents[1] / "src" / "industry_expert" / "samples"
+pytestmark = pytest.mark.slow
+
+
+def expert(*args: str, ws: Path, check: bool = False, **kw) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "EXPERT_WORKSPACE": str(ws)}
+    result = subprocess.run(
+        [sys.executable, "-m", "industry_expert.cli", *args], capture_output=True, text=True, env=env, **kw
+    )
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+@pytest.fixture(scope="module")
+def sample_ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    ws = tmp_path_factory.mktemp("cli") / "ws"
+    expert("init", ws=ws, check=True)
+    result = expert("ingest", "--json", str(SAMPLES), ws=ws, check=True)
+    summary = json.loads(result.stdout)
+    assert len(summary["added"]) == 3 and summary["skipped"] == []
+    return ws
+
+
+def test_search_json_names_source_page_and_passage(sample_ws: Path) -> None:
+    result = expert("search", "--json", "-k", "3", "What was Northwind's capital expenditure in fiscal 2023?", ws=sample_ws, check=True)
+    hits = json.loads(result.stdout)["hits"]
+    top = hits[0]
+    assert set(top) >= {"source", "page", "locator", "score", "text", "chunk_id"}
+    assert top["source"].endswith("northwind_annual_report_2023.pdf") and top["page"] == 2
+    assert "38.4" in top["text"]
+
+
+def test_row_questions_find_the_row(sample_ws: Path) -> None:
+    for mode in ("hybrid", "dense", "keyword"):
+        result = expert("search", "--json", "-k", "1", "--mode", mode, "How many employees work at the Pune plant?", ws=sample_ws, check=True)
+        hit = json.loads(result.stdout)["hits"][0]
+        assert hit["source"].endswith("plants.csv") and hit["locator"] == "row 5", mode
+
+
+def test_batch_search_one_json_line_per_query(sample_ws: Path, tmp_path: Path) -> None:
+    questions = tmp_path / "q.txt"
+    questions.write_text("What does error code E42 mean?\n\nWho manages the Tilburg plant?\n")
+    result = expert("search", "--batch", str(questions), "--json", "-k", "2", ws=sample_ws, check=True)
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["query"] for line in lines] == ["What does error code E42 mean?", "Who manages the Tilburg plant?"]
+    assert "E42" in lines[0]["hits"][0]["text"] and "Joost" in lines[1]["hits"][0]["text"]
+
+
+def test_filters_sources_status(sample_ws: Path) -> None:
+    result = expert("search", "--json", "--source", "*.md", "capital expenditure", ws=sample_ws, check=True)
+    assert all(h["source"].endswith(".md") for h in json.loads(result.stdout)["hits"])
+    sources = json.loads(expert("sources", "--json", ws=sample_ws, check=True).stdout)
+    assert {Path(s["source"]).name for s in sources} == {"northwind_annual_report_2023.pdf", "plants.csv", "flowsense_manual.md"}
+    status = json.loads(expert("status", "--json", ws=sample_ws, check=True).stdout)
+    assert status["documents"] == 3 and status["problems"] == []
+    assert status["embedder"] == "sentence-transformers/all-MiniLM-L6-v2" and status["embedder_dim"] == 384
+    again = json.loads(expert("ingest", "--json", str(SAMPLES), ws=sample_ws, check=True).stdout)
+    assert again["unchanged"] == 3 and again["chunks"] == 0
+
+
+def test_bad_input_exit_codes_and_one_line_errors(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    missing = expert("status", ws=ws)
+    assert missing.returncode == 2 and missing.stderr.count("\n") == 1 and "expert init" in missing.stderr
+    expert("init", ws=ws, check=True)
+    (tmp_path / "docs").mkdir()
+    make_xlsx(tmp_path / "docs" / "prices.xlsx")
+    (tmp_path / "docs" / "broken.pdf").write_bytes(b"%PDF-1.7\n garbage")
+    result = expert("ingest", str(tmp_path / "docs"), ws=ws)
+    assert result.returncode == 1
+    assert "skipped" in result.stdout and "broken.pdf: not a valid PDF" in result.stdout
+    assert "Traceback" not in result.stderr
+    (ws / "expert.toml").write_text("[retrieval]\nmode = 'psychic'\n")
+    bad = expert("search", "x", ws=ws)
+    assert bad.returncode == 2 and "retrieval.mode" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_forget_by_glob(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    expert("init", ws=ws, check=True)
+    expert("ingest", str(SAMPLES), ws=ws, check=True)
+    result = expert("forget", "--json", "*.csv", ws=ws, check=True)
+    assert [Path(p).name for p in json.loads(result.stdout)["removed"]] == ["plants.csv"]
+    assert expert("forget", "*.nothing", ws=ws).returncode == 1
+
+
+def test_kill_9_mid_ingest_then_rerun_finishes_cleanly(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for i in range(40):
+        make_pdf(docs / f"report_{i:02d}.pdf", [f"Plant {i} produced {i * 100} pumps. " * 40] * 3)
+    ws = tmp_path / "ws"
+    expert("init", ws=ws, check=True)
+    env = {**os.environ, "EXPERT_WORKSPACE": str(ws)}
+    proc = subprocess.Popen([sys.executable, "-m", "industry_expert.cli", "ingest", str(docs)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    stored = 0
+    while time.time() < deadline and proc.poll() is None:
+        try:
+            with sqlite3.connect(ws / "store.db", timeout=1) as db:
+                stored = db.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
+        except sqlite3.OperationalError:
+            stored = 0
+        if stored >= 5:
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert 0 < stored < 40, "ingest finished before it could be killed"
+    status = json.loads(expert("status", "--json", ws=ws, check=True).stdout)
+    assert status["problems"] == [] and status["documents"] < 40
+    rerun = json.loads(expert("ingest", "--json", str(docs), ws=ws, check=True).stdout)
+    assert len(rerun["added"]) + rerun["unchanged"] == 40
+    final = json.loads(expert("status", "--json", ws=ws, check=True).stdout)
+    assert final["documents"] == 40 and final["problems"] == []
+    with sqlite3.connect(ws / "store.db") as db:
+        assert db.execute("SELECT COUNT(*) FROM (SELECT source FROM documents GROUP BY source HAVING COUNT(*) > 1)").fetchone()[0] == 0
