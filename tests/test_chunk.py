@@ -22,10 +22,13 @@ def test_chunks_respect_budget_and_pages() -> None:
 def test_header_names_document_company_period_and_section() -> None:
     d = doc(
         [Block("Item 7. MD&A", "heading", 5, level=1), Block("Capex rose.", page=5)],
-        company="Acme Corp", form="Form 10-K", period="fiscal year ended May 31, 2022 (FY2022)",
+        company="Acme Corp",
+        form="Form 10-K",
+        period="fiscal year ended May 31, 2022 (FY2022)",
     )
     (chunk,) = chunk_document(d, words, max_tokens=100)
-    assert chunk.header == "ACME 2022 10K — Acme Corp Form 10-K, fiscal year ended May 31, 2022 (FY2022) — Item 7. MD&A"
+    assert chunk.header == "Acme Corp 10-K FY2022 — Item 7. MD&A"
+    assert document_label(d) == "ACME 2022 10K — Acme Corp Form 10-K, fiscal year ended May 31, 2022 (FY2022)"
     assert chunk.indexed_text.startswith(chunk.header + "\n")
     assert document_label(Document("notes.txt", "notes", ())) == "notes"
 

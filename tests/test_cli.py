@@ -39,7 +39,15 @@ def sample_ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_search_json_names_source_page_and_passage(sample_ws: Path) -> None:
-    result = expert("search", "--json", "-k", "3", "What was Northwind's capital expenditure in fiscal 2023?", ws=sample_ws, check=True)
+    result = expert(
+        "search",
+        "--json",
+        "-k",
+        "3",
+        "What was Northwind's capital expenditure in fiscal 2023?",
+        ws=sample_ws,
+        check=True,
+    )
     hits = json.loads(result.stdout)["hits"]
     top = hits[0]
     assert set(top) >= {"source", "page", "locator", "score", "text", "chunk_id"}
@@ -49,7 +57,17 @@ def test_search_json_names_source_page_and_passage(sample_ws: Path) -> None:
 
 def test_row_questions_find_the_row(sample_ws: Path) -> None:
     for mode in ("hybrid", "dense", "keyword"):
-        result = expert("search", "--json", "-k", "1", "--mode", mode, "How many employees work at the Pune plant?", ws=sample_ws, check=True)
+        result = expert(
+            "search",
+            "--json",
+            "-k",
+            "1",
+            "--mode",
+            mode,
+            "How many employees work at the Pune plant?",
+            ws=sample_ws,
+            check=True,
+        )
         hit = json.loads(result.stdout)["hits"][0]
         assert hit["source"].endswith("plants.csv") and hit["locator"] == "row 5", mode
 
@@ -59,7 +77,10 @@ def test_batch_search_one_json_line_per_query(sample_ws: Path, tmp_path: Path) -
     questions.write_text("What does error code E42 mean?\n\nWho manages the Tilburg plant?\n")
     result = expert("search", "--batch", str(questions), "--json", "-k", "2", ws=sample_ws, check=True)
     lines = [json.loads(line) for line in result.stdout.splitlines()]
-    assert [line["query"] for line in lines] == ["What does error code E42 mean?", "Who manages the Tilburg plant?"]
+    assert [line["query"] for line in lines] == [
+        "What does error code E42 mean?",
+        "Who manages the Tilburg plant?",
+    ]
     assert "E42" in lines[0]["hits"][0]["text"] and "Joost" in lines[1]["hits"][0]["text"]
 
 
@@ -67,7 +88,11 @@ def test_filters_sources_status(sample_ws: Path) -> None:
     result = expert("search", "--json", "--source", "*.md", "capital expenditure", ws=sample_ws, check=True)
     assert all(h["source"].endswith(".md") for h in json.loads(result.stdout)["hits"])
     sources = json.loads(expert("sources", "--json", ws=sample_ws, check=True).stdout)
-    assert {Path(s["source"]).name for s in sources} == {"northwind_annual_report_2023.pdf", "plants.csv", "flowsense_manual.md"}
+    assert {Path(s["source"]).name for s in sources} == {
+        "northwind_annual_report_2023.pdf",
+        "plants.csv",
+        "flowsense_manual.md",
+    }
     status = json.loads(expert("status", "--json", ws=sample_ws, check=True).stdout)
     assert status["documents"] == 3 and status["problems"] == []
     assert status["embedder"] == "sentence-transformers/all-MiniLM-L6-v2" and status["embedder_dim"] == 384
@@ -109,8 +134,12 @@ def test_kill_9_mid_ingest_then_rerun_finishes_cleanly(tmp_path: Path) -> None:
     ws = tmp_path / "ws"
     expert("init", ws=ws, check=True)
     env = {**os.environ, "EXPERT_WORKSPACE": str(ws)}
-    proc = subprocess.Popen([sys.executable, "-m", "industry_expert.cli", "ingest", str(docs)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "industry_expert.cli", "ingest", str(docs)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 120
     stored = 0
     while time.time() < deadline and proc.poll() is None:
@@ -132,4 +161,9 @@ def test_kill_9_mid_ingest_then_rerun_finishes_cleanly(tmp_path: Path) -> None:
     final = json.loads(expert("status", "--json", ws=ws, check=True).stdout)
     assert final["documents"] == 40 and final["problems"] == []
     with sqlite3.connect(ws / "store.db") as db:
-        assert db.execute("SELECT COUNT(*) FROM (SELECT source FROM documents GROUP BY source HAVING COUNT(*) > 1)").fetchone()[0] == 0
+        assert (
+            db.execute(
+                "SELECT COUNT(*) FROM (SELECT source FROM documents GROUP BY source HAVING COUNT(*) > 1)"
+            ).fetchone()[0]
+            == 0
+        )

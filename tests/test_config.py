@@ -14,7 +14,9 @@ def test_defaults_round_trip_through_toml(tmp_path: Path) -> None:
 
 def test_every_problem_is_listed_at_once(tmp_path: Path) -> None:
     path = tmp_path / "expert.toml"
-    path.write_text('[chunking]\nmax_tokens = "big"\n[retrieval]\nmode = "psychic"\nbogus = 1\n[nope]\nx = 1\n')
+    path.write_text(
+        '[chunking]\nmax_tokens = "big"\n[retrieval]\nmode = "psychic"\nbogus = 1\n[nope]\nx = 1\n'
+    )
     with pytest.raises(ConfigError) as err:
         load_settings(path)
     message = str(err.value)

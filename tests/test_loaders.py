@@ -19,7 +19,10 @@ def load(path: Path):
 
 
 def test_pdf_pages_and_table_lines(tmp_path: Path) -> None:
-    pdf = make_pdf(tmp_path / "r.pdf", ["Overview\nWe make pumps.", "Capital expenditure $ 38.4 $ 29.9\nRevenue 482.6 430.9"])
+    pdf = make_pdf(
+        tmp_path / "r.pdf",
+        ["Overview\nWe make pumps.", "Capital expenditure $ 38.4 $ 29.9\nRevenue 482.6 430.9"],
+    )
     doc = load(pdf)
     pages = {b.page for b in doc.blocks}
     assert pages == {1, 2}
@@ -28,7 +31,10 @@ def test_pdf_pages_and_table_lines(tmp_path: Path) -> None:
 
 
 def test_pdf_line_classification() -> None:
-    blocks = page_blocks("Item 7. Management's Discussion\nSales rose 8% to $394 billion in 2022 and the\nTotal net sales $ 394,328 $ 365,817\r\n", 3)
+    blocks = page_blocks(
+        "Item 7. Management's Discussion\nSales rose 8% to $394 billion in 2022 and the\nTotal net sales $ 394,328 $ 365,817\r\n",
+        3,
+    )
     assert [b.kind for b in blocks] == ["heading", "text", "table"]
     assert blocks[0].level == 1 and all(b.page == 3 for b in blocks)
 
@@ -68,10 +74,15 @@ def test_xlsx_rows_keep_column_names_and_sheet(tmp_path: Path) -> None:
 
 def test_csv_tsv_json_jsonl(tmp_path: Path) -> None:
     (tmp_path / "a.csv").write_text("plant;staff\nDayton;640\nPune;290\n")
-    assert [b.text for b in load(tmp_path / "a.csv").blocks] == ["plant: Dayton; staff: 640", "plant: Pune; staff: 290"]
+    assert [b.text for b in load(tmp_path / "a.csv").blocks] == [
+        "plant: Dayton; staff: 640",
+        "plant: Pune; staff: 290",
+    ]
     (tmp_path / "a.tsv").write_text("k\tv\nx\t1\n")
     assert load(tmp_path / "a.tsv").blocks[0].locator == "row 2"
-    (tmp_path / "a.json").write_text('{"title": "Plants", "plants": [{"name": "Dayton", "geo": {"country": "US"}}]}')
+    (tmp_path / "a.json").write_text(
+        '{"title": "Plants", "plants": [{"name": "Dayton", "geo": {"country": "US"}}]}'
+    )
     texts = [b.text for b in load(tmp_path / "a.json").blocks]
     assert "name: Dayton; geo.country: US" in texts
     (tmp_path / "a.jsonl").write_text('{"q": "pump?", "a": "yes"}\n\n{"q": "valve?", "a": "no"}\n')
@@ -79,7 +90,9 @@ def test_csv_tsv_json_jsonl(tmp_path: Path) -> None:
 
 
 def test_markdown_and_html_structure(tmp_path: Path) -> None:
-    (tmp_path / "m.md").write_text("<!-- meta -->\n# Manual\n\nIntro text.\n\n## Codes\n\n| Code | Action |\n|---|---|\n| E42 | Replace battery |\n")
+    (tmp_path / "m.md").write_text(
+        "<!-- meta -->\n# Manual\n\nIntro text.\n\n## Codes\n\n| Code | Action |\n|---|---|\n| E42 | Replace battery |\n"
+    )
     doc = load(tmp_path / "m.md")
     assert doc.title == "Manual"
     assert [b.kind for b in doc.blocks] == ["heading", "text", "heading", "row"]

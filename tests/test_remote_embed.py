@@ -45,7 +45,11 @@ def server() -> Iterator[tuple[str, Recorder]]:
                 return
             dims = body.get("dimensions", 8)
             data = [
-                {"object": "embedding", "index": i, "embedding": [float(len(t) % 7 + 1)] + [float(i + 1)] * (dims - 1)}
+                {
+                    "object": "embedding",
+                    "index": i,
+                    "embedding": [float(len(t) % 7 + 1)] + [float(i + 1)] * (dims - 1),
+                }
                 for i, t in enumerate(body["input"])
             ]
             data.reverse()  # servers may answer out of order; index says where each belongs
@@ -66,7 +70,11 @@ def server() -> Iterator[tuple[str, Recorder]]:
 def test_openai_wire_format(server, monkeypatch) -> None:
     url, rec = server
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-    emb = create_embedder(EmbedderSettings(backend="openai", model="text-embedding-3-small", base_url=url + "/v1", dimensions=4, batch_size=2))
+    emb = create_embedder(
+        EmbedderSettings(
+            backend="openai", model="text-embedding-3-small", base_url=url + "/v1", dimensions=4, batch_size=2
+        )
+    )
     vectors = emb.embed_batch(["a", "bb", "ccc"])
     assert vectors.shape == (3, 4)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0)
@@ -90,7 +98,9 @@ def test_azure_url_and_key_header(server, monkeypatch) -> None:
 def test_jina_tasks_differ_for_passages_and_queries(server, monkeypatch) -> None:
     url, rec = server
     monkeypatch.setenv("JINA_API_KEY", "jina-key")
-    emb = create_embedder(EmbedderSettings(backend="jina", model="jina-embeddings-v3", base_url=url, dimensions=8))
+    emb = create_embedder(
+        EmbedderSettings(backend="jina", model="jina-embeddings-v3", base_url=url, dimensions=8)
+    )
     emb.embed_batch(["passage"])
     embed_query(emb, "query")
     assert [r[2]["task"] for r in rec.requests] == ["retrieval.passage", "retrieval.query"]
@@ -107,7 +117,9 @@ def test_retries_server_errors_then_reports_a_bad_key(server, monkeypatch) -> No
 
 
 def test_unreachable_endpoint_is_one_line() -> None:
-    emb = create_embedder(EmbedderSettings(backend="openai", model="m", base_url="http://127.0.0.1:9", dimensions=8))
+    emb = create_embedder(
+        EmbedderSettings(backend="openai", model="m", base_url="http://127.0.0.1:9", dimensions=8)
+    )
     emb.retries = 0
     with pytest.raises(EmbedderError, match="cannot reach"):
         emb.embed_batch(["x"])

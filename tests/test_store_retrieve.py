@@ -16,7 +16,9 @@ def record(key: str, collection: str = "default") -> DocumentRecord:
     return DocumentRecord(key, key, collection, "h" + key, 1, 1, key, f"label {key}")
 
 
-def put(store: SQLiteStore, key: str, texts: list[str], vectors: list[list[float]], collection: str = "default") -> None:
+def put(
+    store: SQLiteStore, key: str, texts: list[str], vectors: list[list[float]], collection: str = "default"
+) -> None:
     chunks = [Chunk(t, "hdr", i, page=i + 1) for i, t in enumerate(texts)]
     store.put_document(record(key, collection), chunks, np.array(vectors, dtype=np.float32))
 
@@ -38,8 +40,12 @@ def test_dense_search_with_filters(tmp_path: Path) -> None:
     put(store, "/docs/b.md", ["beta"], [[0.8, 0.6]], collection="ops")
     query = np.array([1, 0], dtype=np.float32)
     assert [i for i, _ in store.dense_search(query, 5, SearchFilter())] == [1, 2]
-    assert [h.source for h in store.hits(store.dense_search(query, 5, SearchFilter(collection="ops")))] == ["/docs/b.md"]
-    assert [h.source for h in store.hits(store.dense_search(query, 5, SearchFilter(source_glob="*.md")))] == ["/docs/b.md"]
+    assert [h.source for h in store.hits(store.dense_search(query, 5, SearchFilter(collection="ops")))] == [
+        "/docs/b.md"
+    ]
+    assert [h.source for h in store.hits(store.dense_search(query, 5, SearchFilter(source_glob="*.md")))] == [
+        "/docs/b.md"
+    ]
 
 
 def test_vector_cache_sees_writes_from_another_connection(tmp_path: Path) -> None:
@@ -71,7 +77,11 @@ def test_collapse_near_duplicates() -> None:
     def hit(i: int, text: str) -> Hit:
         return Hit(i, "s", None, None, 1.0, text)
 
-    hits = [hit(1, "Forward-looking statements involve risks."), hit(2, "forward looking statements involve risks"), hit(3, "Capex was $5m.")]
+    hits = [
+        hit(1, "Forward-looking statements involve risks."),
+        hit(2, "forward looking statements involve risks"),
+        hit(3, "Capex was $5m."),
+    ]
     assert [h.chunk_id for h in collapse_duplicates(hits, 0.9)] == [1, 3]
 
 

@@ -15,7 +15,10 @@ from industry_expert.errors import EmbedderMismatchError, ExpertError, Workspace
 
 def corpus(root: Path) -> Path:
     root.mkdir(parents=True, exist_ok=True)
-    make_pdf(root / "northwind_2023.pdf", ["Capital expenditure was $38.4 million in fiscal 2023.", "Risk: castings supply."])
+    make_pdf(
+        root / "northwind_2023.pdf",
+        ["Capital expenditure was $38.4 million in fiscal 2023.", "Risk: castings supply."],
+    )
     make_docx(root / "policy.docx")
     make_xlsx(root / "prices.xlsx")
     (root / "notes.md").write_text("# Notes\n\nThe Tilburg plant opened a machining line.\n")
@@ -62,7 +65,9 @@ def test_prune_and_forget(workspace: Workspace, tmp_path: Path) -> None:
     assert workspace.status()["problems"] == []
 
 
-def test_bad_inputs_are_skipped_with_reasons_and_the_rest_ingested(workspace: Workspace, tmp_path: Path) -> None:
+def test_bad_inputs_are_skipped_with_reasons_and_the_rest_ingested(
+    workspace: Workspace, tmp_path: Path
+) -> None:
     docs = corpus(tmp_path / "docs")
     good = (docs / "northwind_2023.pdf").read_bytes()
     (docs / "corrupt.pdf").write_bytes(good[:200])
@@ -76,7 +81,19 @@ def test_bad_inputs_are_skipped_with_reasons_and_the_rest_ingested(workspace: Wo
     os.symlink(docs / "loop", docs / "loop")
     report = workspace.ingest([docs], max_file_mb=1)
     reasons = dict(report.skipped)
-    assert set(reasons) == {str(docs / n) for n in ["corrupt.pdf", "locked.pdf", "empty.txt", "binary.txt", "huge.txt", "archive.rar", "bad.csv", "loop"]}
+    assert set(reasons) == {
+        str(docs / n)
+        for n in [
+            "corrupt.pdf",
+            "locked.pdf",
+            "empty.txt",
+            "binary.txt",
+            "huge.txt",
+            "archive.rar",
+            "bad.csv",
+            "loop",
+        ]
+    }
     assert "not a valid PDF" in reasons[str(docs / "corrupt.pdf")]
     assert "encrypted" in reasons[str(docs / "locked.pdf")]
     assert "over the 1 MB limit" in reasons[str(docs / "huge.txt")]
@@ -92,7 +109,9 @@ def test_a_failed_update_keeps_the_previous_version(workspace: Workspace, tmp_pa
     (docs / "northwind_2023.pdf").write_bytes(b"%PDF-1.4 garbage")
     report = workspace.ingest([docs])
     assert [p for p, _ in report.skipped] == [str(docs / "northwind_2023.pdf")]
-    assert workspace.search("capital expenditure", k=1, mode="keyword")[0].source.endswith("northwind_2023.pdf")
+    assert workspace.search("capital expenditure", k=1, mode="keyword")[0].source.endswith(
+        "northwind_2023.pdf"
+    )
 
 
 def test_embedder_mismatch_is_refused_with_the_fix(tmp_path: Path) -> None:
@@ -103,7 +122,9 @@ def test_embedder_mismatch_is_refused_with_the_fix(tmp_path: Path) -> None:
         Workspace.open(tmp_path / "ws")
 
 
-def test_reindex_re_embeds_everything(workspace: Workspace, tmp_path: Path, fake_embedder: FakeEmbedder) -> None:
+def test_reindex_re_embeds_everything(
+    workspace: Workspace, tmp_path: Path, fake_embedder: FakeEmbedder
+) -> None:
     workspace.ingest([corpus(tmp_path / "docs")])
     chunks = workspace.status()["chunks"]
     before = fake_embedder.embedded

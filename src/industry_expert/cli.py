@@ -108,7 +108,9 @@ def cmd_search(args: argparse.Namespace) -> int:
                 query = line.strip()
                 if not query:
                     continue
-                hits = ws.search(query, k=args.k, mode=args.mode, source=args.source, collection=args.collection)
+                hits = ws.search(
+                    query, k=args.k, mode=args.mode, source=args.source, collection=args.collection
+                )
                 if args.json:
                     _print_json({"query": query, "hits": [h.to_dict() for h in hits]})
                 else:
@@ -139,12 +141,22 @@ def cmd_sources(args: argparse.Namespace) -> int:
     with Workspace.open(_workspace_path(args)) as ws:
         docs = ws.sources(args.pattern)
     if args.json:
-        _print_json([
-            {"source": d.source, "collection": d.collection, "chunks": d.chunks, "title": d.title,
-             "ingested_at": d.ingested_at, "size": d.size, "sha256": d.sha256, "metadata": d.metadata,
-             "summary": d.summary}
-            for d in docs
-        ])
+        _print_json(
+            [
+                {
+                    "source": d.source,
+                    "collection": d.collection,
+                    "chunks": d.chunks,
+                    "title": d.title,
+                    "ingested_at": d.ingested_at,
+                    "size": d.size,
+                    "sha256": d.sha256,
+                    "metadata": d.metadata,
+                    "summary": d.summary,
+                }
+                for d in docs
+            ]
+        )
         return 0
     if not docs:
         print("no documents; add some with `expert ingest PATH`")
@@ -185,20 +197,31 @@ def cmd_reindex(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="expert", description="Make a small model an expert on your documents.")
-    parser.add_argument("--workspace", "-w", help=f"workspace folder (env EXPERT_WORKSPACE; default {DEFAULT_WORKSPACE})")
+    parser = argparse.ArgumentParser(
+        prog="expert", description="Make a small model an expert on your documents."
+    )
+    parser.add_argument(
+        "--workspace", "-w", help=f"workspace folder (env EXPERT_WORKSPACE; default {DEFAULT_WORKSPACE})"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("init", help="create a workspace")
-    p.add_argument("--embedder", help="BACKEND[:MODEL], e.g. onnx, sentence-transformers:/models/e5, openai:text-embedding-3-small")
+    p.add_argument(
+        "--embedder",
+        help="BACKEND[:MODEL], e.g. onnx, sentence-transformers:/models/e5, openai:text-embedding-3-small",
+    )
     p.add_argument("--chunk-tokens", type=int, help="chunk size in embedder tokens")
     p.set_defaults(func=cmd_init)
 
     p = sub.add_parser("ingest", help="add or update files and folders")
     p.add_argument("paths", nargs="+", help="files and folders (recursive)")
     p.add_argument("--collection", default="default", help="collection name to file them under")
-    p.add_argument("--prune", action="store_true", help="remove documents whose files are gone from the given folders")
-    p.add_argument("--max-file-mb", type=float, help="skip files larger than this (default from settings: 100)")
+    p.add_argument(
+        "--prune", action="store_true", help="remove documents whose files are gone from the given folders"
+    )
+    p.add_argument(
+        "--max-file-mb", type=float, help="skip files larger than this (default from settings: 100)"
+    )
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=cmd_ingest)
 

@@ -106,9 +106,8 @@ def _coerce(value: Any, kind: type, name: str, problems: list[str]) -> Any:
                 return float(value)
             except ValueError:
                 pass
-    elif kind is str:
-        if isinstance(value, str):
-            return value
+    elif kind is str and isinstance(value, str):
+        return value
     problems.append(f"{name}: expected {kind.__name__}, found {value!r}")
     return None
 
@@ -145,23 +144,37 @@ def _validate(s: Settings, problems: list[str]) -> None:
         if not ok:
             problems.append(message)
 
-    check(s.embedder.backend in EMBED_BACKENDS,
-          f"embedder.backend: expected one of {', '.join(EMBED_BACKENDS)}, found {s.embedder.backend!r}")
+    check(
+        s.embedder.backend in EMBED_BACKENDS,
+        f"embedder.backend: expected one of {', '.join(EMBED_BACKENDS)}, found {s.embedder.backend!r}",
+    )
     check(s.embedder.batch_size > 0, f"embedder.batch_size: expected > 0, found {s.embedder.batch_size}")
-    check(16 <= s.chunking.max_tokens <= 8192,
-          f"chunking.max_tokens: expected 16..8192, found {s.chunking.max_tokens}")
-    check(0 <= s.chunking.overlap < s.chunking.max_tokens // 2,
-          f"chunking.overlap: expected 0..max_tokens/2, found {s.chunking.overlap}")
-    check(s.retrieval.mode in MODES,
-          f"retrieval.mode: expected one of {', '.join(MODES)}, found {s.retrieval.mode!r}")
-    check(s.retrieval.fusion in FUSIONS,
-          f"retrieval.fusion: expected one of {', '.join(FUSIONS)}, found {s.retrieval.fusion!r}")
+    check(
+        16 <= s.chunking.max_tokens <= 8192,
+        f"chunking.max_tokens: expected 16..8192, found {s.chunking.max_tokens}",
+    )
+    check(
+        0 <= s.chunking.overlap < s.chunking.max_tokens // 2,
+        f"chunking.overlap: expected 0..max_tokens/2, found {s.chunking.overlap}",
+    )
+    check(
+        s.retrieval.mode in MODES,
+        f"retrieval.mode: expected one of {', '.join(MODES)}, found {s.retrieval.mode!r}",
+    )
+    check(
+        s.retrieval.fusion in FUSIONS,
+        f"retrieval.fusion: expected one of {', '.join(FUSIONS)}, found {s.retrieval.fusion!r}",
+    )
     check(s.retrieval.rrf_k > 0, f"retrieval.rrf_k: expected > 0, found {s.retrieval.rrf_k}")
-    check(s.retrieval.dense_weight >= 0 and s.retrieval.keyword_weight >= 0,
-          "retrieval.dense_weight and keyword_weight: expected >= 0")
+    check(
+        s.retrieval.dense_weight >= 0 and s.retrieval.keyword_weight >= 0,
+        "retrieval.dense_weight and keyword_weight: expected >= 0",
+    )
     check(s.retrieval.candidates > 0, "retrieval.candidates: expected > 0")
-    check(0 < s.retrieval.dedupe_threshold <= 1.0,
-          f"retrieval.dedupe_threshold: expected 0 < x <= 1, found {s.retrieval.dedupe_threshold}")
+    check(
+        0 < s.retrieval.dedupe_threshold <= 1.0,
+        f"retrieval.dedupe_threshold: expected 0 < x <= 1, found {s.retrieval.dedupe_threshold}",
+    )
     check(s.ingest.max_file_mb > 0, f"ingest.max_file_mb: expected > 0, found {s.ingest.max_file_mb}")
 
 

@@ -41,12 +41,15 @@ def weighted(runs: Sequence[Ranked], weights: Sequence[float], k: int = 60) -> R
             continue
         scores = np.array([s for _, s in run])
         low, span = scores.min(), float(np.ptp(scores)) or 1.0
-        for (chunk_id, score) in run:
+        for chunk_id, score in run:
             fused[chunk_id] = fused.get(chunk_id, 0.0) + weight * (score - low) / span
     return sorted(fused.items(), key=lambda item: -item[1])
 
 
-FUSION: dict[str, Callable[[Sequence[Ranked], Sequence[float], int], Ranked]] = {"rrf": rrf, "weighted": weighted}
+FUSION: dict[str, Callable[[Sequence[Ranked], Sequence[float], int], Ranked]] = {
+    "rrf": rrf,
+    "weighted": weighted,
+}
 
 
 def _words(text: str) -> frozenset[str]:
@@ -92,5 +95,5 @@ def search(
         runs.append(store.keyword_search(query, depth, where))
         weights.append(settings.keyword_weight)
     ranked = runs[0] if len(runs) == 1 else FUSION[settings.fusion](runs, weights, settings.rrf_k)
-    hits = store.hits(ranked[: depth])
+    hits = store.hits(ranked[:depth])
     return collapse_duplicates(hits, settings.dedupe_threshold)[:k]

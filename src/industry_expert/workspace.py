@@ -155,7 +155,9 @@ class Workspace:
         self._embedder = embedder
 
     # -- ingest -------------------------------------------------------------------------------
-    def _prepare(self, path: Path, collection: str, max_bytes: int, stored: StoredDocument | None) -> _Prepared:
+    def _prepare(
+        self, path: Path, collection: str, max_bytes: int, stored: StoredDocument | None
+    ) -> _Prepared:
         """Read, parse and chunk one file (runs in a worker thread; never touches the store)."""
         source = os.path.normpath(str(path))
         key = str(path.resolve())
@@ -177,8 +179,15 @@ class Workspace:
         except OSError as exc:
             return _Prepared(path, key, source, problem=f"cannot read ({exc.strerror})")
         record = DocumentRecord(
-            key=key, source=source, collection=collection, sha256=digest, size=st.st_size,
-            mtime_ns=st.st_mtime_ns, title=doc.title, label=document_label(doc), metadata=doc.metadata,
+            key=key,
+            source=source,
+            collection=collection,
+            sha256=digest,
+            size=st.st_size,
+            mtime_ns=st.st_mtime_ns,
+            title=doc.title,
+            label=document_label(doc),
+            metadata=doc.metadata,
         )
         pages = len({b.page for b in doc.blocks if b.page is not None})
         return _Prepared(path, key, source, record, tuple(chunks), pages)
@@ -226,8 +235,15 @@ class Workspace:
                     next_index += 1
                 seen.add(prepared.key)
                 status = self._store_prepared(prepared, report)
-                emit({"event": "file", "path": prepared.source, "status": status,
-                      "reason": prepared.problem, "chunks": len(prepared.chunks)})
+                emit(
+                    {
+                        "event": "file",
+                        "path": prepared.source,
+                        "status": status,
+                        "reason": prepared.problem,
+                        "chunks": len(prepared.chunks),
+                    }
+                )
         if prune:
             report.removed = self._prune(paths, seen)
             for source in report.removed:
@@ -264,13 +280,16 @@ class Workspace:
         if dim is None:
             self.store.set_meta("embedder_dim", str(vectors.shape[1]))
         elif int(dim) != vectors.shape[1]:
-            raise WorkspaceError(f"embedder returned {vectors.shape[1]}-dimensional vectors; the workspace holds {dim}")
+            raise WorkspaceError(
+                f"embedder returned {vectors.shape[1]}-dimensional vectors; the workspace holds {dim}"
+            )
         return vectors
 
     def _prune(self, paths: Sequence[Path], seen: set[str]) -> list[str]:
         roots = [str(p.resolve()) + os.sep for p in paths if p.is_dir()]
         gone = [
-            d for d in self.store.list_documents()
+            d
+            for d in self.store.list_documents()
             if d.key not in seen and any(d.key.startswith(r) for r in roots) and not Path(d.key).exists()
         ]
         self.store.delete_documents([d.key for d in gone])
@@ -310,7 +329,9 @@ class Workspace:
         matches = self.store.list_documents(pattern)
         if not matches:
             resolved = str(Path(pattern).resolve())
-            matches = self.store.list_documents(resolved) or self.store.list_documents(resolved + os.sep + "*")
+            matches = self.store.list_documents(resolved) or self.store.list_documents(
+                resolved + os.sep + "*"
+            )
         self.store.delete_documents([d.key for d in matches])
         return [d.source for d in matches]
 
@@ -352,4 +373,6 @@ class Workspace:
 
 def with_settings(ws: Workspace, **changes: Any) -> Workspace:
     """A view of ``ws`` with retrieval settings changed (benchmarks compare fusion choices)."""
-    return Workspace(ws.path, replace(ws.settings, retrieval=replace(ws.settings.retrieval, **changes)), ws.store)
+    return Workspace(
+        ws.path, replace(ws.settings, retrieval=replace(ws.settings.retrieval, **changes)), ws.store
+    )

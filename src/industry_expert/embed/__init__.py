@@ -37,7 +37,9 @@ def create_embedder(settings: EmbedderSettings) -> Embedder:
     """Build the embedder that ``settings`` names (loading a model may take seconds)."""
     factory = _REGISTRY.get(settings.backend)
     if factory is None:
-        raise EmbedderError(f"unknown embedder backend {settings.backend!r}; known: {', '.join(sorted(_REGISTRY))}")
+        raise EmbedderError(
+            f"unknown embedder backend {settings.backend!r}; known: {', '.join(sorted(_REGISTRY))}"
+        )
     return factory(settings)
 
 
@@ -72,4 +74,12 @@ register_embedder("onnx", _onnx)
 for _name in ("openai", "azure", "jina"):
     register_embedder(_name, _http)
 
-__all__ = ["Embedder", "create_embedder", "embedder_id", "embed_query", "estimate_tokens", "normalize", "register_embedder"]
+__all__ = [
+    "Embedder",
+    "create_embedder",
+    "embedder_id",
+    "embed_query",
+    "estimate_tokens",
+    "normalize",
+    "register_embedder",
+]

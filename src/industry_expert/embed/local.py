@@ -48,7 +48,9 @@ def counting_tokenizer(path: Path) -> Any:
 
     file = path / "tokenizer.json"
     if not file.exists():
-        raise EmbedderError(f"{path} has no tokenizer.json; chunk sizes are counted with the model's fast tokenizer")
+        raise EmbedderError(
+            f"{path} has no tokenizer.json; chunk sizes are counted with the model's fast tokenizer"
+        )
     tokenizer = Tokenizer.from_file(str(file))
     tokenizer.no_truncation()
     tokenizer.no_padding()

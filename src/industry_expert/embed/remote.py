@@ -73,7 +73,9 @@ class HTTPEmbedder:
 
     def _url(self) -> str:
         if self.backend == "azure":
-            return f"{self.base_url}/openai/deployments/{self.model}/embeddings?api-version={self.api_version}"
+            return (
+                f"{self.base_url}/openai/deployments/{self.model}/embeddings?api-version={self.api_version}"
+            )
         return f"{self.base_url}/embeddings"
 
     def _headers(self) -> dict[str, str]:

@@ -12,8 +12,8 @@ from pathlib import Path
 from ..errors import LoadError
 from ..types import Block, Document
 from .chunk import chunk_document, document_label
-from .filing import detect_filing
 from .files import Found, decode_text, read_bytes, walk
+from .filing import detect_filing
 from .office import load_docx, load_pptx, load_xlsx
 from .pdf import load_pdf
 from .tabular import load_csv, load_json, load_jsonl

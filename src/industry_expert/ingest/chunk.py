@@ -30,15 +30,20 @@ from .filing import describe
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
 _SENTENCE = re.compile(r"(?<=[.!?؟۔])\s+")
-_MAX_SECTION_CHARS = 120
+_MAX_SECTION_CHARS = 80
 
 
-def document_label(doc: Document) -> str:
-    """The document part of the header: file stem, then company/period or title."""
+def document_label(doc: Document, short: bool = False) -> str:
+    """What the document is: company, form and period for filings, else title; and file name.
+
+    The short form (chunk headers) leaves the file name out when the company is known.
+    """
     stem = re.sub(r"[_]+", " ", PurePath(doc.source).stem).strip()
-    what = describe(doc.metadata) or doc.title.strip()
+    what = describe(doc.metadata, short) or doc.title.strip()
     if not what or what.lower() == stem.lower():
         return stem
+    if short and doc.metadata.get("company"):
+        return what
     return f"{stem} — {what}"
 
 
@@ -110,7 +115,7 @@ def chunk_document(
     header: bool = True,
 ) -> list[Chunk]:
     """Pack ``doc``'s blocks into chunks of at most ``max_tokens`` tokens, header included."""
-    label = document_label(doc) if header else ""
+    label = document_label(doc, short=True) if header else ""
     blocks = [b for b in doc.blocks if b.text.strip()]
     sizes = count([b.text for b in blocks]) if blocks else []
     header_sizes: dict[str, int] = {}
@@ -127,7 +132,7 @@ def chunk_document(
     def header_for() -> str:
         if not header:
             return ""
-        path = " > ".join(sections[k] for k in sorted(sections))
+        path = " > ".join(sections[k] for k in sorted(sections)[-2:])
         if len(path) > _MAX_SECTION_CHARS:
             path = "…" + path[-_MAX_SECTION_CHARS:]
         return f"{label} — {path}" if path else label
@@ -142,7 +147,14 @@ def chunk_document(
         body = "\n".join(parts).strip()
         if body:
             chunks.append(
-                Chunk(body, chunk_header, len(chunks), page, _span(locators), used + header_sizes.get(chunk_header, 0))
+                Chunk(
+                    body,
+                    chunk_header,
+                    len(chunks),
+                    page,
+                    _span(locators),
+                    used + header_sizes.get(chunk_header, 0),
+                )
             )
         parts, locators, used, content = [], [], 0, False
 

@@ -68,10 +68,19 @@ def detect_filing(blocks: list[Block] | tuple[Block, ...]) -> dict[str, str]:
     return found
 
 
-def describe(metadata: dict[str, str]) -> str:
-    """One line naming the company, form and period, e.g. ``Apple Inc. Form 10-K, FY2022``."""
-    parts = [metadata.get("company", ""), metadata.get("form", "")]
-    label = " ".join(p for p in parts if p)
-    if period := metadata.get("period"):
-        label = f"{label}, {period}" if label else period
+def describe(metadata: dict[str, str], short: bool = False) -> str:
+    """One line naming the company, form and period.
+
+    ``short`` gives the form chunk headers use, since every header token is embedded once per
+    chunk: ``Apple Inc. 10-K FY2022`` rather than ``Apple Inc. Form 10-K, fiscal year ended
+    September 24, 2022 (FY2022)``.
+    """
+    form, period = metadata.get("form", ""), metadata.get("period", "")
+    if short:
+        form = form.removeprefix("Form ")
+        if m := re.search(r"\((FY\d{4})\)", period):
+            period = m.group(1)
+    label = " ".join(p for p in (metadata.get("company", ""), form) if p)
+    if period:
+        label = f"{label}{' ' if short else ', '}{period}" if label else period
     return label

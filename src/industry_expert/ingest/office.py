@@ -92,7 +92,9 @@ def load_pptx(path: Path, data: bytes) -> tuple[str, list[Block]]:
                 for n, values in enumerate(rows[1:], start=1):
                     blocks.append(Block(row_text(rows[0], values), kind="row", locator=f"{where} row {n}"))
         if slide.has_notes_slide:
-            notes = slide.notes_slide.notes_text_frame.text.strip() if slide.notes_slide.notes_text_frame else ""
+            notes = (
+                slide.notes_slide.notes_text_frame.text.strip() if slide.notes_slide.notes_text_frame else ""
+            )
             if notes:
                 blocks.append(Block(f"Notes: {notes}", locator=where))
         title = title or (slide_title if number == 1 else "")
@@ -121,7 +123,9 @@ def load_xlsx(path: Path, data: bytes) -> tuple[str, list[Block]]:
     try:
         for sheet in book.worksheets:
             columns: list[str] | None = None
-            blocks.append(Block(f"Sheet {sheet.title}", kind="heading", level=1, locator=f"sheet {sheet.title}"))
+            blocks.append(
+                Block(f"Sheet {sheet.title}", kind="heading", level=1, locator=f"sheet {sheet.title}")
+            )
             for number, row in enumerate(sheet.iter_rows(values_only=True), start=1):
                 values = [_cell(v) for v in row]
                 if not any(v.strip() for v in values):

@@ -80,7 +80,9 @@ def load_pdf(path: Path, data: bytes) -> tuple[str, list[Block]]:
     except pdfium.PdfiumError as exc:
         message = str(exc).lower()
         if "password" in message:
-            raise LoadError("encrypted PDF (password required); save a decrypted copy and ingest that") from None
+            raise LoadError(
+                "encrypted PDF (password required); save a decrypted copy and ingest that"
+            ) from None
         raise LoadError("not a valid PDF (damaged or truncated); re-export or re-download it") from None
     try:
         title = ""

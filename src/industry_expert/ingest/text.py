@@ -139,9 +139,7 @@ def load_html(path: Path, data: bytes) -> tuple[str, list[Block]]:
 
 
 def _html_table(table) -> list[Block]:  # type: ignore[no-untyped-def]
-    rows = [
-        [c.get_text(" ", strip=True) for c in tr.find_all(["th", "td"])] for tr in table.find_all("tr")
-    ]
+    rows = [[c.get_text(" ", strip=True) for c in tr.find_all(["th", "td"])] for tr in table.find_all("tr")]
     rows = [r for r in rows if any(r)]
     if not rows:
         return []

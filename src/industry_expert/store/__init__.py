@@ -12,4 +12,12 @@ def open_store(path: Path) -> Store:
     return SQLiteStore(path)
 
 
-__all__ = ["DocumentRecord", "SQLiteStore", "SearchFilter", "Store", "StoredDocument", "keyword_terms", "open_store"]
+__all__ = [
+    "DocumentRecord",
+    "SQLiteStore",
+    "SearchFilter",
+    "Store",
+    "StoredDocument",
+    "keyword_terms",
+    "open_store",
+]

@@ -88,8 +88,8 @@ class Store(Protocol):
 
 
 _STOPWORDS = frozenset(
-    """a an and are as at be by did do does for from had has have how i in is it its of on or
-    that the their this to was were what when where which who whom why will with""".split()
+    "a an and are as at be by did do does for from had has have how i in is it its of on or that the "
+    "their this to was were what when where which who whom why will with".split()
 )
 
 

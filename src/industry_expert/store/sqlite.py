@@ -75,7 +75,9 @@ class SQLiteStore:
             self.db.execute("PRAGMA foreign_keys=ON")
             self.db.executescript(_SCHEMA)
         except sqlite3.DatabaseError as exc:
-            raise WorkspaceError(f"{path} is not a usable workspace database ({exc}); restore it or run expert init in a new folder") from None
+            raise WorkspaceError(
+                f"{path} is not a usable workspace database ({exc}); restore it or run expert init in a new folder"
+            ) from None
         version = self.get_meta("schema_version")
         if version is None:
             self.set_meta("schema_version", SCHEMA_VERSION)
@@ -104,7 +106,9 @@ class SQLiteStore:
         return int(self.get_meta("generation") or 0)
 
     # -- documents ----------------------------------------------------------------------------
-    _DOC_COLUMNS = "id, key, source, collection, sha256, size, mtime_ns, title, chunks, ingested_at, metadata, summary"
+    _DOC_COLUMNS = (
+        "id, key, source, collection, sha256, size, mtime_ns, title, chunks, ingested_at, metadata, summary"
+    )
 
     @staticmethod
     def _doc(row: tuple) -> StoredDocument:  # type: ignore[type-arg]
@@ -135,8 +139,19 @@ class SQLiteStore:
             cur.execute(
                 "INSERT INTO documents(key, source, collection, sha256, size, mtime_ns, title, label,"
                 " metadata, chunks, ingested_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (record.key, record.source, record.collection, record.sha256, record.size,
-                 record.mtime_ns, record.title, record.label, json.dumps(record.metadata), len(chunks), now),
+                (
+                    record.key,
+                    record.source,
+                    record.collection,
+                    record.sha256,
+                    record.size,
+                    record.mtime_ns,
+                    record.title,
+                    record.label,
+                    json.dumps(record.metadata),
+                    len(chunks),
+                    now,
+                ),
             )
             doc_id = cur.lastrowid
             rows = [
@@ -162,7 +177,9 @@ class SQLiteStore:
         return int(doc_id or 0)
 
     def touch_document(self, key: str, source: str, mtime_ns: int) -> None:
-        self.db.execute("UPDATE documents SET mtime_ns = ?, source = ? WHERE key = ?", (mtime_ns, source, key))
+        self.db.execute(
+            "UPDATE documents SET mtime_ns = ?, source = ? WHERE key = ?", (mtime_ns, source, key)
+        )
 
     @staticmethod
     def _delete(cur: sqlite3.Cursor, keys: Sequence[str]) -> int:
@@ -261,22 +278,37 @@ class SQLiteStore:
         ).fetchall()
         by_id = {r[0]: r for r in rows}
         return [
-            Hit(chunk_id=i, source=r[1], page=r[2], locator=r[3], score=score, text=r[4],
-                header=r[5], title=r[6], collection=r[7])
+            Hit(
+                chunk_id=i,
+                source=r[1],
+                page=r[2],
+                locator=r[3],
+                score=score,
+                text=r[4],
+                header=r[5],
+                title=r[6],
+                collection=r[7],
+            )
             for i, score in scored
             if (r := by_id.get(i)) is not None
         ]
 
     # -- maintenance --------------------------------------------------------------------------
     def all_chunks(self) -> list[tuple[int, str]]:
-        return [(r[0], f"{r[1]}\n{r[2]}" if r[1] else r[2]) for r in self.db.execute("SELECT id, header, text FROM chunks ORDER BY id")]
+        return [
+            (r[0], f"{r[1]}\n{r[2]}" if r[1] else r[2])
+            for r in self.db.execute("SELECT id, header, text FROM chunks ORDER BY id")
+        ]
 
     def replace_vectors(self, ids: Sequence[int], vectors: np.ndarray) -> None:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         cur = self.db.cursor()
         try:
             cur.execute("BEGIN IMMEDIATE")
-            cur.executemany("UPDATE chunks SET vector = ? WHERE id = ?", [(v.tobytes(), i) for i, v in zip(ids, vectors, strict=True)])
+            cur.executemany(
+                "UPDATE chunks SET vector = ? WHERE id = ?",
+                [(v.tobytes(), i) for i, v in zip(ids, vectors, strict=True)],
+            )
             self._bump_generation()
             cur.execute("COMMIT")
         except BaseException:
@@ -284,7 +316,9 @@ class SQLiteStore:
             raise
 
     def stats(self) -> dict[str, object]:
-        documents, chunks = self.db.execute("SELECT (SELECT COUNT(*) FROM documents), (SELECT COUNT(*) FROM chunks)").fetchone()
+        documents, chunks = self.db.execute(
+            "SELECT (SELECT COUNT(*) FROM documents), (SELECT COUNT(*) FROM chunks)"
+        ).fetchone()
         tokens = self.db.execute("SELECT COALESCE(SUM(tokens), 0) FROM chunks").fetchone()[0]
         size = sum(p.stat().st_size for p in self.path.parent.glob(self.path.name + "*") if p.is_file())
         return {"documents": documents, "chunks": chunks, "tokens": tokens, "database_bytes": size}
@@ -296,7 +330,9 @@ class SQLiteStore:
         indexed = self.db.execute("SELECT COUNT(*) FROM chunks_fts").fetchone()[0]
         if chunks != indexed:
             problems.append(f"{chunks} chunks but {indexed} keyword-index rows")
-        orphans = self.db.execute("SELECT COUNT(*) FROM chunks WHERE doc_id NOT IN (SELECT id FROM documents)").fetchone()[0]
+        orphans = self.db.execute(
+            "SELECT COUNT(*) FROM chunks WHERE doc_id NOT IN (SELECT id FROM documents)"
+        ).fetchone()[0]
         if orphans:
             problems.append(f"{orphans} chunks without a document")
         counted = self.db.execute(
@@ -306,7 +342,9 @@ class SQLiteStore:
             problems.append(f"{counted} documents whose chunk count does not match their chunks")
         dim = self.get_meta("embedder_dim")
         if dim:
-            bad = self.db.execute("SELECT COUNT(*) FROM chunks WHERE length(vector) != ?", (int(dim) * 4,)).fetchone()[0]
+            bad = self.db.execute(
+                "SELECT COUNT(*) FROM chunks WHERE length(vector) != ?", (int(dim) * 4,)
+            ).fetchone()[0]
             if bad:
                 problems.append(f"{bad} vectors not of dimension {dim}")
         return problems

@@ -1,0 +1,51 @@
+"""Helpers shared by the benchmark scripts: where the data is, the machine, building workspaces."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+FILINGS = ROOT.parent / "shared" / "data" / "filings"
+SEEDS = ROOT.parent / "shared" / "data" / "seeds"
+QUESTIONS = Path(__file__).resolve().parent / "data" / "filings_questions.jsonl"
+OUT = ROOT / "bench-out"
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return f"{cpu}, {cores} cores, Python {sys.version.split()[0]}, {time.strftime('%Y-%m-%d')}"
+
+
+def require(path: Path) -> Path:
+    if not path.exists():
+        raise SystemExit(f"{path} not found: the benchmarks read ../shared/data beside the repository")
+    return path
+
+
+def questions() -> list[dict]:
+    return [json.loads(line) for line in QUESTIONS.read_text().splitlines() if line.strip()]
+
+
+def build_workspace(name: str, overrides: dict, paths: list[Path]):  # type: ignore[no-untyped-def]
+    """Open the cached workspace ``bench-out/NAME``, building it (ingest) on first use."""
+    from industry_expert import Workspace
+
+    path = OUT / name
+    if (path / "store.db").exists():
+        return Workspace.open(path, overrides), None
+    ws = Workspace.init(path, overrides)
+    report = ws.ingest(paths)
+    return ws, report

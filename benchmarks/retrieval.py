@@ -1,0 +1,78 @@
+"""Retrieval quality on the filings question set: recall@1, @5 and @10 of the answering page.
+
+A hit counts when it comes from the question's filing and one of the pages holding the reference
+answer (benchmarks/data/filings_questions.jsonl). Each configuration gets its own cached
+workspace under bench-out/, so re-runs only search.
+
+    python benchmarks/retrieval.py                       # default settings, three modes
+    python benchmarks/retrieval.py --chunk-tokens 128 --no-header --embedder onnx
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from common import FILINGS, build_workspace, machine, questions, require
+
+from industry_expert.workspace import with_settings
+
+
+def recall(ws, qs: list[dict], mode: str, ks=(1, 5, 10)) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    found = {k: 0 for k in ks}
+    for q in qs:
+        hits = ws.search(q["question"], k=max(ks), mode=mode)
+        for rank, hit in enumerate(hits, start=1):
+            if Path(hit.source).name == q["file"] and hit.page in q["pages"]:
+                for k in ks:
+                    if rank <= k:
+                        found[k] += 1
+                break
+    return {f"R@{k}": round(100 * found[k] / len(qs), 1) for k in ks}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument(
+        "--embedder", default="sentence-transformers", help="sentence-transformers | onnx | onnx-fp32"
+    )
+    parser.add_argument("--chunk-tokens", type=int, default=200)
+    parser.add_argument("--no-header", action="store_true")
+    parser.add_argument(
+        "--fusions", default="rrf:1:1", help="comma-separated FUSION:DENSE_W:KEYWORD_W to compare"
+    )
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    require(FILINGS)
+    backend = "onnx" if args.embedder.startswith("onnx") else args.embedder
+    overrides = {
+        "embedder.backend": backend,
+        "embedder.quantize": args.embedder != "onnx-fp32",
+        "chunking.max_tokens": args.chunk_tokens,
+        "chunking.header": not args.no_header,
+    }
+    name = f"filings-{args.embedder}-{args.chunk_tokens}{'-nohdr' if args.no_header else ''}"
+    ws, report = build_workspace(name, overrides, [FILINGS])
+    qs = questions()
+    rows = {}
+    for mode in ("keyword", "dense"):
+        rows[mode] = recall(ws, qs, mode)
+    for spec in args.fusions.split(","):
+        fusion, dense_w, keyword_w = spec.split(":")
+        view = with_settings(ws, fusion=fusion, dense_weight=float(dense_w), keyword_weight=float(keyword_w))
+        rows[f"hybrid {spec}"] = recall(view, qs, "hybrid")
+    result = {"config": name, "questions": len(qs), "machine": machine(), "recall": rows}
+    if report is not None:
+        result["chunks"] = report.chunks
+    if args.json:
+        print(json.dumps(result))
+        return
+    print(f"# {name}: {len(qs)} questions; {machine()}")
+    print("| mode | R@1 | R@5 | R@10 |\n|---|---|---|---|")
+    for mode, r in rows.items():
+        print(f"| {mode} | {r['R@1']} | {r['R@5']} | {r['R@10']} |")
+
+
+if __name__ == "__main__":
+    main()

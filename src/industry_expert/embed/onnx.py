@@ -1,0 +1,196 @@
+"""ONNX Runtime embedder: the same sentence-transformers weights, exported and quantized locally.
+
+The first use exports the model with ``torch.onnx`` (pooling included, so the graph returns one
+vector per text), lets ONNX Runtime's transformer optimizer fuse LayerNorm and GELU, and, with
+``quantize`` on, applies per-channel dynamic int8 quantization to the weights. The files are
+cached under ``$EXPERT_CACHE`` (default ``~/.cache/industry-expert``) keyed by a hash of the
+weights, so later runs load in well under a second. docs/benchmarks.md has the speed and the
+recall of each variant against sentence-transformers.
+
+Texts are sorted by length before batching so that a batch pads to similar lengths.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import EmbedderError
+from .base import normalize
+from .local import counting_tokenizer, model_label, resolve_model_dir
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("EXPERT_CACHE") or Path.home() / ".cache" / "industry-expert")
+
+
+def _weights_hash(model_dir: Path) -> str:
+    digest = hashlib.sha256()
+    for name in sorted(p.name for p in model_dir.iterdir() if p.suffix in (".safetensors", ".bin", ".json")):
+        digest.update(name.encode())
+        with open(model_dir / name, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def _pooling(model_dir: Path) -> tuple[str, bool]:
+    """Pooling mode and whether vectors are normalised, from the sentence-transformers config."""
+    mode, normalized = "mean", True
+    modules = model_dir / "modules.json"
+    if modules.exists():
+        entries = json.loads(modules.read_text())
+        normalized = any("Normalize" in m.get("type", "") for m in entries)
+        for m in entries:
+            if "Pooling" in m.get("type", ""):
+                config = json.loads((model_dir / m["path"] / "config.json").read_text())
+                if config.get("pooling_mode_cls_token"):
+                    mode = "cls"
+                elif config.get("pooling_mode_max_tokens"):
+                    mode = "max"
+    return mode, normalized
+
+
+def export_onnx(model_dir: Path, out: Path, quantize: bool) -> Path:
+    """Export ``model_dir`` to ``out`` (ONNX, pooled output), optimized and optionally int8."""
+    import warnings
+
+    import torch
+    from transformers import AutoModel
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    warnings.filterwarnings("ignore", module=r"torch\..*")
+    warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+    mode, _ = _pooling(model_dir)
+    model = AutoModel.from_pretrained(str(model_dir)).eval()
+
+    class Pooled(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+            hidden = self.model(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
+            if mode == "cls":
+                return hidden[:, 0]
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            if mode == "max":
+                return (hidden * mask + (mask - 1) * 1e9).max(dim=1).values
+            return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
+        raw, optimized = Path(tmp) / "raw.onnx", Path(tmp) / "optimized.onnx"
+        dummy = torch.ones((2, 8), dtype=torch.long)
+        names = ["input_ids", "attention_mask", "token_type_ids"]
+        axes = {n: {0: "batch", 1: "sequence"} for n in names} | {"embedding": {0: "batch"}}
+        torch.onnx.export(
+            Pooled(),
+            (dummy, dummy, torch.zeros_like(dummy)),
+            str(raw),
+            input_names=names,
+            output_names=["embedding"],
+            dynamic_axes=axes,
+            opset_version=17,
+            dynamo=False,
+        )
+        from onnxruntime.transformers.optimizer import optimize_model
+
+        config = model.config
+        optimize_model(
+            str(raw),
+            model_type="bert",
+            num_heads=config.num_attention_heads,
+            hidden_size=config.hidden_size,
+            opt_level=1,
+        ).save_model_to_file(str(optimized))
+        final = optimized
+        if quantize:
+            import onnx
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+
+            final = Path(tmp) / "int8.onnx"
+            quantize_dynamic(
+                str(optimized),
+                str(final),
+                weight_type=QuantType.QInt8,
+                per_channel=True,
+                extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+            )
+        os.replace(final, out)  # atomic: a crash never leaves a half-written model in the cache
+    return out
+
+
+class OnnxEmbedder:
+    """Embeds with ONNX Runtime on the CPU; same vectors as sentence-transformers up to rounding."""
+
+    def __init__(self, model: str, batch_size: int = 32, quantize: bool = True, threads: int | None = None):
+        import logging
+
+        import onnxruntime as ort
+
+        logging.getLogger("root").setLevel(logging.ERROR)  # the quantizer warns about pre-processing
+        model_dir = resolve_model_dir(model)
+        variant = "int8" if quantize else "fp32"
+        path = cache_dir() / "onnx" / f"{model_label(model)}-{_weights_hash(model_dir)}-{variant}.onnx"
+        if not path.exists():
+            try:
+                export_onnx(model_dir, path, quantize)
+            except (ImportError, RuntimeError, ValueError, OSError) as exc:
+                raise EmbedderError(f"could not export {model_dir} to ONNX: {exc}") from None
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or min(os.cpu_count() or 1, 8)
+        options.log_severity_level = 3
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.tokenizer = counting_tokenizer(model_dir)
+        config = (
+            json.loads((model_dir / "sentence_bert_config.json").read_text())
+            if (model_dir / "sentence_bert_config.json").exists()
+            else {}
+        )
+        self.max_tokens = int(config.get("max_seq_length", 256)) - 2
+        self.tokenizer.enable_truncation(self.max_tokens + 2)
+        self.counter = counting_tokenizer(model_dir)
+        self.normalized = _pooling(model_dir)[1]
+        self.batch_size = batch_size
+        self.name = f"onnx{'-int8' if quantize else ''}/{model_label(model)}"
+        self.dim = int(self.embed_batch(["x"]).shape[1])
+
+    def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, getattr(self, "dim", 0)), dtype=np.float32)
+        encodings = self.tokenizer.encode_batch(list(texts))
+        order = np.argsort([len(e.ids) for e in encodings], kind="stable")
+        out: np.ndarray | None = None
+        for start in range(0, len(order), self.batch_size):
+            index = order[start : start + self.batch_size]
+            width = max(len(encodings[i].ids) for i in index)
+            ids = np.zeros((len(index), width), dtype=np.int64)
+            mask = np.zeros_like(ids)
+            types = np.zeros_like(ids)
+            for row, i in enumerate(index):
+                e = encodings[i]
+                ids[row, : len(e.ids)] = e.ids
+                mask[row, : len(e.ids)] = 1
+                types[row, : len(e.ids)] = e.type_ids
+            vectors = self.session.run(
+                None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+            )[0]
+            if out is None:
+                out = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)
+            out[index] = vectors
+        assert out is not None
+        return normalize(out) if self.normalized else out
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        return [len(e.ids) for e in self.counter.encode_batch(list(texts), add_special_tokens=False)]
