@@ -35,7 +35,9 @@ def test_header_names_document_company_period_and_section() -> None:
 
 def test_long_prose_is_split_with_overlap() -> None:
     text = " ".join(f"Sentence number {i} ends here." for i in range(30))
-    pieces = split_block(text, words, budget=20, overlap=5, table=False)
+    sized = split_block(text, words, budget=20, overlap=5, table=False)
+    assert all(n == len(p.split()) for p, n in sized)
+    pieces = [p for p, _ in sized]
     assert len(pieces) > 1
     assert all(len(p.split()) <= 20 for p in pieces)
     first_tail = pieces[0].split(". ")[-1]

@@ -228,22 +228,22 @@ class Workspace:
 
             pending = [submit(p) for p in todo[:2]]
             next_index = len(pending)
+            group: list[_Prepared] = []
             while pending:
                 prepared = pending.pop(0).result()
                 if next_index < len(todo):
                     pending.append(submit(todo[next_index]))
                     next_index += 1
                 seen.add(prepared.key)
-                status = self._store_prepared(prepared, report)
-                emit(
-                    {
-                        "event": "file",
-                        "path": prepared.source,
-                        "status": status,
-                        "reason": prepared.problem,
-                        "chunks": len(prepared.chunks),
-                    }
-                )
+                if prepared.record is not None:
+                    group.append(prepared)
+                    if sum(len(p.chunks) for p in group) >= self.EMBED_GROUP or not pending:
+                        self._store_group(group, report, emit)
+                        group = []
+                else:
+                    self._report(prepared, self._store_unchanged_or_skipped(prepared, report), emit)
+            if group:
+                self._store_group(group, report, emit)
         if prune:
             report.removed = self._prune(paths, seen)
             for source in report.removed:
@@ -252,25 +252,46 @@ class Workspace:
         emit({"event": "done", **report.to_dict()})
         return report
 
-    def _store_prepared(self, prepared: _Prepared, report: IngestReport) -> str:
+    # Chunks of several small documents are embedded in one call: the embedder sorts a batch by
+    # length, so bigger groups pad less. Each document is still written in its own transaction.
+    EMBED_GROUP = 2048
+
+    @staticmethod
+    def _report(prepared: _Prepared, status: str, emit: Progress) -> None:
+        emit(
+            {
+                "event": "file",
+                "path": prepared.source,
+                "status": status,
+                "reason": prepared.problem,
+                "chunks": len(prepared.chunks),
+            }
+        )
+
+    def _store_unchanged_or_skipped(self, prepared: _Prepared, report: IngestReport) -> str:
         if prepared.problem is not None:
             report.skipped.append((prepared.source, prepared.problem))
             return "skipped"
-        if prepared.unchanged:
-            if prepared.touch_mtime is not None:
-                self.store.touch_document(prepared.key, prepared.source, prepared.touch_mtime)
-            report.unchanged.append(prepared.source)
-            return "unchanged"
-        assert prepared.record is not None
-        existed = self.store.get_document(prepared.key) is not None
+        if prepared.touch_mtime is not None:
+            self.store.touch_document(prepared.key, prepared.source, prepared.touch_mtime)
+        report.unchanged.append(prepared.source)
+        return "unchanged"
+
+    def _store_group(self, group: list[_Prepared], report: IngestReport, emit: Progress) -> None:
         t0 = time.perf_counter()
-        vectors = self._embed([c.indexed_text for c in prepared.chunks])
+        vectors = self._embed([c.indexed_text for p in group for c in p.chunks])
         report.embed_seconds += time.perf_counter() - t0
-        self.store.put_document(prepared.record, prepared.chunks, vectors)
-        (report.updated if existed else report.added).append(prepared.source)
-        report.chunks += len(prepared.chunks)
-        report.pages += prepared.pages
-        return "updated" if existed else "added"
+        start = 0
+        for prepared in group:
+            assert prepared.record is not None
+            existed = self.store.get_document(prepared.key) is not None
+            end = start + len(prepared.chunks)
+            self.store.put_document(prepared.record, prepared.chunks, vectors[start:end])
+            start = end
+            (report.updated if existed else report.added).append(prepared.source)
+            report.chunks += len(prepared.chunks)
+            report.pages += prepared.pages
+            self._report(prepared, "updated" if existed else "added", emit)
 
     def _embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:

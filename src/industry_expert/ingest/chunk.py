@@ -61,7 +61,7 @@ def _span(locators: list[str]) -> str | None:
     return f"{first} – {last}"
 
 
-def _split_words(text: str, tokens: int, budget: int, overlap: int) -> list[str]:
+def _split_words(text: str, tokens: int, budget: int, overlap: int) -> list[tuple[str, int]]:
     """Cut at word boundaries, estimating tokens per word from the whole unit."""
     words = text.split()
     per_word = max(tokens / max(len(words), 1), 1e-6)
@@ -69,41 +69,52 @@ def _split_words(text: str, tokens: int, budget: int, overlap: int) -> list[str]
     step = max(size - int(overlap / per_word), 1)
     pieces, i = [], 0
     while True:
-        pieces.append(" ".join(words[i : i + size]))
+        part = words[i : i + size]
+        pieces.append((" ".join(part), min(budget, round(len(part) * per_word))))
         if i + size >= len(words):
             return pieces
         i += step
 
 
-def split_block(text: str, count: TokenCounter, budget: int, overlap: int, table: bool) -> list[str]:
-    """Cut one oversized block into pieces of at most ``budget`` tokens."""
+def split_block(
+    text: str, count: TokenCounter, budget: int, overlap: int, table: bool
+) -> list[tuple[str, int]]:
+    """Cut one oversized block into ``(piece, tokens)`` of at most ``budget`` tokens each.
+
+    Piece sizes are the sums of their lines' or sentences' counts, so nothing is tokenized twice.
+    """
     units = [u for u in (text.split("\n") if table else _SENTENCE.split(text)) if u.strip()]
     sizes = count(units)
-    pieces: list[str] = []
+    joiner = "\n" if table else " "
+    pieces: list[tuple[str, int]] = []
     current: list[tuple[str, int]] = []
     used = 0
+
+    def close() -> None:
+        pieces.append((joiner.join(u for u, _ in current), used))
+
     for unit, size in zip(units, sizes, strict=True):
         if size > budget:
             if current:
-                pieces.append(("\n" if table else " ").join(u for u, _ in current))
+                close()
                 current, used = [], 0
             pieces.extend(_split_words(unit, size, budget, 0 if table else overlap))
             continue
         if used + size > budget and current:
-            pieces.append(("\n" if table else " ").join(u for u, _ in current))
+            close()
             keep: list[tuple[str, int]] = []
             if not table and overlap:
                 carried = 0
-                for u, s in reversed(current):
-                    if carried + s > overlap:
+                for u, n in reversed(current):
+                    if carried + n > overlap:
                         break
-                    keep.insert(0, (u, s))
-                    carried += s
-            current, used = keep, sum(s for _, s in keep)
+                    keep.insert(0, (u, n))
+                    carried += n
+            current, used = keep, sum(n for _, n in keep)
         current.append((unit, size))
         used += size
     if current:
-        pieces.append(("\n" if table else " ").join(u for u, _ in current))
+        close()
     return pieces
 
 
@@ -188,11 +199,11 @@ def chunk_document(
         budget = budget_for(chunk_header)
         if size > budget - used:
             room = max(budget - used, budget // 2)
-            for piece in split_block(block.text, count, room, overlap, block.kind == "table"):
+            for piece, piece_tokens in split_block(block.text, count, room, overlap, block.kind == "table"):
                 parts.append(piece)
                 if block.locator:
                     locators.append(block.locator)
-                used += count([piece])[0]
+                used += piece_tokens
                 content = True
                 flush()
                 start(block)

@@ -1,0 +1,65 @@
+"""Ingest throughput on the filings, against the embedder's raw encode time in the same run.
+
+Ingests every PDF under ../shared/data/filings into a fresh workspace, then encodes the very same
+chunk texts again with the bare embedder (one call, the backend's own batching). The difference
+is what the pipeline costs beyond embedding: PDF parsing, chunking, token counting, SQLite and
+FTS writes (parsing runs in a worker thread, overlapped with embedding).
+
+    python benchmarks/ingest.py --embedder onnx
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import time
+
+from common import FILINGS, OUT, machine, require
+
+from industry_expert import Workspace
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--embedder", default="onnx", help="sentence-transformers | onnx | onnx-fp32")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    require(FILINGS)
+    backend = "onnx" if args.embedder.startswith("onnx") else args.embedder
+    path = OUT / f"ingest-{args.embedder}"
+    shutil.rmtree(path, ignore_errors=True)
+    ws = Workspace.init(
+        path, {"embedder.backend": backend, "embedder.quantize": args.embedder != "onnx-fp32"}
+    )
+    t0 = time.perf_counter()
+    embedder = ws.embedder  # model load, timed apart from ingest
+    load_s = time.perf_counter() - t0
+    report = ws.ingest([FILINGS])
+    texts = [text for _, text in ws.store.all_chunks()]
+    t0 = time.perf_counter()
+    embedder.embed_batch(texts)
+    raw_s = time.perf_counter() - t0
+    tokens = ws.status(check=False)["tokens"]
+    result = {
+        "embedder": embedder.name,
+        "machine": machine(),
+        "files": len(report.added),
+        "pages": report.pages,
+        "chunks": report.chunks,
+        "tokens": tokens,
+        "model_load_s": round(load_s, 2),
+        "ingest_s": round(report.seconds, 2),
+        "embed_in_pipeline_s": round(report.embed_seconds, 2),
+        "raw_encode_s": round(raw_s, 2),
+        "overhead_vs_raw_pct": round(100 * (report.seconds - raw_s) / raw_s, 1),
+        "pages_per_s": round(report.pages / report.seconds, 1),
+        "chunks_per_s": round(report.chunks / report.seconds, 1),
+        "raw_tokens_per_s": round(tokens / raw_s),
+    }
+    ws.close()
+    print(json.dumps(result) if args.json else "\n".join(f"{k:22} {v}" for k, v in result.items()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+"""Hybrid search latency and memory at 10k, 100k and 1M synthetic chunks.
+
+Chunks are 60 words drawn from a Zipf distribution over a 50k-word vocabulary (so the keyword
+index has realistic posting lists) with random unit vectors of 384 dimensions, written through
+the store's own ``put_document`` in documents of 1,000 chunks. Queries are 6 words drawn the same
+way. Reported: p50/p95 of the whole ``Workspace.search`` call in hybrid mode (query embedding by
+the real ONNX int8 model included), of dense and keyword alone, and the process's peak RSS.
+
+    python benchmarks/search_latency.py --sizes 10000,100000,1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import time
+
+import numpy as np
+from common import OUT, machine
+
+from industry_expert import Workspace
+from industry_expert.store import DocumentRecord
+from industry_expert.types import Chunk
+
+DIM = 384
+
+
+def build(size: int, rng: np.random.Generator) -> Workspace:
+    path = OUT / f"latency-{size}"
+    if (path / "store.db").exists():
+        return Workspace.open(path, {"embedder.backend": "onnx"})
+    shutil.rmtree(path, ignore_errors=True)
+    ws = Workspace.init(path, {"embedder.backend": "onnx"})
+    ws.store.set_meta("embedder_dim", str(DIM))
+    vocab = np.array([f"w{i}" for i in range(50_000)])
+    per_doc = 1000
+    for d in range(size // per_doc):
+        words = vocab[np.minimum(rng.zipf(1.2, size=(per_doc, 60)), 50_000) - 1]
+        chunks = [Chunk(" ".join(row), f"doc {d}", i, page=i // 5 + 1) for i, row in enumerate(words)]
+        vectors = rng.standard_normal((per_doc, DIM)).astype(np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        record = DocumentRecord(
+            f"/synthetic/{d}.txt", f"synthetic/{d}.txt", "default", str(d), 1, 1, f"doc {d}", f"doc {d}"
+        )
+        ws.store.put_document(record, chunks, vectors)
+    return ws
+
+
+def timed(fn, queries: list[str]) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    times = []
+    for q in queries:
+        t0 = time.perf_counter()
+        fn(q)
+        times.append((time.perf_counter() - t0) * 1000)
+    return float(np.percentile(times, 50)), float(np.percentile(times, 95))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--queries", type=int, default=100)
+    args = parser.parse_args()
+    rng = np.random.default_rng(0)
+    print(f"# {machine()}")
+    for size in [int(s) for s in args.sizes.split(",")]:
+        t0 = time.perf_counter()
+        ws = build(size, rng)
+        build_s = time.perf_counter() - t0
+        vocab = [f"w{i}" for i in range(2000)]
+        queries = [" ".join(rng.choice(vocab, 6)) for _ in range(args.queries)]
+        ws.search(queries[0], k=10)  # loads the model and the vector matrix
+        result = {"chunks": size, "build_s": round(build_s, 1)}
+        for mode in ("hybrid", "dense", "keyword"):
+            p50, p95 = timed(lambda q, m=mode, w=ws: w.search(q, k=10, mode=m), queries)
+            result[f"{mode}_p50_ms"], result[f"{mode}_p95_ms"] = round(p50, 1), round(p95, 1)
+        result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        print(json.dumps(result), flush=True)
+        ws.close()
+
+
+if __name__ == "__main__":
+    main()
