@@ -26,6 +26,7 @@ demo: install
 
 test: install
 	$(VENV)/bin/ruff check src tests benchmarks tools
+	$(VENV)/bin/mypy src
 	$(VENV)/bin/python -m pytest -q
 
 lint: install

@@ -42,6 +42,14 @@ class FakeEmbedder:
         return sum(self.calls)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Exported ONNX models go to a temporary cache, not the user's home (CLI tests inherit it)."""
+    import os
+
+    os.environ["EXPERT_CACHE"] = str(tmp_path_factory.mktemp("expert-cache"))
+
+
 @pytest.fixture
 def fake_embedder() -> FakeEmbedder:
     return FakeEmbedder()

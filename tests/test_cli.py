@@ -95,7 +95,7 @@ def test_filters_sources_status(sample_ws: Path) -> None:
     }
     status = json.loads(expert("status", "--json", ws=sample_ws, check=True).stdout)
     assert status["documents"] == 3 and status["problems"] == []
-    assert status["embedder"] == "sentence-transformers/all-MiniLM-L6-v2" and status["embedder_dim"] == 384
+    assert status["embedder"] == "onnx-int8/all-MiniLM-L6-v2" and status["embedder_dim"] == 384
     again = json.loads(expert("ingest", "--json", str(SAMPLES), ws=sample_ws, check=True).stdout)
     assert again["unchanged"] == 3 and again["chunks"] == 0
 
@@ -133,6 +133,9 @@ def test_kill_9_mid_ingest_then_rerun_finishes_cleanly(tmp_path: Path) -> None:
         make_pdf(docs / f"report_{i:02d}.pdf", [f"Plant {i} produced {i * 100} pumps. " * 40] * 3)
     ws = tmp_path / "ws"
     expert("init", ws=ws, check=True)
+    # Each document is written as soon as it is embedded, so the kill lands between documents.
+    settings = (ws / "expert.toml").read_text().replace("embed_group = 2048", "embed_group = 1")
+    (ws / "expert.toml").write_text(settings)
     env = {**os.environ, "EXPERT_WORKSPACE": str(ws)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "industry_expert.cli", "ingest", str(docs)],

@@ -117,7 +117,7 @@ def test_a_failed_update_keeps_the_previous_version(workspace: Workspace, tmp_pa
 def test_embedder_mismatch_is_refused_with_the_fix(tmp_path: Path) -> None:
     Workspace.init(tmp_path / "ws").close()
     toml = tmp_path / "ws" / "expert.toml"
-    toml.write_text(toml.read_text().replace('backend = "sentence-transformers"', 'backend = "openai"'))
+    toml.write_text(toml.read_text().replace('backend = "onnx"', 'backend = "openai"'))
     with pytest.raises(EmbedderMismatchError, match="expert reindex"):
         Workspace.open(tmp_path / "ws")
 

@@ -206,11 +206,11 @@ class Workspace:
         stored. With ``prune``, documents under the given folders whose files are gone are removed.
         """
         started = time.perf_counter()
-        paths = [Path(p) for p in paths]
+        roots = [Path(p) for p in paths]
         emit = progress or (lambda event: None)
         report = IngestReport()
         max_bytes = int((max_file_mb or self.settings.ingest.max_file_mb) * 1_000_000)
-        found = list(walk(paths, LOADERS))
+        found = list(walk(roots, LOADERS))
         todo = [f.path for f in found if f.problem is None]
         for f in found:
             if f.problem is not None:
@@ -237,7 +237,7 @@ class Workspace:
                 seen.add(prepared.key)
                 if prepared.record is not None:
                     group.append(prepared)
-                    if sum(len(p.chunks) for p in group) >= self.EMBED_GROUP or not pending:
+                    if sum(len(p.chunks) for p in group) >= self.settings.ingest.embed_group or not pending:
                         self._store_group(group, report, emit)
                         group = []
                 else:
@@ -245,16 +245,12 @@ class Workspace:
             if group:
                 self._store_group(group, report, emit)
         if prune:
-            report.removed = self._prune(paths, seen)
+            report.removed = self._prune(roots, seen)
             for source in report.removed:
                 emit({"event": "file", "path": source, "status": "removed", "reason": None, "chunks": 0})
         report.seconds = time.perf_counter() - started
         emit({"event": "done", **report.to_dict()})
         return report
-
-    # Chunks of several small documents are embedded in one call: the embedder sorts a batch by
-    # length, so bigger groups pad less. Each document is still written in its own transaction.
-    EMBED_GROUP = 2048
 
     @staticmethod
     def _report(prepared: _Prepared, status: str, emit: Progress) -> None:
@@ -278,6 +274,7 @@ class Workspace:
         return "unchanged"
 
     def _store_group(self, group: list[_Prepared], report: IngestReport, emit: Progress) -> None:
+        """Embed a group of documents in one call, then write each in its own transaction."""
         t0 = time.perf_counter()
         vectors = self._embed([c.indexed_text for p in group for c in p.chunks])
         report.embed_seconds += time.perf_counter() - t0

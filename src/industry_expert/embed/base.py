@@ -21,9 +21,14 @@ class Embedder(Protocol):
     to mix vectors from two embedders.
     """
 
-    name: str
-    dim: int
-    max_tokens: int
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def dim(self) -> int: ...
+
+    @property
+    def max_tokens(self) -> int: ...
 
     def embed_batch(self, texts: Sequence[str]) -> np.ndarray: ...
 

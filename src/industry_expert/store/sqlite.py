@@ -13,6 +13,7 @@ import sqlite3
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -111,8 +112,22 @@ class SQLiteStore:
     )
 
     @staticmethod
-    def _doc(row: tuple) -> StoredDocument:  # type: ignore[type-arg]
-        return StoredDocument(*row[:10], metadata=json.loads(row[10]), summary=row[11])
+    def _doc(row: tuple[Any, ...]) -> StoredDocument:
+        doc_id, key, source, collection, sha256, size, mtime_ns, title, chunks, ingested_at = row[:10]
+        return StoredDocument(
+            doc_id,
+            key,
+            source,
+            collection,
+            sha256,
+            size,
+            mtime_ns,
+            title,
+            chunks,
+            ingested_at,
+            metadata=json.loads(row[10]),
+            summary=row[11],
+        )
 
     def get_document(self, key: str) -> StoredDocument | None:
         row = self.db.execute(f"SELECT {self._DOC_COLUMNS} FROM documents WHERE key = ?", (key,)).fetchone()

