@@ -69,7 +69,7 @@ LIBRARIES = {
 
 
 def row_intact(text: str, label: str, values: list[str]) -> bool:
-    pattern = re.escape(label) + "".join(r"\D{0,12}?" + re.escape(v) for v in values)
+    pattern = re.escape(label) + "".join(r"[^\n]{0,16}?" + re.escape(v) for v in values)
     return any(re.search(pattern, line) for line in text.replace("\r", "").split("\n"))
 
 

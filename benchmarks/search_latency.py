@@ -21,6 +21,7 @@ import numpy as np
 from common import OUT, machine
 
 from industry_expert import Workspace
+from industry_expert.embed import embed_query
 from industry_expert.store import DocumentRecord
 from industry_expert.types import Chunk
 
@@ -75,6 +76,8 @@ def main() -> None:
         for mode in ("hybrid", "dense", "keyword"):
             p50, p95 = timed(lambda q, m=mode, w=ws: w.search(q, k=10, mode=m), queries)
             result[f"{mode}_p50_ms"], result[f"{mode}_p95_ms"] = round(p50, 1), round(p95, 1)
+        p50, _ = timed(lambda q, w=ws: embed_query(w.embedder, q), queries)
+        result["query_embed_p50_ms"] = round(p50, 1)
         result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
         print(json.dumps(result), flush=True)
         ws.close()
