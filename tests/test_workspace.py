@@ -101,6 +101,12 @@ def test_bad_inputs_are_skipped_with_reasons_and_the_rest_ingested(
     assert len(report.added) == 5  # the four good files and the Latin-1 one
     assert "débit" in workspace.search("débit pompe", k=1, mode="keyword")[0].text
     assert workspace.status()["problems"] == []
+    assert dict(workspace.skipped()) == reasons  # `expert sources` shows them until fixed
+    (docs / "empty.txt").write_text("Now it has text.")
+    workspace.ingest([docs], max_file_mb=1)
+    assert str(docs / "empty.txt") not in dict(workspace.skipped())
+    assert workspace.forget(str(docs / "binary.txt")) == []
+    assert str(docs / "binary.txt") not in dict(workspace.skipped())
 
 
 def test_a_failed_update_keeps_the_previous_version(workspace: Workspace, tmp_path: Path) -> None:

@@ -140,28 +140,32 @@ def _open_text(path: str) -> Any:
 def cmd_sources(args: argparse.Namespace) -> int:
     with Workspace.open(_workspace_path(args)) as ws:
         docs = ws.sources(args.pattern)
+        skipped = ws.skipped(args.pattern)
     if args.json:
-        _print_json(
-            [
-                {
-                    "source": d.source,
-                    "collection": d.collection,
-                    "chunks": d.chunks,
-                    "title": d.title,
-                    "ingested_at": d.ingested_at,
-                    "size": d.size,
-                    "sha256": d.sha256,
-                    "metadata": d.metadata,
-                    "summary": d.summary,
-                }
-                for d in docs
-            ]
-        )
+        rows: list[dict[str, Any]] = [
+            {
+                "source": d.source,
+                "status": "ok",
+                "collection": d.collection,
+                "chunks": d.chunks,
+                "title": d.title,
+                "ingested_at": d.ingested_at,
+                "size": d.size,
+                "sha256": d.sha256,
+                "metadata": d.metadata,
+                "summary": d.summary,
+            }
+            for d in docs
+        ]
+        rows += [{"source": source, "status": "skipped", "reason": reason} for source, reason in skipped]
+        _print_json(rows)
         return 0
-    if not docs:
+    if not docs and not skipped:
         print("no documents; add some with `expert ingest PATH`")
     for d in docs:
-        print(f"{d.chunks:6d} chunks  {d.collection:10}  {d.source}  — {d.title}")
+        print(f"ok       {d.chunks:6d} chunks  {d.collection:10}  {d.source}  — {d.title}")
+    for source, reason in skipped:
+        print(f"skipped                              {source}: {reason}")
     return 0
 
 

@@ -215,6 +215,7 @@ class Workspace:
         for f in found:
             if f.problem is not None:
                 report.skipped.append((os.path.normpath(str(f.path)), f.problem))
+                self.store.record_skipped(str(f.path.absolute()), os.path.normpath(str(f.path)), f.problem)
         emit({"event": "start", "files": len(todo), "skipped": len(report.skipped)})
         for source, reason in report.skipped:
             emit({"event": "file", "path": source, "status": "skipped", "reason": reason, "chunks": 0})
@@ -265,6 +266,7 @@ class Workspace:
         )
 
     def _store_unchanged_or_skipped(self, prepared: _Prepared, report: IngestReport) -> str:
+        self.store.record_skipped(prepared.key, prepared.source, prepared.problem)
         if prepared.problem is not None:
             report.skipped.append((prepared.source, prepared.problem))
             return "skipped"
@@ -342,16 +344,20 @@ class Workspace:
     def sources(self, pattern: str | None = None) -> list[StoredDocument]:
         return self.store.list_documents(pattern)
 
+    def skipped(self, pattern: str | None = None) -> list[tuple[str, str]]:
+        """``(source, reason)`` of files that could not be ingested and have not loaded since."""
+        return [(source, reason) for _, source, reason in self.store.list_skipped(pattern)]
+
     def forget(self, pattern: str) -> list[str]:
         """Remove the documents whose source or absolute path matches ``pattern`` (a path or glob)."""
-        matches = self.store.list_documents(pattern)
-        if not matches:
-            resolved = str(Path(pattern).resolve())
-            matches = self.store.list_documents(resolved) or self.store.list_documents(
-                resolved + os.sep + "*"
-            )
-        self.store.delete_documents([d.key for d in matches])
-        return [d.source for d in matches]
+        resolved = str(Path(pattern).resolve())
+        matches: dict[str, str] = {}
+        for candidate in (pattern, resolved, resolved + os.sep + "*"):
+            matches.update({d.key: d.source for d in self.store.list_documents(candidate)})
+            for key, _, _ in self.store.list_skipped(candidate):  # and forget why it was skipped
+                self.store.record_skipped(key, "", None)
+        self.store.delete_documents(list(matches))
+        return sorted(matches.values())
 
     def status(self, check: bool = True) -> dict[str, Any]:
         stats = self.store.stats()

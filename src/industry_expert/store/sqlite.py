@@ -53,6 +53,12 @@ CREATE TABLE IF NOT EXISTS chunks (
     vector BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
+CREATE TABLE IF NOT EXISTS skipped (
+    key TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    seen_at TEXT NOT NULL
+);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
     doc, header, text, tokenize = 'porter unicode61 remove_diacritics 2'
 );
@@ -151,6 +157,7 @@ class SQLiteStore:
         try:
             cur.execute("BEGIN IMMEDIATE")
             self._delete(cur, [record.key])
+            cur.execute("DELETE FROM skipped WHERE key = ?", (record.key,))
             cur.execute(
                 "INSERT INTO documents(key, source, collection, sha256, size, mtime_ns, title, label,"
                 " metadata, chunks, ingested_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
@@ -191,6 +198,25 @@ class SQLiteStore:
             raise
         return int(doc_id or 0)
 
+    def record_skipped(self, key: str, source: str, reason: str | None) -> None:
+        """Remember why ``key`` was last skipped, or forget it (``reason=None``) once it loads."""
+        if reason is None:
+            self.db.execute("DELETE FROM skipped WHERE key = ?", (key,))
+        else:
+            now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            self.db.execute(
+                "INSERT OR REPLACE INTO skipped(key, source, reason, seen_at) VALUES (?, ?, ?, ?)",
+                (key, source, reason, now),
+            )
+
+    def list_skipped(self, pattern: str | None = None) -> list[tuple[str, str, str]]:
+        """``(key, source, reason)`` of files the last ingests could not use."""
+        sql = "SELECT key, source, reason FROM skipped"
+        args: tuple[str, ...] = ()
+        if pattern:
+            sql, args = sql + " WHERE source GLOB ?1 OR key GLOB ?1 OR source = ?1 OR key = ?1", (pattern,)
+        return [(r[0], r[1], r[2]) for r in self.db.execute(sql + " ORDER BY source", args)]
+
     def touch_document(self, key: str, source: str, mtime_ns: int) -> None:
         self.db.execute(
             "UPDATE documents SET mtime_ns = ?, source = ? WHERE key = ?", (mtime_ns, source, key)
@@ -206,6 +232,8 @@ class SQLiteStore:
             cur.execute("DELETE FROM chunks_fts WHERE rowid IN (SELECT id FROM chunks WHERE doc_id = ?)", row)
             cur.execute("DELETE FROM documents WHERE id = ?", row)
             removed += 1
+        for key in keys:
+            cur.execute("DELETE FROM skipped WHERE key = ?", (key,))
         return removed
 
     def delete_documents(self, keys: Sequence[str]) -> int:
