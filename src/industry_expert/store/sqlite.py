@@ -250,19 +250,27 @@ class SQLiteStore:
 
     # -- search -------------------------------------------------------------------------------
     def _load_vectors(self) -> None:
-        generation = self._generation()
-        if self._matrix is not None and generation == self._loaded_generation:
+        """Load every vector into one matrix, row by row (no second copy of 1.5 GB at 1M chunks)."""
+        if self._matrix is not None and self._generation() == self._loaded_generation:
             return
-        rows = self.db.execute("SELECT id, doc_id, vector FROM chunks ORDER BY id").fetchall()
+        self.db.execute("BEGIN")  # one snapshot for the generation, the count and the rows
+        try:
+            generation = self._generation()
+            count, width = self.db.execute("SELECT COUNT(*), MAX(length(vector)) FROM chunks").fetchone()
+            matrix = np.zeros((count, (width or 0) // 4), dtype=np.float32)
+            ids = np.zeros(count, dtype=np.int64)
+            doc_ids = np.zeros(count, dtype=np.int64)
+            rows = self.db.execute("SELECT id, doc_id, vector FROM chunks ORDER BY id")
+            for n, (chunk_id, doc_id, blob) in enumerate(rows):
+                ids[n], doc_ids[n] = chunk_id, doc_id
+                if (
+                    len(blob) == matrix.shape[1] * 4
+                ):  # a wrong-sized vector is left at zero; check() reports it
+                    matrix[n] = np.frombuffer(blob, dtype=np.float32)
+        finally:
+            self.db.execute("COMMIT")
+        self._matrix, self._ids, self._doc_ids = matrix, ids, doc_ids
         self._loaded_generation = generation
-        if not rows:
-            self._matrix = np.zeros((0, 0), dtype=np.float32)
-            self._ids = self._doc_ids = np.zeros(0, dtype=np.int64)
-            return
-        dim = len(rows[0][2]) // 4
-        self._ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        self._doc_ids = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
-        self._matrix = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.float32).reshape(len(rows), dim)
 
     def _allowed_docs(self, where: SearchFilter) -> np.ndarray | None:
         if where.collection is None and where.source_glob is None:
@@ -287,6 +295,11 @@ class SQLiteStore:
         assert self._matrix is not None
         if self._matrix.size == 0:
             return []
+        if self._matrix.shape[1] != len(vector):
+            raise StoreError(
+                f"the query vector has {len(vector)} dimensions but the stored ones {self._matrix.shape[1]}; "
+                "run `expert reindex`"
+            )
         scores = self._matrix @ np.asarray(vector, dtype=np.float32)
         allowed = self._allowed_docs(where)
         if allowed is not None:
