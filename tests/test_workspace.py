@@ -54,6 +54,13 @@ def test_reingest_is_incremental(workspace: Workspace, tmp_path: Path, fake_embe
     assert len(workspace.ingest([docs]).unchanged) == 4 and fake_embedder.embedded == count
 
 
+def test_a_file_named_twice_is_ingested_once(workspace: Workspace, tmp_path: Path) -> None:
+    docs = corpus(tmp_path / "docs")
+    os.symlink(docs / "notes.md", tmp_path / "link.md")
+    report = workspace.ingest([docs, docs / "notes.md", tmp_path / "link.md"])
+    assert len(report.added) == 4 and workspace.status()["documents"] == 4
+
+
 def test_prune_and_forget(workspace: Workspace, tmp_path: Path) -> None:
     docs = corpus(tmp_path / "docs")
     workspace.ingest([docs])

@@ -211,7 +211,12 @@ class Workspace:
         report = IngestReport()
         max_bytes = int((max_file_mb or self.settings.ingest.max_file_mb) * 1_000_000)
         found = list(walk(roots, LOADERS))
-        todo = [f.path for f in found if f.problem is None]
+        # A file named twice (a folder and a file in it, or through a link) is ingested once.
+        unique: dict[str, Path] = {}
+        for f in found:
+            if f.problem is None:
+                unique.setdefault(str(f.path.resolve()), f.path)
+        todo = list(unique.values())
         for f in found:
             if f.problem is not None:
                 report.skipped.append((os.path.normpath(str(f.path)), f.problem))
@@ -220,7 +225,7 @@ class Workspace:
         for source, reason in report.skipped:
             emit({"event": "file", "path": source, "status": "skipped", "reason": reason, "chunks": 0})
         seen: set[str] = set()
-        # Parsing the next file overlaps embedding this one: PDFium and the tokenizer release the GIL.
+        # Parsing the next files overlaps embedding: PDFium and the tokenizer release the GIL.
         with ThreadPoolExecutor(max_workers=1) as pool:
 
             def submit(path: Path) -> Future[_Prepared]:
