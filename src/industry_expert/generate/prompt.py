@@ -1,0 +1,95 @@
+"""The RAG prompt: an instruction, numbered sources, the question, fitted to the model's window.
+
+Sources are numbered in rank order and each names its file, page and locator, so the model can
+cite ``[n]`` and a reader can check the passage. When everything does not fit, the lowest-ranked
+passages are dropped first; the instruction and the question are never cut (a question that does
+not fit on its own is an error the user can act on).
+
+Token counts come from the generator's own tokenizer (``count``), plus a small allowance per
+message for the chat template's markers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from ..errors import ExpertError
+from ..types import Hit
+
+INSTRUCTION = (
+    "You answer questions using only the numbered sources below, which come from the user's own "
+    "documents. Cite the source of every fact with its number in square brackets, like [1] or [2][3]. "
+    "If the sources do not contain the answer, say that the documents do not contain it; do not guess."
+)
+MESSAGE_OVERHEAD = 8  # tokens a chat template adds around one message (role markers, separators)
+
+
+class QuestionTooLongError(ExpertError):
+    """The question and instruction alone do not fit in the model's context window."""
+
+
+@dataclass(frozen=True)
+class Prompt:
+    messages: tuple[dict[str, str], ...]
+    sources: tuple[Hit, ...]  # sources[i] is cited as [i + 1]
+    dropped: int  # passages left out to fit the window
+    tokens: int
+
+
+def describe_source(n: int, hit: Hit) -> str:
+    where = hit.source
+    if hit.page:
+        where += f", page {hit.page}"
+    if hit.locator:
+        where += f", {hit.locator}"
+    return f"[{n}] {where}\n{hit.text.strip()}"
+
+
+def build_prompt(
+    question: str,
+    hits: Sequence[Hit],
+    count: Callable[[str], int],
+    window: int,
+    reserve: int = 256,
+    summaries: Mapping[str, str] | None = None,
+    instruction: str = INSTRUCTION,
+) -> Prompt:
+    """Fit ``hits`` (best first) into ``window`` tokens, keeping ``reserve`` for the answer.
+
+    ``summaries`` maps a source path to its document summary; the summary of each document that
+    has a passage in the prompt is added once, before the numbered sources.
+    """
+    budget = window - reserve
+    fixed = count(instruction) + count(question) + 3 * MESSAGE_OVERHEAD
+    if fixed > budget:
+        raise QuestionTooLongError(
+            f"the question needs {fixed} tokens with the instruction but the model's window leaves {budget}; "
+            "shorten the question or use a model with a larger context"
+        )
+    used = fixed
+    kept: list[Hit] = []
+    parts: list[str] = []
+    for hit in hits:
+        text = describe_source(len(kept) + 1, hit)
+        size = count(text) + 1
+        if used + size > budget:
+            continue  # a shorter, lower-ranked passage may still fit
+        kept.append(hit)
+        parts.append(text)
+        used += size
+    summary_parts: list[str] = []
+    for source in dict.fromkeys(h.source for h in kept):
+        summary = (summaries or {}).get(source)
+        if summary:
+            text = f"Summary of {source}: {summary.strip()}"
+            size = count(text) + 1
+            if used + size <= budget:
+                summary_parts.append(text)
+                used += size
+    context = "\n\n".join([*summary_parts, *parts]) if kept else "(no sources were found)"
+    messages = (
+        {"role": "system", "content": instruction},
+        {"role": "user", "content": f"Sources:\n\n{context}\n\nQuestion: {question}"},
+    )
+    return Prompt(messages, tuple(kept), len(hits) - len(kept), used)

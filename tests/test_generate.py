@@ -1,0 +1,61 @@
+"""Prompt fitting and citation checking, with a word-count tokenizer."""
+
+from __future__ import annotations
+
+import pytest
+
+from industry_expert.generate import QuestionTooLongError, build_prompt, resolve_citations
+from industry_expert.types import Hit
+
+
+def words(text: str) -> int:
+    return len(text.split())
+
+
+def hit(i: int, text: str, page: int | None = None) -> Hit:
+    return Hit(i, f"docs/report_{i}.pdf", page, "Item 7", 1.0 / i, text)
+
+
+def test_sources_are_numbered_with_provenance() -> None:
+    prompt = build_prompt(
+        "What was capex?", [hit(1, "Capex was $5m.", 3), hit(2, "Revenue grew.")], words, 1000, reserve=100
+    )
+    user = prompt.messages[1]["content"]
+    assert "[1] docs/report_1.pdf, page 3, Item 7\nCapex was $5m." in user
+    assert "[2] docs/report_2.pdf, Item 7\nRevenue grew." in user
+    assert user.endswith("Question: What was capex?")
+    assert prompt.messages[0]["role"] == "system" and "[1]" in prompt.messages[0]["content"]
+    assert prompt.dropped == 0 and len(prompt.sources) == 2
+
+
+def test_lowest_ranked_passages_are_dropped_first_never_the_question() -> None:
+    hits = [hit(i, " ".join(["word"] * 40)) for i in range(1, 6)]
+    prompt = build_prompt("Short question?", hits, words, window=220, reserve=20)
+    assert [h.chunk_id for h in prompt.sources] == [1, 2]
+    assert prompt.dropped == 3 and prompt.tokens <= 200
+    assert "Question: Short question?" in prompt.messages[1]["content"]
+    with pytest.raises(QuestionTooLongError, match="shorten the question"):
+        build_prompt(" ".join(["why"] * 500), hits, words, window=220, reserve=20)
+
+
+def test_summaries_of_cited_documents_are_added_once() -> None:
+    hits = [hit(1, "a"), hit(1, "b")]
+    prompt = build_prompt(
+        "q", hits, words, 500, summaries={"docs/report_1.pdf": "Annual report of Acme.", "other": "x"}
+    )
+    assert prompt.messages[1]["content"].count("Summary of docs/report_1.pdf: Annual report of Acme.") == 1
+    assert "other" not in prompt.messages[1]["content"]
+
+
+def test_citations_are_resolved_and_invalid_ones_removed() -> None:
+    sources = [hit(1, "Capex was $5m.", 3), hit(2, "Revenue grew.")]
+    text, citations, invalid = resolve_citations(
+        "Capex was $5m [1]. Revenue grew [2][7]. Also [9]. See [1, 2].", sources
+    )
+    assert text == "Capex was $5m [1]. Revenue grew [2]. Also. See [1][2]."
+    assert [(c.n, c.source, c.page) for c in citations] == [
+        (1, "docs/report_1.pdf", 3),
+        (2, "docs/report_2.pdf", None),
+    ]
+    assert citations[0].passage == "Capex was $5m."
+    assert invalid == [7, 9]
