@@ -11,7 +11,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 FILINGS = ROOT.parent / "shared" / "data" / "filings"
-SEEDS = ROOT.parent / "shared" / "data" / "seeds"
 QUESTIONS = Path(__file__).resolve().parent / "data" / "filings_questions.jsonl"
 OUT = ROOT / "bench-out"
 

@@ -42,8 +42,6 @@ LOADERS: dict[str, Loader] = {
     ".ndjson": load_jsonl,
 }
 
-FORMATS = {ext: ext.lstrip(".") for ext in LOADERS}
-
 
 def register_loader(extension: str, loader: Loader) -> None:
     """Make ``extension`` (``".eml"``) ingestible with ``loader``."""
