@@ -1,34 +1,24 @@
 """Embedding APIs: OpenAI (and any server speaking its wire format), Azure OpenAI, and Jina.
 
 All three take ``{"input": [...], "model": ...}`` and answer ``{"data": [{"embedding": [...],
-"index": i}]}``; they differ in URL, auth header and extras (Azure puts the deployment in the URL
-and wants ``api-key``; Jina takes a ``task`` that differs for passages and queries). Keys come from
-environment variables, never from files in the workspace.
+"index": i}]}``; Jina also takes a ``task`` that differs for passages and queries. URLs, keys and
+retries are ``api.ApiClient``'s.
 """
 
 from __future__ import annotations
 
-import os
-import time
 from collections.abc import Sequence
 from typing import Any
 
-import httpx
 import numpy as np
 
+from ..api import ApiClient
 from ..errors import EmbedderError
 from .base import estimate_tokens, normalize
 
-DEFAULTS = {
-    "openai": ("https://api.openai.com/v1", "OPENAI_API_KEY"),
-    "azure": ("", "AZURE_OPENAI_API_KEY"),
-    "jina": ("https://api.jina.ai/v1", "JINA_API_KEY"),
-}
-_RETRY_STATUS = {429, 500, 502, 503, 504}
-
 
 class HTTPEmbedder:
-    """Embeds through an HTTP API in batches, retrying rate limits and server errors."""
+    """Embeds through an HTTP API in batches."""
 
     def __init__(
         self,
@@ -43,26 +33,22 @@ class HTTPEmbedder:
         timeout: float = 60.0,
         retries: int = 3,
     ):
-        if backend not in DEFAULTS:
-            raise EmbedderError(f"unknown embedding API {backend!r}; use openai, azure or jina")
-        default_url, default_key = DEFAULTS[backend]
+        self.api = ApiClient(backend, base_url, api_key_env, api_version, EmbedderError, timeout, retries)
         self.backend = backend
         self.model = model
-        if backend == "azure":
-            base_url = base_url or os.environ.get("AZURE_OPENAI_ENDPOINT", "")
-        self.base_url = (base_url or default_url).rstrip("/")
-        if not self.base_url:
-            raise EmbedderError("azure embedder needs embedder.base_url or AZURE_OPENAI_ENDPOINT")
-        self.key_env = api_key_env or default_key
-        self.api_key = os.environ.get(self.key_env, "")
-        self.api_version = api_version
         self.dimensions = dimensions
         self.batch_size = batch_size
         self.max_tokens = max_tokens
-        self.retries = retries
-        self.client = httpx.Client(timeout=timeout)
         self.name = f"{backend}/{model}" + (f"@{dimensions}" if dimensions else "")
         self._dim = dimensions
+
+    @property
+    def retries(self) -> int:
+        return self.api.retries
+
+    @retries.setter
+    def retries(self, value: int) -> None:
+        self.api.retries = value
 
     @property
     def dim(self) -> int:
@@ -71,51 +57,20 @@ class HTTPEmbedder:
             self._dim = len(self._request(["dimension probe"], "passage")[0])
         return self._dim
 
-    def _url(self) -> str:
-        if self.backend == "azure":
-            return (
-                f"{self.base_url}/openai/deployments/{self.model}/embeddings?api-version={self.api_version}"
-            )
-        return f"{self.base_url}/embeddings"
-
-    def _headers(self) -> dict[str, str]:
-        if not self.api_key:
-            return {}
-        if self.backend == "azure":
-            return {"api-key": self.api_key}
-        return {"Authorization": f"Bearer {self.api_key}"}
-
     def _request(self, texts: Sequence[str], kind: str) -> list[list[float]]:
         body: dict[str, Any] = {"input": list(texts), "model": self.model}
         if self.dimensions:
             body["dimensions"] = self.dimensions
         if self.backend == "jina":
             body["task"] = "retrieval.query" if kind == "query" else "retrieval.passage"
-        for attempt in range(self.retries + 1):
-            try:
-                response = self.client.post(self._url(), json=body, headers=self._headers())
-            except httpx.HTTPError as exc:
-                if attempt < self.retries:
-                    time.sleep(0.5 * 2**attempt)
-                    continue
-                raise EmbedderError(f"cannot reach {self._url()}: {exc}; check the URL and network") from None
-            if response.status_code in _RETRY_STATUS and attempt < self.retries:
-                time.sleep(0.5 * 2**attempt)
-                continue
-            if response.status_code in (401, 403):
-                raise EmbedderError(
-                    f"{self.backend} embeddings refused the key (HTTP {response.status_code}); set {self.key_env}"
-                )
-            if response.status_code >= 400:
-                raise EmbedderError(
-                    f"{self.backend} embeddings failed (HTTP {response.status_code}): {response.text[:200]}"
-                )
-            try:
-                data = sorted(response.json()["data"], key=lambda d: d.get("index", 0))
-                return [d["embedding"] for d in data]
-            except (ValueError, KeyError, TypeError):
-                raise EmbedderError(f"{self._url()} did not answer in the embeddings format") from None
-        raise EmbedderError(f"{self.backend} embeddings kept failing after {self.retries} retries")
+        answer = self.api.post("embeddings", self.model, body)
+        try:
+            data = sorted(answer["data"], key=lambda d: d.get("index", 0))
+            return [d["embedding"] for d in data]
+        except (KeyError, TypeError, AttributeError):
+            raise EmbedderError(
+                f"{self.api.url('embeddings', self.model)} did not answer in the embeddings format"
+            ) from None
 
     def _embed(self, texts: Sequence[str], kind: str) -> np.ndarray:
         rows: list[list[float]] = []

@@ -1,9 +1,22 @@
-"""Generation over retrieved passages: prompts with numbered sources, and citations checked
-against them. Generator backends (llama.cpp, transformers, OpenAI-compatible servers) follow in
-issue 3; what is here is the backend-independent part.
+"""Generation over retrieved passages: generators behind one interface, prompts with numbered
+sources, and citations checked against them.
+
+Backends so far: any OpenAI-compatible chat API (``openai.OpenAIChatGenerator``). The llama.cpp
+(shipped default) and transformers backends, and ``Workspace.ask``, are the rest of issue 3.
 """
 
+from .base import Generator, complete
 from .citations import resolve_citations
+from .openai import GeneratorError, OpenAIChatGenerator
 from .prompt import Prompt, QuestionTooLongError, build_prompt
 
-__all__ = ["Prompt", "QuestionTooLongError", "build_prompt", "resolve_citations"]
+__all__ = [
+    "Generator",
+    "GeneratorError",
+    "OpenAIChatGenerator",
+    "Prompt",
+    "QuestionTooLongError",
+    "build_prompt",
+    "complete",
+    "resolve_citations",
+]

@@ -1,0 +1,135 @@
+"""One HTTP client for the OpenAI-style APIs that embedders and generators both call.
+
+OpenAI and any server speaking its wire format (vLLM, Ollama, llama.cpp's server), Azure OpenAI
+and Jina differ only in URL, auth header and defaults: Azure puts the deployment in the path and
+wants ``api-key``; the others take ``Authorization: Bearer``. Keys come from environment
+variables, never from files in the workspace. Rate limits and server errors are retried with
+exponential backoff; everything else becomes one ``error`` line that says what to do.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+
+from .errors import ExpertError
+
+DEFAULTS = {
+    "openai": ("https://api.openai.com/v1", "OPENAI_API_KEY"),
+    "azure": ("", "AZURE_OPENAI_API_KEY"),
+    "jina": ("https://api.jina.ai/v1", "JINA_API_KEY"),
+}
+_RETRY_STATUS = {429, 500, 502, 503, 504}
+
+
+class ApiClient:
+    """Posts JSON to ``OPERATION`` (``embeddings``, ``chat/completions``) of one API."""
+
+    def __init__(
+        self,
+        backend: str,
+        base_url: str = "",
+        api_key_env: str = "",
+        api_version: str = "2024-10-21",
+        error: type[ExpertError] = ExpertError,
+        timeout: float = 60.0,
+        retries: int = 3,
+    ):
+        if backend not in DEFAULTS:
+            raise error(f"unknown API {backend!r}; use {', '.join(DEFAULTS)}")
+        default_url, default_key = DEFAULTS[backend]
+        if backend == "azure":
+            base_url = base_url or os.environ.get("AZURE_OPENAI_ENDPOINT", "")
+        self.base_url = (base_url or default_url).rstrip("/")
+        if not self.base_url:
+            raise error("Azure OpenAI needs a base_url (the resource endpoint) or AZURE_OPENAI_ENDPOINT")
+        self.backend = backend
+        self.key_env = api_key_env or default_key
+        self.api_key = os.environ.get(self.key_env, "")
+        self.api_version = api_version
+        self.error = error
+        self.retries = retries
+        self.client = httpx.Client(timeout=timeout)
+
+    def url(self, operation: str, model: str) -> str:
+        if self.backend == "azure":
+            return f"{self.base_url}/openai/deployments/{model}/{operation}?api-version={self.api_version}"
+        return f"{self.base_url}/{operation}"
+
+    def headers(self) -> dict[str, str]:
+        if not self.api_key:
+            return {}
+        if self.backend == "azure":
+            return {"api-key": self.api_key}
+        return {"Authorization": f"Bearer {self.api_key}"}
+
+    def _check(self, response: httpx.Response, url: str) -> None:
+        if response.status_code in (401, 403):
+            raise self.error(
+                f"{self.backend} refused the key (HTTP {response.status_code}); set {self.key_env}"
+            )
+        if response.status_code >= 400:
+            detail = response.read().decode("utf-8", "replace")[:200]
+            raise self.error(f"{url} answered HTTP {response.status_code}: {detail}")
+
+    def _attempts(self) -> Iterator[int]:
+        for attempt in range(self.retries + 1):
+            if attempt:
+                time.sleep(0.5 * 2 ** (attempt - 1))
+            yield attempt
+
+    def post(self, operation: str, model: str, body: dict[str, Any]) -> Any:
+        """POST ``body`` and return the decoded JSON answer."""
+        url = self.url(operation, model)
+        for attempt in self._attempts():
+            try:
+                response = self.client.post(url, json=body, headers=self.headers())
+            except httpx.HTTPError as exc:
+                if attempt < self.retries:
+                    continue
+                raise self.error(
+                    f"cannot reach {url}: {exc}; check the URL and that the server runs"
+                ) from None
+            if response.status_code in _RETRY_STATUS and attempt < self.retries:
+                continue
+            self._check(response, url)
+            try:
+                return response.json()
+            except ValueError:
+                raise self.error(f"{url} did not answer with JSON") from None
+        raise self.error(f"{url} kept failing after {self.retries} retries")
+
+    def stream(self, operation: str, model: str, body: dict[str, Any]) -> Iterator[Any]:
+        """POST ``body`` with ``stream: true`` and yield each server-sent event's JSON."""
+        url = self.url(operation, model)
+        for attempt in self._attempts():
+            try:
+                with self.client.stream(
+                    "POST", url, json={**body, "stream": True}, headers=self.headers()
+                ) as response:
+                    if response.status_code in _RETRY_STATUS and attempt < self.retries:
+                        continue
+                    self._check(response, url)
+                    for line in response.iter_lines():
+                        if not line.startswith("data:"):
+                            continue
+                        data = line[5:].strip()
+                        if data == "[DONE]":
+                            return
+                        try:
+                            yield json.loads(data)
+                        except ValueError:
+                            raise self.error(f"{url} sent an event that is not JSON: {data[:80]}") from None
+                    return
+            except httpx.HTTPError as exc:
+                if attempt < self.retries:
+                    continue
+                raise self.error(
+                    f"cannot reach {url}: {exc}; check the URL and that the server runs"
+                ) from None
+        raise self.error(f"{url} kept failing after {self.retries} retries")

@@ -1,0 +1,83 @@
+"""The OpenAI-compatible chat generator against a local server speaking the wire format."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from industry_expert.generate import Generator, GeneratorError, OpenAIChatGenerator, complete
+
+
+@pytest.fixture
+def server() -> Iterator[tuple[str, list]]:
+    seen: list = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            seen.append((self.path, dict(self.headers), body))
+            if self.headers.get("Authorization") == "Bearer wrong":
+                self.send_response(401)
+                self.end_headers()
+                self.wfile.write(b'{"error": "invalid key"}')
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.end_headers()
+            for piece in ["Capex was ", "$38.4 million ", "[1]."]:
+                event = {"choices": [{"index": 0, "delta": {"content": piece}}]}
+                self.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
+                self.wfile.flush()
+            self.wfile.write(b'data: {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}\n\n')
+            self.wfile.write(b"data: [DONE]\n\n")
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_port}", seen
+    httpd.shutdown()
+
+
+MESSAGES = [{"role": "system", "content": "Cite sources."}, {"role": "user", "content": "What was capex?"}]
+
+
+def test_streams_the_answer(server, monkeypatch) -> None:
+    url, seen = server
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-local")
+    gen = OpenAIChatGenerator("phi3", base_url=url + "/v1")
+    assert isinstance(gen, Generator)
+    assert list(gen.stream(MESSAGES, max_tokens=64)) == ["Capex was ", "$38.4 million ", "[1]."]
+    path, headers, body = seen[0]
+    assert path == "/v1/chat/completions" and headers["Authorization"] == "Bearer sk-local"
+    assert body == {
+        "model": "phi3",
+        "messages": MESSAGES,
+        "max_tokens": 64,
+        "temperature": 0.0,
+        "stream": True,
+    }
+    assert complete(gen, MESSAGES) == "Capex was $38.4 million [1]."
+
+
+def test_azure_deployment_url(server, monkeypatch) -> None:
+    url, seen = server
+    monkeypatch.setenv("AZURE_OPENAI_API_KEY", "az")
+    gen = OpenAIChatGenerator("phi3-deploy", backend="azure", base_url=url)
+    complete(gen, MESSAGES)
+    assert seen[0][0] == "/openai/deployments/phi3-deploy/chat/completions?api-version=2024-10-21"
+    assert seen[0][1]["api-key"] == "az"
+
+
+def test_wrong_key_and_unreachable_server_are_one_line(server, monkeypatch) -> None:
+    url, _ = server
+    monkeypatch.setenv("OPENAI_API_KEY", "wrong")
+    with pytest.raises(GeneratorError, match="refused the key.*OPENAI_API_KEY"):
+        complete(OpenAIChatGenerator("m", base_url=url), MESSAGES)
+    with pytest.raises(GeneratorError, match="cannot reach http://127.0.0.1:9"):
+        complete(OpenAIChatGenerator("m", base_url="http://127.0.0.1:9", retries=0), MESSAGES)
