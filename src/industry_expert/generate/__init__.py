@@ -1,8 +1,9 @@
 """Generation over retrieved passages: generators behind one interface, prompts with numbered
 sources, and citations checked against them.
 
-Backends so far: any OpenAI-compatible chat API (``openai.OpenAIChatGenerator``). The llama.cpp
-(shipped default) and transformers backends, and ``Workspace.ask``, are the rest of issue 3.
+Backends so far: any OpenAI-compatible chat API (``openai.OpenAIChatGenerator``); local backends
+render the model's own chat template with ``chat_template.render``. The llama.cpp (shipped
+default) and transformers backends, and ``Workspace.ask``, are the rest of issue 3.
 """
 
 from .base import Generator, complete
