@@ -11,9 +11,13 @@ DEMO_WS := .expert-demo
 
 install: $(VENV)/.installed
 
+# llama-cpp-python compiles llama.cpp (PyPI has no wheel; about 5 minutes on 2 cores). The native
+# build crashes on CPUs with AMX, hence GGML_NATIVE=OFF; --no-cache-dir keeps pip from reusing a
+# native build from its cache. `make CMAKE_ARGS=-DGGML_CUDA=on install` builds for a GPU.
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q "$(TORCH)"
+	CMAKE_ARGS="-DGGML_NATIVE=OFF $(CMAKE_ARGS)" $(PY) -m pip install -q --no-cache-dir "llama-cpp-python>=0.3.36"
 	$(PY) -m pip install -q -e ".[dev]"
 	touch $@
 

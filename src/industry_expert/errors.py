@@ -35,3 +35,7 @@ class EmbedderError(ExpertError):
 
 class StoreError(ExpertError):
     """The store rejected an operation."""
+
+
+class GeneratorError(ExpertError):
+    """The generator could not be loaded or did not answer."""

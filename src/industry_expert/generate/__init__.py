@@ -1,19 +1,22 @@
 """Generation over retrieved passages: generators behind one interface, prompts with numbered
 sources, and citations checked against them.
 
-Backends so far: any OpenAI-compatible chat API (``openai.OpenAIChatGenerator``); local backends
-render the model's own chat template with ``chat_template.render``. The llama.cpp (shipped
-default) and transformers backends, and ``Workspace.ask``, are the rest of issue 3.
+Backends so far: llama.cpp (``llama.LlamaCppGenerator``, the shipped SmolLM2 or any GGUF) and any
+OpenAI-compatible chat API (``openai.OpenAIChatGenerator``). The transformers backend and
+``Workspace.ask`` are the rest of issue 3.
 """
 
+from ..errors import GeneratorError
 from .base import Generator, complete
 from .citations import resolve_citations
-from .openai import GeneratorError, OpenAIChatGenerator
+from .llama import LlamaCppGenerator
+from .openai import OpenAIChatGenerator
 from .prompt import Prompt, QuestionTooLongError, build_prompt
 
 __all__ = [
     "Generator",
     "GeneratorError",
+    "LlamaCppGenerator",
     "OpenAIChatGenerator",
     "Prompt",
     "QuestionTooLongError",

@@ -10,12 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..api import ApiClient
-from ..errors import ExpertError
+from ..errors import GeneratorError
 from .base import Messages
-
-
-class GeneratorError(ExpertError):
-    """The generator could not be loaded or did not answer."""
 
 
 class OpenAIChatGenerator:

