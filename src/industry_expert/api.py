@@ -77,6 +77,9 @@ class ApiClient:
             detail = response.read().decode("utf-8", "replace")[:200]
             raise self.error(f"{url} answered HTTP {response.status_code}: {detail}")
 
+    def _unreachable(self, url: str, exc: Exception) -> ExpertError:
+        return self.error(f"cannot reach {url}: {exc}; check the URL and that the server runs")
+
     def _attempts(self) -> Iterator[int]:
         for attempt in range(self.retries + 1):
             if attempt:
@@ -92,9 +95,7 @@ class ApiClient:
             except httpx.HTTPError as exc:
                 if attempt < self.retries:
                     continue
-                raise self.error(
-                    f"cannot reach {url}: {exc}; check the URL and that the server runs"
-                ) from None
+                raise self._unreachable(url, exc) from None
             if response.status_code in _RETRY_STATUS and attempt < self.retries:
                 continue
             self._check(response, url)
@@ -107,6 +108,7 @@ class ApiClient:
     def stream(self, operation: str, model: str, body: dict[str, Any]) -> Iterator[Any]:
         """POST ``body`` with ``stream: true`` and yield each server-sent event's JSON."""
         url = self.url(operation, model)
+        started = False  # once text has been yielded, a retry would repeat it: fail instead
         for attempt in self._attempts():
             try:
                 with self.client.stream(
@@ -122,14 +124,14 @@ class ApiClient:
                         if data == "[DONE]":
                             return
                         try:
-                            yield json.loads(data)
+                            event = json.loads(data)
                         except ValueError:
                             raise self.error(f"{url} sent an event that is not JSON: {data[:80]}") from None
+                        started = True
+                        yield event
                     return
             except httpx.HTTPError as exc:
-                if attempt < self.retries:
+                if attempt < self.retries and not started:
                     continue
-                raise self.error(
-                    f"cannot reach {url}: {exc}; check the URL and that the server runs"
-                ) from None
+                raise self._unreachable(url, exc) from None
         raise self.error(f"{url} kept failing after {self.retries} retries")
