@@ -81,6 +81,7 @@ class _Prepared:
     unchanged: bool = False
     touch_mtime: int | None = None
     problem: str | None = None
+    existed: bool = False  # the workspace held an earlier version (an update, not an addition)
 
 
 def _sha256(data: bytes) -> str:
@@ -190,7 +191,7 @@ class Workspace:
             metadata=doc.metadata,
         )
         pages = len({b.page for b in doc.blocks if b.page is not None})
-        return _Prepared(path, key, source, record, tuple(chunks), pages)
+        return _Prepared(path, key, source, record, tuple(chunks), pages, existed=stored is not None)
 
     def ingest(
         self,
@@ -288,14 +289,13 @@ class Workspace:
         start = 0
         for prepared in group:
             assert prepared.record is not None
-            existed = self.store.get_document(prepared.key) is not None
             end = start + len(prepared.chunks)
             self.store.put_document(prepared.record, prepared.chunks, vectors[start:end])
             start = end
-            (report.updated if existed else report.added).append(prepared.source)
+            (report.updated if prepared.existed else report.added).append(prepared.source)
             report.chunks += len(prepared.chunks)
             report.pages += prepared.pages
-            self._report(prepared, "updated" if existed else "added", emit)
+            self._report(prepared, "updated" if prepared.existed else "added", emit)
 
     def _embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
