@@ -137,3 +137,28 @@ def make_xlsx(path: Path) -> Path:
     other.append(["Acme Castings", "Poland"])
     book.save(str(path))
     return path
+
+
+class FakeGenerator:
+    """Replies with scripted text, in small pieces; records the messages it was given."""
+
+    name = "fake/scripted"
+    context_window = 2048
+
+    def __init__(self, replies: Sequence[str] = ("The answer is in the sources [1].",)) -> None:
+        self.replies = list(replies)
+        self.calls: list[list[dict[str, str]]] = []
+
+    def stream(self, messages, max_tokens: int = 512, temperature: float = 0.0):  # type: ignore[no-untyped-def]
+        self.calls.append([dict(m) for m in messages])
+        reply = self.replies[min(len(self.calls) - 1, len(self.replies) - 1)]
+        for start in range(0, len(reply), 3):
+            yield reply[start : start + 3]
+
+    def count_tokens(self, text: str) -> int:
+        return len(re.findall(r"\w+|[^\w\s]", text))
+
+
+@pytest.fixture
+def fake_generator() -> FakeGenerator:
+    return FakeGenerator()

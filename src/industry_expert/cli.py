@@ -56,6 +56,31 @@ class _IngestProgress:
             self.bar.close()
 
 
+class _SummaryProgress:
+    """Progress of ``ingest --summarize``: a bar on a terminal, log lines otherwise."""
+
+    def __init__(self, json_mode: bool):
+        self.json_mode = json_mode
+        self.bar: Any = None
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        kind = event["event"]
+        if kind == "start" and not self.json_mode and event["documents"]:
+            if sys.stderr.isatty():
+                from tqdm import tqdm
+
+                self.bar = tqdm(total=event["documents"], unit="doc", desc="summarize", file=sys.stderr)
+            else:
+                print(f"summarizing {event['documents']} document(s)", file=sys.stderr, flush=True)
+        elif kind == "document":
+            if self.bar is not None:
+                self.bar.update(1)
+            elif not self.json_mode:
+                print(f"summary   {event['path']} ({event['seconds']}s)", file=sys.stderr, flush=True)
+        elif kind == "done" and self.bar is not None:
+            self.bar.close()
+
+
 def cmd_init(args: argparse.Namespace) -> int:
     overrides: dict[str, Any] = {}
     if args.embedder:
@@ -79,14 +104,20 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             max_file_mb=args.max_file_mb,
             progress=_IngestProgress(args.json),
         )
+        summaries = ws.summarize(progress=_SummaryProgress(args.json)) if args.summarize else None
     if args.json:
-        _print_json(report.to_dict())
+        _print_json({**report.to_dict(), **({"summaries": summaries.to_dict()} if summaries else {})})
     else:
         print(
             f"{len(report.added)} added, {len(report.updated)} updated, {len(report.unchanged)} unchanged, "
             f"{len(report.removed)} removed, {len(report.skipped)} skipped; {report.chunks} chunks "
             f"in {report.seconds:.1f}s"
         )
+        if summaries is not None:
+            print(
+                f"{len(summaries.written)} summaries written ({summaries.skipped} documents already had one) "
+                f"in {summaries.seconds:.1f}s"
+            )
         for path, reason in report.skipped:
             print(f"skipped {path}: {reason}")
     return 1 if report.skipped else 0
@@ -164,6 +195,8 @@ def cmd_sources(args: argparse.Namespace) -> int:
         print("no documents; add some with `expert ingest PATH`")
     for d in docs:
         print(f"ok       {d.chunks:6d} chunks  {d.collection:10}  {d.source}  — {d.title}")
+        if d.summary:
+            print(f"         summary: {d.summary}")
     for source, reason in skipped:
         print(f"skipped                              {source}: {reason}")
     return 0
@@ -200,6 +233,125 @@ def cmd_reindex(args: argparse.Namespace) -> int:
     return 0
 
 
+def _generator_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """Settings named by --model, --base-url, --backend, --adapter; the backend follows from them."""
+    out: dict[str, Any] = {}
+    backend = args.backend
+    if args.model:
+        out["generator.model"] = args.model
+    if args.base_url:
+        out["generator.base_url"] = args.base_url
+        backend = backend or ("azure" if ".openai.azure.com" in args.base_url else "openai")
+    if args.api_key_env:
+        out["generator.api_key_env"] = args.api_key_env
+    if args.adapter:
+        out["generator.adapter"] = args.adapter
+        backend = backend or "transformers"
+    if args.model and not backend:
+        model = Path(args.model).expanduser()
+        backend = "transformers" if model.is_dir() else "llama-cpp"
+    if backend:
+        out["generator.backend"] = backend
+    if args.max_tokens:
+        out["generator.max_tokens"] = args.max_tokens
+    if args.context_window:
+        out["generator.context_window"] = args.context_window
+    if getattr(args, "min_relevance", None) is not None:
+        out["answer.min_relevance"] = args.min_relevance
+    return out
+
+
+def _where(citation: Any) -> str:
+    return (
+        citation.source
+        + (f", page {citation.page}" if citation.page else "")
+        + (f", {citation.locator}" if citation.locator else "")
+    )
+
+
+def _print_sources(answer: Any) -> None:
+    if answer.removed_citations:
+        numbers = ", ".join(f"[{n}]" for n in answer.removed_citations)
+        print(f"note: removed citation(s) {numbers}: no such source", file=sys.stderr)
+    if answer.citations:
+        print("\nSources:")
+        for c in answer.citations:
+            passage = " ".join(c.passage.split())
+            print(f"  [{c.n}] {_where(c)}\n      {passage[:200]}{'…' if len(passage) > 200 else ''}")
+    elif not answer.found and answer.hits:
+        print("\nClosest passages (not close enough to answer from):")
+        for h in answer.hits[:3]:
+            print(f"  - {_where(h)}")
+    elif answer.hits:
+        print("\n(no sources cited; the passages given to the model are in --json output)")
+
+
+def _answer_once(
+    ws: Workspace, args: argparse.Namespace, question: str, history: list[tuple[str, str]]
+) -> Any:
+    stream = ws.ask_stream(
+        question,
+        k=args.k,
+        source=args.source,
+        collection=args.collection,
+        history=history,
+        retrieval=not args.no_retrieval,
+    )
+    if args.json:
+        answer = stream.run()
+        _print_json(answer.to_dict())
+        return answer
+    for piece in stream:
+        sys.stdout.write(piece)
+        sys.stdout.flush()
+    sys.stdout.write("\n")
+    assert stream.answer is not None
+    _print_sources(stream.answer)
+    return stream.answer
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    question = " ".join(args.question).strip()
+    if not question:
+        raise ExpertError('give a question, e.g. expert ask "What was revenue in 2023?"')
+    with Workspace.open(_workspace_path(args), _generator_overrides(args)) as ws:
+        answer = _answer_once(ws, args, question, [])
+    return 0 if answer.found else 1
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    tty = sys.stdin.isatty()
+    history: list[tuple[str, str]] = []
+    with Workspace.open(_workspace_path(args), _generator_overrides(args)) as ws:
+        _ = ws.generator  # load the model before the first prompt, so errors come first
+        if tty and not args.json:
+            print(f"chatting with {ws.generator.name} over {ws.path}; /reset forgets, /exit or Ctrl-D quits")
+        while True:
+            try:
+                line = input("you> " if tty else "")
+            except EOFError:
+                break
+            question = line.strip()
+            if not question:
+                continue
+            if question in ("/exit", "/quit"):
+                break
+            if question == "/reset":
+                history.clear()
+                print("(history cleared)")
+                continue
+            try:
+                answer = _answer_once(ws, args, question, history)
+            except ExpertError as exc:  # one bad turn does not end the chat
+                print(f"expert: error: {exc}", file=sys.stderr)
+                continue
+            if answer.found:
+                history.append((question, answer.text))
+            if not args.json:
+                print()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="expert", description="Make a small model an expert on your documents."
@@ -226,6 +378,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--max-file-mb", type=float, help="skip files larger than this (default from settings: 100)"
     )
+    p.add_argument(
+        "--summarize",
+        action="store_true",
+        help="write a summary of each document that has none (uses the generator)",
+    )
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=cmd_ingest)
 
@@ -238,6 +395,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", help="file with one query per line ('-' for stdin); one result per query")
     p.add_argument("--json", action="store_true", help="JSON output (one line per query)")
     p.set_defaults(func=cmd_search)
+
+    def answer_flags(p: argparse.ArgumentParser) -> None:
+        p.add_argument("-k", type=int, help="passages to retrieve (default from settings: 6)")
+        p.add_argument("--source", help="only sources matching this glob, e.g. '*10K*'")
+        p.add_argument("--collection", help="only this collection")
+        p.add_argument("--model", help="a .gguf file, a model folder, or the server's model name")
+        p.add_argument("--base-url", help="an OpenAI-compatible server, e.g. http://localhost:11434/v1")
+        p.add_argument("--backend", choices=["llama-cpp", "transformers", "openai", "azure"])
+        p.add_argument("--api-key-env", help="environment variable holding the API key")
+        p.add_argument("--adapter", help="a LoRA adapter folder on top of the model (transformers)")
+        p.add_argument("--max-tokens", type=int, help="answer length limit in tokens")
+        p.add_argument("--context-window", type=int, help="tokens of prompt + answer")
+        p.add_argument(
+            "--min-relevance",
+            type=float,
+            help="below this question-passage similarity, say it is not there (0: off)",
+        )
+        p.add_argument(
+            "--no-retrieval", action="store_true", help="ask the model alone, without the workspace"
+        )
+        p.add_argument(
+            "--json", action="store_true", help="answer, citations, hits, model, tokens and timings as JSON"
+        )
+
+    p = sub.add_parser("ask", help="answer a question from the workspace, with cited sources")
+    p.add_argument("question", nargs="*")
+    answer_flags(p)
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("chat", help="a conversation over the workspace; follow-up questions are understood")
+    answer_flags(p)
+    p.set_defaults(func=cmd_chat)
 
     p = sub.add_parser("sources", help="list the documents in the workspace")
     p.add_argument("pattern", nargs="?", help="only sources matching this glob")

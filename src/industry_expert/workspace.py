@@ -29,12 +29,15 @@ from typing import Any
 import numpy as np
 
 from . import retrieve
+from .answer import AnswerStream
 from .config import Settings, load_settings, settings_to_toml
 from .embed import Embedder, create_embedder, embed_query, embedder_id
 from .errors import EmbedderMismatchError, ExpertError, LoadError, WorkspaceError
+from .generate import Generator, create_generator
 from .ingest import LOADERS, chunk_document, document_label, load_document, read_bytes, walk
 from .store import DocumentRecord, SearchFilter, SQLiteStore, StoredDocument
-from .types import Chunk, Hit
+from .summarize import summarize_document
+from .types import Answer, Chunk, Hit
 
 SETTINGS_FILE = "expert.toml"
 STORE_FILE = "store.db"
@@ -70,6 +73,16 @@ class IngestReport:
         }
 
 
+@dataclass
+class SummaryReport:
+    written: list[str] = field(default_factory=list)
+    skipped: int = 0  # documents that already had a summary
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"written": self.written, "already": self.skipped, "seconds": round(self.seconds, 2)}
+
+
 @dataclass(frozen=True)
 class _Prepared:
     path: Path
@@ -96,6 +109,7 @@ class Workspace:
         self.settings = settings
         self.store = store
         self._embedder: Embedder | None = None
+        self._generator: Generator | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
     @classmethod
@@ -330,6 +344,21 @@ class Workspace:
         collection: str | None = None,
     ) -> list[Hit]:
         """The ``k`` passages that best answer ``query``; ``source`` is a glob over file paths."""
+        return self.retrieve(query, k, mode, source, collection)[0]
+
+    def retrieve(
+        self,
+        query: str,
+        k: int = 5,
+        mode: str | None = None,
+        source: str | None = None,
+        collection: str | None = None,
+    ) -> tuple[list[Hit], float | None]:
+        """``search``, plus the cosine similarity of the closest passage (None without vectors).
+
+        The similarity is what ``ask`` compares with ``answer.min_relevance``: fused ranks say
+        which passages are best, not whether any of them is about the question.
+        """
         if not query.strip():
             raise ExpertError("empty query; ask a question or give search terms")
         if k < 1:
@@ -337,13 +366,98 @@ class Workspace:
         mode = mode or self.settings.retrieval.mode
         if mode not in ("hybrid", "dense", "keyword"):
             raise ExpertError(f"unknown mode {mode!r}; use hybrid, dense or keyword")
-        needs_vectors = mode != "keyword" and self.store.get_meta("embedder_dim") is not None
-        embed = (lambda q: embed_query(self.embedder, q)) if needs_vectors else None
-        if mode != "keyword" and embed is None:
+        where = SearchFilter(collection, source)
+        has_vectors = self.store.get_meta("embedder_dim") is not None
+        vector = embed_query(self.embedder, query) if has_vectors and mode != "keyword" else None
+        if mode != "keyword" and vector is None:
             mode = "keyword"  # an empty workspace has no vectors to search
-        return retrieve.search(
-            self.store, query, k, self.settings.retrieval, embed, mode, SearchFilter(collection, source)
+        hits = retrieve.search(
+            self.store,
+            query,
+            k,
+            self.settings.retrieval,
+            (lambda q: vector) if vector is not None else None,
+            mode,
+            where,
         )
+        relevance = None
+        if vector is not None:
+            best = self.store.dense_search(vector, 1, where)
+            relevance = best[0][1] if best else None
+        return hits, relevance
+
+    # -- answers ------------------------------------------------------------------------------
+    @property
+    def generator(self) -> Generator:
+        """The configured generator, loaded on first use."""
+        if self._generator is None:
+            self._generator = create_generator(self.settings.generator)
+        return self._generator
+
+    def use_generator(self, generator: Generator) -> None:
+        """Use an already-built generator (tests, servers, benchmarks that share one model)."""
+        self._generator = generator
+
+    def ask_stream(
+        self,
+        question: str,
+        k: int | None = None,
+        source: str | None = None,
+        collection: str | None = None,
+        history: Sequence[tuple[str, str]] = (),
+        retrieval: bool = True,
+    ) -> AnswerStream:
+        """Start answering ``question``: iterate the result for text, then read its ``answer``.
+
+        ``history`` holds a chat's earlier ``(question, answer)`` turns; ``retrieval=False`` asks
+        the model alone (a fine-tuned model without the workspace's passages).
+        """
+        return AnswerStream(self, self.generator, question, k, source, collection, history, retrieval)
+
+    def ask(
+        self,
+        question: str,
+        k: int | None = None,
+        source: str | None = None,
+        collection: str | None = None,
+        history: Sequence[tuple[str, str]] = (),
+        retrieval: bool = True,
+    ) -> Answer:
+        """Answer ``question`` from the workspace, citing the passages it used."""
+        return self.ask_stream(question, k, source, collection, history, retrieval).run()
+
+    def summaries(self, sources: Iterable[str]) -> dict[str, str]:
+        """The stored summary of each of ``sources`` that has one."""
+        found: dict[str, str] = {}
+        for source in sources:
+            for doc in self.store.list_documents(source):
+                if doc.summary and doc.source == source:
+                    found[source] = doc.summary
+        return found
+
+    def summarize(self, force: bool = False, progress: Progress | None = None) -> SummaryReport:
+        """Write a summary for every document that has none (all of them with ``force``).
+
+        Each summary is stored as soon as it is written, so an interrupted run loses at most the
+        document in flight and the next run carries on. See ``summarize.summarize_document``.
+        """
+        emit = progress or (lambda event: None)
+        started = time.perf_counter()
+        todo = [d for d in self.store.list_documents() if force or not d.summary]
+        report = SummaryReport(skipped=len(self.store.list_documents()) - len(todo))
+        emit({"event": "start", "documents": len(todo), "already": report.skipped})
+        generator = self.generator if todo else None
+        for doc in todo:
+            assert generator is not None
+            t = time.perf_counter()
+            texts = [text for _, text in self.store.document_chunks(doc.key)]
+            summary = summarize_document(generator, doc.title or doc.source, texts, self.settings.summary)
+            self.store.set_summary(doc.key, summary)
+            report.written.append(doc.source)
+            emit({"event": "document", "path": doc.source, "seconds": round(time.perf_counter() - t, 2)})
+        report.seconds = time.perf_counter() - started
+        emit({"event": "done", **report.to_dict()})
+        return report
 
     # -- inspection and maintenance -----------------------------------------------------------
     def sources(self, pattern: str | None = None) -> list[StoredDocument]:

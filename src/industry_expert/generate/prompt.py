@@ -54,11 +54,14 @@ def build_prompt(
     reserve: int = 256,
     summaries: Mapping[str, str] | None = None,
     instruction: str = INSTRUCTION,
+    history: Sequence[tuple[str, str]] = (),
 ) -> Prompt:
     """Fit ``hits`` (best first) into ``window`` tokens, keeping ``reserve`` for the answer.
 
     ``summaries`` maps a source path to its document summary; the summary of each document that
-    has a passage in the prompt is added once, before the numbered sources.
+    has a passage in the prompt is added once, before the numbered sources. ``history`` holds
+    earlier ``(question, answer)`` turns of a chat, oldest first; they get at most a third of the
+    room left after the question, and the oldest are dropped first.
     """
     budget = window - reserve
     fixed = count(instruction) + count(question) + 3 * MESSAGE_OVERHEAD
@@ -68,6 +71,18 @@ def build_prompt(
             "shorten the question or use a model with a larger context"
         )
     used = fixed
+    turns: list[dict[str, str]] = []
+    room = (budget - fixed) // 3
+    for question_before, answer_before in reversed(history):
+        size = count(question_before) + count(answer_before) + 2 * MESSAGE_OVERHEAD
+        if size > room:
+            break
+        room -= size
+        used += size
+        turns[:0] = [
+            {"role": "user", "content": question_before},
+            {"role": "assistant", "content": answer_before},
+        ]
     kept: list[Hit] = []
     parts: list[str] = []
     for hit in hits:
@@ -90,6 +105,7 @@ def build_prompt(
     context = "\n\n".join([*summary_parts, *parts]) if kept else "(no sources were found)"
     messages = (
         {"role": "system", "content": instruction},
+        *turns,
         {"role": "user", "content": f"Sources:\n\n{context}\n\nQuestion: {question}"},
     )
     return Prompt(messages, tuple(kept), len(hits) - len(kept), used)

@@ -349,6 +349,21 @@ class SQLiteStore:
             if (r := by_id.get(i)) is not None
         ]
 
+    def set_summary(self, key: str, summary: str | None) -> None:
+        """Store (or clear) the summary of document ``key``; a replaced document loses its summary."""
+        self.db.execute("UPDATE documents SET summary = ? WHERE key = ?", (summary, key))
+
+    def document_chunks(self, key: str) -> list[tuple[int | None, str]]:
+        """``(page, text)`` of the chunks of document ``key``, in reading order."""
+        return [
+            (r[0], r[1])
+            for r in self.db.execute(
+                "SELECT c.page, c.text FROM chunks c JOIN documents d ON d.id = c.doc_id"
+                " WHERE d.key = ? ORDER BY c.ordinal",
+                (key,),
+            )
+        ]
+
     # -- maintenance --------------------------------------------------------------------------
     def all_chunks(self) -> list[tuple[int, str]]:
         return [

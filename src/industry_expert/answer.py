@@ -1,0 +1,235 @@
+"""Grounded answers: retrieve, decide whether the workspace holds an answer, prompt, stream, cite.
+
+``AnswerStream`` is the one code path; ``Workspace.ask`` drains it and ``Workspace.ask_stream``
+hands it to a caller that prints as it goes. The steps, each timed (``Answer.timings``, ms):
+
+1. ``rewrite``: in a chat, the follow-up is rewritten into a standalone question by the generator
+   (``"and in 2023?"`` → ``"What was the operating margin in 2023?"``) so retrieval sees the whole
+   question; the original question still goes to the model, after the earlier turns.
+2. ``retrieve``: the configured hybrid search, plus the cosine similarity of the best passage. Under
+   ``answer.min_relevance`` the answer is "not in the workspace" and no model is asked.
+3. ``prompt``: numbered sources fitted to the window with the generator's own token counts, with
+   the summaries of the documents they come from.
+4. ``first_token`` and ``generate``: the model's answer, streamed through ``CitationFilter`` so a
+   citation to nothing never reaches the reader.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from .errors import WorkspaceError
+from .generate import CitationFilter, Generator, build_prompt, complete, resolve_citations
+from .generate.prompt import Prompt
+from .types import Answer, Hit
+
+if TYPE_CHECKING:
+    from .workspace import Workspace
+
+NOT_FOUND = (
+    "The workspace does not contain an answer to this question: no passage is close enough to it. "
+    "Try other words, or add the documents that hold the answer."
+)
+REWRITE_INSTRUCTION = (
+    "Rewrite the user's last question as one standalone question that can be understood without "
+    "the conversation. Keep every name, year and figure it refers to. Reply with the question only."
+)
+
+
+def _ms(start: float) -> float:
+    return (time.perf_counter() - start) * 1000
+
+
+def rewrite_question(generator: Generator, history: Sequence[tuple[str, str]], question: str) -> str:
+    """A standalone version of ``question`` given the earlier ``(question, answer)`` turns.
+
+    Small models sometimes answer instead of rewriting; an empty or runaway reply falls back to
+    the previous question followed by this one, which keyword and dense search both handle well.
+    """
+    if not history:
+        return question
+    lines = []
+    for before, answer in history[-2:]:
+        lines.append(f"User: {before}")
+        lines.append(f"Assistant: {' '.join(answer.split())[:300]}")
+    messages = [
+        {"role": "system", "content": REWRITE_INSTRUCTION},
+        {
+            "role": "user",
+            "content": "Conversation:\n" + "\n".join(lines) + f"\n\nLast question: {question}\n\n"
+            "Standalone question:",
+        },
+    ]
+    reply = complete(generator, messages, max_tokens=64).strip()
+    first = reply.splitlines()[0].strip().strip('"').strip() if reply else ""
+    if first.lower().startswith("standalone question:"):
+        first = first.split(":", 1)[1].strip()
+    if not first or len(first) > 3 * len(question) + 200:
+        return f"{history[-1][0]} {question}"
+    return first
+
+
+@dataclass
+class _Plan:
+    question: str
+    query: str
+    hits: list[Hit]
+    relevance: float | None
+    prompt: Prompt | None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class AnswerStream:
+    """Iterate for the answer's text as it is generated; ``answer`` is set once it is done.
+
+    ``hits`` and ``query`` are known before the first piece, so a caller can show what is being
+    read while the model writes.
+    """
+
+    def __init__(
+        self,
+        workspace: Workspace,
+        generator: Generator,
+        question: str,
+        k: int | None = None,
+        source: str | None = None,
+        collection: str | None = None,
+        history: Sequence[tuple[str, str]] = (),
+        retrieval: bool = True,
+        max_tokens: int | None = None,
+    ):
+        if not question.strip():
+            raise WorkspaceError("empty question; ask something")
+        self.workspace = workspace
+        self.generator = generator
+        self.settings = workspace.settings
+        self.max_tokens = max_tokens or self.settings.generator.max_tokens
+        self.answer: Answer | None = None
+        self._started = time.perf_counter()
+        self._plan = self._prepare(question.strip(), k, source, collection, history, retrieval)
+        self.hits = tuple(self._plan.hits)
+        self.query = self._plan.query
+
+    def _prepare(
+        self,
+        question: str,
+        k: int | None,
+        source: str | None,
+        collection: str | None,
+        history: Sequence[tuple[str, str]],
+        retrieval: bool,
+    ) -> _Plan:
+        ws = self.workspace
+        timings: dict[str, float] = {}
+        history = (
+            list(history)[-self.settings.answer.history_turns :] if self.settings.answer.history_turns else []
+        )
+        if not retrieval:
+            messages = [
+                m
+                for q, a in history
+                for m in ({"role": "user", "content": q}, {"role": "assistant", "content": a})
+            ]
+            messages.append({"role": "user", "content": question})
+            prompt = Prompt(
+                tuple(messages), (), 0, sum(self.generator.count_tokens(m["content"]) for m in messages)
+            )
+            return _Plan(question, question, [], None, prompt, timings)
+        if ws.store.stats().get("documents", 0) == 0:
+            raise WorkspaceError(
+                f"the workspace {ws.path} has no documents; add some with `expert ingest PATH`"
+            )
+        t = time.perf_counter()
+        query = rewrite_question(self.generator, history, question)
+        if history:
+            timings["rewrite"] = _ms(t)
+        t = time.perf_counter()
+        hits, relevance = ws.retrieve(
+            query, k or self.settings.answer.k, source=source, collection=collection
+        )
+        timings["retrieve"] = _ms(t)
+        threshold = self.settings.answer.min_relevance
+        if not hits or (threshold > 0 and relevance is not None and relevance < threshold):
+            return _Plan(question, query, hits, relevance, None, timings)
+        t = time.perf_counter()
+        summaries: Mapping[str, str] = (
+            ws.summaries({h.source for h in hits}) if self.settings.answer.summaries else {}
+        )
+        prompt = build_prompt(
+            question,
+            hits,
+            self.generator.count_tokens,
+            self.generator.context_window,
+            reserve=self.max_tokens,
+            summaries=summaries,
+            history=history,
+        )
+        timings["prompt"] = _ms(t)
+        return _Plan(question, query, hits, relevance, prompt, timings)
+
+    def __iter__(self) -> Iterator[str]:
+        plan = self._plan
+        finish: Callable[..., Answer] = self._finish
+        if plan.prompt is None:
+            yield NOT_FOUND
+            self.answer = finish(NOT_FOUND, found=False)
+            return
+        sources = plan.prompt.sources
+        check = CitationFilter(len(sources)) if sources else None
+        parts: list[str] = []
+        raw: list[str] = []
+        t = time.perf_counter()
+        for piece in self.generator.stream(
+            plan.prompt.messages, max_tokens=self.max_tokens, temperature=self.settings.generator.temperature
+        ):
+            if not raw:
+                plan.timings["first_token"] = _ms(t)
+            raw.append(piece)
+            out = check.feed(piece) if check else piece
+            if out:
+                parts.append(out)
+                yield out
+        if check:
+            tail = check.flush()
+            if tail:
+                parts.append(tail)
+                yield tail
+        plan.timings["generate"] = _ms(t)
+        self.answer = finish(
+            "".join(parts).strip(),
+            removed=tuple(check.invalid) if check else (),
+            completion_tokens=self.generator.count_tokens("".join(raw)) if raw else 0,
+        )
+
+    def _finish(
+        self, text: str, found: bool = True, removed: tuple[int, ...] = (), completion_tokens: int = 0
+    ) -> Answer:
+        plan = self._plan
+        sources = plan.prompt.sources if plan.prompt else ()
+        text, citations, _ = resolve_citations(text, sources)
+        plan.timings["total"] = _ms(self._started)
+        return Answer(
+            text=text,
+            citations=citations,
+            hits=tuple(plan.hits),
+            question=plan.question,
+            query=plan.query,
+            found=found,
+            model=self.generator.name,
+            relevance=plan.relevance,
+            removed_citations=removed,
+            dropped=plan.prompt.dropped if plan.prompt else 0,
+            prompt_tokens=plan.prompt.tokens if plan.prompt else 0,
+            completion_tokens=completion_tokens,
+            timings=dict(plan.timings),
+        )
+
+    def run(self) -> Answer:
+        """Generate the whole answer and return it."""
+        for _ in self:
+            pass
+        assert self.answer is not None
+        return self.answer

@@ -1,0 +1,134 @@
+"""transformers: a local Hugging Face model folder, optionally with a PEFT LoRA adapter on top.
+
+This is the backend for fine-tuned models before they are exported to GGUF: ``adapter`` names a
+folder written by ``peft`` (``adapter_config.json`` + weights), loaded over the base model without
+merging. Nothing is downloaded: the model folder must hold ``config.json``, the weights and the
+tokenizer, and ``local_files_only`` is always set.
+
+The prompt is rendered from the tokenizer's own chat template (the same renderer the llama.cpp
+backend uses), and generation stops at the template's end-of-turn tokens as well as EOS.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ..errors import GeneratorError
+from .base import Messages
+from .chat_template import ChatTemplateError, render, stop_strings
+
+
+def _check_folder(path: Path, what: str, marker: str) -> None:
+    if not path.is_dir():
+        raise GeneratorError(f"{what} folder {path} not found; pass a local folder (nothing is downloaded)")
+    if not (path / marker).is_file():
+        raise GeneratorError(f"{path} has no {marker}, so it is not a {what} folder saved by save_pretrained")
+
+
+class TransformersGenerator:
+    def __init__(
+        self,
+        model: str,
+        adapter: str = "",
+        context_window: int = 4096,
+        device: str | None = None,
+        threads: int = 0,
+    ):
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        path = Path(model).expanduser()
+        _check_folder(path, "model", "config.json")
+        if threads:
+            torch.set_num_threads(threads)
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        try:
+            self.tokenizer: Any = AutoTokenizer.from_pretrained(path, local_files_only=True)
+            dtype = torch.bfloat16 if self.device == "cuda" else torch.float32
+            self.model: Any = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, dtype=dtype)
+        except (OSError, ValueError, KeyError, RuntimeError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise GeneratorError(f"cannot load the model in {path}: {first}") from None
+        name = f"transformers/{path.name}"
+        if adapter:
+            self.model = self._with_adapter(Path(adapter).expanduser())
+            name += f"+{Path(adapter).name}"
+        self.model.to(self.device).eval()
+        self.template = getattr(self.tokenizer, "chat_template", None) or ""
+        if not isinstance(self.template, str) or not self.template:
+            raise ChatTemplateError(
+                f"{path.name} has no chat template in its tokenizer, so it is not a chat (instruct) model"
+            )
+        self.eos = self.tokenizer.eos_token or ""
+        self.stops = stop_strings(self.template, self.eos)
+        vocab = self.tokenizer.get_vocab()
+        self.stop_ids = sorted({vocab[s] for s in self.stops if s in vocab})
+        limit = int(getattr(self.model.config, "max_position_embeddings", 0) or context_window)
+        self.context_window = min(context_window, limit)
+        self.name = name
+
+    def _with_adapter(self, adapter: Path) -> Any:
+        _check_folder(adapter, "adapter", "adapter_config.json")
+        try:
+            from peft import PeftModel
+        except ImportError:
+            raise GeneratorError("a LoRA adapter needs the package peft; pip install peft") from None
+        try:
+            config = json.loads((adapter / "adapter_config.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise GeneratorError(f"{adapter}/adapter_config.json is not readable JSON ({exc})") from None
+        try:
+            return PeftModel.from_pretrained(self.model, str(adapter), local_files_only=True)
+        except (OSError, ValueError, KeyError, RuntimeError) as exc:
+            base = config.get("base_model_name_or_path") or "its base model"
+            first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+            raise GeneratorError(
+                f"the adapter in {adapter} does not fit this model (it was trained on {base}): {first}"
+            ) from None
+
+    def prompt(self, messages: Messages) -> str:
+        return render(self.template, messages, bos_token=self.tokenizer.bos_token or "", eos_token=self.eos)
+
+    def stream(self, messages: Messages, max_tokens: int = 512, temperature: float = 0.0) -> Iterator[str]:
+        import torch
+        from transformers import TextIteratorStreamer
+
+        inputs = self.tokenizer(self.prompt(messages), return_tensors="pt", add_special_tokens=False)
+        inputs = {k: v.to(self.device) for k, v in inputs.items()}
+        streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
+        options: dict[str, Any] = {
+            **inputs,
+            "max_new_tokens": max_tokens,
+            "streamer": streamer,
+            "eos_token_id": self.stop_ids or None,
+            "pad_token_id": self.tokenizer.pad_token_id or (self.stop_ids[0] if self.stop_ids else 0),
+        }
+        if temperature > 0:
+            options.update(do_sample=True, temperature=temperature)
+        else:
+            options.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                with torch.inference_mode():
+                    self.model.generate(**options)
+            except BaseException as exc:  # surfaced in the caller's thread below
+                failure.append(exc)
+                streamer.end()
+
+        worker = threading.Thread(target=run, daemon=True)
+        worker.start()
+        for piece in streamer:
+            if piece:
+                yield piece
+        worker.join()
+        if failure:
+            raise GeneratorError(f"generation failed in {self.name}: {failure[0]}")
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
