@@ -26,6 +26,7 @@ demo: install
 	$(VENV)/bin/expert --workspace $(DEMO_WS) init
 	$(VENV)/bin/expert --workspace $(DEMO_WS) ingest src/industry_expert/samples
 	$(VENV)/bin/expert --workspace $(DEMO_WS) search -k 3 "What was Northwind's capital expenditure in fiscal 2023?"
+	$(VENV)/bin/expert --workspace $(DEMO_WS) ask "What was Northwind's capital expenditure in fiscal 2023?"
 	$(VENV)/bin/expert --workspace $(DEMO_WS) status
 
 test: install

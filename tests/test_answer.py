@@ -132,3 +132,21 @@ def test_citation_filter_holds_an_open_bracket_until_it_closes() -> None:
         g.feed("an [unclosed bracket that is long prose") + g.flush()
         == "an [unclosed bracket that is long prose"
     )
+
+
+def test_uncited_sentences_get_the_matching_source_marked_as_attributed(filled: Workspace) -> None:
+    filled.use_generator(FakeGenerator(["Capex was 41.2 million dollars in fiscal 2023. I hope that helps!"]))
+    answer = filled.ask("What was Northwind's capital expenditure in fiscal 2023?")
+    n = answer.attributed[0]
+    assert answer.text == f"Capex was 41.2 million dollars in fiscal 2023 [{n}]. I hope that helps!"
+    assert answer.citations[0].source.endswith("capex.md") and answer.citations[0].n == n
+
+
+def test_attribution_can_be_turned_off(tmp_path: Path, fake_embedder) -> None:  # type: ignore[no-untyped-def]
+    ws = Workspace.init(tmp_path / "ws", {"answer.attribute": False})
+    ws.use_embedder(fake_embedder)
+    (tmp_path / "a.md").write_text("Capital expenditure was 41.2 million dollars.", encoding="utf-8")
+    ws.ingest([tmp_path / "a.md"])
+    ws.use_generator(FakeGenerator(["Capex was 41.2 million dollars."]))
+    answer = ws.ask("capital expenditure")
+    assert answer.text == "Capex was 41.2 million dollars." and not answer.citations and not answer.attributed

@@ -59,3 +59,42 @@ def test_citations_are_resolved_and_invalid_ones_removed() -> None:
     ]
     assert citations[0].passage == "Capex was $5m."
     assert invalid == [7, 9]
+
+
+def test_flags_pick_the_backend(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from industry_expert.cli import _generator_overrides, build_parser
+
+    def overrides(*flags: str) -> dict:
+        return _generator_overrides(build_parser().parse_args(["ask", *flags, "q"]))
+
+    assert overrides() == {}
+    assert overrides("--model", "phi3.gguf")["generator.backend"] == "llama-cpp"
+    assert overrides("--model", str(tmp_path))["generator.backend"] == "transformers"
+    assert overrides("--adapter", "runs/x")["generator.backend"] == "transformers"
+    assert (
+        overrides("--base-url", "http://localhost:11434/v1", "--model", "phi3")["generator.backend"]
+        == "openai"
+    )
+    assert overrides("--base-url", "https://x.openai.azure.com")["generator.backend"] == "azure"
+    assert (
+        overrides("--backend", "openai", "--base-url", "https://x.openai.azure.com")["generator.backend"]
+        == "openai"
+    )
+    assert overrides("--min-relevance", "0")["answer.min_relevance"] == 0.0
+
+
+def test_generator_settings_are_checked() -> None:
+    from industry_expert.config import load_settings
+    from industry_expert.errors import ConfigError
+    from industry_expert.generate import GeneratorError, create_generator
+
+    with pytest.raises(ConfigError) as info:
+        load_settings(None, {"generator.backend": "gpt", "generator.max_tokens": 0, "generator.adapter": "x"})
+    message = str(info.value)
+    assert (
+        "generator.backend" in message
+        and "generator.max_tokens" in message
+        and "generator.adapter" in message
+    )
+    with pytest.raises(GeneratorError, match="needs the server's model name"):
+        create_generator(load_settings(None, {"generator.backend": "openai"}).generator)

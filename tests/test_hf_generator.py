@@ -83,3 +83,24 @@ def test_an_adapter_for_another_base_is_refused(tiny: Path, tmp_path: Path) -> N
     adapter.save_pretrained(tmp_path / "adapter")
     with pytest.raises(GeneratorError, match="does not fit this model"):
         TransformersGenerator(str(tiny), adapter=str(tmp_path / "adapter"))
+
+
+def test_a_model_without_a_chat_template_is_not_a_chat_model(tmp_path: Path) -> None:
+    import json as _json
+
+    from industry_expert.generate.chat_template import ChatTemplateError
+
+    path = make_llama(tmp_path / "base")
+    config = tmp_path / "base" / "tokenizer_config.json"
+    data = _json.loads(config.read_text())
+    data.pop("chat_template", None)
+    config.write_text(_json.dumps(data))
+    for extra in ("chat_template.jinja", "chat_template.json"):
+        (path / extra).unlink(missing_ok=True)
+    with pytest.raises(ChatTemplateError, match="not a chat"):
+        TransformersGenerator(str(path))
+    template = tmp_path / "chatml.jinja"
+    template.write_text(
+        "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+    )
+    assert TransformersGenerator(str(path), chat_template=str(template)).stops == ["<|im_end|>"]

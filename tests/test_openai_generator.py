@@ -81,3 +81,23 @@ def test_wrong_key_and_unreachable_server_are_one_line(server, monkeypatch) -> N
         complete(OpenAIChatGenerator("m", base_url=url), MESSAGES)
     with pytest.raises(GeneratorError, match="cannot reach http://127.0.0.1:9"):
         complete(OpenAIChatGenerator("m", base_url="http://127.0.0.1:9", retries=0), MESSAGES)
+
+
+def test_workspace_answers_through_the_server_and_a_wrong_key_stops_it(
+    server, monkeypatch, workspace, tmp_path
+) -> None:
+    url, seen = server
+    (tmp_path / "capex.md").write_text(
+        "Capital expenditure in fiscal 2023 was $38.4 million.", encoding="utf-8"
+    )
+    workspace.ingest([tmp_path / "capex.md"])
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-local")
+    workspace.use_generator(OpenAIChatGenerator("phi3", base_url=url + "/v1"))
+    answer = workspace.ask("What was capital expenditure in fiscal 2023?")
+    assert answer.text == "Capex was $38.4 million [1]." and answer.model == "openai/phi3"
+    assert answer.citations[0].source.endswith("capex.md") and not answer.attributed
+    assert "[1] " in seen[-1][2]["messages"][-1]["content"]
+    monkeypatch.setenv("OPENAI_API_KEY", "wrong")
+    workspace.use_generator(OpenAIChatGenerator("phi3", base_url=url + "/v1"))
+    with pytest.raises(GeneratorError, match="refused the key"):
+        workspace.ask("What was capital expenditure in fiscal 2023?")

@@ -11,7 +11,8 @@ hands it to a caller that prints as it goes. The steps, each timed (``Answer.tim
 3. ``prompt``: numbered sources fitted to the window with the generator's own token counts, with
    the summaries of the documents they come from.
 4. ``first_token`` and ``generate``: the model's answer, streamed through ``CitationFilter`` so a
-   citation to nothing never reaches the reader.
+   citation to nothing never reaches the reader. Sentences the model left uncited are then matched
+   to a source by their figures and words (``answer.attribute``); those citations are marked.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from .errors import WorkspaceError
 from .generate import CitationFilter, Generator, build_prompt, complete, resolve_citations
+from .generate.citations import attribute_citations
 from .generate.prompt import Prompt
 from .types import Answer, Hit
 
@@ -85,8 +87,8 @@ class _Plan:
 class AnswerStream:
     """Iterate for the answer's text as it is generated; ``answer`` is set once it is done.
 
-    ``hits`` and ``query`` are known before the first piece, so a caller can show what is being
-    read while the model writes.
+    ``hits``, ``query`` and ``prompt`` are known before the first piece, so a caller can show what
+    is being read while the model writes.
     """
 
     def __init__(
@@ -112,6 +114,7 @@ class AnswerStream:
         self._plan = self._prepare(question.strip(), k, source, collection, history, retrieval)
         self.hits = tuple(self._plan.hits)
         self.query = self._plan.query
+        self.prompt = self._plan.prompt  # None when the workspace holds nothing relevant
 
     def _prepare(
         self,
@@ -209,6 +212,9 @@ class AnswerStream:
     ) -> Answer:
         plan = self._plan
         sources = plan.prompt.sources if plan.prompt else ()
+        attributed: list[int] = []
+        if found and sources and self.settings.answer.attribute:
+            text, attributed = attribute_citations(text, sources)
         text, citations, _ = resolve_citations(text, sources)
         plan.timings["total"] = _ms(self._started)
         return Answer(
@@ -221,6 +227,7 @@ class AnswerStream:
             model=self.generator.name,
             relevance=plan.relevance,
             removed_citations=removed,
+            attributed=tuple(attributed),
             dropped=plan.prompt.dropped if plan.prompt else 0,
             prompt_tokens=plan.prompt.tokens if plan.prompt else 0,
             completion_tokens=completion_tokens,

@@ -277,7 +277,8 @@ def _print_sources(answer: Any) -> None:
         print("\nSources:")
         for c in answer.citations:
             passage = " ".join(c.passage.split())
-            print(f"  [{c.n}] {_where(c)}\n      {passage[:200]}{'…' if len(passage) > 200 else ''}")
+            how = "  (matched to the answer's figures and words)" if c.n in answer.attributed else ""
+            print(f"  [{c.n}] {_where(c)}{how}\n      {passage[:200]}{'…' if len(passage) > 200 else ''}")
     elif not answer.found and answer.hits:
         print("\nClosest passages (not close enough to answer from):")
         for h in answer.hits[:3]:

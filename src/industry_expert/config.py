@@ -91,6 +91,7 @@ class GeneratorSettings:
     max_tokens: int = 384  # answer length limit
     temperature: float = 0.0
     threads: int = 0  # llama-cpp: CPU threads (0: one per core, up to 8)
+    chat_template: str = ""  # a Jinja file to use instead of the model's own template (local backends)
 
 
 @dataclass(frozen=True)
@@ -99,8 +100,11 @@ class AnswerSettings:
     # Below this cosine similarity between the question and its best passage, the answer says the
     # workspace does not contain it and the model is not asked. Calibrated for the shipped
     # embedder on the filings questions against off-topic ones (docs/benchmarks.md); 0 turns it off.
-    min_relevance: float = 0.3
+    min_relevance: float = 0.4
     summaries: bool = True  # add the summaries of the cited documents to the prompt
+    # Cite the best-matching source after each answer sentence the model left uncited (small
+    # models rarely write [n]); such citations are listed in Answer.attributed.
+    attribute: bool = True
     history_turns: int = 2  # chat: earlier turns kept in the prompt
 
 

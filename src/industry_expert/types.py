@@ -100,7 +100,9 @@ class Answer:
     ``found`` is False when retrieval found nothing relevant enough (``relevance``, the cosine
     similarity of the best passage, under ``answer.min_relevance``): the text then says so and no
     model was asked. ``query`` is what was searched, the standalone rewrite of a chat follow-up.
-    ``removed_citations`` are numbers the model cited that named no source. ``timings`` are in ms.
+    ``removed_citations`` are numbers the model cited that named no source;
+    ``attributed`` are citations added after the model wrote, by matching an uncited sentence's
+    figures and words to a source. ``timings`` are in ms.
     """
 
     text: str
@@ -112,6 +114,7 @@ class Answer:
     model: str = ""
     relevance: float | None = None
     removed_citations: tuple[int, ...] = ()
+    attributed: tuple[int, ...] = ()
     dropped: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0

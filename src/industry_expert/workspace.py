@@ -491,6 +491,8 @@ class Workspace:
             "embedder_dim": int(self.store.get_meta("embedder_dim") or 0) or None,
             "chunk_tokens": self.settings.chunking.max_tokens,
             "retrieval_mode": self.settings.retrieval.mode,
+            "generator": f"{self.settings.generator.backend}/{self.settings.generator.model}",
+            "summaries": sum(1 for d in self.store.list_documents() if d.summary),
             "problems": self.store.check() if check else None,
         }
 

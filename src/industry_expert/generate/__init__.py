@@ -19,12 +19,18 @@ from .prompt import Prompt, QuestionTooLongError, build_prompt
 def create_generator(settings: GeneratorSettings) -> Generator:
     """The generator ``settings`` describe, loaded and ready (raises ``GeneratorError`` on failure)."""
     if settings.backend == "llama-cpp":
-        return LlamaCppGenerator(settings.model, settings.context_window, settings.threads or None)
+        return LlamaCppGenerator(
+            settings.model, settings.context_window, settings.threads or None, settings.chat_template
+        )
     if settings.backend == "transformers":
         from .hf import TransformersGenerator
 
         return TransformersGenerator(
-            settings.model, settings.adapter, settings.context_window, threads=settings.threads
+            settings.model,
+            settings.adapter,
+            settings.context_window,
+            threads=settings.threads,
+            chat_template=settings.chat_template,
         )
     if settings.backend in ("openai", "azure"):
         if not settings.model or settings.model == GeneratorSettings.model:

@@ -14,6 +14,7 @@ that is what the model file says. Two details the public recipes get wrong are h
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from ..errors import ExpertError
 
@@ -61,6 +62,16 @@ def render(
         return text
     except TemplateError as exc:
         raise ChatTemplateError(f"the model's chat template cannot be rendered: {exc}") from None
+
+
+def read_template(path: str) -> str:
+    """The Jinja chat template in the file ``path`` ("" when no path is given)."""
+    if not path:
+        return ""
+    try:
+        return Path(path).expanduser().read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ChatTemplateError(f"cannot read the chat template file {path}: {exc}") from None
 
 
 def stop_strings(template: str, eos_token: str = "") -> list[str]:

@@ -19,7 +19,7 @@ from typing import Any
 
 from ..errors import GeneratorError
 from .base import Messages
-from .chat_template import ChatTemplateError, render, stop_strings
+from .chat_template import ChatTemplateError, read_template, render, stop_strings
 
 
 def _check_folder(path: Path, what: str, marker: str) -> None:
@@ -37,6 +37,7 @@ class TransformersGenerator:
         context_window: int = 4096,
         device: str | None = None,
         threads: int = 0,
+        chat_template: str = "",
     ):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -58,7 +59,7 @@ class TransformersGenerator:
             self.model = self._with_adapter(Path(adapter).expanduser())
             name += f"+{Path(adapter).name}"
         self.model.to(self.device).eval()
-        self.template = getattr(self.tokenizer, "chat_template", None) or ""
+        self.template = read_template(chat_template) or getattr(self.tokenizer, "chat_template", None) or ""
         if not isinstance(self.template, str) or not self.template:
             raise ChatTemplateError(
                 f"{path.name} has no chat template in its tokenizer, so it is not a chat (instruct) model"

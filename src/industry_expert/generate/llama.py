@@ -18,7 +18,7 @@ from typing import Any
 
 from ..errors import GeneratorError
 from .base import Messages
-from .chat_template import ChatTemplateError, render, stop_strings
+from .chat_template import ChatTemplateError, read_template, render, stop_strings
 
 SHIPPED = {"", "smollm2", "SmolLM2-135M-Instruct"}
 
@@ -46,8 +46,22 @@ def resolve_gguf(model: str) -> Path:
     return path
 
 
+def _cores() -> int:
+    """Cores this process may use (a container's limit, not the host's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
 class LlamaCppGenerator:
-    def __init__(self, model: str = "smollm2", context_window: int = 4096, threads: int | None = None):
+    def __init__(
+        self,
+        model: str = "smollm2",
+        context_window: int = 4096,
+        threads: int | None = None,
+        chat_template: str = "",
+    ):
         path = resolve_gguf(model)
         from llama_cpp import Llama
 
@@ -55,17 +69,18 @@ class LlamaCppGenerator:
             self.llm: Any = Llama(
                 model_path=str(path),
                 n_ctx=context_window,
-                n_threads=threads or min(os.cpu_count() or 1, 8),
+                n_threads=threads or min(_cores(), 8),
                 verbose=False,
             )
         except (ValueError, RuntimeError, OSError) as exc:
             raise GeneratorError(
                 f"cannot load {path} with llama.cpp ({exc}); is the file complete?"
             ) from None
-        self.template = self.llm.metadata.get("tokenizer.chat_template", "")
+        self.template = read_template(chat_template) or self.llm.metadata.get("tokenizer.chat_template", "")
         if not self.template:
             raise ChatTemplateError(
-                f"{path.name} has no chat template, so it is not a chat (instruct) model; use an instruct GGUF"
+                f"{path.name} has no chat template, so it is not a chat (instruct) model; use an instruct "
+                "GGUF, or name a Jinja template file in generator.chat_template"
             )
         self.eos = self.llm.detokenize([self.llm.token_eos()], special=True).decode("utf-8", "replace")
         self.stops = stop_strings(self.template, self.eos)
