@@ -353,6 +353,26 @@ def cmd_chat(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dataset_check(args: argparse.Namespace) -> int:
+    from .finetune import check_dataset
+
+    report = check_dataset(args.path)
+    if args.json:
+        _print_json(report.to_dict())
+    else:
+        for line, problem in report.problems:
+            print(f"{args.path}:{line}: {problem}")
+        if report.more_problems:
+            print(f"... and {report.more_problems} more problem(s)")
+        formats = ", ".join(f"{n} {f}" for f, n in sorted(report.formats.items())) or "none"
+        verdict = "ok" if report.ok else "not usable"
+        print(
+            f"{verdict}: {report.examples} valid example(s) ({formats}), "
+            f"{len(report.problems) + report.more_problems} problem(s), {report.duplicates} duplicate(s)"
+        )
+    return 0 if report.ok else 2
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="expert", description="Make a small model an expert on your documents."
@@ -428,6 +448,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("chat", help="a conversation over the workspace; follow-up questions are understood")
     answer_flags(p)
     p.set_defaults(func=cmd_chat)
+
+    p = sub.add_parser("dataset", help="training data: check a file (build comes with fine-tuning)")
+    dsub = p.add_subparsers(dest="dataset_command", required=True)
+    d = dsub.add_parser("check", help="validate a JSONL file: messages, Alpaca or prompt/completion")
+    d.add_argument("path")
+    d.add_argument("--json", action="store_true")
+    d.set_defaults(func=cmd_dataset_check)
 
     p = sub.add_parser("sources", help="list the documents in the workspace")
     p.add_argument("pattern", nargs="?", help="only sources matching this glob")
