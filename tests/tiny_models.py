@@ -60,3 +60,40 @@ def make_llama(path: Path, seed: int = 0, hidden: int = 32) -> Path:
     )
     LlamaForCausalLM(config).save_pretrained(path)
     return path
+
+
+def tiny_phi3(seed: int = 0) -> object:
+    """A tiny Phi-3-style model in memory (fused qkv_proj and gate_up_proj)."""
+    import torch
+    from transformers import Phi3Config, Phi3ForCausalLM
+
+    torch.manual_seed(seed)
+    config = Phi3Config(
+        vocab_size=400,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=4,
+        max_position_embeddings=512,
+        pad_token_id=0,
+    )
+    return Phi3ForCausalLM(config)
+
+
+def tiny_llama(seed: int = 0) -> object:
+    """A tiny Llama-style model in memory (separate q/k/v and gate/up projections)."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(seed)
+    config = LlamaConfig(
+        vocab_size=400,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+    )
+    return LlamaForCausalLM(config)
