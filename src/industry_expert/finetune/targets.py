@@ -23,14 +23,17 @@ def linear_names(model: Any) -> list[str]:
     """Leaf names of the linear layers inside the blocks (``q_proj``, ``qkv_proj``, ...), sorted."""
     import torch
 
+    kinds: tuple[type, ...] = (torch.nn.Linear,)
     try:
         from transformers.pytorch_utils import Conv1D  # GPT-2 style linear layers
+
+        kinds += (Conv1D,)
     except ImportError:  # pragma: no cover
-        Conv1D = ()  # noqa: N806
+        pass
     head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
     names: set[str] = set()
     for full, module in model.named_modules():
-        if module is head or not isinstance(module, (torch.nn.Linear, Conv1D)):
+        if module is head or not isinstance(module, kinds):
             continue
         leaf = full.rsplit(".", 1)[-1]
         if leaf in ("lm_head", "score", "classifier") or "lora_" in full:
