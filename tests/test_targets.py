@@ -16,7 +16,10 @@ def test_all_linear_finds_fused_and_separate_projections() -> None:
 
 
 def test_a_llama_recipe_on_phi3_is_refused_not_silently_narrowed() -> None:
-    with pytest.raises(TargetError, match="q_proj, k_proj, v_proj, gate_proj, up_proj match no linear layer in Phi3ForCausalLM; its layers are down_proj, gate_up_proj, o_proj, qkv_proj"):
+    with pytest.raises(
+        TargetError,
+        match="q_proj, k_proj, v_proj, gate_proj, up_proj match no linear layer in Phi3ForCausalLM; its layers are down_proj, gate_up_proj, o_proj, qkv_proj",
+    ):
         resolve_targets(tiny_phi3(), LLAMA_RECIPE)
     assert resolve_targets(tiny_llama(), "q_proj, v_proj") == ["q_proj", "v_proj"]
 

@@ -97,3 +97,45 @@ def tiny_llama(seed: int = 0) -> object:
         max_position_embeddings=512,
     )
     return LlamaForCausalLM(config)
+
+
+def make_phi3(path: Path, seed: int = 0) -> Path:
+    """A tiny Phi-3-style chat model folder (fused projections) with the ChatML tokenizer."""
+    import torch
+    from transformers import Phi3Config, Phi3ForCausalLM
+
+    tokenizer = make_tokenizer(path)
+    torch.manual_seed(seed)
+    config = Phi3Config(
+        vocab_size=len(tokenizer),  # type: ignore[arg-type]
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=4,
+        max_position_embeddings=1024,
+        pad_token_id=tokenizer.pad_token_id,  # type: ignore[attr-defined]
+        bos_token_id=tokenizer.bos_token_id,  # type: ignore[attr-defined]
+        eos_token_id=tokenizer.eos_token_id,  # type: ignore[attr-defined]
+    )
+    Phi3ForCausalLM(config).save_pretrained(path)
+    return path
+
+
+def write_dataset(path: Path, n: int = 24) -> Path:
+    """``n`` chat examples about made-up figures, plus one far longer than any max length."""
+    import json
+
+    rows = [
+        {
+            "messages": [
+                {"role": "system", "content": "Answer from the filings."},
+                {"role": "user", "content": f"What was capex in fiscal {2000 + i}?"},
+                {"role": "assistant", "content": f"Capex was {i}.4 million [1]."},
+            ]
+        }
+        for i in range(n)
+    ]
+    rows.append({"prompt": "long " * 2000, "completion": "x"})
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    return path

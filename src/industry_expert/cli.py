@@ -373,6 +373,94 @@ def cmd_dataset_check(args: argparse.Namespace) -> int:
     return 0 if report.ok else 2
 
 
+class _TrainProgress:
+    """Training progress: a bar with loss, learning rate and tokens/s on a terminal, log lines otherwise."""
+
+    def __init__(self, json_mode: bool):
+        self.json_mode = json_mode
+        self.bar: Any = None
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        kind = event["event"]
+        if kind == "loading" and not self.json_mode:
+            print(f"loading {event['base']}", file=sys.stderr, flush=True)
+        elif kind == "start":
+            if not self.json_mode:
+                share = 100 * event["trainable"] / max(1, event["total"])
+                print(
+                    f"training {event['steps']} steps on {event['train']} examples ({event['validation']} held out, "
+                    f"{event['dropped']} dropped as too long); LoRA on {', '.join(event['targets'])}: "
+                    f"{event['trainable']:,} trainable parameters of {event['total']:,} ({share:.2f}%)",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            if sys.stderr.isatty() and not self.json_mode:
+                from tqdm import tqdm
+
+                self.bar = tqdm(total=event["steps"], unit="step", desc="train", file=sys.stderr)
+        elif kind == "log":
+            parts = [f"step {event['step']}/{event['total']}"]
+            if "loss" in event:
+                parts.append(f"loss {event['loss']:.4f}")
+            if "eval_loss" in event:
+                parts.append(f"val_loss {event['eval_loss']:.4f}")
+            if "learning_rate" in event:
+                parts.append(f"lr {event['learning_rate']:.2e}")
+            if "tokens_per_s" in event:
+                parts.append(f"{event['tokens_per_s']:.0f} tok/s")
+            if self.bar is not None:
+                self.bar.n = event["step"]
+                self.bar.set_postfix_str(" ".join(parts[1:]))
+                self.bar.refresh()
+            elif self.json_mode:
+                print(json.dumps(event), file=sys.stderr, flush=True)
+            else:
+                print(" ".join(parts), file=sys.stderr, flush=True)
+        elif kind == "done" and self.bar is not None:
+            self.bar.close()
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .finetune.train import TrainConfig, TrainError, train
+
+    if args.resume:
+        config = TrainConfig(data="", out=args.resume, max_steps=args.max_steps or -1)
+    else:
+        if not args.data or not args.out:
+            raise TrainError("give --data FILE and --out RUN_DIR (or --resume RUN_DIR)")
+        values = {
+            "method": args.method,
+            "base": args.base,
+            "eval_data": args.eval_data,
+            "r": args.r,
+            "alpha": args.alpha,
+            "targets": args.targets,
+            "learning_rate": args.lr,
+            "epochs": args.epochs,
+            "max_steps": args.max_steps,
+            "batch_size": args.batch_size,
+            "grad_accum": args.grad_accum,
+            "max_length": args.max_length,
+            "packing": args.packing or None,
+            "seed": args.seed,
+        }
+        config = TrainConfig(
+            data=args.data, out=args.out, **{k: v for k, v in values.items() if v is not None}
+        )
+    result = train(config, resume=bool(args.resume), progress=_TrainProgress(args.json))
+    if args.json:
+        _print_json(result.to_dict())
+    else:
+        loss = result.metrics.get("eval_loss")
+        print(
+            f"trained {result.steps} steps in {result.seconds:.1f}s ({result.tokens_per_s:.0f} tokens/s); "
+            f"train loss {result.metrics.get('train_loss', float('nan')):.4f}"
+            + (f", validation loss {loss:.4f}" if loss is not None else "")
+            + f"\nadapter in {result.run}/adapter, manifest and loss.png in {result.run}"
+        )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="expert", description="Make a small model an expert on your documents."
@@ -455,6 +543,31 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("path")
     d.add_argument("--json", action="store_true")
     d.set_defaults(func=cmd_dataset_check)
+
+    p = sub.add_parser("train", help="fine-tune the model with LoRA or QLoRA on a dataset")
+    p.add_argument("--data", help="training JSONL (messages, Alpaca or prompt/completion)")
+    p.add_argument("--out", help="new run directory (never overwritten)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
+    p.add_argument("--base", help="model folder, .gguf file or hub id (default: the shipped SmolLM2)")
+    p.add_argument("--method", choices=["lora", "qlora"], help="qlora: 4-bit NF4 base, needs CUDA")
+    p.add_argument("--eval-data", help="validation JSONL (default: hold out 10%% of --data)")
+    p.add_argument("--r", type=int, help="LoRA rank (default 16)")
+    p.add_argument("--alpha", type=int, help="LoRA alpha (default 32)")
+    p.add_argument("--targets", help="comma-separated module names (default: every linear layer)")
+    p.add_argument("--lr", type=float, help="learning rate (default 2e-4)")
+    p.add_argument("--epochs", type=float, help="passes over the data (default 1)")
+    p.add_argument("--max-steps", type=int, help="stop after this many steps (overrides --epochs)")
+    p.add_argument("--batch-size", type=int, help="examples per step per device (default 4)")
+    p.add_argument("--grad-accum", type=int, help="gradient accumulation steps (default 1)")
+    p.add_argument(
+        "--max-length", type=int, help="longest example in tokens; longer ones are dropped (default 1024)"
+    )
+    p.add_argument("--packing", action="store_true", help="pack short examples into full-length sequences")
+    p.add_argument("--seed", type=int)
+    p.add_argument(
+        "--json", action="store_true", help="result as JSON on stdout, progress as JSON lines on stderr"
+    )
+    p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("sources", help="list the documents in the workspace")
     p.add_argument("pattern", nargs="?", help="only sources matching this glob")

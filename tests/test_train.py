@@ -1,0 +1,108 @@
+"""LoRA training through the real entry points, on tiny random Llama- and Phi-3-style models."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from tiny_models import make_llama, make_phi3, write_dataset
+
+from industry_expert.cli import main
+from industry_expert.errors import ExpertError
+from industry_expert.finetune.train import TrainConfig, TrainError, prepare, train
+
+
+@pytest.fixture(scope="module")
+def llama(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_llama(tmp_path_factory.mktemp("llama"))
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_dataset(tmp_path_factory.mktemp("data") / "train.jsonl")
+
+
+def test_cli_train_writes_adapter_manifest_and_loss_curve(
+    llama: Path, data: Path, tmp_path: Path, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    run = tmp_path / "run"
+    args = [
+        "train",
+        "--base",
+        str(llama),
+        "--data",
+        str(data),
+        "--out",
+        str(run),
+        "--max-steps",
+        "3",
+        "--max-length",
+        "128",
+    ]
+    assert main([*args, "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["steps"] == 3 and result["dropped_too_long"] == 1
+    assert result["train_examples"] + result["val_examples"] == 24 and result["val_examples"] == 2
+    assert 0 < result["trainable_parameters"] < result["total_parameters"]
+    assert (run / "adapter" / "adapter_config.json").is_file() and (run / "loss.png").stat().st_size > 1000
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["status"] == "done" and len(manifest["base"]["sha256"]) == 64
+    assert len(manifest["dataset"]["sha256"]) == 64 and manifest["versions"]["peft"]
+    assert manifest["config"]["r"] == 16 and "eval_loss" in manifest["result"]["metrics"]
+    # the run directory is never overwritten
+    assert main(args) == 2
+    assert "already exists" in capsys.readouterr().err
+    # --resume continues the step count
+    assert main(["train", "--resume", str(run), "--max-steps", "5", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["steps"] == 5
+
+
+def test_loss_is_on_the_assistant_tokens_only(llama: Path, data: Path, tmp_path: Path) -> None:
+    session = prepare(TrainConfig(data=str(data), out=str(tmp_path / "r"), base=str(llama), max_length=128))
+    row = session.trainer.train_dataset[0]
+    learned = [t for t, label in zip(row["input_ids"], row["labels"], strict=True) if label != -100]
+    text = session.tokenizer.decode(learned)
+    assert text.startswith("Capex was ") and text.rstrip().endswith("<|im_end|>")
+    assert "What was capex" not in text and "Answer from the filings" not in text
+    assert not (tmp_path / "r" / "manifest.json").exists()  # prepare trains and records nothing
+
+
+def test_phi3_fused_projections_are_all_adapted(tmp_path: Path, data: Path) -> None:
+    phi3 = make_phi3(tmp_path / "phi3")
+    result = train(
+        TrainConfig(data=str(data), out=str(tmp_path / "run"), base=str(phi3), max_steps=2, max_length=128)
+    )
+    assert result.targets == ["down_proj", "gate_up_proj", "o_proj", "qkv_proj"]
+    adapter = json.loads((tmp_path / "run" / "adapter" / "adapter_config.json").read_text())
+    assert set(adapter["target_modules"]) == set(result.targets)
+
+
+def test_bad_training_input_is_one_clear_line(llama: Path, data: Path, tmp_path: Path) -> None:
+    def fails(config: TrainConfig, match: str) -> None:
+        with pytest.raises(ExpertError, match=match):
+            train(config)
+
+    fails(TrainConfig(data=str(data), out=str(tmp_path / "a"), base=str(tmp_path / "nope")), "not found")
+    fails(TrainConfig(data=str(data), out=str(tmp_path / "a"), base=str(data)), "not a .gguf")
+    fails(
+        TrainConfig(data=str(data), out=str(tmp_path / "a"), base=str(llama), method="qlora"),
+        "needs a CUDA GPU",
+    )
+    fails(
+        TrainConfig(data=str(data), out=str(tmp_path / "a"), base=str(llama), max_length=16),
+        "longer than max length",
+    )
+    fails(
+        TrainConfig(data=str(data), out=str(tmp_path / "a"), base=str(llama), targets="q_proj,qkv_proj"),
+        "qkv_proj match no linear layer",
+    )
+    fails(TrainConfig(data=str(data), out=str(tmp_path / "a"), base=str(llama), r=0), "r and alpha")
+    with pytest.raises(TrainError, match="not a run directory"):
+        train(TrainConfig(data="", out=str(tmp_path / "missing-run")), resume=True)
+    (tmp_path / "empty.jsonl").write_text("", encoding="utf-8")
+    from industry_expert.finetune import DatasetError
+
+    with pytest.raises(DatasetError, match="no examples"):
+        train(TrainConfig(data=str(tmp_path / "empty.jsonl"), out=str(tmp_path / "b"), base=str(llama)))
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
