@@ -48,7 +48,7 @@ def test_a_lora_adapter_changes_the_output(tiny: Path, tmp_path: Path) -> None:
     peft_model.save_pretrained(tmp_path / "adapter")
     plain = TransformersGenerator(str(tiny))
     tuned = TransformersGenerator(str(tiny), adapter=str(tmp_path / "adapter"))
-    assert tuned.name.endswith("+adapter")
+    assert tuned.name == f"transformers/{tiny.name}+{tmp_path.name}"
     ids = plain.tokenizer(plain.prompt(MESSAGES), return_tensors="pt", add_special_tokens=False)
     with torch.no_grad():
         a = plain.model(**ids).logits

@@ -56,6 +56,13 @@ def test_cli_train_writes_adapter_manifest_and_loss_curve(
     # --resume continues the step count
     assert main(["train", "--resume", str(run), "--max-steps", "5", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["steps"] == 5
+    # the run directory is enough to use the tuned model: the manifest names the base
+    from industry_expert.generate import complete
+    from industry_expert.generate.hf import TransformersGenerator
+
+    tuned = TransformersGenerator("", adapter=str(run))
+    assert tuned.name == f"transformers/{llama.name}+run"
+    assert isinstance(complete(tuned, [{"role": "user", "content": "What was capex?"}], max_tokens=4), str)
 
 
 def test_loss_is_on_the_assistant_tokens_only(llama: Path, data: Path, tmp_path: Path) -> None:

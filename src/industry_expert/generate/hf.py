@@ -1,9 +1,11 @@
 """transformers: a local Hugging Face model folder, optionally with a PEFT LoRA adapter on top.
 
 This is the backend for fine-tuned models before they are exported to GGUF: ``adapter`` names a
-folder written by ``peft`` (``adapter_config.json`` + weights), loaded over the base model without
-merging. Nothing is downloaded: the model folder must hold ``config.json``, the weights and the
-tokenizer, and ``local_files_only`` is always set.
+folder written by ``peft`` (``adapter_config.json`` + weights) or a run directory written by
+``expert train`` (whose manifest names the base, so ``--adapter runs/x`` is enough), loaded over
+the base model without merging. The model is a folder, or a GGUF file that transformers
+de-quantizes (the shipped SmolLM2 among them). Nothing is downloaded: ``local_files_only`` is
+always set.
 
 The prompt is rendered from the tokenizer's own chat template (the same renderer the llama.cpp
 backend uses), and generation stops at the template's end-of-turn tokens as well as EOS.
@@ -22,11 +24,44 @@ from .base import Messages
 from .chat_template import ChatTemplateError, read_template, render, stop_strings
 
 
+def resolve_adapter(adapter: str) -> tuple[Path, str]:
+    """The adapter folder and its base model for ``adapter``: a run directory written by
+    ``expert train`` (its ``adapter/`` and the base in ``manifest.json``) or an adapter folder."""
+    path = Path(adapter).expanduser()
+    manifest = path / "manifest.json"
+    if manifest.is_file():
+        try:
+            base = json.loads(manifest.read_text(encoding="utf-8"))["config"]["base"]
+        except (OSError, ValueError, KeyError) as exc:
+            raise GeneratorError(f"{manifest} is not a readable run manifest ({exc})") from None
+        return path / "adapter", str(base)
+    try:
+        config = json.loads((path / "adapter_config.json").read_text(encoding="utf-8"))
+        return path, str(config.get("base_model_name_or_path") or "")
+    except (OSError, ValueError):
+        return path, ""
+
+
 def _check_folder(path: Path, what: str, marker: str) -> None:
     if not path.is_dir():
         raise GeneratorError(f"{what} folder {path} not found; pass a local folder (nothing is downloaded)")
     if not (path / marker).is_file():
         raise GeneratorError(f"{path} has no {marker}, so it is not a {what} folder saved by save_pretrained")
+
+
+def _locate(model: str) -> tuple[str, str | None]:
+    """``(folder, gguf file name or None)``: a model folder, a GGUF file (de-quantized by
+    transformers), or the shipped SmolLM2 GGUF."""
+    if model in ("", "smollm2", "SmolLM2-135M-Instruct"):
+        from .llama import resolve_gguf
+
+        shipped = resolve_gguf("smollm2")
+        return str(shipped.parent), shipped.name
+    path = Path(model).expanduser()
+    if path.is_file() and path.suffix.lower() == ".gguf":
+        return str(path.parent), path.name
+    _check_folder(path, "model", "config.json")
+    return str(path), None
 
 
 class TransformersGenerator:
@@ -42,22 +77,30 @@ class TransformersGenerator:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        path = Path(model).expanduser()
-        _check_folder(path, "model", "config.json")
+        if adapter:
+            adapter_dir, adapter_base = resolve_adapter(adapter)
+            adapter = str(adapter_dir)
+            model = model if model and model != "smollm2" else (adapter_base or model)
+        where, gguf = _locate(model)
+        path = Path(where) / gguf if gguf else Path(where)
         if threads:
             torch.set_num_threads(threads)
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         try:
-            self.tokenizer: Any = AutoTokenizer.from_pretrained(path, local_files_only=True)
+            extra = {"gguf_file": gguf} if gguf else {}
+            self.tokenizer: Any = AutoTokenizer.from_pretrained(where, local_files_only=True, **extra)
             dtype = torch.bfloat16 if self.device == "cuda" else torch.float32
-            self.model: Any = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, dtype=dtype)
+            self.model: Any = AutoModelForCausalLM.from_pretrained(
+                where, local_files_only=True, dtype=dtype, **extra
+            )
         except (OSError, ValueError, KeyError, RuntimeError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise GeneratorError(f"cannot load the model in {path}: {first}") from None
         name = f"transformers/{path.name}"
         if adapter:
-            self.model = self._with_adapter(Path(adapter).expanduser())
-            name += f"+{Path(adapter).name}"
+            self.model = self._with_adapter(Path(adapter))
+            label = Path(adapter).parent.name if Path(adapter).name == "adapter" else Path(adapter).name
+            name += f"+{label}"
         self.model.to(self.device).eval()
         self.template = read_template(chat_template) or getattr(self.tokenizer, "chat_template", None) or ""
         if not isinstance(self.template, str) or not self.template:
