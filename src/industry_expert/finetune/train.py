@@ -138,6 +138,23 @@ def resolve_base(base: str) -> tuple[str, str | None, Path | None]:
     raise TrainError(f"base model {base} not found; give a model folder, a .gguf file, or a hub id")
 
 
+def dequantized_folder(gguf: Path) -> Path:
+    """A Hugging Face folder holding ``gguf`` de-quantized (made once, cached by the file's hash):
+    QLoRA quantizes an unquantized base to 4 bits, and bitsandbytes cannot read GGUF."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from ..embed.onnx import cache_dir
+
+    folder = cache_dir() / "dequantized" / f"{gguf.stem}-{_sha256_file(gguf, limit=64 << 20)[:16]}"
+    if (folder / "config.json").is_file():
+        return folder
+    partial = folder.with_name(folder.name + ".partial")
+    AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name).save_pretrained(partial)
+    AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name).save_pretrained(partial)
+    partial.rename(folder)
+    return folder
+
+
 def load_base(config: TrainConfig) -> tuple[Any, Any, str]:
     """The tokenizer, the model (4-bit for QLoRA) and a fingerprint of the base weights."""
     import torch
@@ -148,14 +165,18 @@ def load_base(config: TrainConfig) -> tuple[Any, Any, str]:
     if gguf:
         options["gguf_file"] = gguf
     if config.method == "qlora":
-        if not torch.cuda.is_available():
+        try:
+            import bitsandbytes  # noqa: F401  (4-bit layers; CPU support since 0.48)
+            from transformers import BitsAndBytesConfig
+        except ImportError:
             raise TrainError(
-                "--method qlora needs a CUDA GPU (bitsandbytes 4-bit training); use --method lora on this machine"
-            )
+                "--method qlora needs the package bitsandbytes; pip install bitsandbytes"
+            ) from None
         if gguf:
-            raise TrainError("QLoRA quantizes an unquantized base; give a model folder, not a GGUF file")
-        from transformers import BitsAndBytesConfig
-
+            assert local is not None
+            where = str(dequantized_folder(local))
+            options.pop("gguf_file")
+            options["local_files_only"] = True
         options["quantization_config"] = BitsAndBytesConfig(
             load_in_4bit=True,
             bnb_4bit_quant_type="nf4",
