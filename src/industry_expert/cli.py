@@ -353,6 +353,53 @@ def cmd_chat(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dataset_build(args: argparse.Namespace) -> int:
+    from .finetune.build import build_dataset
+
+    bar: Any = None
+
+    def progress(event: dict[str, Any]) -> None:
+        nonlocal bar
+        if args.json:
+            return
+        if event["event"] == "start":
+            if event["resumed"]:
+                print(f"resuming with {event['resumed']} example(s) already made", file=sys.stderr)
+            if sys.stderr.isatty():
+                from tqdm import tqdm
+
+                bar = tqdm(total=event["examples"], initial=event["resumed"], unit="example", file=sys.stderr)
+        elif event["event"] == "example":
+            if bar is not None:
+                bar.update(1)
+            else:
+                print(f"{event['done']}/{event['total']} {event['question']}", file=sys.stderr, flush=True)
+        elif event["event"] == "done" and bar is not None:
+            bar.close()
+
+    with Workspace.open(_workspace_path(args), _generator_overrides(args)) as ws:
+        report = build_dataset(
+            ws,
+            args.out,
+            n=args.n,
+            distractors=args.distractors,
+            oracle_share=args.oracle_share,
+            val_fraction=args.val_fraction,
+            seed=args.seed,
+            source=args.source,
+            progress=progress,
+        )
+    if args.json:
+        _print_json(report.to_dict())
+    else:
+        print(
+            f"{report.train} training and {report.validation} validation example(s) in {args.out} "
+            f"({report.duplicates} duplicate(s) dropped, {report.rejected} unusable generator repl(ies)); "
+            f"chunks used are listed in {Path(args.out).with_suffix('.chunks.json')}"
+        )
+    return 0
+
+
 def cmd_dataset_check(args: argparse.Namespace) -> int:
     from .finetune import check_dataset
 
@@ -529,10 +576,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="JSON output (one line per query)")
     p.set_defaults(func=cmd_search)
 
-    def answer_flags(p: argparse.ArgumentParser) -> None:
-        p.add_argument("-k", type=int, help="passages to retrieve (default from settings: 6)")
-        p.add_argument("--source", help="only sources matching this glob, e.g. '*10K*'")
-        p.add_argument("--collection", help="only this collection")
+    def generator_flags(p: argparse.ArgumentParser) -> None:
         p.add_argument("--model", help="a .gguf file, a model folder, or the server's model name")
         p.add_argument("--base-url", help="an OpenAI-compatible server, e.g. http://localhost:11434/v1")
         p.add_argument("--backend", choices=["llama-cpp", "transformers", "openai", "azure"])
@@ -540,6 +584,12 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--adapter", help="a LoRA adapter folder on top of the model (transformers)")
         p.add_argument("--max-tokens", type=int, help="answer length limit in tokens")
         p.add_argument("--context-window", type=int, help="tokens of prompt + answer")
+
+    def answer_flags(p: argparse.ArgumentParser) -> None:
+        p.add_argument("-k", type=int, help="passages to retrieve (default from settings: 6)")
+        p.add_argument("--source", help="only sources matching this glob, e.g. '*10K*'")
+        p.add_argument("--collection", help="only this collection")
+        generator_flags(p)
         p.add_argument(
             "--min-relevance",
             type=float,
@@ -567,6 +617,25 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("path")
     d.add_argument("--json", action="store_true")
     d.set_defaults(func=cmd_dataset_check)
+    d = dsub.add_parser(
+        "build", help="synthesize question/answer examples from the workspace with the generator"
+    )
+    d.add_argument(
+        "--out", required=True, help="training JSONL to write (also OUT.val.jsonl and OUT.chunks.json)"
+    )
+    d.add_argument("-n", type=int, default=200, help="examples to make (default 200)")
+    d.add_argument(
+        "--distractors", type=int, default=3, help="unrelated passages beside the source (default 3)"
+    )
+    d.add_argument(
+        "--oracle-share", type=float, default=0.8, help="share of examples that include the source passage"
+    )
+    d.add_argument("--val-fraction", type=float, default=0.1, help="share held out for validation")
+    d.add_argument("--source", help="only chunks of sources matching this glob")
+    d.add_argument("--seed", type=int, default=42)
+    d.add_argument("--json", action="store_true")
+    generator_flags(d)
+    d.set_defaults(func=cmd_dataset_build)
 
     p = sub.add_parser("train", help="fine-tune the model with LoRA or QLoRA on a dataset")
     p.add_argument("--data", help="training JSONL (messages, Alpaca or prompt/completion)")

@@ -83,7 +83,8 @@ _COMMON = frozenset(
 )
 
 
-def _terms(text: str) -> set[str]:
+def content_terms(text: str) -> set[str]:
+    """Figures (commas dropped) and words of four or more letters, lower-cased, minus filler."""
     out = set()
     for term in _TERM.findall(text.lower()):
         term = term.rstrip(".,").replace(",", "") if term[0].isdigit() else term
@@ -107,11 +108,11 @@ def attribute_citations(text: str, sources: Sequence[Hit], min_share: float = 0.
     """
     if not sources:
         return text, []
-    passages = [_terms(f"{h.header} {h.text}") for h in sources]
+    passages = [content_terms(f"{h.header} {h.text}") for h in sources]
     added: list[int] = []
     out: list[str] = []
     for i, sentence in enumerate(_SENTENCE.split(text)):
-        terms = _terms(sentence) if i % 2 == 0 else set()
+        terms = content_terms(sentence) if i % 2 == 0 else set()
         if not terms or _CITE.search(sentence):
             out.append(sentence)
             continue

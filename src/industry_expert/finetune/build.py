@@ -1,0 +1,242 @@
+"""Synthesize training data from the workspace, in the style of retrieval-augmented fine-tuning.
+
+For each sampled chunk (the "oracle" passage) the configured generator writes a question the
+passage answers, then an answer from the passage. Each example is then laid out exactly like an
+``expert ask`` prompt (the same instruction and numbered sources, via ``build_prompt``): the
+oracle among ``distractors`` passages from other documents, in random order. The answer cites
+the oracle's number and quotes the sentence of the passage it relies on. A share of examples
+(``1 - oracle_share``) leave the oracle out, so the model also learns the facts themselves and
+learns to answer when retrieval misses (RAFT, Zhang et al. 2024).
+
+Examples are appended to ``OUT.partial.jsonl`` as they are made, so an interrupted build resumes
+where it stopped. At the end, duplicates (same question) are dropped, a validation share is held
+out, and three files are written: ``OUT`` (training), ``OUT.val.jsonl`` and ``OUT.chunks.json``
+(the chunk ids used, so an evaluation can keep its questions apart from them).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ExpertError
+from ..generate import Generator, build_prompt, complete
+from ..generate.citations import content_terms
+from ..types import Hit
+
+if TYPE_CHECKING:
+    from ..workspace import Workspace
+
+Progress = Callable[[dict[str, Any]], None]
+QUESTION_PROMPT = (
+    "Read the passage and write one question that it answers: a specific fact, figure, name or "
+    "date a reader of these documents could ask about. Name the company or product and the period "
+    "so the question makes sense on its own. Reply with the question only.\n\nPassage:\n{passage}"
+)
+ANSWER_PROMPT = (
+    "Answer the question using only the passage, in one or two sentences, with the exact figures it "
+    "gives.\n\nPassage:\n{passage}\n\nQuestion: {question}"
+)
+MIN_WORDS = 25  # passages shorter than this rarely hold a fact worth a question
+
+
+class BuildError(ExpertError):
+    """The dataset cannot be built (empty workspace, existing output)."""
+
+
+@dataclass
+class BuildReport:
+    out: str
+    train: int = 0
+    validation: int = 0
+    duplicates: int = 0
+    rejected: int = 0  # generator replies that were not a usable question or answer
+    resumed: int = 0
+    chunks: list[int] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = self.__dict__.copy()
+        data["chunks"] = len(self.chunks)
+        return data
+
+
+def _question(reply: str) -> str:
+    line = next((x.strip() for x in reply.strip().splitlines() if x.strip()), "")
+    line = re.sub(r"^(question\s*\d*\s*:\s*)", "", line, flags=re.I).strip().strip('"')
+    return line if line.endswith("?") and 4 <= len(line.split()) <= 60 else ""
+
+
+def best_sentence(passage: str, answer: str) -> str:
+    """The sentence (or line) of ``passage`` sharing most figures and words with ``answer``."""
+    pieces = [p.strip() for p in re.split(r"(?<=[.!?])\s+|\n", passage) if len(p.strip()) > 3]
+    if not pieces:
+        return passage.strip()
+    wanted = content_terms(answer)
+
+    def score(piece: str) -> float:
+        shared = wanted & content_terms(piece)
+        return sum(3 if t[0].isdigit() else 1 for t in shared)
+
+    return max(pieces, key=score)
+
+
+def make_example(
+    question: str,
+    answer: str,
+    oracle: Hit,
+    distractors: Sequence[Hit],
+    with_oracle: bool,
+    rng: random.Random,
+) -> dict[str, Any]:
+    """One training example laid out like an ``expert ask`` prompt, with its provenance in ``meta``."""
+    sources = [*distractors, oracle] if with_oracle else list(distractors)
+    rng.shuffle(sources)
+    prompt = build_prompt(question, sources, lambda text: 0, window=1 << 30, reserve=0)
+    if with_oracle:
+        n = next(i for i, h in enumerate(prompt.sources, 1) if h.chunk_id == oracle.chunk_id)
+        quote = best_sentence(oracle.text, answer)
+        reply = f'{answer.strip()} [{n}]\n\nQuote from [{n}]: "{" ".join(quote.split())}"'
+    else:
+        reply = answer.strip()
+    return {
+        "messages": [*prompt.messages, {"role": "assistant", "content": reply}],
+        "meta": {
+            "chunk_id": oracle.chunk_id,
+            "source": oracle.source,
+            "page": oracle.page,
+            "oracle_in_context": with_oracle,
+            "distractors": [h.chunk_id for h in distractors],
+        },
+    }
+
+
+def build_dataset(
+    ws: Workspace,
+    out: str | Path,
+    n: int = 200,
+    distractors: int = 3,
+    oracle_share: float = 0.8,
+    val_fraction: float = 0.1,
+    seed: int = 42,
+    source: str | None = None,
+    generator: Generator | None = None,
+    progress: Progress | None = None,
+) -> BuildReport:
+    """Write ``n`` question/answer examples from ``ws``'s chunks to ``out`` (see the module doc)."""
+    emit = progress or (lambda event: None)
+    out = Path(out)
+    val_out = out.with_suffix(".val.jsonl")
+    chunks_out = out.with_suffix(".chunks.json")
+    partial = out.with_suffix(".partial.jsonl")
+    for path in (out, val_out, chunks_out):
+        if path.exists():
+            raise BuildError(f"{path} already exists; pick another --out or delete it")
+    if not 0 <= oracle_share <= 1 or not 0 <= val_fraction < 0.5 or n < 1 or distractors < 0:
+        raise BuildError(
+            "need n >= 1, distractors >= 0, 0 <= oracle share <= 1 and 0 <= validation share < 0.5"
+        )
+    ids = [cid for cid, _ in ws.store.all_chunks()]
+    if not ids:
+        raise BuildError(f"the workspace {ws.path} has no chunks; ingest documents first")
+    rng = random.Random(seed)
+    rng.shuffle(ids)
+
+    def fetch(chosen: Sequence[int]) -> list[Hit]:
+        return [
+            h
+            for start in range(0, len(chosen), 500)
+            for h in ws.store.hits([(i, 0.0) for i in chosen[start : start + 500]])
+        ]
+
+    def candidates() -> Iterator[Hit]:
+        from fnmatch import fnmatch
+
+        for start in range(0, len(ids), 256):
+            for hit in fetch(ids[start : start + 256]):
+                if len(hit.text.split()) >= MIN_WORDS and (not source or fnmatch(hit.source, source)):
+                    yield hit
+
+    done: list[dict[str, Any]] = []
+    if partial.exists():
+        for line in partial.read_text(encoding="utf-8").splitlines():
+            try:
+                done.append(json.loads(line))
+            except json.JSONDecodeError:
+                break  # a line cut by an interruption; it is made again
+    report = BuildReport(str(out), resumed=len(done))
+    used = {e["meta"]["chunk_id"] for e in done}
+    tried = {*used}
+    gen = generator or ws.generator
+    target = n
+    emit({"event": "start", "examples": target, "resumed": len(done)})
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(partial, "a", encoding="utf-8") as sink:
+        for oracle in candidates():
+            if len(done) >= target:
+                break
+            if oracle.chunk_id in tried:
+                continue
+            tried.add(oracle.chunk_id)
+            passage = oracle.text.strip()
+            question = _question(
+                complete(
+                    gen, [{"role": "user", "content": QUESTION_PROMPT.format(passage=passage)}], max_tokens=80
+                )
+            )
+            answer = ""
+            if question:
+                answer = complete(
+                    gen,
+                    [{"role": "user", "content": ANSWER_PROMPT.format(passage=passage, question=question)}],
+                    max_tokens=160,
+                ).strip()
+            if not question or not answer:
+                report.rejected += 1
+                continue
+            pool = fetch(rng.sample(ids, min(len(ids), 4 * distractors + 4)))
+            others = [h for h in pool if h.source != oracle.source] or [
+                h for h in pool if h.chunk_id != oracle.chunk_id
+            ]
+            chosen = others[:distractors]
+            example = make_example(question, answer, oracle, chosen, rng.random() < oracle_share, rng)
+            sink.write(json.dumps(example, ensure_ascii=False) + "\n")
+            sink.flush()
+            done.append(example)
+            emit({"event": "example", "done": len(done), "total": target, "question": question})
+    if not done:
+        partial.unlink(missing_ok=True)
+        raise BuildError(
+            f"no usable question/answer pair from {len(tried)} passage(s) ({report.rejected} rejected replies); "
+            "ingest longer documents or use a stronger generator (--model, --base-url)"
+        )
+    seen: set[str] = set()
+    unique: list[dict[str, Any]] = []
+    for example in done:
+        key = " ".join(example["messages"][-2]["content"].rsplit("Question:", 1)[-1].lower().split())
+        if key in seen:
+            report.duplicates += 1
+            continue
+        seen.add(key)
+        unique.append(example)
+    random.Random(seed).shuffle(unique)
+    n_val = round(len(unique) * val_fraction) if len(unique) >= 10 else 0
+    val, train = unique[:n_val], unique[n_val:]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in train), encoding="utf-8")
+    val_out.write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in val), encoding="utf-8")
+    report.chunks = sorted(
+        {e["meta"]["chunk_id"] for e in unique} | {d for e in unique for d in e["meta"]["distractors"]}
+    )
+    chunks_out.write_text(
+        json.dumps({"oracle": sorted({e["meta"]["chunk_id"] for e in unique}), "all": report.chunks}),
+        encoding="utf-8",
+    )
+    partial.unlink()
+    report.train, report.validation = len(train), len(val)
+    emit({"event": "done", **report.to_dict()})
+    return report
