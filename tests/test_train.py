@@ -64,6 +64,29 @@ def test_cli_train_writes_adapter_manifest_and_loss_curve(
     tuned = TransformersGenerator("", adapter=str(run))
     assert tuned.name == f"transformers/{llama.name}+run"
     assert isinstance(complete(tuned, [{"role": "user", "content": "What was capex?"}], max_tokens=4), str)
+    # and so is `expert ask --adapter RUN --no-retrieval`: the fine-tuned model alone
+    ws = str(tmp_path / "ws")
+    assert main(["-w", ws, "init"]) == 0
+    capsys.readouterr()
+    assert (
+        main(
+            [
+                "-w",
+                ws,
+                "ask",
+                "--adapter",
+                str(run),
+                "--no-retrieval",
+                "--max-tokens",
+                "4",
+                "--json",
+                "Capex?",
+            ]
+        )
+        == 0
+    )
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["model"] == f"transformers/{llama.name}+run" and answer["hits"] == []
 
 
 def test_loss_is_on_the_assistant_tokens_only(llama: Path, data: Path, tmp_path: Path) -> None:

