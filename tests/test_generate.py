@@ -98,3 +98,11 @@ def test_generator_settings_are_checked() -> None:
     )
     with pytest.raises(GeneratorError, match="needs the server's model name"):
         create_generator(load_settings(None, {"generator.backend": "openai"}).generator)
+
+
+def test_the_reminder_follows_the_question_and_is_counted() -> None:
+    hits = [hit(1, "Capex was $5m.")]
+    plain = build_prompt("What was capex?", hits, words, 1000)
+    reminded = build_prompt("What was capex?", hits, words, 1000, reminder="Answer in one sentence.")
+    assert reminded.messages[-1]["content"].endswith("Question: What was capex?\nAnswer in one sentence.")
+    assert reminded.tokens == plain.tokens + 4

@@ -169,6 +169,7 @@ class AnswerStream:
             reserve=self.max_tokens,
             summaries=summaries,
             history=history,
+            reminder=self.settings.answer.reminder,
         )
         timings["prompt"] = _ms(t)
         return _Plan(question, query, hits, relevance, prompt, timings)

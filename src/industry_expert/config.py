@@ -106,6 +106,9 @@ class AnswerSettings:
     # models rarely write [n]); such citations are listed in Answer.attributed.
     attribute: bool = True
     history_turns: int = 2  # chat: earlier turns kept in the prompt
+    # A line after the question. With it the shipped 135M model gives the figure instead of a list
+    # of source numbers (same share of right values on the filings set); "" for longer answers.
+    reminder: str = "Answer in one sentence with the exact figure from the sources."
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,7 @@ def build_prompt(
     summaries: Mapping[str, str] | None = None,
     instruction: str = INSTRUCTION,
     history: Sequence[tuple[str, str]] = (),
+    reminder: str = "",
 ) -> Prompt:
     """Fit ``hits`` (best first) into ``window`` tokens, keeping ``reserve`` for the answer.
 
@@ -64,7 +65,8 @@ def build_prompt(
     room left after the question, and the oldest are dropped first.
     """
     budget = window - reserve
-    fixed = count(instruction) + count(question) + 3 * MESSAGE_OVERHEAD
+    reminder = f"\n{reminder.strip()}" if reminder.strip() else ""
+    fixed = count(instruction) + count(question) + count(reminder) + 3 * MESSAGE_OVERHEAD
     if fixed > budget:
         raise QuestionTooLongError(
             f"the question needs {fixed} tokens with the instruction but the model's window leaves {budget}; "
@@ -106,6 +108,6 @@ def build_prompt(
     messages = (
         {"role": "system", "content": instruction},
         *turns,
-        {"role": "user", "content": f"Sources:\n\n{context}\n\nQuestion: {question}"},
+        {"role": "user", "content": f"Sources:\n\n{context}\n\nQuestion: {question}{reminder}"},
     )
     return Prompt(messages, tuple(kept), len(hits) - len(kept), used)
