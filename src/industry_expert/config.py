@@ -106,9 +106,10 @@ class AnswerSettings:
     # models rarely write [n]); such citations are listed in Answer.attributed.
     attribute: bool = True
     history_turns: int = 2  # chat: earlier turns kept in the prompt
-    # A line after the question. With it the shipped 135M model gives the figure instead of a list
-    # of source numbers (same share of right values on the filings set); "" for longer answers.
-    reminder: str = "Answer in one sentence with the exact figure from the sources."
+    # A line after the question, where small models heed it most. Off by default: "Answer in one
+    # sentence with the exact figure from the sources." halved the shipped model's right values on
+    # the filings questions (12% against 24%), though it fixed some answers (docs/benchmarks.md).
+    reminder: str = ""
 
 
 @dataclass(frozen=True)
