@@ -43,8 +43,7 @@ def test_answer_cites_passages_and_reports_what_it_did(filled: Workspace) -> Non
     assert answer.prompt_tokens > 0 and answer.completion_tokens > 0
     user = gen.calls[0][-1]["content"]
     assert "[1] " in user and user.endswith(
-        "Question: What was Northwind's capital expenditure in fiscal 2023?\n"
-        + filled.settings.answer.reminder
+        "Question: What was Northwind's capital expenditure in fiscal 2023?"
     )
     data = answer.to_dict()
     assert data["answer"] == answer.text
