@@ -20,7 +20,7 @@ class QAGenerator(FakeGenerator):
     def stream(self, messages, max_tokens: int = 512, temperature: float = 0.0):  # type: ignore[no-untyped-def]
         self.calls.append([dict(m) for m in messages])
         prompt = messages[-1]["content"]
-        if "write one question" in prompt:
+        if "Write a quiz question" in prompt:
             reply = f"What figure does passage {len(self.calls)} report for Northwind?"
         else:
             figure = next((w for w in prompt.split() if w[0].isdigit()), "none")
@@ -95,3 +95,19 @@ def test_an_empty_workspace_or_useless_generator_is_one_clear_line(ws: Workspace
     with pytest.raises(BuildError, match="no usable question/answer pair"):
         build_dataset(ws, tmp_path / "b.jsonl", n=3)
     assert not (tmp_path / "b.jsonl").exists() and not (tmp_path / "b.partial.jsonl").exists()
+
+
+def test_vague_or_missing_questions_are_rejected() -> None:
+    from industry_expert.finetune.build import _question
+
+    assert (
+        _question("Question: What was Intel's revenue in 2020?\n\nAnswer: $77.9 billion")
+        == "What was Intel's revenue in 2020?"
+    )
+    assert (
+        _question('Question: "How many stores did McDonald\'s open?" It says')
+        == "How many stores did McDonald's open?"
+    )
+    assert _question("Question: What is the text about?") == ""
+    assert _question("The company is a global logistics provider.") == ""
+    assert _question("Question: What is the answer to the question?") == ""

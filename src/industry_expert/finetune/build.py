@@ -33,10 +33,10 @@ if TYPE_CHECKING:
     from ..workspace import Workspace
 
 Progress = Callable[[dict[str, Any]], None]
+# Worded so that even the shipped 135M model writes a question (8 of 10 filings passages) instead
+# of a summary (0 of 10 with a "Read the passage and write one question" wording).
 QUESTION_PROMPT = (
-    "Read the passage and write one question that it answers: a specific fact, figure, name or "
-    "date a reader of these documents could ask about. Name the company or product and the period "
-    "so the question makes sense on its own. Reply with the question only.\n\nPassage:\n{passage}"
+    "Text: {passage}\n\nWrite a quiz question about a fact in the text. Reply in the form:\nQuestion: ...?"
 )
 ANSWER_PROMPT = (
     "Answer the question using only the passage, in one or two sentences, with the exact figures it "
@@ -65,10 +65,18 @@ class BuildReport:
         return data
 
 
+# Questions that only make sense next to the passage ("What is the text about?") teach nothing.
+_VAGUE = re.compile(r"\b(the|this) (text|passage|document|question)\b|\bthe answer\b", re.I)
+
+
 def _question(reply: str) -> str:
+    """The question in a generator's reply, or "" when there is no usable one."""
     line = next((x.strip() for x in reply.strip().splitlines() if x.strip()), "")
     line = re.sub(r"^(question\s*\d*\s*:\s*)", "", line, flags=re.I).strip().strip('"')
-    return line if line.endswith("?") and 4 <= len(line.split()) <= 60 else ""
+    if "?" in line:
+        line = line[: line.index("?") + 1]
+    usable = line.endswith("?") and 4 <= len(line.split()) <= 60 and not _VAGUE.search(line)
+    return line if usable else ""
 
 
 def best_sentence(passage: str, answer: str) -> str:
