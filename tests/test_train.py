@@ -160,3 +160,22 @@ def test_qlora_trains_on_a_4bit_nf4_base(data: Path, tmp_path: Path) -> None:
     ]
     assert all(0 < loss < 20 for loss in losses)  # training goes on normally after a 4-bit evaluation
     assert result.steps == 4 and (tmp_path / "q2" / "adapter" / "adapter_config.json").is_file()
+
+
+@pytest.mark.slow
+def test_the_shipped_smollm2_gguf_is_the_default_base(data: Path, tmp_path: Path) -> None:
+    """A CPU-only user fine-tunes the shipped GGUF: de-quantized once into the cache, then trained."""
+    result = train(
+        TrainConfig(data=str(data), out=str(tmp_path / "run"), max_steps=1, batch_size=1, max_length=128)
+    )
+    assert result.steps == 1 and result.targets == [
+        "down_proj",
+        "gate_proj",
+        "k_proj",
+        "o_proj",
+        "q_proj",
+        "up_proj",
+        "v_proj",
+    ]
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert manifest["base"]["name"] == "smollm2" and manifest["base"]["class"] == "LlamaForCausalLM"

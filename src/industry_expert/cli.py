@@ -468,7 +468,11 @@ class _TrainProgress:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    import warnings
+
     from .finetune.train import TrainConfig, TrainError, train
+
+    warnings.simplefilter("ignore", FutureWarning)  # library deprecation notes are not the user's concern
 
     if args.resume:
         config = TrainConfig(data="", out=args.resume, max_steps=args.max_steps or -1)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ExpertError
-from .train import MANIFEST, TrainConfig, resolve_base
+from .train import MANIFEST, TrainConfig, dequantized_folder, resolve_base
 
 CONVERTERS_ENV = "EXPERT_LLAMA_CPP_DIR"
 
@@ -76,8 +76,8 @@ def merge(run: Path, out: Path) -> Path:
     config = TrainConfig(**manifest["config"])
     where, gguf, local = resolve_base(config.base)
     options: dict[str, Any] = {"local_files_only": local is not None}
-    if gguf:
-        options["gguf_file"] = gguf
+    if gguf and local is not None:
+        where = str(dequantized_folder(local))
     try:
         base = AutoModelForCausalLM.from_pretrained(where, dtype=torch.float32, **options)
         tokenizer = AutoTokenizer.from_pretrained(where, **options)

@@ -138,9 +138,23 @@ def resolve_base(base: str) -> tuple[str, str | None, Path | None]:
     raise TrainError(f"base model {base} not found; give a model folder, a .gguf file, or a hub id")
 
 
+def plain_weights(model: Any) -> Any:
+    """``model`` loaded from a GGUF file, no longer marked as quantized.
+
+    transformers de-quantizes GGUF tensors to ordinary float weights on load but keeps a "gguf"
+    quantizer on the model, which makes the Trainer refuse to train it and ``save_pretrained``
+    refuse to save it. The weights are plain, so the marker goes.
+    """
+    if getattr(model, "hf_quantizer", None) is not None:
+        model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    return model
+
+
 def dequantized_folder(gguf: Path) -> Path:
     """A Hugging Face folder holding ``gguf`` de-quantized (made once, cached by the file's hash):
-    QLoRA quantizes an unquantized base to 4 bits, and bitsandbytes cannot read GGUF."""
+    the Trainer will not train a model read from GGUF, and bitsandbytes cannot read GGUF."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from ..embed.onnx import cache_dir
@@ -149,7 +163,9 @@ def dequantized_folder(gguf: Path) -> Path:
     if (folder / "config.json").is_file():
         return folder
     partial = folder.with_name(folder.name + ".partial")
-    AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name).save_pretrained(partial)
+    plain_weights(AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)).save_pretrained(
+        partial
+    )
     AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name).save_pretrained(partial)
     partial.rename(folder)
     return folder
@@ -163,7 +179,10 @@ def load_base(config: TrainConfig) -> tuple[Any, Any, str]:
     where, gguf, local = resolve_base(config.base)
     options: dict[str, Any] = {"local_files_only": local is not None}
     if gguf:
-        options["gguf_file"] = gguf
+        # A model read from GGUF stays marked "quantized with gguf", which the Trainer refuses to
+        # train; the de-quantized copy in the cache is an ordinary model folder.
+        assert local is not None
+        where = str(dequantized_folder(local))
     if config.method == "qlora":
         try:
             import bitsandbytes  # noqa: F401  (4-bit layers; CPU support since 0.48)
@@ -172,11 +191,6 @@ def load_base(config: TrainConfig) -> tuple[Any, Any, str]:
             raise TrainError(
                 "--method qlora needs the package bitsandbytes; pip install bitsandbytes"
             ) from None
-        if gguf:
-            assert local is not None
-            where = str(dequantized_folder(local))
-            options.pop("gguf_file")
-            options["local_files_only"] = True
         options["quantization_config"] = BitsAndBytesConfig(
             load_in_4bit=True,
             bnb_4bit_quant_type="nf4",
@@ -189,9 +203,7 @@ def load_base(config: TrainConfig) -> tuple[Any, Any, str]:
     else:
         options["dtype"] = torch.float32
     try:
-        tokenizer = AutoTokenizer.from_pretrained(
-            where, **{k: v for k, v in options.items() if k in ("local_files_only", "gguf_file")}
-        )
+        tokenizer = AutoTokenizer.from_pretrained(where, local_files_only=options["local_files_only"])
         model = AutoModelForCausalLM.from_pretrained(where, **options)
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
