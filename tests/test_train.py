@@ -51,6 +51,7 @@ def test_cli_train_writes_adapter_manifest_and_loss_curve(
     assert manifest["status"] == "done" and len(manifest["base"]["sha256"]) == 64
     assert len(manifest["dataset"]["sha256"]) == 64 and manifest["versions"]["peft"]
     assert manifest["config"]["r"] == 16 and "eval_loss" in manifest["result"]["metrics"]
+    assert manifest["precision"] in ("bf16", "fp32")
     # the run directory is never overwritten
     assert main(args) == 2
     assert "already exists" in capsys.readouterr().err
@@ -125,6 +126,10 @@ def test_bad_training_input_is_one_clear_line(llama: Path, data: Path, tmp_path:
         "qkv_proj match no linear layer",
     )
     fails(TrainConfig(data=str(data), out=str(tmp_path / "a"), base=str(llama), r=0), "r and alpha")
+    fails(
+        TrainConfig(data=str(data), out=str(tmp_path / "a"), base=str(llama), precision="fp16"),
+        "precision must be",
+    )
     with pytest.raises(TrainError, match="not a run directory"):
         train(TrainConfig(data="", out=str(tmp_path / "missing-run")), resume=True)
     (tmp_path / "empty.jsonl").write_text("", encoding="utf-8")

@@ -493,6 +493,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             "grad_accum": args.grad_accum,
             "max_length": args.max_length,
             "packing": args.packing or None,
+            "precision": args.precision,
             "seed": args.seed,
         }
         config = TrainConfig(
@@ -660,6 +661,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-length", type=int, help="longest example in tokens; longer ones are dropped (default 1024)"
     )
     p.add_argument("--packing", action="store_true", help="pack short examples into full-length sequences")
+    p.add_argument(
+        "--precision",
+        choices=["auto", "bf16", "fp32"],
+        help="auto: bf16 on CUDA and on CPUs with native bf16",
+    )
     p.add_argument("--seed", type=int)
     p.add_argument(
         "--json", action="store_true", help="result as JSON on stdout, progress as JSON lines on stderr"
