@@ -18,7 +18,7 @@ hands it to a caller that prints as it goes. The steps, each timed (``Answer.tim
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -141,10 +141,6 @@ class AnswerStream:
                 tuple(messages), (), 0, sum(self.generator.count_tokens(m["content"]) for m in messages)
             )
             return _Plan(question, question, [], None, prompt, timings)
-        if ws.store.stats().get("documents", 0) == 0:
-            raise WorkspaceError(
-                f"the workspace {ws.path} has no documents; add some with `expert ingest PATH`"
-            )
         t = time.perf_counter()
         query = rewrite_question(self.generator, history, question)
         if history:
@@ -154,6 +150,10 @@ class AnswerStream:
             query, k or self.settings.answer.k, source=source, collection=collection
         )
         timings["retrieve"] = _ms(t)
+        if not hits and ws.store.stats()["documents"] == 0:  # counted only when nothing was found
+            raise WorkspaceError(
+                f"the workspace {ws.path} has no documents; add some with `expert ingest PATH`"
+            )
         threshold = self.settings.answer.min_relevance
         if not hits or (threshold > 0 and relevance is not None and relevance < threshold):
             return _Plan(question, query, hits, relevance, None, timings)
@@ -176,10 +176,9 @@ class AnswerStream:
 
     def __iter__(self) -> Iterator[str]:
         plan = self._plan
-        finish: Callable[..., Answer] = self._finish
         if plan.prompt is None:
             yield NOT_FOUND
-            self.answer = finish(NOT_FOUND, found=False)
+            self.answer = self._finish(NOT_FOUND, found=False)
             return
         sources = plan.prompt.sources
         check = CitationFilter(len(sources)) if sources else None
@@ -202,7 +201,7 @@ class AnswerStream:
                 parts.append(tail)
                 yield tail
         plan.timings["generate"] = _ms(t)
-        self.answer = finish(
+        self.answer = self._finish(
             "".join(parts).strip(),
             removed=tuple(check.invalid) if check else (),
             completion_tokens=self.generator.count_tokens("".join(raw)) if raw else 0,

@@ -82,18 +82,38 @@ def search(
     where: SearchFilter | None = None,
 ) -> list[Hit]:
     """The ``k`` best passages for ``query``; ``embed`` is only called for dense and hybrid."""
+    return search_scored(store, query, k, settings, embed, mode, where)[0]
+
+
+def search_scored(
+    store: Store,
+    query: str,
+    k: int,
+    settings: RetrievalSettings,
+    embed: Callable[[str], np.ndarray] | None,
+    mode: str | None = None,
+    where: SearchFilter | None = None,
+) -> tuple[list[Hit], float | None]:
+    """``search``, plus the cosine similarity of the closest passage (None without a dense run).
+
+    The dense run is sorted, so its first score is the best one in the filter; fused ranks say
+    which passages are best, not whether any of them is about the question.
+    """
     mode = mode or settings.mode
     where = where or SearchFilter()
     depth = max(settings.candidates, 3 * k)
     runs: list[Ranked] = []
     weights: list[float] = []
+    best: float | None = None
     if mode in ("dense", "hybrid"):
         assert embed is not None, "dense search needs an embedder"
-        runs.append(store.dense_search(embed(query), depth, where))
+        dense = store.dense_search(embed(query), depth, where)
+        best = dense[0][1] if dense else None
+        runs.append(dense)
         weights.append(settings.dense_weight)
     if mode in ("keyword", "hybrid"):
         runs.append(store.keyword_search(query, depth, where))
         weights.append(settings.keyword_weight)
     ranked = runs[0] if len(runs) == 1 else FUSION[settings.fusion](runs, weights, settings.rrf_k)
     hits = store.hits(ranked[:depth])
-    return collapse_duplicates(hits, settings.dedupe_threshold)[:k]
+    return collapse_duplicates(hits, settings.dedupe_threshold)[:k], best

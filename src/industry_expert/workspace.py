@@ -354,11 +354,8 @@ class Workspace:
         source: str | None = None,
         collection: str | None = None,
     ) -> tuple[list[Hit], float | None]:
-        """``search``, plus the cosine similarity of the closest passage (None without vectors).
-
-        The similarity is what ``ask`` compares with ``answer.min_relevance``: fused ranks say
-        which passages are best, not whether any of them is about the question.
-        """
+        """``search``, plus the cosine similarity of the closest passage (None without vectors),
+        which ``ask`` compares with ``answer.min_relevance``."""
         if not query.strip():
             raise ExpertError("empty query; ask a question or give search terms")
         if k < 1:
@@ -366,25 +363,13 @@ class Workspace:
         mode = mode or self.settings.retrieval.mode
         if mode not in ("hybrid", "dense", "keyword"):
             raise ExpertError(f"unknown mode {mode!r}; use hybrid, dense or keyword")
-        where = SearchFilter(collection, source)
-        has_vectors = self.store.get_meta("embedder_dim") is not None
-        vector = embed_query(self.embedder, query) if has_vectors and mode != "keyword" else None
-        if mode != "keyword" and vector is None:
+        needs_vectors = mode != "keyword" and self.store.get_meta("embedder_dim") is not None
+        embed = (lambda q: embed_query(self.embedder, q)) if needs_vectors else None
+        if mode != "keyword" and embed is None:
             mode = "keyword"  # an empty workspace has no vectors to search
-        hits = retrieve.search(
-            self.store,
-            query,
-            k,
-            self.settings.retrieval,
-            (lambda q: vector) if vector is not None else None,
-            mode,
-            where,
+        return retrieve.search_scored(
+            self.store, query, k, self.settings.retrieval, embed, mode, SearchFilter(collection, source)
         )
-        relevance = None
-        if vector is not None:
-            best = self.store.dense_search(vector, 1, where)
-            relevance = best[0][1] if best else None
-        return hits, relevance
 
     # -- answers ------------------------------------------------------------------------------
     @property
@@ -443,8 +428,9 @@ class Workspace:
         """
         emit = progress or (lambda event: None)
         started = time.perf_counter()
-        todo = [d for d in self.store.list_documents() if force or not d.summary]
-        report = SummaryReport(skipped=len(self.store.list_documents()) - len(todo))
+        documents = self.store.list_documents()
+        todo = [d for d in documents if force or not d.summary]
+        report = SummaryReport(skipped=len(documents) - len(todo))
         emit({"event": "start", "documents": len(todo), "already": report.skipped})
         generator = self.generator if todo else None
         for doc in todo:
@@ -480,8 +466,9 @@ class Workspace:
 
     def status(self, check: bool = True) -> dict[str, Any]:
         stats = self.store.stats()
+        documents = self.store.list_documents()
         collections: dict[str, int] = {}
-        for doc in self.store.list_documents():
+        for doc in documents:
             collections[doc.collection] = collections.get(doc.collection, 0) + 1
         return {
             "workspace": str(self.path),
@@ -492,7 +479,7 @@ class Workspace:
             "chunk_tokens": self.settings.chunking.max_tokens,
             "retrieval_mode": self.settings.retrieval.mode,
             "generator": f"{self.settings.generator.backend}/{self.settings.generator.model}",
-            "summaries": sum(1 for d in self.store.list_documents() if d.summary),
+            "summaries": sum(1 for d in documents if d.summary),
             "problems": self.store.check() if check else None,
         }
 
