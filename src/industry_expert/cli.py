@@ -27,58 +27,82 @@ def _print_json(value: Any) -> None:
     print(json.dumps(value, ensure_ascii=False))
 
 
-class _IngestProgress:
-    """A progress bar on a terminal, plain log lines otherwise; silent with --json."""
+class _Reporter:
+    """Progress of long work: a bar on a terminal, plain log lines otherwise, silent with --json."""
 
     def __init__(self, json_mode: bool):
-        self.json_mode = json_mode
+        self.quiet = json_mode
         self.bar: Any = None
-        self.tty = sys.stderr.isatty()
 
-    def __call__(self, event: dict[str, Any]) -> None:
-        kind = event["event"]
-        if kind == "start" and self.tty and not self.json_mode:
+    def begin(self, total: int, unit: str, desc: str, initial: int = 0) -> None:
+        if not self.quiet and sys.stderr.isatty():
             from tqdm import tqdm
 
-            total = event["files"] + event["skipped"]
-            self.bar = tqdm(total=total, unit="file", desc="ingest", file=sys.stderr)
+            self.bar = tqdm(total=total, initial=initial, unit=unit, desc=desc, file=sys.stderr)
+
+    def log(self, line: str) -> None:
+        """A line that is printed on a terminal too (above the bar)."""
+        if not self.quiet:
+            (self.bar.write if self.bar is not None else print)(line, file=sys.stderr)
+
+    def advance(self, line: str, postfix: str = "", to: int | None = None, step: int = 1) -> None:
+        """Move the bar (by ``step``, or to ``to``) with ``postfix``; without a bar, print ``line``."""
+        if self.quiet:
+            return
+        if self.bar is None:
+            print(line, file=sys.stderr, flush=True)
+            return
+        if to is not None:
+            self.bar.n = to
+        else:
+            self.bar.update(step)
+        if postfix:
+            self.bar.set_postfix_str(postfix)
+        self.bar.refresh()
+
+    def end(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _ingest_progress(json_mode: bool) -> Any:
+    out = _Reporter(json_mode)
+
+    def on(event: dict[str, Any]) -> None:
+        kind = event["event"]
+        if kind == "start":
+            out.begin(event["files"] + event["skipped"], "file", "ingest")
         elif kind == "file":
             status = event["status"]
-            if self.bar is not None:
-                if status != "removed":
-                    self.bar.update(1)
-                self.bar.set_postfix_str(f"{status} {Path(event['path']).name}"[:40])
-            elif not self.json_mode:
-                detail = f" ({event['chunks']} chunks)" if event["chunks"] else ""
-                reason = f": {event['reason']}" if event.get("reason") else ""
-                print(f"{status:9} {event['path']}{detail}{reason}", file=sys.stderr, flush=True)
-        elif kind == "done" and self.bar is not None:
-            self.bar.close()
+            detail = f" ({event['chunks']} chunks)" if event["chunks"] else ""
+            reason = f": {event['reason']}" if event.get("reason") else ""
+            out.advance(
+                f"{status:9} {event['path']}{detail}{reason}",
+                f"{status} {Path(event['path']).name}"[:40],
+                step=0 if status == "removed" else 1,
+            )
+        elif kind == "done":
+            out.end()
+
+    return on
 
 
-class _SummaryProgress:
-    """Progress of ``ingest --summarize``: a bar on a terminal, log lines otherwise."""
+def _summary_progress(json_mode: bool) -> Any:
+    out = _Reporter(json_mode)
 
-    def __init__(self, json_mode: bool):
-        self.json_mode = json_mode
-        self.bar: Any = None
-
-    def __call__(self, event: dict[str, Any]) -> None:
+    def on(event: dict[str, Any]) -> None:
         kind = event["event"]
-        if kind == "start" and not self.json_mode and event["documents"]:
-            if sys.stderr.isatty():
-                from tqdm import tqdm
-
-                self.bar = tqdm(total=event["documents"], unit="doc", desc="summarize", file=sys.stderr)
-            else:
-                print(f"summarizing {event['documents']} document(s)", file=sys.stderr, flush=True)
+        if kind == "start" and event["documents"]:
+            out.begin(event["documents"], "doc", "summarize")
+            if out.bar is None:
+                out.log(f"summarizing {event['documents']} document(s)")
         elif kind == "document":
-            if self.bar is not None:
-                self.bar.update(1)
-            elif not self.json_mode:
-                print(f"summary   {event['path']} ({event['seconds']}s)", file=sys.stderr, flush=True)
-        elif kind == "done" and self.bar is not None:
-            self.bar.close()
+            out.advance(f"summary   {event['path']} ({event['seconds']}s)")
+        elif kind == "done":
+            out.end()
+
+    return on
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -102,9 +126,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             collection=args.collection,
             prune=args.prune,
             max_file_mb=args.max_file_mb,
-            progress=_IngestProgress(args.json),
+            progress=_ingest_progress(args.json),
         )
-        summaries = ws.summarize(progress=_SummaryProgress(args.json)) if args.summarize else None
+        summaries = ws.summarize(progress=_summary_progress(args.json)) if args.summarize else None
     if args.json:
         _print_json({**report.to_dict(), **({"summaries": summaries.to_dict()} if summaries else {})})
     else:
@@ -356,26 +380,18 @@ def cmd_chat(args: argparse.Namespace) -> int:
 def cmd_dataset_build(args: argparse.Namespace) -> int:
     from .finetune.build import build_dataset
 
-    bar: Any = None
+    out = _Reporter(args.json)
 
     def progress(event: dict[str, Any]) -> None:
-        nonlocal bar
-        if args.json:
-            return
-        if event["event"] == "start":
+        kind = event["event"]
+        if kind == "start":
             if event["resumed"]:
-                print(f"resuming with {event['resumed']} example(s) already made", file=sys.stderr)
-            if sys.stderr.isatty():
-                from tqdm import tqdm
-
-                bar = tqdm(total=event["examples"], initial=event["resumed"], unit="example", file=sys.stderr)
-        elif event["event"] == "example":
-            if bar is not None:
-                bar.update(1)
-            else:
-                print(f"{event['done']}/{event['total']} {event['question']}", file=sys.stderr, flush=True)
-        elif event["event"] == "done" and bar is not None:
-            bar.close()
+                out.log(f"resuming with {event['resumed']} example(s) already made")
+            out.begin(event["examples"], "example", "dataset", initial=event["resumed"])
+        elif kind == "example":
+            out.advance(f"{event['done']}/{event['total']} {event['question']}")
+        elif kind == "done":
+            out.end()
 
     with Workspace.open(_workspace_path(args), _generator_overrides(args)) as ws:
         report = build_dataset(
@@ -420,32 +436,26 @@ def cmd_dataset_check(args: argparse.Namespace) -> int:
     return 0 if report.ok else 2
 
 
-class _TrainProgress:
-    """Training progress: a bar with loss, learning rate and tokens/s on a terminal, log lines otherwise."""
+def _train_progress(json_mode: bool) -> Any:
+    """Loss, validation loss, learning rate and tokens/s; with --json, each event as a JSON line."""
+    out = _Reporter(json_mode)
 
-    def __init__(self, json_mode: bool):
-        self.json_mode = json_mode
-        self.bar: Any = None
-
-    def __call__(self, event: dict[str, Any]) -> None:
+    def on(event: dict[str, Any]) -> None:
         kind = event["event"]
-        if kind == "loading" and not self.json_mode:
-            print(f"loading {event['base']}", file=sys.stderr, flush=True)
+        if kind == "loading":
+            out.log(f"loading {event['base']}")
         elif kind == "start":
-            if not self.json_mode:
-                share = 100 * event["trainable"] / max(1, event["total"])
-                print(
-                    f"training {event['steps']} steps on {event['train']} examples ({event['validation']} held out, "
-                    f"{event['dropped']} dropped as too long); LoRA on {', '.join(event['targets'])}: "
-                    f"{event['trainable']:,} trainable parameters of {event['total']:,} ({share:.2f}%)",
-                    file=sys.stderr,
-                    flush=True,
-                )
-            if sys.stderr.isatty() and not self.json_mode:
-                from tqdm import tqdm
-
-                self.bar = tqdm(total=event["steps"], unit="step", desc="train", file=sys.stderr)
+            share = 100 * event["trainable"] / max(1, event["total"])
+            out.log(
+                f"training {event['steps']} steps on {event['train']} examples ({event['validation']} held out, "
+                f"{event['dropped']} dropped as too long); LoRA on {', '.join(event['targets'])}: "
+                f"{event['trainable']:,} trainable parameters of {event['total']:,} ({share:.2f}%)"
+            )
+            out.begin(event["steps"], "step", "train")
         elif kind == "log":
+            if json_mode:
+                print(json.dumps(event), file=sys.stderr, flush=True)
+                return
             parts = [f"step {event['step']}/{event['total']}"]
             if "loss" in event:
                 parts.append(f"loss {event['loss']:.4f}")
@@ -455,16 +465,11 @@ class _TrainProgress:
                 parts.append(f"lr {event['learning_rate']:.2e}")
             if "tokens_per_s" in event:
                 parts.append(f"{event['tokens_per_s']:.0f} tok/s")
-            if self.bar is not None:
-                self.bar.n = event["step"]
-                self.bar.set_postfix_str(" ".join(parts[1:]))
-                self.bar.refresh()
-            elif self.json_mode:
-                print(json.dumps(event), file=sys.stderr, flush=True)
-            else:
-                print(" ".join(parts), file=sys.stderr, flush=True)
-        elif kind == "done" and self.bar is not None:
-            self.bar.close()
+            out.advance(" ".join(parts), " ".join(parts[1:]), to=event["step"])
+        elif kind == "done":
+            out.end()
+
+    return on
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -499,7 +504,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         config = TrainConfig(
             data=args.data, out=args.out, **{k: v for k, v in values.items() if v is not None}
         )
-    result = train(config, resume=bool(args.resume), progress=_TrainProgress(args.json))
+    result = train(config, resume=bool(args.resume), progress=_train_progress(args.json))
     if args.json:
         _print_json(result.to_dict())
     else:
