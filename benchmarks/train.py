@@ -2,9 +2,11 @@
 
     python benchmarks/train.py                    # SmolLM2 (shipped GGUF), LoRA, 30 steps each
     python benchmarks/train.py --steps 50 --method qlora
+    python benchmarks/train.py --checkpointing both   # with and without gradient checkpointing
 
 Both runs use the same base, the same examples, LoRA on every linear layer with the same rank,
-batch size, learning rate and maximum length, in separate processes one after the other; each
+batch size, learning rate, maximum length, precision and gradient checkpointing (TRL turns it on
+by default; a comparison must set it the same on both sides), in separate processes one after the other; each
 reports its own training tokens/s (tokens the trainer counted over the time of ``train()``) and
 its peak resident memory (ru_maxrss; on CUDA also peak GPU memory). The plain script is what the
 public recipes do: ``SFTTrainer(model, train_dataset=messages, peft_config=LoraConfig(...))``.
@@ -74,7 +76,7 @@ ds = Dataset.from_list([{"messages": r["messages"]} for r in rows])
 cfg = SFTConfig(output_dir=args["out"], max_steps=args["steps"], per_device_train_batch_size=args["batch"],
                 learning_rate=2e-4, lr_scheduler_type="cosine", warmup_steps=0.03, max_length=args["max_length"],
                 logging_steps=5, report_to="none", save_strategy="no", use_cpu=not torch.cuda.is_available(),
-                bf16=args["bf16"], disable_tqdm=True, seed=42)
+                bf16=args["bf16"], activation_checkpointing=args["checkpointing"], disable_tqdm=True, seed=42)
 trainer = SFTTrainer(model=model, args=cfg, train_dataset=ds, processing_class=tok,
                      peft_config=LoraConfig(r=16, lora_alpha=32, lora_dropout=0.05, target_modules="all-linear", task_type="CAUSAL_LM"))
 t = time.perf_counter()
@@ -94,7 +96,8 @@ from industry_expert.finetune.train import TrainConfig, train
 args = json.loads(sys.argv[1])
 result = train(TrainConfig(data=args["data"], out=args["out"], method=args["method"], max_steps=args["steps"],
                            batch_size=args["batch"], max_length=args["max_length"], val_fraction=0.0,
-                           logging_steps=5, eval_steps=10**6, save_steps=10**6))
+                           logging_steps=5, eval_steps=10**6, save_steps=10**6,
+                           gradient_checkpointing=args["checkpointing"]))
 gpu = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None
 tokens = result.tokens_per_s * result.seconds
 print(json.dumps({"seconds": result.seconds, "tokens": tokens, "tokens_per_s": result.tokens_per_s,
@@ -117,6 +120,7 @@ def main() -> None:
     parser.add_argument("--max-length", type=int, default=1024)
     parser.add_argument("--examples", type=int, default=400)
     parser.add_argument("--method", default="lora", choices=["lora", "qlora"])
+    parser.add_argument("--checkpointing", default="on", choices=["on", "off", "both"])
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     require(FILINGS)
@@ -134,27 +138,41 @@ def main() -> None:
         "max_length": args.max_length,
         "bf16": use_bf16("auto"),  # the same precision for both
     }
-    ours = run(OURS, {**common, "method": args.method, "out": str(OUT / f"train-ours-{stamp}")})
-    plain = (
-        run(PLAIN, {**common, "out": str(OUT / f"train-plain-{stamp}")}) if args.method == "lora" else None
-    )
-    result = {"machine": machine(), "method": args.method, **common, "ours": ours, "plain_trl": plain}
-    if plain:
-        result["speed_ratio"] = round(ours["tokens_per_s"] / plain["tokens_per_s"], 3)
-        result["memory_ratio"] = round(ours["peak_rss_mb"] / plain["peak_rss_mb"], 3)
+    settings = {"on": [True], "off": [False], "both": [True, False]}[args.checkpointing]
+    rows = []
+    for ckpt in settings:
+        tag = f"{stamp}-{'ckpt' if ckpt else 'nockpt'}"
+        same = {**common, "checkpointing": ckpt}
+        ours = run(OURS, {**same, "method": args.method, "out": str(OUT / f"train-ours-{tag}")})
+        plain = (
+            run(PLAIN, {**same, "out": str(OUT / f"train-plain-{tag}")}) if args.method == "lora" else None
+        )
+        row = {"checkpointing": ckpt, "ours": ours, "plain_trl": plain}
+        if plain:
+            row["speed_ratio"] = round(ours["tokens_per_s"] / plain["tokens_per_s"], 3)
+            row["memory_ratio"] = round(ours["peak_rss_mb"] / plain["peak_rss_mb"], 3)
+        rows.append(row)
+    result = {"machine": machine(), "method": args.method, **common, "runs": rows}
     (OUT / f"train-{args.method}.json").write_text(json.dumps(result, indent=1))
     if args.json:
         print(json.dumps(result))
         return
     print(f"# train benchmark, {args.method}, {args.steps} steps x {args.batch}; {result['machine']}")
-    print("| path | tokens/s | peak RSS MB | peak GPU MB |\n|---|---|---|---|")
-    for name, r in (("expert train", ours), ("plain TRL + PEFT", plain)):
-        if r:
+    print("| path | gradient checkpointing | tokens/s | peak RSS MB | peak GPU MB |\n|---|---|---|---|---|")
+    for row in rows:
+        for name in ("ours", "plain_trl"):
+            r = row[name]
+            if r:
+                label = "expert train" if name == "ours" else "plain TRL + PEFT"
+                print(
+                    f"| {label} | {'on' if row['checkpointing'] else 'off'} | {r['tokens_per_s']:.0f} "
+                    f"| {r['peak_rss_mb']:.0f} | {r['peak_gpu_mb'] or '-'} |"
+                )
+        if row["plain_trl"]:
             print(
-                f"| {name} | {r['tokens_per_s']:.0f} | {r['peak_rss_mb']:.0f} | {r['peak_gpu_mb'] or '-'} |"
+                f"checkpointing {'on' if row['checkpointing'] else 'off'}: speed ratio "
+                f"{row['speed_ratio']}, memory ratio {row['memory_ratio']}"
             )
-    if plain:
-        print(f"speed ratio {result['speed_ratio']}, memory ratio {result['memory_ratio']}")
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ def test_cli_train_writes_adapter_manifest_and_loss_curve(
         "--max-length",
         "128",
     ]
-    assert main([*args, "--json"]) == 0
+    assert main([*args, "--no-gradient-checkpointing", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["steps"] == 3 and result["dropped_too_long"] == 1
     assert result["train_examples"] + result["val_examples"] == 24 and result["val_examples"] == 2
@@ -51,7 +51,7 @@ def test_cli_train_writes_adapter_manifest_and_loss_curve(
     assert manifest["status"] == "done" and len(manifest["base"]["sha256"]) == 64
     assert len(manifest["dataset"]["sha256"]) == 64 and manifest["versions"]["peft"]
     assert manifest["config"]["r"] == 16 and "eval_loss" in manifest["result"]["metrics"]
-    assert manifest["precision"] in ("bf16", "fp32")
+    assert manifest["precision"] in ("bf16", "fp32") and manifest["gradient_checkpointing"] is False
     # the run directory is never overwritten
     assert main(args) == 2
     assert "already exists" in capsys.readouterr().err
@@ -98,6 +98,8 @@ def test_loss_is_on_the_assistant_tokens_only(llama: Path, data: Path, tmp_path:
     assert text.startswith("Capex was ") and text.rstrip().endswith("<|im_end|>")
     assert "What was capex" not in text and "Answer from the filings" not in text
     assert not (tmp_path / "r" / "manifest.json").exists()  # prepare trains and records nothing
+    # gradient checkpointing is on unless turned off, as in TRL, and recorded
+    assert session.trainer.args.activation_checkpointing and session.manifest["gradient_checkpointing"]
 
 
 def test_phi3_fused_projections_are_all_adapted(tmp_path: Path, data: Path) -> None:
@@ -184,3 +186,36 @@ def test_the_shipped_smollm2_gguf_is_the_default_base(data: Path, tmp_path: Path
     ]
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
     assert manifest["base"]["name"] == "smollm2" and manifest["base"]["class"] == "LlamaForCausalLM"
+
+
+def test_packing_keeps_examples_apart_and_the_loss_on_answers(
+    llama: Path, data: Path, tmp_path: Path
+) -> None:
+    import torch
+
+    session = prepare(
+        TrainConfig(
+            data=str(data),
+            out=str(tmp_path / "r"),
+            base=str(llama),
+            max_length=256,
+            packing=True,
+            batch_size=2,
+        )
+    )
+    batch = next(iter(session.trainer.get_train_dataloader()))
+    ids, labels, positions = batch["input_ids"], batch["labels"], batch["position_ids"]
+    bounds = batch["cu_seq_lens_q"].tolist()
+    assert ids.shape[0] == 1 and len(bounds) >= 3  # several examples in one row, no padding
+    learned = session.tokenizer.decode([t for t, y in zip(ids[0], labels[0], strict=True) if y != -100])
+    assert learned.count("Capex was ") == len(bounds) - 1 and "What was capex" not in learned
+    # each example attends only to itself: packed logits equal the logits of the example alone
+    model = session.trainer.model.eval()
+    with torch.no_grad():
+        packed = model(input_ids=ids, position_ids=positions).logits[0]
+        for start, end in zip(bounds[:-1], bounds[1:], strict=False):
+            alone = model(input_ids=ids[:, start:end]).logits[0]
+            assert torch.allclose(alone, packed[start:end], atol=1e-4)
+    # and it trains through the real entry point
+    result = train(replace(session.config, out=str(tmp_path / "run"), max_steps=2))
+    assert result.steps == 2 and (tmp_path / "run" / "adapter" / "adapter_config.json").is_file()

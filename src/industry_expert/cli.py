@@ -472,12 +472,26 @@ def _train_progress(json_mode: bool) -> Any:
     return on
 
 
-def cmd_train(args: argparse.Namespace) -> int:
+def _quiet_ml_libraries() -> None:
+    """Keep library chatter out of the user's output: deprecation notes, transformers' weight-loading
+    bar (our own progress says what is loading), and bitsandbytes' note on an optional CPU inference
+    kernel from the hub, which training does not use."""
+    import logging
     import warnings
 
+    warnings.simplefilter("ignore", FutureWarning)
+    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
+    try:
+        from transformers.utils import logging as hf_logging
+    except ImportError:
+        return
+    hf_logging.disable_progress_bar()
+
+
+def cmd_train(args: argparse.Namespace) -> int:
     from .finetune.train import TrainConfig, TrainError, train
 
-    warnings.simplefilter("ignore", FutureWarning)  # library deprecation notes are not the user's concern
+    _quiet_ml_libraries()
 
     if args.resume:
         config = TrainConfig(data="", out=args.resume, max_steps=args.max_steps or -1)
@@ -498,6 +512,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             "grad_accum": args.grad_accum,
             "max_length": args.max_length,
             "packing": args.packing or None,
+            "gradient_checkpointing": args.gradient_checkpointing,
             "precision": args.precision,
             "seed": args.seed,
         }
@@ -520,6 +535,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from .finetune.export import export
+
+    _quiet_ml_libraries()
 
     if not args.merge and not args.gguf:
         raise ExpertError(
@@ -652,7 +669,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="new run directory (never overwritten)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
     p.add_argument("--base", help="model folder, .gguf file or hub id (default: the shipped SmolLM2)")
-    p.add_argument("--method", choices=["lora", "qlora"], help="qlora: 4-bit NF4 base, needs CUDA")
+    p.add_argument(
+        "--method", choices=["lora", "qlora"], help="qlora: 4-bit NF4 base (bitsandbytes; CUDA or CPU)"
+    )
     p.add_argument("--eval-data", help="validation JSONL (default: hold out 10%% of --data)")
     p.add_argument("--r", type=int, help="LoRA rank (default 16)")
     p.add_argument("--alpha", type=int, help="LoRA alpha (default 32)")
@@ -666,6 +685,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-length", type=int, help="longest example in tokens; longer ones are dropped (default 1024)"
     )
     p.add_argument("--packing", action="store_true", help="pack short examples into full-length sequences")
+    p.add_argument(
+        "--gradient-checkpointing",
+        action=argparse.BooleanOptionalAction,
+        help="recompute activations to save memory (default on; --no-gradient-checkpointing is faster)",
+    )
     p.add_argument(
         "--precision",
         choices=["auto", "bf16", "fp32"],

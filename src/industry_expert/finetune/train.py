@@ -46,7 +46,7 @@ class TrainConfig:
     data: str
     out: str
     base: str = SHIPPED_BASE
-    method: str = "lora"  # or qlora (4-bit NF4 base, CUDA)
+    method: str = "lora"  # or qlora (4-bit NF4 base through bitsandbytes, CUDA or CPU)
     eval_data: str = ""  # a separate validation file; else ``val_fraction`` is held out
     val_fraction: float = 0.1
     r: int = 16
@@ -62,7 +62,9 @@ class TrainConfig:
     warmup: float = 0.03  # fraction of steps
     scheduler: str = "cosine"
     packing: bool = False
-    gradient_checkpointing: bool | None = None  # None: on for CUDA, off for CPU
+    # Recompute activations in the backward pass instead of keeping them: None (auto) is on, as in
+    # TRL, which cuts peak memory; off trades that memory for speed (see docs/benchmarks.md).
+    gradient_checkpointing: bool | None = None
     # auto: bf16 on CUDA, and on CPUs with native bf16 (AVX512-BF16/AMX; 1.7x the fp32 speed for
     # SmolLM2 on this project's Xeon); fp32 elsewhere. Or "bf16", "fp32".
     precision: str = "auto"
@@ -395,7 +397,7 @@ def prepare(config: TrainConfig, resume: bool = False, progress: Progress | None
     total = config.max_steps if config.max_steps > 0 else max(1, round(steps_per_epoch * config.epochs))
     eval_every = config.eval_steps or max(1, total // 10)
     cuda = torch.cuda.is_available()
-    checkpointing = config.gradient_checkpointing if config.gradient_checkpointing is not None else cuda
+    checkpointing = config.gradient_checkpointing is not False
     args = SFTConfig(
         output_dir=str(run / "checkpoints"),
         max_steps=total,
@@ -414,7 +416,7 @@ def prepare(config: TrainConfig, resume: bool = False, progress: Progress | None
         save_total_limit=2,
         max_length=config.max_length,
         packing=config.packing,
-        gradient_checkpointing=checkpointing,
+        activation_checkpointing=checkpointing,
         bf16=use_bf16(config.precision),
         use_cpu=not cuda,
         report_to="none",
@@ -455,6 +457,7 @@ def prepare(config: TrainConfig, resume: bool = False, progress: Progress | None
         },
         "lora": {"targets": targets, "r": config.r, "alpha": config.alpha, "dropout": config.dropout},
         "precision": "bf16" if use_bf16(config.precision) else "fp32",
+        "gradient_checkpointing": checkpointing,
         "trainable_parameters": trainable,
         "total_parameters": all_params,
         "versions": _versions(),
