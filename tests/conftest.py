@@ -16,6 +16,20 @@ from industry_expert.embed import normalize
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``gpu`` skip cleanly on machines without CUDA."""
+    gpu = [item for item in items if "gpu" in item.keywords]
+    if not gpu:
+        return
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU")
+    for item in gpu:
+        item.add_marker(skip)
+
+
 class FakeEmbedder:
     """Hashes each word into one of 64 buckets: texts sharing words get similar vectors."""
 

@@ -144,6 +144,7 @@ def test_bad_training_input_is_one_clear_line(llama: Path, data: Path, tmp_path:
 
 def test_qlora_trains_on_a_4bit_nf4_base(data: Path, tmp_path: Path) -> None:
     import bitsandbytes as bnb
+    import torch
 
     # bitsandbytes quantizes in blocks of 64 inputs, so the layers need at least 64
     base = make_llama(tmp_path / "llama64", hidden=64)
@@ -159,6 +160,7 @@ def test_qlora_trains_on_a_4bit_nf4_base(data: Path, tmp_path: Path) -> None:
     session = prepare(config)
     layer = session.trainer.model.get_submodule("base_model.model.model.layers.0.self_attn.q_proj.base_layer")
     assert isinstance(layer, bnb.nn.Linear4bit) and layer.weight.quant_type == "nf4"
+    assert layer.weight.quant_state.nested and layer.compute_dtype == torch.bfloat16  # double quant, bf16
     result = train(replace(config, out=str(tmp_path / "q2")))
     losses = [
         h["loss"]
@@ -219,3 +221,27 @@ def test_packing_keeps_examples_apart_and_the_loss_on_answers(
     # and it trains through the real entry point
     result = train(replace(session.config, out=str(tmp_path / "run"), max_steps=2))
     assert result.steps == 2 and (tmp_path / "run" / "adapter" / "adapter_config.json").is_file()
+
+
+@pytest.mark.gpu
+def test_lora_and_qlora_on_cuda(data: Path, tmp_path: Path) -> None:
+    """On CUDA: bf16 LoRA with gradient checkpointing, and QLoRA on a 4-bit NF4 base with double
+    quantization and bf16 compute, both through the real entry point."""
+    import bitsandbytes as bnb
+    import torch
+
+    base = make_llama(tmp_path / "llama64", hidden=64)
+    lora = train(
+        TrainConfig(data=str(data), out=str(tmp_path / "l"), base=str(base), max_steps=3, max_length=128)
+    )
+    manifest = json.loads((tmp_path / "l" / "manifest.json").read_text())
+    assert lora.steps == 3 and manifest["precision"] == "bf16" and manifest["gradient_checkpointing"]
+    config = TrainConfig(
+        data=str(data), out=str(tmp_path / "q"), base=str(base), method="qlora", max_steps=3, max_length=128
+    )
+    session = prepare(config)
+    layer = session.trainer.model.get_submodule("base_model.model.model.layers.0.self_attn.q_proj.base_layer")
+    assert isinstance(layer, bnb.nn.Linear4bit) and layer.weight.device.type == "cuda"
+    assert layer.weight.quant_type == "nf4" and layer.weight.quant_state.nested  # double quantization
+    assert layer.compute_dtype == torch.bfloat16
+    assert train(replace(config, out=str(tmp_path / "q2"))).steps == 3
