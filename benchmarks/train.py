@@ -1,7 +1,7 @@
 """Training throughput and peak memory: `expert train` against a plain TRL + PEFT script.
 
     python benchmarks/train.py                    # SmolLM2 (shipped GGUF), LoRA, 30 steps each
-    python benchmarks/train.py --steps 50 --method qlora
+    python benchmarks/train.py --steps 50 --method qlora   # QLoRA against our LoRA, same data
     python benchmarks/train.py --checkpointing both   # with and without gradient checkpointing
 
 Both runs use the same base, the same examples, LoRA on every linear layer with the same rank,
@@ -143,14 +143,20 @@ def main() -> None:
     for ckpt in settings:
         tag = f"{stamp}-{'ckpt' if ckpt else 'nockpt'}"
         same = {**common, "checkpointing": ckpt}
-        ours = run(OURS, {**same, "method": args.method, "out": str(OUT / f"train-ours-{tag}")})
-        plain = (
-            run(PLAIN, {**same, "out": str(OUT / f"train-plain-{tag}")}) if args.method == "lora" else None
-        )
-        row = {"checkpointing": ckpt, "ours": ours, "plain_trl": plain}
-        if plain:
-            row["speed_ratio"] = round(ours["tokens_per_s"] / plain["tokens_per_s"], 3)
-            row["memory_ratio"] = round(ours["peak_rss_mb"] / plain["peak_rss_mb"], 3)
+        row: dict = {"checkpointing": ckpt}
+        row["ours"] = run(OURS, {**same, "method": "lora", "out": str(OUT / f"train-ours-{tag}")})
+        if args.method == "lora":
+            row["plain_trl"] = run(PLAIN, {**same, "out": str(OUT / f"train-plain-{tag}")})
+            row["speed_ratio"] = round(row["ours"]["tokens_per_s"] / row["plain_trl"]["tokens_per_s"], 3)
+            row["memory_ratio"] = round(row["ours"]["peak_rss_mb"] / row["plain_trl"]["peak_rss_mb"], 3)
+        else:  # QLoRA against our own LoRA on the same data
+            row["ours_qlora"] = run(OURS, {**same, "method": "qlora", "out": str(OUT / f"train-qlora-{tag}")})
+            row["qlora_speed_ratio"] = round(
+                row["ours_qlora"]["tokens_per_s"] / row["ours"]["tokens_per_s"], 3
+            )
+            row["qlora_memory_ratio"] = round(
+                row["ours_qlora"]["peak_rss_mb"] / row["ours"]["peak_rss_mb"], 3
+            )
         rows.append(row)
     result = {"machine": machine(), "method": args.method, **common, "runs": rows}
     (OUT / f"train-{args.method}.json").write_text(json.dumps(result, indent=1))
@@ -159,20 +165,21 @@ def main() -> None:
         return
     print(f"# train benchmark, {args.method}, {args.steps} steps x {args.batch}; {result['machine']}")
     print("| path | gradient checkpointing | tokens/s | peak RSS MB | peak GPU MB |\n|---|---|---|---|---|")
+    labels = {
+        "ours": "expert train (LoRA)",
+        "plain_trl": "plain TRL + PEFT (LoRA)",
+        "ours_qlora": "expert train (QLoRA)",
+    }
     for row in rows:
-        for name in ("ours", "plain_trl"):
-            r = row[name]
+        for name, label in labels.items():
+            r = row.get(name)
             if r:
-                label = "expert train" if name == "ours" else "plain TRL + PEFT"
                 print(
                     f"| {label} | {'on' if row['checkpointing'] else 'off'} | {r['tokens_per_s']:.0f} "
                     f"| {r['peak_rss_mb']:.0f} | {r['peak_gpu_mb'] or '-'} |"
                 )
-        if row["plain_trl"]:
-            print(
-                f"checkpointing {'on' if row['checkpointing'] else 'off'}: speed ratio "
-                f"{row['speed_ratio']}, memory ratio {row['memory_ratio']}"
-            )
+        ratios = {k: v for k, v in row.items() if k.endswith("_ratio")}
+        print(f"checkpointing {'on' if row['checkpointing'] else 'off'}: {ratios}")
 
 
 if __name__ == "__main__":

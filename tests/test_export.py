@@ -47,6 +47,18 @@ def test_merged_weights_are_base_plus_scaled_lora_product(tmp_path: Path) -> Non
         export(run, merged=True)
 
 
+def test_a_base_changed_since_training_is_refused(tmp_path: Path) -> None:
+    import shutil
+
+    base = make_llama(tmp_path / "base")
+    run = _run(base, tmp_path)
+    shutil.rmtree(base)
+    make_llama(base, seed=1)  # other weights of the same shapes at the same path
+    with pytest.raises(ExportError, match="has changed since"):
+        export(run, merged=True)
+    assert not (run / "export").exists()
+
+
 def test_unfinished_or_missing_runs_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ExportError, match="not a training run"):
         export(tmp_path)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ExpertError
-from .train import MANIFEST, TrainConfig, dequantized_folder, resolve_base
+from .train import MANIFEST, TrainConfig, base_fingerprint, dequantized_folder, resolve_base
 
 CONVERTERS_ENV = "EXPERT_LLAMA_CPP_DIR"
 
@@ -75,6 +75,12 @@ def merge(run: Path, out: Path) -> Path:
     manifest = _run_manifest(run)
     config = TrainConfig(**manifest["config"])
     where, gguf, local = resolve_base(config.base)
+    trained_on = manifest.get("base", {}).get("sha256", "")
+    if local is not None and trained_on and base_fingerprint(local) != trained_on:
+        raise ExportError(
+            f"the base model {config.base} has changed since {run} was trained on it (its weights' "
+            "SHA-256 differs from the manifest's); export with the base the run was trained on"
+        )
     options: dict[str, Any] = {"local_files_only": local is not None}
     if gguf and local is not None:
         where = str(dequantized_folder(local))
