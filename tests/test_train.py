@@ -57,7 +57,10 @@ def test_cli_train_writes_adapter_manifest_and_loss_curve(
     assert "already exists" in capsys.readouterr().err
     # --resume continues the step count
     assert main(["train", "--resume", str(run), "--max-steps", "5", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["steps"] == 5
+    resumed = json.loads(capsys.readouterr().out)
+    assert resumed["steps"] == 5 and resumed["tokens_per_s"] > 0 and "eval_loss" in resumed["metrics"]
+    history = json.loads((run / "manifest.json").read_text())["history"]
+    assert sum("eval_loss" in h and h["step"] == 5 for h in history) == 1  # the final step evaluated once
     # the run directory is enough to use the tuned model: the manifest names the base
     from industry_expert.generate import complete
     from industry_expert.generate.hf import TransformersGenerator

@@ -276,7 +276,9 @@ def _progress_callback(emit: Progress, total_steps: int) -> Any:
     class Report(TrainerCallback):  # type: ignore[misc]
         def __init__(self) -> None:
             self.started = time.perf_counter()
-            self.tokens0: float | None = None
+
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+            self.started = time.perf_counter()  # TRL counts tokens from here, also after --resume
 
         def on_log(
             self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any
@@ -290,8 +292,6 @@ def _progress_callback(emit: Progress, total_steps: int) -> Any:
                 return
             if "num_tokens" in logs:
                 elapsed = time.perf_counter() - self.started
-                if self.tokens0 is None:
-                    self.tokens0 = 0.0
                 event["tokens_per_s"] = round(float(logs["num_tokens"]) / max(elapsed, 1e-9), 1)
             emit(event)
 
@@ -494,12 +494,18 @@ def train(config: TrainConfig, resume: bool = False, progress: Progress | None =
     output = trainer.train(resume_from_checkpoint=session.checkpoint)
     seconds = time.perf_counter() - started
     metrics = {k: float(v) for k, v in output.metrics.items() if isinstance(v, (int, float))}
-    if trainer.eval_dataset is not None:
+    last = trainer.state.log_history[-2:-1]  # before the summary entry ``train()`` appends
+    evaluated = bool(last) and "eval_loss" in last[0] and last[0].get("step") == trainer.state.global_step
+    if trainer.eval_dataset is not None and not evaluated:
         metrics.update({k: float(v) for k, v in trainer.evaluate().items() if isinstance(v, (int, float))})
     trainer.model.save_pretrained(run / "adapter")
     session.tokenizer.save_pretrained(run / "adapter")
+    if evaluated:
+        metrics.update({k: float(v) for k, v in last[0].items() if k.startswith("eval_")})
     history = trainer.state.log_history
-    tokens = max((float(h.get("num_tokens", 0)) for h in history), default=0.0)
+    # TRL counts tokens from the start of this ``train()`` call (a resumed run starts again at 0)
+    since = int(session.checkpoint.rsplit("-", 1)[-1]) if session.checkpoint else 0
+    tokens = max((float(h.get("num_tokens", 0)) for h in history if h.get("step", 0) > since), default=0.0)
     title = f"{Path(config.base).name} {config.method} r={config.r} on {Path(config.data).name}"
     _plot(history, run / "loss.png", title)
     result = TrainResult(
