@@ -111,3 +111,33 @@ def test_vague_or_missing_questions_are_rejected() -> None:
     assert _question("Question: What is the text about?") == ""
     assert _question("The company is a global logistics provider.") == ""
     assert _question("Question: What is the answer to the question?") == ""
+
+
+def test_answers_the_passage_does_not_support_are_dropped(ws: Workspace, tmp_path: Path) -> None:
+    from industry_expert.finetune.build import clean_answer, grounded
+
+    passage = "In fiscal 2022 Northwind shipped 1,204 pumps.\n2022 2021\nTotal net sales 394,328 365,817"
+    question = "How many pumps did Northwind ship in fiscal 2022?"
+    assert grounded("Northwind shipped 1,204 pumps [1].", passage, question)
+    assert not grounded("Northwind shipped 1,900 pumps.", passage, question)  # an invented figure
+    assert not grounded("Northwind did in fiscal 2022.", passage, question)  # nothing beyond the question
+    assert clean_answer('It shipped 1,204 pumps [2].\n\nQuote from [2]: "x"') == "It shipped 1,204 pumps."
+
+    class Inventor(QAGenerator):
+        def stream(self, messages, max_tokens: int = 512, temperature: float = 0.0):  # type: ignore[no-untyped-def]
+            reply = "".join(super().stream(messages, max_tokens, temperature))
+            yield reply if "quiz" in messages[-1]["content"] else "It reports 99,999 pumps [3]."
+
+    ws.use_generator(Inventor())
+    # every passage gets an invented figure, so nothing is kept and the error says why
+    with pytest.raises(BuildError, match="14 answers the passage does not support"):
+        build_dataset(ws, tmp_path / "c.jsonl", n=3)
+
+
+def test_the_quote_is_the_supporting_sentence_not_a_row_of_years() -> None:
+    from industry_expert.finetune.build import best_sentence
+
+    passage = "2022 2021 2020\nTotal net sales 394,328 365,817 274,515\nSee Note 2."
+    assert best_sentence(passage, "Total net sales in 2022 were $394,328 million.").startswith(
+        "Total net sales"
+    )

@@ -410,7 +410,8 @@ def cmd_dataset_build(args: argparse.Namespace) -> int:
     else:
         print(
             f"{report.train} training and {report.validation} validation example(s) in {args.out} "
-            f"({report.duplicates} duplicate(s) dropped, {report.rejected} unusable generator repl(ies)); "
+            f"({report.duplicates} duplicate(s) dropped, {report.rejected} unusable generator repl(ies), "
+            f"{report.ungrounded} answer(s) the passage does not support); "
             f"chunks used are listed in {Path(args.out).with_suffix('.chunks.json')}"
         )
     return 0

@@ -4,7 +4,8 @@ For each sampled chunk (the "oracle" passage) the configured generator writes a 
 passage answers, then an answer from the passage. Each example is then laid out exactly like an
 ``expert ask`` prompt (the same instruction and numbered sources, via ``build_prompt``): the
 oracle among ``distractors`` passages from other documents, in random order. The answer cites
-the oracle's number and quotes the sentence of the passage it relies on. A share of examples
+the oracle's number and quotes the sentence of the passage it relies on. Answers the passage does
+not support (a figure it does not hold, no word in common) are dropped and counted. A share of examples
 (``1 - oracle_share``) leave the oracle out, so the model also learns the facts themselves and
 learns to answer when retrieval misses (RAFT, Zhang et al. 2024).
 
@@ -56,6 +57,7 @@ class BuildReport:
     validation: int = 0
     duplicates: int = 0
     rejected: int = 0  # generator replies that were not a usable question or answer
+    ungrounded: int = 0  # answers with a figure or claim the passage does not hold
     resumed: int = 0
     chunks: list[int] = field(default_factory=list)
 
@@ -79,18 +81,44 @@ def _question(reply: str) -> str:
     return line if usable else ""
 
 
+_YEAR = re.compile(r"(19|20)\d\d")
+_WORD = re.compile(r"[^\W\d_]{3,}")
+
+
 def best_sentence(passage: str, answer: str) -> str:
-    """The sentence (or line) of ``passage`` sharing most figures and words with ``answer``."""
+    """The sentence (or line) of ``passage`` sharing most figures and words with ``answer``.
+
+    A line of bare column headings ("2023 2022 2021") matches any answer about those years but
+    supports none, so pieces without a word are passed over and a year weighs like a word.
+    """
     pieces = [p.strip() for p in re.split(r"(?<=[.!?])\s+|\n", passage) if len(p.strip()) > 3]
+    pieces = [p for p in pieces if _WORD.search(p)] or pieces
     if not pieces:
         return passage.strip()
     wanted = content_terms(answer)
 
     def score(piece: str) -> float:
         shared = wanted & content_terms(piece)
-        return sum(3 if t[0].isdigit() else 1 for t in shared)
+        return sum(3 if t[0].isdigit() and not _YEAR.fullmatch(t) else 1 for t in shared)
 
     return max(pieces, key=score)
+
+
+def clean_answer(reply: str) -> str:
+    """The generator's answer without the ``[n]`` markers or quote it may add on its own (the
+    example adds its own citation and quote)."""
+    text = re.split(r"\n\s*(?:quotes?|sources?)\b", reply.strip(), maxsplit=1, flags=re.I)[0]
+    return " ".join(re.sub(r"\s*\[\d+\]", "", text).split())
+
+
+def grounded(answer: str, passage: str, question: str) -> bool:
+    """Whether the passage supports ``answer``: each figure in it is in the passage (or the
+    question), and it shares a word or figure with the passage beyond what the question says. A
+    small generator often invents figures; such a pair would teach the model to invent them."""
+    terms = content_terms(re.sub(r"\[\d+\]", " ", answer))
+    have, asked = content_terms(passage), content_terms(question)
+    figures = {t for t in terms if t[0].isdigit()}
+    return figures <= have | asked and bool((terms - asked) & have)
 
 
 def make_example(
@@ -198,13 +226,23 @@ def build_dataset(
             )
             answer = ""
             if question:
-                answer = complete(
-                    gen,
-                    [{"role": "user", "content": ANSWER_PROMPT.format(passage=passage, question=question)}],
-                    max_tokens=160,
-                ).strip()
+                answer = clean_answer(
+                    complete(
+                        gen,
+                        [
+                            {
+                                "role": "user",
+                                "content": ANSWER_PROMPT.format(passage=passage, question=question),
+                            }
+                        ],
+                        max_tokens=160,
+                    )
+                )
             if not question or not answer:
                 report.rejected += 1
+                continue
+            if not grounded(answer, passage, question):
+                report.ungrounded += 1
                 continue
             pool = fetch(rng.sample(ids, min(len(ids), 4 * distractors + 4)))
             others = [h for h in pool if h.source != oracle.source] or [
@@ -219,7 +257,8 @@ def build_dataset(
     if not done:
         partial.unlink(missing_ok=True)
         raise BuildError(
-            f"no usable question/answer pair from {len(tried)} passage(s) ({report.rejected} rejected replies); "
+            f"no usable question/answer pair from {len(tried)} passage(s) ({report.rejected} rejected "
+            f"replies, {report.ungrounded} answers the passage does not support); "
             "ingest longer documents or use a stronger generator (--model, --base-url)"
         )
     seen: set[str] = set()
