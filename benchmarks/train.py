@@ -6,10 +6,15 @@
 
 Both runs use the same base, the same examples, LoRA on every linear layer with the same rank,
 batch size, learning rate, maximum length, precision and gradient checkpointing (TRL turns it on
-by default; a comparison must set it the same on both sides), in separate processes one after the other; each
+by default; a comparison must set it the same on both sides), in separate processes (the order
+alternating with --repeat) one after the other; each
 reports its own training tokens/s (tokens the trainer counted over the time of ``train()``) and
 its peak resident memory (ru_maxrss; on CUDA also peak GPU memory). The plain script is what the
 public recipes do: ``SFTTrainer(model, train_dataset=messages, peft_config=LoraConfig(...))``.
+
+The maximum length (1,536) is above the longest example (1,402 tokens): below it `expert train`
+drops the longer examples and the plain recipe truncates them, and the two no longer train on the
+same data.
 
 The examples: the filings workspace's chunks laid out as `dataset build` lays them out (RAFT
 prompt with three distractors), with a templated question and the passage's first sentence as
@@ -21,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import statistics
 import subprocess
 import sys
 import time
@@ -117,10 +123,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--batch", type=int, default=4)
-    parser.add_argument("--max-length", type=int, default=1024)
+    parser.add_argument("--max-length", type=int, default=1536)  # the longest example fits
     parser.add_argument("--examples", type=int, default=400)
     parser.add_argument("--method", default="lora", choices=["lora", "qlora"])
     parser.add_argument("--checkpointing", default="on", choices=["on", "off", "both"])
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each path, order alternating")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     require(FILINGS)
@@ -139,31 +146,42 @@ def main() -> None:
         "bf16": use_bf16("auto"),  # the same precision for both
     }
     settings = {"on": [True], "off": [False], "both": [True, False]}[args.checkpointing]
+    second = {"lora": ("plain_trl", PLAIN, "lora"), "qlora": ("ours_qlora", OURS, "qlora")}[args.method]
+    paths = {"ours": (OURS, "lora"), second[0]: (second[1], second[2])}
     rows = []
     for ckpt in settings:
-        tag = f"{stamp}-{'ckpt' if ckpt else 'nockpt'}"
         same = {**common, "checkpointing": ckpt}
-        row: dict = {"checkpointing": ckpt}
-        row["ours"] = run(OURS, {**same, "method": "lora", "out": str(OUT / f"train-ours-{tag}")})
-        if args.method == "lora":
-            row["plain_trl"] = run(PLAIN, {**same, "out": str(OUT / f"train-plain-{tag}")})
-            row["speed_ratio"] = round(row["ours"]["tokens_per_s"] / row["plain_trl"]["tokens_per_s"], 3)
-            row["memory_ratio"] = round(row["ours"]["peak_rss_mb"] / row["plain_trl"]["peak_rss_mb"], 3)
-        else:  # QLoRA against our own LoRA on the same data
-            row["ours_qlora"] = run(OURS, {**same, "method": "qlora", "out": str(OUT / f"train-qlora-{tag}")})
-            row["qlora_speed_ratio"] = round(
-                row["ours_qlora"]["tokens_per_s"] / row["ours"]["tokens_per_s"], 3
-            )
-            row["qlora_memory_ratio"] = round(
-                row["ours_qlora"]["peak_rss_mb"] / row["ours"]["peak_rss_mb"], 3
-            )
+        runs: dict[str, list[dict]] = {name: [] for name in paths}
+        for rep in range(args.repeat):
+            order = list(paths) if rep % 2 == 0 else list(reversed(paths))  # alternate who goes first
+            for name in order:
+                code, method = paths[name]
+                out = OUT / f"train-{name}-{stamp}-{'ckpt' if ckpt else 'nockpt'}-{rep}"
+                runs[name].append(run(code, {**same, "method": method, "out": str(out)}))
+        row: dict = {"checkpointing": ckpt, "runs": runs}
+        for name, results in runs.items():
+            row[name] = {
+                "tokens_per_s": statistics.median(r["tokens_per_s"] for r in results),
+                "peak_rss_mb": statistics.median(r["peak_rss_mb"] for r in results),
+                "peak_gpu_mb": results[0]["peak_gpu_mb"]
+                and statistics.median(r["peak_gpu_mb"] for r in results),
+            }
+        prefix = "" if args.method == "lora" else "qlora_"
+        other, base = (
+            (row["ours"], row["plain_trl"]) if args.method == "lora" else (row["ours_qlora"], row["ours"])
+        )
+        row[prefix + "speed_ratio"] = round(other["tokens_per_s"] / base["tokens_per_s"], 3)
+        row[prefix + "memory_ratio"] = round(other["peak_rss_mb"] / base["peak_rss_mb"], 3)
         rows.append(row)
-    result = {"machine": machine(), "method": args.method, **common, "runs": rows}
+    result = {"machine": machine(), "method": args.method, "repeat": args.repeat, **common, "rows": rows}
     (OUT / f"train-{args.method}.json").write_text(json.dumps(result, indent=1))
     if args.json:
         print(json.dumps(result))
         return
-    print(f"# train benchmark, {args.method}, {args.steps} steps x {args.batch}; {result['machine']}")
+    print(
+        f"# train benchmark, {args.method}, {args.steps} steps x {args.batch}, max length {args.max_length}, "
+        f"medians of {args.repeat}; {result['machine']}"
+    )
     print("| path | gradient checkpointing | tokens/s | peak RSS MB | peak GPU MB |\n|---|---|---|---|---|")
     labels = {
         "ours": "expert train (LoRA)",

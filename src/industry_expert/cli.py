@@ -336,6 +336,7 @@ def _answer_once(
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
+    _quiet_ml_libraries()
     question = " ".join(args.question).strip()
     if not question:
         raise ExpertError('give a question, e.g. expert ask "What was revenue in 2023?"')
@@ -345,6 +346,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
+    _quiet_ml_libraries()
     tty = sys.stdin.isatty()
     history: list[tuple[str, str]] = []
     with Workspace.open(_workspace_path(args), _generator_overrides(args)) as ws:
@@ -378,6 +380,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_dataset_build(args: argparse.Namespace) -> int:
+    _quiet_ml_libraries()
     from .finetune.build import build_dataset
 
     out = _Reporter(args.json)
@@ -482,11 +485,12 @@ def _quiet_ml_libraries() -> None:
 
     warnings.simplefilter("ignore", FutureWarning)
     logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
-    try:
+    # read by huggingface_hub and transformers when first imported (which may not happen at all)
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    if "transformers" in sys.modules:
         from transformers.utils import logging as hf_logging
-    except ImportError:
-        return
-    hf_logging.disable_progress_bar()
+
+        hf_logging.disable_progress_bar()
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -530,6 +534,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             f"train loss {result.metrics.get('train_loss', float('nan')):.4f}"
             + (f", validation loss {loss:.4f}" if loss is not None else "")
             + f"\nadapter in {result.run}/adapter, manifest and loss.png in {result.run}"
+            + f'\nuse it: expert ask --adapter {result.run} "..."; export it: expert export {result.run} --merge --gguf'
         )
     return 0
 
@@ -609,7 +614,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--base-url", help="an OpenAI-compatible server, e.g. http://localhost:11434/v1")
         p.add_argument("--backend", choices=["llama-cpp", "transformers", "openai", "azure"])
         p.add_argument("--api-key-env", help="environment variable holding the API key")
-        p.add_argument("--adapter", help="a LoRA adapter folder on top of the model (transformers)")
+        p.add_argument(
+            "--adapter",
+            help="an `expert train` run directory or a LoRA adapter folder (runs on transformers)",
+        )
         p.add_argument("--max-tokens", type=int, help="answer length limit in tokens")
         p.add_argument("--context-window", type=int, help="tokens of prompt + answer")
 
