@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from industry_expert.config import RetrievalSettings
-from industry_expert.retrieve import collapse_duplicates, rrf, search, weighted
+from industry_expert.retrieve import collapse_duplicates, rrf, search_scored, weighted
 from industry_expert.store import DocumentRecord, SearchFilter, SQLiteStore, keyword_terms
 from industry_expert.types import Chunk, Hit
 
@@ -90,6 +90,10 @@ def test_search_modes(tmp_path: Path) -> None:
     put(store, "/a", ["the impeller part number is IM-7", "quarterly revenue grew"], [[1, 0], [0, 1]])
     settings = RetrievalSettings()
     embed = lambda q: np.array([0, 1], dtype=np.float32)  # noqa: E731 - "revenue"-like direction
-    assert search(store, "impeller", 1, settings, None, "keyword")[0].text.startswith("the impeller")
-    assert search(store, "impeller", 1, settings, embed, "dense")[0].text == "quarterly revenue grew"
-    assert len(search(store, "impeller", 5, settings, embed, "hybrid")) == 2
+    assert search_scored(store, "impeller", 1, settings, None, "keyword")[0][0].text.startswith(
+        "the impeller"
+    )
+    assert (
+        search_scored(store, "impeller", 1, settings, embed, "dense")[0][0].text == "quarterly revenue grew"
+    )
+    assert len(search_scored(store, "impeller", 5, settings, embed, "hybrid")[0]) == 2

@@ -336,7 +336,6 @@ def _answer_once(
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    _quiet_ml_libraries()
     question = " ".join(args.question).strip()
     if not question:
         raise ExpertError('give a question, e.g. expert ask "What was revenue in 2023?"')
@@ -346,7 +345,6 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    _quiet_ml_libraries()
     tty = sys.stdin.isatty()
     history: list[tuple[str, str]] = []
     with Workspace.open(_workspace_path(args), _generator_overrides(args)) as ws:
@@ -380,7 +378,6 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_dataset_build(args: argparse.Namespace) -> int:
-    _quiet_ml_libraries()
     from .finetune.build import build_dataset
 
     out = _Reporter(args.json)
@@ -496,8 +493,6 @@ def _quiet_ml_libraries() -> None:
 def cmd_train(args: argparse.Namespace) -> int:
     from .finetune.train import TrainConfig, TrainError, train
 
-    _quiet_ml_libraries()
-
     if args.resume:
         config = TrainConfig(data="", out=args.resume, max_steps=args.max_steps or -1)
     else:
@@ -541,8 +536,6 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from .finetune.export import export
-
-    _quiet_ml_libraries()
 
     if not args.merge and not args.gguf:
         raise ExpertError(
@@ -747,6 +740,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _quiet_ml_libraries()
     try:
         return int(args.func(args))
     except ExpertError as exc:

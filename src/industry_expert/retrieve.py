@@ -72,19 +72,6 @@ def collapse_duplicates(hits: Sequence[Hit], threshold: float) -> list[Hit]:
     return kept
 
 
-def search(
-    store: Store,
-    query: str,
-    k: int,
-    settings: RetrievalSettings,
-    embed: Callable[[str], np.ndarray] | None,
-    mode: str | None = None,
-    where: SearchFilter | None = None,
-) -> list[Hit]:
-    """The ``k`` best passages for ``query``; ``embed`` is only called for dense and hybrid."""
-    return search_scored(store, query, k, settings, embed, mode, where)[0]
-
-
 def search_scored(
     store: Store,
     query: str,
@@ -94,7 +81,8 @@ def search_scored(
     mode: str | None = None,
     where: SearchFilter | None = None,
 ) -> tuple[list[Hit], float | None]:
-    """``search``, plus the cosine similarity of the closest passage (None without a dense run).
+    """The ``k`` best passages for ``query`` and the cosine similarity of the closest one (None
+    without a dense run); ``embed`` is only called for dense and hybrid.
 
     The dense run is sorted, so its first score is the best one in the filter; fused ranks say
     which passages are best, not whether any of them is about the question.

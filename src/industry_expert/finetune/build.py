@@ -226,18 +226,8 @@ def build_dataset(
             )
             answer = ""
             if question:
-                answer = clean_answer(
-                    complete(
-                        gen,
-                        [
-                            {
-                                "role": "user",
-                                "content": ANSWER_PROMPT.format(passage=passage, question=question),
-                            }
-                        ],
-                        max_tokens=160,
-                    )
-                )
+                ask = ANSWER_PROMPT.format(passage=passage, question=question)
+                answer = clean_answer(complete(gen, [{"role": "user", "content": ask}], max_tokens=160))
             if not question or not answer:
                 report.rejected += 1
                 continue

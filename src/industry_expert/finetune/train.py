@@ -398,6 +398,7 @@ def prepare(config: TrainConfig, resume: bool = False, progress: Progress | None
     eval_every = config.eval_steps or max(1, total // 10)
     cuda = torch.cuda.is_available()
     checkpointing = config.gradient_checkpointing is not False
+    bf16 = use_bf16(config.precision)
     args = SFTConfig(
         output_dir=str(run / "checkpoints"),
         max_steps=total,
@@ -417,7 +418,7 @@ def prepare(config: TrainConfig, resume: bool = False, progress: Progress | None
         max_length=config.max_length,
         packing=config.packing,
         activation_checkpointing=checkpointing,
-        bf16=use_bf16(config.precision),
+        bf16=bf16,
         use_cpu=not cuda,
         report_to="none",
         seed=config.seed,
@@ -456,7 +457,7 @@ def prepare(config: TrainConfig, resume: bool = False, progress: Progress | None
             "dropped_too_long": dropped,
         },
         "lora": {"targets": targets, "r": config.r, "alpha": config.alpha, "dropout": config.dropout},
-        "precision": "bf16" if use_bf16(config.precision) else "fp32",
+        "precision": "bf16" if bf16 else "fp32",
         "gradient_checkpointing": checkpointing,
         "trainable_parameters": trainable,
         "total_parameters": all_params,
@@ -495,13 +496,12 @@ def train(config: TrainConfig, resume: bool = False, progress: Progress | None =
     seconds = time.perf_counter() - started
     metrics = {k: float(v) for k, v in output.metrics.items() if isinstance(v, (int, float))}
     last = trainer.state.log_history[-2:-1]  # before the summary entry ``train()`` appends
-    evaluated = bool(last) and "eval_loss" in last[0] and last[0].get("step") == trainer.state.global_step
-    if trainer.eval_dataset is not None and not evaluated:
+    if last and "eval_loss" in last[0] and last[0].get("step") == trainer.state.global_step:
+        metrics.update({k: float(v) for k, v in last[0].items() if k.startswith("eval_")})  # just evaluated
+    elif trainer.eval_dataset is not None:
         metrics.update({k: float(v) for k, v in trainer.evaluate().items() if isinstance(v, (int, float))})
     trainer.model.save_pretrained(run / "adapter")
     session.tokenizer.save_pretrained(run / "adapter")
-    if evaluated:
-        metrics.update({k: float(v) for k, v in last[0].items() if k.startswith("eval_")})
     history = trainer.state.log_history
     # TRL counts tokens from the start of this ``train()`` call (a resumed run starts again at 0)
     since = int(session.checkpoint.rsplit("-", 1)[-1]) if session.checkpoint else 0

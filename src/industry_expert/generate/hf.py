@@ -86,17 +86,13 @@ class TransformersGenerator:
         if threads:
             torch.set_num_threads(threads)
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        if gguf:
-            # The de-quantized copy that training uses (made once, cached): the same weights the
-            # adapter was trained on, loaded in a second instead of de-quantized again each time.
-            from ..finetune.train import dequantized_folder
-
-            try:
-                where = str(dequantized_folder(path))
-            except (OSError, ValueError, KeyError, RuntimeError) as exc:
-                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                raise GeneratorError(f"cannot load the model in {path}: {first}") from None
         try:
+            if gguf:
+                # The de-quantized copy that training uses (made once, cached): the weights the
+                # adapter was trained on, loaded in a second instead of de-quantized each time.
+                from ..finetune.train import dequantized_folder
+
+                where = str(dequantized_folder(path))
             self.tokenizer: Any = AutoTokenizer.from_pretrained(where, local_files_only=True)
             dtype = torch.bfloat16 if self.device == "cuda" else torch.float32
             self.model: Any = AutoModelForCausalLM.from_pretrained(where, local_files_only=True, dtype=dtype)
