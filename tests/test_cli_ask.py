@@ -89,7 +89,6 @@ def test_bad_generator_input_is_one_line_and_writes_nothing(ws: Path, tmp_path: 
         (["--model", str(not_gguf)], "not a GGUF file"),
         (["--model", str(truncated)], "cannot load"),
         (["--model", str(tmp_path)], "no config.json"),
-        (["--base-url", "http://127.0.0.1:9/v1", "--model", "phi3"], "cannot reach"),
         (["--context-window", "256", "--max-tokens", "200"], "shorten the question"),
         (["--backend", "nonsense"], "invalid choice"),
     ]
@@ -100,6 +99,10 @@ def test_bad_generator_input_is_one_line_and_writes_nothing(ws: Path, tmp_path: 
         assert "Traceback" not in result.stderr
         if "invalid choice" not in message:
             assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    # a server that is down is upstream's failure, not the user's input: exit 3
+    result = expert("ask", "--base-url", "http://127.0.0.1:9/v1", "--model", "phi3", QUESTION, ws=ws)
+    assert result.returncode == 3 and "cannot reach" in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     empty = tmp_path / "empty-ws"
     expert("init", ws=empty, check=True)
     result = expert("ask", QUESTION, ws=empty)

@@ -9,6 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from industry_expert.errors import UnreachableError
 from industry_expert.generate import Generator, GeneratorError, OpenAIChatGenerator, complete
 
 
@@ -79,7 +80,7 @@ def test_wrong_key_and_unreachable_server_are_one_line(server, monkeypatch) -> N
     monkeypatch.setenv("OPENAI_API_KEY", "wrong")
     with pytest.raises(GeneratorError, match="refused the key.*OPENAI_API_KEY"):
         complete(OpenAIChatGenerator("m", base_url=url), MESSAGES)
-    with pytest.raises(GeneratorError, match="cannot reach http://127.0.0.1:9"):
+    with pytest.raises(UnreachableError, match="cannot reach http://127.0.0.1:9"):
         complete(OpenAIChatGenerator("m", base_url="http://127.0.0.1:9", retries=0), MESSAGES)
 
 

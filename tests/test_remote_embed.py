@@ -12,7 +12,7 @@ import pytest
 
 from industry_expert.config import EmbedderSettings
 from industry_expert.embed import create_embedder, embed_query
-from industry_expert.errors import EmbedderError
+from industry_expert.errors import EmbedderError, UnreachableError
 
 
 class Recorder:
@@ -121,5 +121,5 @@ def test_unreachable_endpoint_is_one_line() -> None:
         EmbedderSettings(backend="openai", model="m", base_url="http://127.0.0.1:9", dimensions=8)
     )
     emb.retries = 0
-    with pytest.raises(EmbedderError, match="cannot reach"):
+    with pytest.raises(UnreachableError, match="cannot reach"):
         emb.embed_batch(["x"])

@@ -8,27 +8,70 @@ The public API::
 """
 
 from .config import Settings, load_settings
-from .errors import ConfigError, EmbedderError, EmbedderMismatchError, ExpertError, LoadError, WorkspaceError
+from .errors import (
+    STATUS,
+    BuildError,
+    ChatTemplateError,
+    ConfigError,
+    DatasetError,
+    EmbedderError,
+    EmbedderMismatchError,
+    ExpertError,
+    ExportError,
+    GenerationError,
+    GeneratorError,
+    InputError,
+    LoadError,
+    ModelError,
+    QuestionTooLongError,
+    StoreError,
+    TargetError,
+    TrainError,
+    UnreachableError,
+    UpstreamError,
+    UserError,
+    WorkspaceError,
+    exit_code,
+    http_status,
+)
 from .types import Answer, Block, Chunk, Citation, Document, Hit
 from .workspace import IngestReport, Workspace
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "STATUS",
     "Answer",
     "Block",
+    "BuildError",
+    "ChatTemplateError",
     "Chunk",
     "Citation",
     "ConfigError",
+    "DatasetError",
     "Document",
     "EmbedderError",
     "EmbedderMismatchError",
     "ExpertError",
+    "ExportError",
+    "GenerationError",
+    "GeneratorError",
     "Hit",
     "IngestReport",
+    "InputError",
     "LoadError",
+    "ModelError",
+    "QuestionTooLongError",
     "Settings",
+    "StoreError",
+    "TargetError",
+    "TrainError",
+    "UnreachableError",
+    "UpstreamError",
+    "UserError",
     "Workspace",
     "WorkspaceError",
+    "exit_code",
+    "http_status",
     "load_settings",
 ]

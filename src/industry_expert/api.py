@@ -4,7 +4,9 @@ OpenAI and any server speaking its wire format (vLLM, Ollama, llama.cpp's server
 and Jina differ only in URL, auth header and defaults: Azure puts the deployment in the path and
 wants ``api-key``; the others take ``Authorization: Bearer``. Keys come from environment
 variables, never from files in the workspace. Rate limits and server errors are retried with
-exponential backoff; everything else becomes one ``error`` line that says what to do.
+exponential backoff. A refused key or request is the user's to fix (``error``, a ``UserError``);
+a server that cannot be reached or keeps failing is ``UnreachableError`` and one that answers
+something unreadable ``UpstreamError``: each one line that says what to do.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from .errors import ExpertError
+from .errors import UnreachableError, UpstreamError, UserError
 
 DEFAULTS = {
     "openai": ("https://api.openai.com/v1", "OPENAI_API_KEY"),
@@ -36,7 +38,7 @@ class ApiClient:
         base_url: str = "",
         api_key_env: str = "",
         api_version: str = "2024-10-21",
-        error: type[ExpertError] = ExpertError,
+        error: type[UserError] = UserError,
         timeout: float = 60.0,
         retries: int = 3,
     ):
@@ -73,12 +75,18 @@ class ApiClient:
             raise self.error(
                 f"{self.backend} refused the key (HTTP {response.status_code}); set {self.key_env}"
             )
+        if response.status_code >= 500:
+            detail = response.read().decode("utf-8", "replace")[:200]
+            raise UpstreamError(f"{url} answered HTTP {response.status_code}: {detail}")
         if response.status_code >= 400:
             detail = response.read().decode("utf-8", "replace")[:200]
             raise self.error(f"{url} answered HTTP {response.status_code}: {detail}")
 
-    def _unreachable(self, url: str, exc: Exception) -> ExpertError:
-        return self.error(f"cannot reach {url}: {exc}; check the URL and that the server runs")
+    def _unreachable(self, url: str, exc: Exception) -> UnreachableError:
+        return UnreachableError(f"cannot reach {url}: {exc}; check the URL and that the server runs")
+
+    def _gave_up(self, url: str) -> UnreachableError:
+        return UnreachableError(f"{url} kept failing after {self.retries} retries; try again later")
 
     def _attempts(self) -> Iterator[int]:
         for attempt in range(self.retries + 1):
@@ -102,8 +110,8 @@ class ApiClient:
             try:
                 return response.json()
             except ValueError:
-                raise self.error(f"{url} did not answer with JSON") from None
-        raise self.error(f"{url} kept failing after {self.retries} retries")
+                raise UpstreamError(f"{url} did not answer with JSON") from None
+        raise self._gave_up(url)
 
     def stream(self, operation: str, model: str, body: dict[str, Any]) -> Iterator[Any]:
         """POST ``body`` with ``stream: true`` and yield each server-sent event's JSON."""
@@ -126,7 +134,9 @@ class ApiClient:
                         try:
                             event = json.loads(data)
                         except ValueError:
-                            raise self.error(f"{url} sent an event that is not JSON: {data[:80]}") from None
+                            raise UpstreamError(
+                                f"{url} sent an event that is not JSON: {data[:80]}"
+                            ) from None
                         started = True
                         yield event
                     return
@@ -134,4 +144,4 @@ class ApiClient:
                 if attempt < self.retries and not started:
                     continue
                 raise self._unreachable(url, exc) from None
-        raise self.error(f"{url} kept failing after {self.retries} retries")
+        raise self._gave_up(url)

@@ -1,7 +1,8 @@
 """The ``expert`` command: parse, call one library function, format.
 
-Exit codes: 0 success; 1 ingest finished but skipped some files; 2 a usage, input or settings
-error (one line on stderr, never a traceback).
+Exit codes: 0 success; 1 ingest finished but skipped some files (or nothing was found); 2 the
+user's input or settings are wrong; 3 something upstream failed (a model server, an embedding
+API); errors are one line on stderr, never a traceback (``errors.STATUS``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .errors import ExpertError
+from .errors import ExpertError, InputError, exit_code
 from .workspace import Workspace
 
 DEFAULT_WORKSPACE = ".expert"
@@ -155,7 +156,7 @@ def _format_hit(rank: int, hit: Any) -> str:
 
 def cmd_search(args: argparse.Namespace) -> int:
     if args.batch is None and not args.query:
-        raise ExpertError("give a query, or --batch FILE with one query per line")
+        raise InputError("give a query, or --batch FILE with one query per line")
     with Workspace.open(_workspace_path(args)) as ws:
         if args.batch is not None:
             source = sys.stdin if args.batch == "-" else _open_text(args.batch)
@@ -189,7 +190,7 @@ def _open_text(path: str) -> Any:
     try:
         return open(path, encoding="utf-8")
     except OSError as exc:
-        raise ExpertError(f"cannot read {path}: {exc.strerror}") from None
+        raise InputError(f"cannot read {path}: {exc.strerror}") from None
 
 
 def cmd_sources(args: argparse.Namespace) -> int:
@@ -338,7 +339,7 @@ def _answer_once(
 def cmd_ask(args: argparse.Namespace) -> int:
     question = " ".join(args.question).strip()
     if not question:
-        raise ExpertError('give a question, e.g. expert ask "What was revenue in 2023?"')
+        raise InputError('give a question, e.g. expert ask "What was revenue in 2023?"')
     with Workspace.open(_workspace_path(args), _generator_overrides(args)) as ws:
         answer = _answer_once(ws, args, question, [])
     return 0 if answer.found else 1
@@ -538,7 +539,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from .finetune.export import export
 
     if not args.merge and not args.gguf:
-        raise ExpertError(
+        raise InputError(
             "say what to export: --merge (Hugging Face folder), --gguf (llama.cpp, Ollama), or both"
         )
     if not args.json:
@@ -745,7 +746,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args))
     except ExpertError as exc:
         print(f"expert: error: {exc}", file=sys.stderr)
-        return exc.exit_code
+        return exit_code(exc)
     except KeyboardInterrupt:
         print("expert: interrupted; re-run the same command to finish", file=sys.stderr)
         return 130

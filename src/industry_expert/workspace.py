@@ -32,7 +32,7 @@ from . import retrieve
 from .answer import AnswerStream
 from .config import Settings, load_settings, settings_to_toml
 from .embed import Embedder, create_embedder, embed_query, embedder_id
-from .errors import EmbedderMismatchError, ExpertError, LoadError, WorkspaceError
+from .errors import EmbedderMismatchError, InputError, LoadError, WorkspaceError
 from .generate import Generator, create_generator
 from .ingest import LOADERS, chunk_document, document_label, load_document, read_bytes, walk
 from .store import DocumentRecord, SearchFilter, SQLiteStore, StoredDocument
@@ -357,12 +357,12 @@ class Workspace:
         """``search``, plus the cosine similarity of the closest passage (None without vectors),
         which ``ask`` compares with ``answer.min_relevance``."""
         if not query.strip():
-            raise ExpertError("empty query; ask a question or give search terms")
+            raise InputError("empty query; ask a question or give search terms")
         if k < 1:
-            raise ExpertError(f"k must be at least 1, got {k}")
+            raise InputError(f"k must be at least 1, got {k}")
         mode = mode or self.settings.retrieval.mode
         if mode not in ("hybrid", "dense", "keyword"):
-            raise ExpertError(f"unknown mode {mode!r}; use hybrid, dense or keyword")
+            raise InputError(f"unknown mode {mode!r}; use hybrid, dense or keyword")
         needs_vectors = mode != "keyword" and self.store.get_meta("embedder_dim") is not None
         embed = (lambda q: embed_query(self.embedder, q)) if needs_vectors else None
         if mode != "keyword" and embed is None:

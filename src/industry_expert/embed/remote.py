@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..api import ApiClient
-from ..errors import EmbedderError
+from ..errors import EmbedderError, UpstreamError
 from .base import estimate_tokens, normalize
 
 
@@ -68,7 +68,7 @@ class HTTPEmbedder:
             data = sorted(answer["data"], key=lambda d: d.get("index", 0))
             return [d["embedding"] for d in data]
         except (KeyError, TypeError, AttributeError):
-            raise EmbedderError(
+            raise UpstreamError(
                 f"{self.api.url('embeddings', self.model)} did not answer in the embeddings format"
             ) from None
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ExpertError
+from ..errors import BuildError
 from ..generate import Generator, build_prompt, complete
 from ..generate.citations import content_terms
 from ..types import Hit
@@ -44,10 +44,6 @@ ANSWER_PROMPT = (
     "gives.\n\nPassage:\n{passage}\n\nQuestion: {question}"
 )
 MIN_WORDS = 25  # passages shorter than this rarely hold a fact worth a question
-
-
-class BuildError(ExpertError):
-    """The dataset cannot be built (empty workspace, existing output)."""
 
 
 @dataclass

@@ -20,14 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import ExpertError
+from ..errors import DatasetError
 
 ROLES = ("system", "user", "assistant")
 MAX_PROBLEMS = 20
-
-
-class DatasetError(ExpertError):
-    """A dataset file is missing, empty or has malformed examples."""
 
 
 @dataclass(frozen=True)

@@ -22,14 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import ExpertError
+from ..errors import ExportError
 from .train import MANIFEST, TrainConfig, base_fingerprint, dequantized_folder, resolve_base
 
 CONVERTERS_ENV = "EXPERT_LLAMA_CPP_DIR"
-
-
-class ExportError(ExpertError):
-    """The run cannot be exported (not a finished run, converter missing or failing)."""
 
 
 def converters_dir() -> Path:

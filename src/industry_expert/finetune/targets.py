@@ -12,11 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..errors import ExpertError
-
-
-class TargetError(ExpertError):
-    """A requested LoRA target matches nothing in the model."""
+from ..errors import TargetError
 
 
 def linear_names(model: Any) -> list[str]:

@@ -28,17 +28,13 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..errors import ExpertError
+from ..errors import TrainError
 from .dataset import Example, load_examples
 from .targets import count_parameters, resolve_targets
 
 Progress = Callable[[dict[str, Any]], None]
 MANIFEST = "manifest.json"
 SHIPPED_BASE = "smollm2"
-
-
-class TrainError(ExpertError):
-    """Training cannot start or continue: bad base model, data, run directory or hardware."""
 
 
 @dataclass(frozen=True)

@@ -16,13 +16,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from ..errors import ExpertError
+from ..errors import ChatTemplateError
 
 END_OF_TURN = ("<|end|>", "<|im_end|>", "<|eot_id|>", "<end_of_turn>", "<|END_OF_TURN_TOKEN|>", "</s>")
-
-
-class ChatTemplateError(ExpertError):
-    """The model file has no usable chat template (not a chat model, or a broken template)."""
 
 
 def render(

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ..errors import GeneratorError
+from ..errors import GenerationError, GeneratorError
 from .base import Messages
 from .chat_template import ChatTemplateError, read_template, render, stop_strings
 
@@ -175,7 +175,7 @@ class TransformersGenerator:
                 yield piece
         worker.join()
         if failure:
-            raise GeneratorError(f"generation failed in {self.name}: {failure[0]}")
+            raise GenerationError(f"generation failed in {self.name}: {failure[0]}")
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])

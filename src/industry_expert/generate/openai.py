@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..api import ApiClient
-from ..errors import GeneratorError
+from ..errors import GeneratorError, UpstreamError
 from .base import Messages
 
 
@@ -43,7 +43,7 @@ class OpenAIChatGenerator:
                 choices = event.get("choices") or []
                 piece = (choices[0].get("delta") or {}).get("content") if choices else None
             except (AttributeError, IndexError, TypeError):
-                raise GeneratorError(
+                raise UpstreamError(
                     f"{self.api.url('chat/completions', self.model)} sent an event not in the chat format"
                 ) from None
             if piece:

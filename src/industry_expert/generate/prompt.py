@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from ..errors import ExpertError
+from ..errors import QuestionTooLongError
 from ..types import Hit
 
 INSTRUCTION = (
@@ -23,10 +23,6 @@ INSTRUCTION = (
     "If the sources do not contain the answer, say that the documents do not contain it; do not guess."
 )
 MESSAGE_OVERHEAD = 8  # tokens a chat template adds around one message (role markers, separators)
-
-
-class QuestionTooLongError(ExpertError):
-    """The question and instruction alone do not fit in the model's context window."""
 
 
 @dataclass(frozen=True)
