@@ -43,8 +43,10 @@ def workspace(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 def calibrate(args: argparse.Namespace) -> dict:
     ws = workspace(args)
-    inside = [ws.retrieve(q["question"], k=1)[1] for q in questions()]
-    outside = [ws.retrieve(line, k=1)[1] for line in OFFTOPIC.read_text().splitlines() if line.strip()]
+    inside = [ws.retriever.search_scored(q["question"], k=1)[1] for q in questions()]
+    outside = [
+        ws.retriever.search_scored(line, k=1)[1] for line in OFFTOPIC.read_text().splitlines() if line.strip()
+    ]
     rows = []
     for t in [x / 100 for x in range(15, 56, 5)]:
         kept = sum(r >= t for r in inside) / len(inside)

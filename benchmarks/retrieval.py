@@ -16,8 +16,6 @@ from pathlib import Path
 
 from common import FILINGS, build_workspace, machine, questions, require
 
-from industry_expert.workspace import with_settings
-
 
 def recall(ws, qs: list[dict], mode: str, ks=(1, 5, 10)) -> dict[str, float]:  # type: ignore[no-untyped-def]
     found = {k: 0 for k in ks}
@@ -60,7 +58,9 @@ def main() -> None:
         rows[mode] = recall(ws, qs, mode)
     for spec in args.fusions.split(","):
         fusion, dense_w, keyword_w = spec.split(":")
-        view = with_settings(ws, fusion=fusion, dense_weight=float(dense_w), keyword_weight=float(keyword_w))
+        view = ws.retriever.with_settings(
+            fusion=fusion, dense_weight=float(dense_w), keyword_weight=float(keyword_w)
+        )
         rows[f"hybrid {spec}"] = recall(view, qs, "hybrid")
     result = {"config": name, "questions": len(qs), "machine": machine(), "recall": rows}
     if report is not None:

@@ -50,10 +50,10 @@ def make_data(path: Path, n: int, seed: int = 0) -> Path:
     for cid in ids:
         if len(rows) >= n:
             break
-        oracle = ws.store.hits([(cid, 0.0)])[0]
+        oracle = ws.store.get_chunks([cid])[0]
         if len(oracle.text.split()) < 25:
             continue
-        distractors = ws.store.hits([(i, 0.0) for i in rng.sample(ids, 3)])
+        distractors = ws.store.get_chunks(rng.sample(ids, 3))
         first = oracle.text.strip().split(". ")[0][:300]
         question = f"What does {Path(oracle.source).stem} say on page {oracle.page}?"
         rows.append(make_example(question, first, oracle, distractors, rng.random() < 0.8, rng))

@@ -45,7 +45,9 @@ def ws(workspace: Workspace, tmp_path: Path) -> Workspace:
 
 def test_examples_look_like_ask_prompts_cite_and_quote_the_source(ws: Workspace, tmp_path: Path) -> None:
     out = tmp_path / "data" / "train.jsonl"
-    report = build_dataset(ws, out, n=12, distractors=2, oracle_share=0.75, val_fraction=0.2)
+    report = build_dataset(
+        ws.store, ws.generator, out, n=12, distractors=2, oracle_share=0.75, val_fraction=0.2
+    )
     assert report.train + report.validation == 12 and report.validation == 2
     examples = load_examples(out) + load_examples(out.with_suffix(".val.jsonl"))
     assert len(examples) == 12
@@ -67,7 +69,7 @@ def test_examples_look_like_ask_prompts_cite_and_quote_the_source(ws: Workspace,
     assert set(used["oracle"]) == {e.meta["chunk_id"] for e in examples}
     assert not out.with_suffix(".partial.jsonl").exists()
     with pytest.raises(BuildError, match="already exists"):
-        build_dataset(ws, out, n=2)
+        build_dataset(ws.store, ws.generator, out, n=2)
 
 
 def test_an_interrupted_build_resumes(ws: Workspace, tmp_path: Path) -> None:
@@ -81,19 +83,19 @@ def test_an_interrupted_build_resumes(ws: Workspace, tmp_path: Path) -> None:
                 raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        build_dataset(ws, out, n=8, progress=stop_after_three)
+        build_dataset(ws.store, ws.generator, out, n=8, progress=stop_after_three)
     assert len(out.with_suffix(".partial.jsonl").read_text().splitlines()) == 3
-    report = build_dataset(ws, out, n=8)
+    report = build_dataset(ws.store, ws.generator, out, n=8)
     assert report.resumed == 3 and report.train + report.validation == 8
     assert len({e.meta["chunk_id"] for e in load_examples(out)}) == report.train
 
 
 def test_an_empty_workspace_or_useless_generator_is_one_clear_line(ws: Workspace, tmp_path: Path) -> None:
     with Workspace.init(tmp_path / "empty") as empty, pytest.raises(BuildError, match="has no chunks"):
-        build_dataset(empty, tmp_path / "a.jsonl", generator=QAGenerator())
+        build_dataset(empty.store, QAGenerator(), tmp_path / "a.jsonl")
     ws.use_generator(FakeGenerator(["I cannot help with that."]))
     with pytest.raises(BuildError, match="no usable question/answer pair"):
-        build_dataset(ws, tmp_path / "b.jsonl", n=3)
+        build_dataset(ws.store, ws.generator, tmp_path / "b.jsonl", n=3)
     assert not (tmp_path / "b.jsonl").exists() and not (tmp_path / "b.partial.jsonl").exists()
 
 
@@ -131,7 +133,7 @@ def test_answers_the_passage_does_not_support_are_dropped(ws: Workspace, tmp_pat
     ws.use_generator(Inventor())
     # every passage gets an invented figure, so nothing is kept and the error says why
     with pytest.raises(BuildError, match="14 answers the passage does not support"):
-        build_dataset(ws, tmp_path / "c.jsonl", n=3)
+        build_dataset(ws.store, ws.generator, tmp_path / "c.jsonl", n=3)
 
 
 def test_the_quote_is_the_supporting_sentence_not_a_row_of_years() -> None:

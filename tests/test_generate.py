@@ -91,11 +91,9 @@ def test_generator_settings_are_checked() -> None:
     with pytest.raises(ConfigError) as info:
         load_settings(None, {"generator.backend": "gpt", "generator.max_tokens": 0, "generator.adapter": "x"})
     message = str(info.value)
-    assert (
-        "generator.backend" in message
-        and "generator.max_tokens" in message
-        and "generator.adapter" in message
-    )
+    assert "generator.backend" in message and "generator.max_tokens" in message
+    with pytest.raises(ConfigError, match="generator.adapter: a LoRA adapter needs"):
+        load_settings(None, {"generator.backend": "openai", "generator.adapter": "x"})
     with pytest.raises(GeneratorError, match="needs the server's model name"):
         create_generator(load_settings(None, {"generator.backend": "openai"}).generator)
 

@@ -1,59 +1,18 @@
-"""The SQLite store and the fusion functions, with vectors made by hand."""
+"""Retrieval over a store: fusion functions with known answers, and the Retriever's modes."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
+import pytest
+from conftest import FakeEmbedder
 
 from industry_expert.config import RetrievalSettings
-from industry_expert.retrieve import collapse_duplicates, rrf, search_scored, weighted
+from industry_expert.errors import InputError
+from industry_expert.retrieve import Retriever, collapse_duplicates, rrf, weighted
 from industry_expert.store import DocumentRecord, SearchFilter, SQLiteStore, keyword_terms
 from industry_expert.types import Chunk, Hit
-
-
-def record(key: str, collection: str = "default") -> DocumentRecord:
-    return DocumentRecord(key, key, collection, "h" + key, 1, 1, key, f"label {key}")
-
-
-def put(
-    store: SQLiteStore, key: str, texts: list[str], vectors: list[list[float]], collection: str = "default"
-) -> None:
-    chunks = [Chunk(t, "hdr", i, page=i + 1) for i, t in enumerate(texts)]
-    store.put_document(record(key, collection), chunks, np.array(vectors, dtype=np.float32))
-
-
-def test_put_replaces_atomically_and_delete_cleans_index(tmp_path: Path) -> None:
-    store = SQLiteStore(tmp_path / "s.db")
-    put(store, "/a", ["pumps leak", "valves stick"], [[1, 0], [0, 1]])
-    put(store, "/a", ["pumps fixed"], [[1, 0]])
-    assert store.stats()["chunks"] == 1
-    assert [h.text for h in store.hits(store.keyword_search("pumps", 5, SearchFilter()))] == ["pumps fixed"]
-    assert store.delete_documents(["/a"]) == 1
-    assert store.keyword_search("pumps", 5, SearchFilter()) == []
-    assert store.check() == []
-
-
-def test_dense_search_with_filters(tmp_path: Path) -> None:
-    store = SQLiteStore(tmp_path / "s.db")
-    put(store, "/docs/a.pdf", ["alpha"], [[1, 0]], collection="finance")
-    put(store, "/docs/b.md", ["beta"], [[0.8, 0.6]], collection="ops")
-    query = np.array([1, 0], dtype=np.float32)
-    assert [i for i, _ in store.dense_search(query, 5, SearchFilter())] == [1, 2]
-    assert [h.source for h in store.hits(store.dense_search(query, 5, SearchFilter(collection="ops")))] == [
-        "/docs/b.md"
-    ]
-    assert [h.source for h in store.hits(store.dense_search(query, 5, SearchFilter(source_glob="*.md")))] == [
-        "/docs/b.md"
-    ]
-
-
-def test_vector_cache_sees_writes_from_another_connection(tmp_path: Path) -> None:
-    a, b = SQLiteStore(tmp_path / "s.db"), SQLiteStore(tmp_path / "s.db")
-    put(a, "/x", ["x"], [[1, 0]])
-    assert len(b.dense_search(np.array([1, 0], dtype=np.float32), 5, SearchFilter())) == 1
-    put(a, "/y", ["y"], [[0, 1]])
-    assert len(b.dense_search(np.array([1, 0], dtype=np.float32), 5, SearchFilter())) == 2
 
 
 def test_keyword_terms() -> None:
@@ -85,15 +44,51 @@ def test_collapse_near_duplicates() -> None:
     assert [h.chunk_id for h in collapse_duplicates(hits, 0.9)] == [1, 3]
 
 
-def test_search_modes(tmp_path: Path) -> None:
+class _Direction:
+    """An embedder whose every query points one way (stands in for "revenue"-like meaning)."""
+
+    name, dim, max_tokens = "fixed/2", 2, 512
+
+    def embed_batch(self, texts):  # type: ignore[no-untyped-def]
+        return np.array([[0, 1]] * len(texts), dtype=np.float32)
+
+    def count_tokens(self, texts):  # type: ignore[no-untyped-def]
+        return [len(t.split()) for t in texts]
+
+
+def test_retriever_modes_scores_and_validation(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "s.db")
-    put(store, "/a", ["the impeller part number is IM-7", "quarterly revenue grew"], [[1, 0], [0, 1]])
-    settings = RetrievalSettings()
-    embed = lambda q: np.array([0, 1], dtype=np.float32)  # noqa: E731 - "revenue"-like direction
-    assert search_scored(store, "impeller", 1, settings, None, "keyword")[0][0].text.startswith(
-        "the impeller"
+    chunks = [Chunk("the impeller part number is IM-7", "hdr", 0), Chunk("quarterly revenue grew", "hdr", 1)]
+    store.put_document(
+        DocumentRecord("/a", "/a", "default", "h", 1, 1, "a", "a"),
+        chunks,
+        np.array([[1, 0], [0, 1]], dtype=np.float32),
     )
-    assert (
-        search_scored(store, "impeller", 1, settings, embed, "dense")[0][0].text == "quarterly revenue grew"
-    )
-    assert len(search_scored(store, "impeller", 5, settings, embed, "hybrid")[0]) == 2
+    store.set_meta("embedder_dim", "2")
+    retriever = Retriever(store, RetrievalSettings(), lambda: _Direction())
+    keyword = retriever.search("impeller", 1, "keyword")
+    assert keyword[0].text.startswith("the impeller") and keyword[0].score > 0
+    dense, best = retriever.search_scored("impeller", 1, "dense")
+    assert dense[0].text == "quarterly revenue grew" and best == pytest.approx(1.0)
+    assert dense[0].score == pytest.approx(1.0)  # the store's score travels with the hit
+    assert len(retriever.search("impeller", 5, "hybrid")) == 2
+    assert retriever.search("impeller", 5, where=SearchFilter(collection="other")) == []
+    assert retriever.summaries({"/a"}) == {} and not retriever.is_empty()
+    with pytest.raises(InputError, match="empty query"):
+        retriever.search(" ")
+    with pytest.raises(InputError, match="k must be"):
+        retriever.search("x", 0)
+    with pytest.raises(InputError, match="unknown mode"):
+        retriever.search("impeller", 3, "fuzzy")
+    # without an embedder (or before any vector is stored) every search is by keyword
+    keyword_only = Retriever(store, RetrievalSettings())
+    assert keyword_only.search("impeller", 1)[0].text.startswith("the impeller")
+
+
+def test_retriever_never_loads_the_embedder_for_keyword_search(tmp_path: Path) -> None:
+    def explode() -> FakeEmbedder:
+        raise AssertionError("keyword search loaded the embedder")
+
+    store = SQLiteStore(tmp_path / "s.db")
+    store.set_meta("embedder_dim", "64")
+    assert Retriever(store, RetrievalSettings(), explode).search("anything", 3, "keyword") == []

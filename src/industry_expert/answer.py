@@ -1,7 +1,14 @@
-"""Grounded answers: retrieve, decide whether the workspace holds an answer, prompt, stream, cite.
+"""Grounded answers: retrieve, decide whether the store holds an answer, prompt, stream, cite.
 
-``AnswerStream`` is the one code path; ``Workspace.ask`` drains it and ``Workspace.ask_stream``
-hands it to a caller that prints as it goes. The steps, each timed (``Answer.timings``, ms):
+``AnswerStream`` is the one code path. It takes any generator over any retriever, or no
+retriever at all (the model alone), so the same question can be put to a base and a fine-tuned
+model, with and without retrieval::
+
+    answer = AnswerStream("What was capex in 2023?", generator, retriever, AnswerSettings()).run()
+
+``Workspace.ask`` drains one; ``Workspace.ask_stream`` hands it to a caller that prints as it
+goes. Nothing runs until the stream is iterated or its ``hits``, ``query`` or ``prompt`` are read.
+The steps, each timed (``Answer.timings``, ms):
 
 1. ``rewrite``: in a chat, the follow-up is rewritten into a standalone question by the generator
    (``"and in 2023?"`` → ``"What was the operating margin in 2023?"``) so retrieval sees the whole
@@ -20,16 +27,15 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
-from .errors import WorkspaceError
+from .config import AnswerSettings
+from .errors import InputError, WorkspaceError
 from .generate import CitationFilter, Generator, build_prompt, complete, resolve_citations
 from .generate.citations import attribute_citations
 from .generate.prompt import Prompt
+from .retrieve import Retriever
+from .store import SearchFilter
 from .types import Answer, Hit
-
-if TYPE_CHECKING:
-    from .workspace import Workspace
 
 NOT_FOUND = (
     "The workspace does not contain an answer to this question: no passage is close enough to it. "
@@ -87,50 +93,62 @@ class _Plan:
 class AnswerStream:
     """Iterate for the answer's text as it is generated; ``answer`` is set once it is done.
 
-    ``hits``, ``query`` and ``prompt`` are known before the first piece, so a caller can show what
-    is being read while the model writes.
+    ``hits``, ``query`` and ``prompt`` are known before the first piece (reading one runs the
+    retrieval), so a caller can show what is being read while the model writes. ``retriever``
+    None asks the model alone; ``history`` holds a chat's earlier ``(question, answer)`` turns.
     """
 
     def __init__(
         self,
-        workspace: Workspace,
-        generator: Generator,
         question: str,
+        generator: Generator,
+        retriever: Retriever | None,
+        settings: AnswerSettings,
+        *,
         k: int | None = None,
-        source: str | None = None,
-        collection: str | None = None,
+        where: SearchFilter | None = None,
         history: Sequence[tuple[str, str]] = (),
-        retrieval: bool = True,
-        max_tokens: int | None = None,
+        max_tokens: int = 384,
+        temperature: float = 0.0,
     ):
         if not question.strip():
-            raise WorkspaceError("empty question; ask something")
-        self.workspace = workspace
+            raise InputError("empty question; ask something")
+        self.question = question.strip()
         self.generator = generator
-        self.settings = workspace.settings
-        self.max_tokens = max_tokens or self.settings.generator.max_tokens
+        self.retriever = retriever
+        self.settings = settings
+        self.k = k
+        self.where = where or SearchFilter()
+        self.history = list(history)[-settings.history_turns :] if settings.history_turns else []
+        self.max_tokens = max_tokens
+        self.temperature = temperature
         self.answer: Answer | None = None
         self._started = time.perf_counter()
-        self._plan = self._prepare(question.strip(), k, source, collection, history, retrieval)
-        self.hits = tuple(self._plan.hits)
-        self.query = self._plan.query
-        self.prompt = self._plan.prompt  # None when the workspace holds nothing relevant
+        self._planned: _Plan | None = None
 
-    def _prepare(
-        self,
-        question: str,
-        k: int | None,
-        source: str | None,
-        collection: str | None,
-        history: Sequence[tuple[str, str]],
-        retrieval: bool,
-    ) -> _Plan:
-        ws = self.workspace
+    @property
+    def _plan(self) -> _Plan:
+        if self._planned is None:
+            self._planned = self._prepare()
+        return self._planned
+
+    @property
+    def hits(self) -> tuple[Hit, ...]:
+        return tuple(self._plan.hits)
+
+    @property
+    def query(self) -> str:
+        return self._plan.query
+
+    @property
+    def prompt(self) -> Prompt | None:
+        """The messages the model gets; None when the store holds nothing relevant."""
+        return self._plan.prompt
+
+    def _prepare(self) -> _Plan:
+        question, history, settings = self.question, self.history, self.settings
         timings: dict[str, float] = {}
-        history = (
-            list(history)[-self.settings.answer.history_turns :] if self.settings.answer.history_turns else []
-        )
-        if not retrieval:
+        if self.retriever is None:
             messages = [
                 m
                 for q, a in history
@@ -146,20 +164,16 @@ class AnswerStream:
         if history:
             timings["rewrite"] = _ms(t)
         t = time.perf_counter()
-        hits, relevance = ws.retrieve(
-            query, k or self.settings.answer.k, source=source, collection=collection
-        )
+        hits, relevance = self.retriever.search_scored(query, self.k or settings.k, where=self.where)
         timings["retrieve"] = _ms(t)
-        if not hits and ws.store.stats()["documents"] == 0:  # counted only when nothing was found
-            raise WorkspaceError(
-                f"the workspace {ws.path} has no documents; add some with `expert ingest PATH`"
-            )
-        threshold = self.settings.answer.min_relevance
+        if not hits and self.retriever.is_empty():  # counted only when nothing was found
+            raise WorkspaceError("the workspace has no documents; add some with `expert ingest PATH`")
+        threshold = settings.min_relevance
         if not hits or (threshold > 0 and relevance is not None and relevance < threshold):
             return _Plan(question, query, hits, relevance, None, timings)
         t = time.perf_counter()
         summaries: Mapping[str, str] = (
-            ws.summaries({h.source for h in hits}) if self.settings.answer.summaries else {}
+            self.retriever.summaries({h.source for h in hits}) if settings.summaries else {}
         )
         prompt = build_prompt(
             question,
@@ -169,7 +183,7 @@ class AnswerStream:
             reserve=self.max_tokens,
             summaries=summaries,
             history=history,
-            reminder=self.settings.answer.reminder,
+            reminder=settings.reminder,
         )
         timings["prompt"] = _ms(t)
         return _Plan(question, query, hits, relevance, prompt, timings)
@@ -186,7 +200,7 @@ class AnswerStream:
         raw: list[str] = []
         t = time.perf_counter()
         for piece in self.generator.stream(
-            plan.prompt.messages, max_tokens=self.max_tokens, temperature=self.settings.generator.temperature
+            plan.prompt.messages, max_tokens=self.max_tokens, temperature=self.temperature
         ):
             if not raw:
                 plan.timings["first_token"] = _ms(t)
@@ -213,7 +227,7 @@ class AnswerStream:
         plan = self._plan
         sources = plan.prompt.sources if plan.prompt else ()
         attributed: list[int] = []
-        if found and sources and self.settings.answer.attribute:
+        if found and sources and self.settings.attribute:
             text, attributed = attribute_citations(text, sources)
         text, citations, _ = resolve_citations(text, sources)
         plan.timings["total"] = _ms(self._started)

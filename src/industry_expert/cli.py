@@ -396,7 +396,8 @@ def cmd_dataset_build(args: argparse.Namespace) -> int:
 
     with Workspace.open(_workspace_path(args), _generator_overrides(args)) as ws:
         report = build_dataset(
-            ws,
+            ws.store,
+            ws.generator,
             args.out,
             n=args.n,
             distractors=args.distractors,

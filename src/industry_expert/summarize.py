@@ -9,10 +9,14 @@ are combined into one. A one-window document is summarized in one call.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 from .config import SummarySettings
 from .generate import Generator, complete
+from .store import Store
 
 SYSTEM = "You write short, factual summaries of business documents for a search index."
 
@@ -47,7 +51,7 @@ def _clean(text: str, words: int) -> str:
     return " ".join(tokens[:limit]) + ("…" if len(tokens) > limit else "")
 
 
-def windows(texts: Sequence[str], count, budget: int) -> list[str]:  # type: ignore[no-untyped-def]
+def windows(texts: Sequence[str], count: Callable[[str], int], budget: int) -> list[str]:
     """Pack ``texts`` in order into pieces of at most ``budget`` tokens (a longer text is cut)."""
     out: list[str] = []
     current: list[str] = []
@@ -92,3 +96,45 @@ def summarize_document(
         return partials[0] if partials else ""
     combined = complete(generator, _reduce_prompt(title, partials, settings.words), max_tokens=answer_tokens)
     return _clean(combined, settings.words) or partials[0]
+
+
+@dataclass
+class SummaryReport:
+    written: list[str] = field(default_factory=list)
+    skipped: int = 0  # documents that already had a summary
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"written": self.written, "already": self.skipped, "seconds": round(self.seconds, 2)}
+
+
+def summarize_documents(
+    store: Store,
+    generator: Callable[[], Generator],
+    settings: SummarySettings,
+    force: bool = False,
+    progress: Callable[[dict[str, Any]], None] | None = None,
+) -> SummaryReport:
+    """Write a summary for every document of ``store`` that has none (all of them with ``force``).
+
+    Each summary is stored as soon as it is written, so an interrupted run loses at most the
+    document in flight and the next run carries on. ``generator`` is called only when there is
+    something to summarize (loading a model takes seconds).
+    """
+    emit = progress or (lambda event: None)
+    started = time.perf_counter()
+    documents = store.list_documents()
+    todo = [d for d in documents if force or not d.summary]
+    report = SummaryReport(skipped=len(documents) - len(todo))
+    emit({"event": "start", "documents": len(todo), "already": report.skipped})
+    model = generator() if todo else None
+    for doc in todo:
+        assert model is not None
+        t = time.perf_counter()
+        texts = [text for _, text in store.document_chunks(doc.key)]
+        store.set_summary(doc.key, summarize_document(model, doc.title or doc.source, texts, settings))
+        report.written.append(doc.source)
+        emit({"event": "document", "path": doc.source, "seconds": round(time.perf_counter() - t, 2)})
+    report.seconds = time.perf_counter() - started
+    emit({"event": "done", **report.to_dict()})
+    return report

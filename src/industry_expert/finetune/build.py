@@ -23,15 +23,13 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..errors import BuildError
 from ..generate import Generator, build_prompt, complete
 from ..generate.citations import content_terms
+from ..store import Store, path_matches
 from ..types import Hit
-
-if TYPE_CHECKING:
-    from ..workspace import Workspace
 
 Progress = Callable[[dict[str, Any]], None]
 # Worded so that even the shipped 135M model writes a question (8 of 10 filings passages) instead
@@ -148,7 +146,8 @@ def make_example(
 
 
 def build_dataset(
-    ws: Workspace,
+    store: Store,
+    generator: Generator,
     out: str | Path,
     n: int = 200,
     distractors: int = 3,
@@ -156,10 +155,10 @@ def build_dataset(
     val_fraction: float = 0.1,
     seed: int = 42,
     source: str | None = None,
-    generator: Generator | None = None,
     progress: Progress | None = None,
 ) -> BuildReport:
-    """Write ``n`` question/answer examples from ``ws``'s chunks to ``out`` (see the module doc)."""
+    """Write ``n`` question/answer examples from the chunks of ``store`` to ``out``, written and
+    answered by ``generator`` (see the module doc)."""
     emit = progress or (lambda event: None)
     out = Path(out)
     val_out = out.with_suffix(".val.jsonl")
@@ -172,25 +171,19 @@ def build_dataset(
         raise BuildError(
             "need n >= 1, distractors >= 0, 0 <= oracle share <= 1 and 0 <= validation share < 0.5"
         )
-    ids = [cid for cid, _ in ws.store.all_chunks()]
+    ids = [cid for cid, _ in store.all_chunks()]
     if not ids:
-        raise BuildError(f"the workspace {ws.path} has no chunks; ingest documents first")
+        raise BuildError("the workspace has no chunks; ingest documents first")
     rng = random.Random(seed)
     rng.shuffle(ids)
 
     def fetch(chosen: Sequence[int]) -> list[Hit]:
-        return [
-            h
-            for start in range(0, len(chosen), 500)
-            for h in ws.store.hits([(i, 0.0) for i in chosen[start : start + 500]])
-        ]
+        return store.get_chunks(chosen)
 
     def candidates() -> Iterator[Hit]:
-        from fnmatch import fnmatch
-
         for start in range(0, len(ids), 256):
             for hit in fetch(ids[start : start + 256]):
-                if len(hit.text.split()) >= MIN_WORDS and (not source or fnmatch(hit.source, source)):
+                if len(hit.text.split()) >= MIN_WORDS and (not source or path_matches(source, hit.source)):
                     yield hit
 
     done: list[dict[str, Any]] = []
@@ -203,7 +196,7 @@ def build_dataset(
     report = BuildReport(str(out), resumed=len(done))
     used = {e["meta"]["chunk_id"] for e in done}
     tried = {*used}
-    gen = generator or ws.generator
+    gen = generator
     target = n
     emit({"event": "start", "examples": target, "resumed": len(done)})
     out.parent.mkdir(parents=True, exist_ok=True)

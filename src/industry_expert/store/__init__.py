@@ -1,23 +1,78 @@
-"""Stores behind one interface; ``open_store`` picks the backend from a URL or path."""
+"""Stores behind one contract (``base.Store``); ``open_store`` picks the backend from a URL.
+
+Backends are registered by URL scheme, built-ins the same way as third-party ones::
+
+    register_store("sqlite", lambda url, workspace: SQLiteStore(...))
+
+``[store] url`` names the store: empty for ``store.db`` in the workspace folder, a path (relative
+to the workspace) or ``sqlite:///PATH`` for SQLite; another scheme (``postgresql://...``) for the
+backend registered under it.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
-from .base import DocumentRecord, SearchFilter, Store, StoredDocument, keyword_terms
+from ..config import StoreSettings
+from ..errors import ConfigError
+from .base import (
+    DocumentRecord,
+    SearchFilter,
+    Store,
+    StoredDocument,
+    StoreStats,
+    keyword_terms,
+    path_matches,
+)
 from .sqlite import SQLiteStore
 
+STORE_FILE = "store.db"
 
-def open_store(path: Path) -> Store:
-    return SQLiteStore(path)
+StoreFactory = Callable[[str, Path], Store]  # (url, workspace folder) -> an open store
+_REGISTRY: dict[str, StoreFactory] = {}
 
+
+def register_store(scheme: str, factory: StoreFactory) -> None:
+    """Open URLs ``SCHEME://...`` with ``factory(url, workspace)``."""
+    _REGISTRY[scheme] = factory
+
+
+def store_scheme(url: str) -> str:
+    """The scheme that picks the backend: ``sqlite`` for an empty URL or a plain path."""
+    return url.split("://", 1)[0].lower() if "://" in url else "sqlite"
+
+
+def open_store(settings: StoreSettings, workspace: Path) -> Store:
+    """Open (creating where needed) the store ``settings.url`` names for the workspace folder."""
+    scheme = store_scheme(settings.url)
+    factory = _REGISTRY.get(scheme)
+    if factory is None:
+        raise ConfigError(
+            f"store.url: no store backend for {scheme}:// (known: {', '.join(sorted(_REGISTRY))})"
+        )
+    return factory(settings.url, workspace)
+
+
+def _sqlite(url: str, workspace: Path) -> Store:
+    path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url
+    file = Path(path).expanduser() if path else Path(STORE_FILE)
+    return SQLiteStore(file if file.is_absolute() else workspace / file)
+
+
+register_store("sqlite", _sqlite)
 
 __all__ = [
+    "STORE_FILE",
     "DocumentRecord",
     "SQLiteStore",
     "SearchFilter",
     "Store",
+    "StoreStats",
     "StoredDocument",
     "keyword_terms",
     "open_store",
+    "path_matches",
+    "register_store",
+    "store_scheme",
 ]

@@ -1,15 +1,29 @@
-"""The Store protocol: documents, chunks, a keyword index and vectors behind one interface.
+"""The Store contract: documents, chunks, a keyword index and vectors behind one interface.
 
-Callers never see SQL. A backend must replace a document's chunks atomically (``put_document``):
-a crash leaves the old version or the new one, never half of each. The SQLite backend is the
-embedded default; a PostgreSQL + pgvector backend implements the same methods.
+Callers never see SQL. What every backend guarantees (``tests/test_store_contract.py`` checks each
+point on every backend):
+
+- **One document, one transaction.** ``put_document`` replaces a document and all its chunks,
+  vectors and index rows at once: a crash or an error leaves the old version or the new one,
+  never half of each. ``delete_documents`` and ``replace_vectors`` are atomic the same way.
+- **Readers see committed data only**, and see another process's writes on their next call.
+- **Identity.** A document is its ``key`` (the absolute path); chunk ids are integers that
+  stay fixed until their document is replaced or deleted.
+- **Ordering.** Listings are sorted by source; searches best-first, at most ``n`` results.
+- **Patterns.** A ``pattern`` or ``SearchFilter.source`` names documents by ``path_matches``: the
+  exact source or key, or a glob over either (``*`` any characters including ``/``, ``?`` one
+  character, ``[abc]`` one of a set), case-sensitive, the same on every backend.
+
+A backend is one class with these methods and one ``register_store`` call (see ``store/__init__``).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from fnmatch import fnmatchcase
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -48,51 +62,124 @@ class StoredDocument:
 
 
 @dataclass(frozen=True)
+class StoreStats:
+    """Counts of a store; ``bytes`` is the space it takes where the backend can tell, else None."""
+
+    documents: int
+    chunks: int
+    tokens: int
+    bytes: int | None = None
+
+
+@dataclass(frozen=True)
 class SearchFilter:
-    """Restrict a search to a collection and/or sources matching a glob (``*`` crosses folders)."""
+    """Restrict a search to a collection and/or to documents whose source or key ``path_matches``
+    ``source``; None means no restriction."""
 
     collection: str | None = None
-    source_glob: str | None = None
+    source: str | None = None
 
 
+def path_matches(pattern: str, *paths: str) -> bool:
+    """Whether ``pattern`` names one of ``paths``: equal to it, or a glob that matches it.
+
+    >>> path_matches("reports/*.pdf", "reports/2023/q1.pdf")   # * crosses folders
+    True
+    >>> path_matches("/data/a[1].pdf", "/data/a[1].pdf")        # an exact path always matches
+    True
+    """
+    return any(p == pattern or fnmatchcase(p, pattern) for p in paths)
+
+
+@runtime_checkable
 class Store(Protocol):
-    def get_meta(self, key: str) -> str | None: ...
+    """Where a workspace keeps its documents, chunks, keyword index and vectors."""
 
-    def set_meta(self, key: str, value: str) -> None: ...
+    def get_meta(self, key: str) -> str | None:
+        """The value stored under ``key`` (``embedder``, ``embedder_dim``, ...), or None."""
+        ...
 
-    def get_document(self, key: str) -> StoredDocument | None: ...
+    def set_meta(self, key: str, value: str) -> None:
+        """Store ``value`` under ``key``, replacing any earlier value."""
+        ...
 
-    def list_documents(self, pattern: str | None = None) -> list[StoredDocument]: ...
+    def get_document(self, key: str) -> StoredDocument | None:
+        """The document whose key is exactly ``key``, or None."""
+        ...
 
-    def put_document(self, record: DocumentRecord, chunks: Sequence[Chunk], vectors: np.ndarray) -> int: ...
+    def list_documents(self, pattern: str | None = None) -> list[StoredDocument]:
+        """Every document (those ``pattern`` names by ``path_matches``), sorted by source."""
+        ...
 
-    def touch_document(self, key: str, source: str, mtime_ns: int) -> None: ...
+    def put_document(self, record: DocumentRecord, chunks: Sequence[Chunk], vectors: np.ndarray) -> int:
+        """Replace document ``record.key`` (if any) by ``record`` with ``chunks`` and their
+        ``vectors`` (one row each, in order) in one transaction; index the chunks for keyword
+        search; forget any skip recorded for the key. Returns the document's id. Raises
+        ``StoreError`` when the counts differ, leaving the store as it was."""
+        ...
 
-    def record_skipped(self, key: str, source: str, reason: str | None) -> None: ...
+    def touch_document(self, key: str, source: str, mtime_ns: int) -> None:
+        """Record a new modification time and source path for an unchanged document."""
+        ...
 
-    def list_skipped(self, pattern: str | None = None) -> list[tuple[str, str, str]]: ...
+    def record_skipped(self, key: str, source: str, reason: str | None) -> None:
+        """Remember why the file ``key`` was skipped, or forget it (``reason=None``)."""
+        ...
 
-    def delete_documents(self, keys: Sequence[str]) -> int: ...
+    def list_skipped(self, pattern: str | None = None) -> list[tuple[str, str, str]]:
+        """``(key, source, reason)`` of skipped files (those ``pattern`` names), sorted by source."""
+        ...
 
-    def set_summary(self, key: str, summary: str | None) -> None: ...
+    def delete_documents(self, keys: Sequence[str]) -> int:
+        """Remove the documents ``keys`` name, with their chunks, vectors, index rows and skip
+        records, in one transaction; returns how many documents existed."""
+        ...
 
-    def document_chunks(self, key: str) -> list[tuple[int | None, str]]: ...
+    def set_summary(self, key: str, summary: str | None) -> None:
+        """Store (or clear) the summary of document ``key``; replacing a document clears it."""
+        ...
 
-    def dense_search(self, vector: np.ndarray, n: int, where: SearchFilter) -> list[tuple[int, float]]: ...
+    def document_chunks(self, key: str) -> list[tuple[int | None, str]]:
+        """``(page, text)`` of the chunks of document ``key``, in reading order."""
+        ...
 
-    def keyword_search(self, query: str, n: int, where: SearchFilter) -> list[tuple[int, float]]: ...
+    def get_chunks(self, ids: Sequence[int]) -> list[Hit]:
+        """The chunks ``ids`` name, in that order, as hits of score 0 with their document's
+        source, title and collection; ids that name no chunk are left out."""
+        ...
 
-    def hits(self, scored: Sequence[tuple[int, float]]) -> list[Hit]: ...
+    def dense_search(self, vector: np.ndarray, n: int, where: SearchFilter) -> list[tuple[int, float]]:
+        """Up to ``n`` ``(chunk id, cosine similarity)`` pairs inside ``where``, best first.
+        ``vector`` has unit length, as the stored ones do. Raises ``StoreError`` when its
+        dimension differs from the stored vectors'."""
+        ...
 
-    def all_chunks(self) -> list[tuple[int, str]]: ...
+    def keyword_search(self, query: str, n: int, where: SearchFilter) -> list[tuple[int, float]]:
+        """Up to ``n`` ``(chunk id, score)`` pairs inside ``where`` that contain any of
+        ``keyword_terms(query)`` in their text, header or document label, best (BM25) first;
+        scores are larger for better matches."""
+        ...
 
-    def replace_vectors(self, ids: Sequence[int], vectors: np.ndarray) -> None: ...
+    def all_chunks(self) -> list[tuple[int, str]]:
+        """``(chunk id, header and text as embedded)`` of every chunk, by id."""
+        ...
 
-    def stats(self) -> dict[str, object]: ...
+    def replace_vectors(self, ids: Sequence[int], vectors: np.ndarray) -> None:
+        """Give the chunks ``ids`` the rows of ``vectors``, in one transaction (reindex)."""
+        ...
 
-    def check(self) -> list[str]: ...
+    def stats(self) -> StoreStats:
+        """How many documents, chunks and tokens the store holds, and its size where known."""
+        ...
 
-    def close(self) -> None: ...
+    def check(self) -> list[str]:
+        """Problems found by an integrity check (the backend's own, and chunks against the
+        keyword index and the vectors), one line each; empty when the store is consistent."""
+        ...
+
+    def close(self) -> None:
+        """Release connections and files; the store is not used afterwards."""
+        ...
 
 
 _STOPWORDS = frozenset(
@@ -107,8 +194,6 @@ def keyword_terms(query: str) -> list[str]:
     A word mixing letters and digits also contributes its digits ("FY2019" -> "fy2019", "2019"),
     since documents write "fiscal 2019" where questions write "FY2019".
     """
-    import re
-
     words = [w.lower() for w in re.findall(r"\w+", query)]
     kept = [w for w in words if w not in _STOPWORDS] or words
     terms: list[str] = []

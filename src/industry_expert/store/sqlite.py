@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import StoreError, WorkspaceError
 from ..types import Chunk, Hit
-from .base import DocumentRecord, SearchFilter, StoredDocument, keyword_terms
+from .base import DocumentRecord, SearchFilter, StoredDocument, StoreStats, keyword_terms, path_matches
 
 SCHEMA_VERSION = "1"
 
@@ -80,6 +80,8 @@ class SQLiteStore:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA foreign_keys=ON")
+            # the contract's path patterns, the same function on every backend
+            self.db.create_function("path_matches", 3, path_matches, deterministic=True)
             self.db.executescript(_SCHEMA)
         except sqlite3.DatabaseError as exc:
             raise WorkspaceError(
@@ -143,7 +145,7 @@ class SQLiteStore:
         sql = f"SELECT {self._DOC_COLUMNS} FROM documents"
         args: tuple[str, ...] = ()
         if pattern:
-            sql += " WHERE source GLOB ?1 OR key GLOB ?1 OR source = ?1 OR key = ?1"
+            sql += " WHERE path_matches(?, source, key)"
             args = (pattern,)
         return [self._doc(r) for r in self.db.execute(sql + " ORDER BY source", args)]
 
@@ -214,7 +216,7 @@ class SQLiteStore:
         sql = "SELECT key, source, reason FROM skipped"
         args: tuple[str, ...] = ()
         if pattern:
-            sql, args = sql + " WHERE source GLOB ?1 OR key GLOB ?1 OR source = ?1 OR key = ?1", (pattern,)
+            sql, args = sql + " WHERE path_matches(?, source, key)", (pattern,)
         return [(r[0], r[1], r[2]) for r in self.db.execute(sql + " ORDER BY source", args)]
 
     def touch_document(self, key: str, source: str, mtime_ns: int) -> None:
@@ -273,22 +275,17 @@ class SQLiteStore:
         self._loaded_generation = generation
 
     def _allowed_docs(self, where: SearchFilter) -> np.ndarray | None:
-        if where.collection is None and where.source_glob is None:
+        """The ids of the documents inside ``where``, or None when it restricts nothing."""
+        if where.collection is None and where.source is None:
             return None
-        sql, args = self._filter_sql(where)
-        ids = [r[0] for r in self.db.execute("SELECT id FROM documents d WHERE 1=1" + sql, args)]
-        return np.array(ids, dtype=np.int64)
-
-    @staticmethod
-    def _filter_sql(where: SearchFilter) -> tuple[str, list[str]]:
-        sql, args = "", []
+        sql, args = "SELECT id FROM documents WHERE 1=1", []
         if where.collection is not None:
-            sql += " AND d.collection = ?"
+            sql += " AND collection = ?"
             args.append(where.collection)
-        if where.source_glob is not None:
-            sql += " AND (d.source GLOB ? OR d.key GLOB ?)"
-            args += [where.source_glob, where.source_glob]
-        return sql, args
+        if where.source is not None:
+            sql += " AND path_matches(?, source, key)"
+            args.append(where.source)
+        return np.array([r[0] for r in self.db.execute(sql, args)], dtype=np.int64)
 
     def dense_search(self, vector: np.ndarray, n: int, where: SearchFilter) -> list[tuple[int, float]]:
         self._load_vectors()
@@ -313,40 +310,46 @@ class SQLiteStore:
         match = _fts_query(query)
         if not match:
             return []
-        sql, args = self._filter_sql(where)
-        join = " JOIN chunks c ON c.id = f.rowid JOIN documents d ON d.id = c.doc_id" if sql else ""
-        rows = self.db.execute(
-            f"SELECT f.rowid, bm25(chunks_fts) AS s FROM chunks_fts f{join}"
-            f" WHERE chunks_fts MATCH ?{sql} ORDER BY s LIMIT ?",
-            [match, *args, n],
-        ).fetchall()
+        allowed = self._allowed_docs(where)
+        if allowed is not None and not len(allowed):
+            return []
+        sql = "SELECT f.rowid, bm25(chunks_fts) AS s FROM chunks_fts f"
+        args: list[Any] = []
+        if allowed is not None:
+            sql += " JOIN chunks c ON c.id = f.rowid WHERE c.doc_id IN (SELECT value FROM json_each(?)) AND"
+            args.append(json.dumps(allowed.tolist()))
+        else:
+            sql += " WHERE"
+        rows = self.db.execute(sql + " chunks_fts MATCH ? ORDER BY s LIMIT ?", [*args, match, n]).fetchall()
         return [(int(r[0]), -float(r[1])) for r in rows]
 
-    def hits(self, scored: Sequence[tuple[int, float]]) -> list[Hit]:
-        if not scored:
+    def get_chunks(self, ids: Sequence[int]) -> list[Hit]:
+        if not ids:
             return []
-        ids = [i for i, _ in scored]
-        marks = ",".join("?" * len(ids))
-        rows = self.db.execute(
-            "SELECT c.id, d.source, c.page, c.locator, c.text, c.header, d.title, d.collection"
-            f" FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE c.id IN ({marks})",
-            ids,
-        ).fetchall()
-        by_id = {r[0]: r for r in rows}
+        rows: dict[int, tuple[Any, ...]] = {}
+        for start in range(0, len(ids), 500):  # under SQLite's limit on bound parameters
+            part = list(ids[start : start + 500])
+            marks = ",".join("?" * len(part))
+            for r in self.db.execute(
+                "SELECT c.id, d.source, c.page, c.locator, c.text, c.header, d.title, d.collection"
+                f" FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE c.id IN ({marks})",
+                part,
+            ):
+                rows[r[0]] = r
         return [
             Hit(
                 chunk_id=i,
                 source=r[1],
                 page=r[2],
                 locator=r[3],
-                score=score,
+                score=0.0,
                 text=r[4],
                 header=r[5],
                 title=r[6],
                 collection=r[7],
             )
-            for i, score in scored
-            if (r := by_id.get(i)) is not None
+            for i in ids
+            if (r := rows.get(i)) is not None
         ]
 
     def set_summary(self, key: str, summary: str | None) -> None:
@@ -386,13 +389,13 @@ class SQLiteStore:
             cur.execute("ROLLBACK")
             raise
 
-    def stats(self) -> dict[str, object]:
-        documents, chunks = self.db.execute(
-            "SELECT (SELECT COUNT(*) FROM documents), (SELECT COUNT(*) FROM chunks)"
+    def stats(self) -> StoreStats:
+        documents, chunks, tokens = self.db.execute(
+            "SELECT (SELECT COUNT(*) FROM documents), (SELECT COUNT(*) FROM chunks),"
+            " (SELECT COALESCE(SUM(tokens), 0) FROM chunks)"
         ).fetchone()
-        tokens = self.db.execute("SELECT COALESCE(SUM(tokens), 0) FROM chunks").fetchone()[0]
         size = sum(p.stat().st_size for p in self.path.parent.glob(self.path.name + "*") if p.is_file())
-        return {"documents": documents, "chunks": chunks, "tokens": tokens, "database_bytes": size}
+        return StoreStats(documents, chunks, tokens, size)
 
     def check(self) -> list[str]:
         """Problems found by SQLite's own check and by cross-checking chunks, index and vectors."""

@@ -1,0 +1,281 @@
+"""The ingest pipeline: find files, parse and chunk them, embed the chunks, write each document.
+
+Ingest is incremental: a file whose size and modification time are unchanged is not read again,
+one whose bytes are unchanged (same SHA-256) is not parsed again, and only changed files are
+re-embedded. Chunks of several small documents are embedded in one call (``ingest.embed_group``),
+then each document is stored in its own transaction, so an interrupted ingest loses at most the
+documents of the group in flight and the next run finishes the job. Parsing the next files
+overlaps embedding (PDFium and the tokenizer release the GIL).
+
+``Ingestor`` needs a store that keeps the ``Store`` contract and an embedder, and nothing else::
+
+    ingestor = Ingestor(store, lambda: embedder, ChunkSettings(), IngestSettings())
+    report = ingestor.ingest(["docs/"])
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..config import ChunkSettings, IngestSettings
+from ..embed import Embedder
+from ..errors import LoadError, StoreError
+from ..store import DocumentRecord, Store, StoredDocument
+from ..types import Chunk
+from . import LOADERS, chunk_document, document_label, load_document, read_bytes, walk
+
+Progress = Callable[[dict[str, Any]], None]
+
+
+@dataclass
+class IngestReport:
+    """What one ``ingest`` did; ``skipped`` holds ``(path, reason)`` for every file left out."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    chunks: int = 0
+    pages: int = 0
+    seconds: float = 0.0
+    embed_seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "added": self.added,
+            "updated": self.updated,
+            "unchanged": len(self.unchanged),
+            "removed": self.removed,
+            "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
+            "chunks": self.chunks,
+            "pages": self.pages,
+            "seconds": round(self.seconds, 3),
+            "embed_seconds": round(self.embed_seconds, 3),
+        }
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    path: Path
+    key: str
+    source: str
+    record: DocumentRecord | None = None
+    chunks: tuple[Chunk, ...] = ()
+    pages: int = 0
+    unchanged: bool = False
+    touch_mtime: int | None = None
+    problem: str | None = None
+    existed: bool = False  # the workspace held an earlier version (an update, not an addition)
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class Ingestor:
+    """Ingests files into one store with one embedder (called for it on first need)."""
+
+    def __init__(
+        self,
+        store: Store,
+        embedder: Callable[[], Embedder],
+        chunking: ChunkSettings,
+        settings: IngestSettings,
+    ):
+        self.store = store
+        self.embedder = embedder
+        self.chunking = chunking
+        self.settings = settings
+
+    def _prepare(
+        self, path: Path, collection: str, max_bytes: int, stored: StoredDocument | None
+    ) -> _Prepared:
+        """Read, parse and chunk one file (runs in a worker thread; never touches the store)."""
+        source = os.path.normpath(str(path))
+        key = str(path.resolve())
+        try:
+            st = path.stat()
+            same_place = stored is not None and stored.collection == collection
+            if same_place and stored and stored.size == st.st_size and stored.mtime_ns == st.st_mtime_ns:
+                return _Prepared(path, key, source, unchanged=True)
+            data = read_bytes(path, max_bytes)
+            digest = _sha256(data)
+            if same_place and stored and stored.sha256 == digest:
+                return _Prepared(path, key, source, unchanged=True, touch_mtime=st.st_mtime_ns)
+            doc = load_document(path, data, source)
+            c = self.chunking
+            max_tokens = min(c.max_tokens, self.embedder().max_tokens)
+            chunks = chunk_document(doc, self.embedder().count_tokens, max_tokens, c.overlap, c.header)
+        except LoadError as exc:
+            return _Prepared(path, key, source, problem=str(exc))
+        except OSError as exc:
+            return _Prepared(path, key, source, problem=f"cannot read ({exc.strerror})")
+        record = DocumentRecord(
+            key=key,
+            source=source,
+            collection=collection,
+            sha256=digest,
+            size=st.st_size,
+            mtime_ns=st.st_mtime_ns,
+            title=doc.title,
+            label=document_label(doc),
+            metadata=doc.metadata,
+        )
+        pages = len({b.page for b in doc.blocks if b.page is not None})
+        return _Prepared(path, key, source, record, tuple(chunks), pages, existed=stored is not None)
+
+    def ingest(
+        self,
+        paths: Iterable[str | Path],
+        collection: str = "default",
+        prune: bool = False,
+        max_file_mb: float | None = None,
+        progress: Progress | None = None,
+    ) -> IngestReport:
+        """Load, chunk, embed and store every file under ``paths``; return what happened.
+
+        Files that cannot be used are listed in ``report.skipped`` with a reason; the rest are
+        stored. With ``prune``, documents under the given folders whose files are gone are removed.
+        """
+        started = time.perf_counter()
+        roots = [Path(p) for p in paths]
+        emit = progress or (lambda event: None)
+        report = IngestReport()
+        max_bytes = int((max_file_mb or self.settings.max_file_mb) * 1_000_000)
+        found = list(walk(roots, LOADERS))
+        # A file named twice (a folder and a file in it, or through a link) is ingested once.
+        unique: dict[str, Path] = {}
+        for f in found:
+            if f.problem is None:
+                unique.setdefault(str(f.path.resolve()), f.path)
+        todo = list(unique.values())
+        for f in found:
+            if f.problem is not None:
+                report.skipped.append((os.path.normpath(str(f.path)), f.problem))
+                self.store.record_skipped(str(f.path.absolute()), os.path.normpath(str(f.path)), f.problem)
+        emit({"event": "start", "files": len(todo), "skipped": len(report.skipped)})
+        for source, reason in report.skipped:
+            emit({"event": "file", "path": source, "status": "skipped", "reason": reason, "chunks": 0})
+        seen: set[str] = set()
+        # Parsing the next files overlaps embedding: PDFium and the tokenizer release the GIL.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+
+            def submit(path: Path) -> Future[_Prepared]:
+                stored = self.store.get_document(str(path.resolve()))
+                return pool.submit(self._prepare, path, collection, max_bytes, stored)
+
+            pending = [submit(p) for p in todo[:2]]
+            next_index = len(pending)
+            group: list[_Prepared] = []
+            while pending:
+                prepared = pending.pop(0).result()
+                if next_index < len(todo):
+                    pending.append(submit(todo[next_index]))
+                    next_index += 1
+                seen.add(prepared.key)
+                if prepared.record is not None:
+                    group.append(prepared)
+                    if sum(len(p.chunks) for p in group) >= self.settings.embed_group or not pending:
+                        self._store_group(group, report, emit)
+                        group = []
+                else:
+                    self._report(prepared, self._store_unchanged_or_skipped(prepared, report), emit)
+            if group:
+                self._store_group(group, report, emit)
+        if prune:
+            report.removed = self._prune(roots, seen)
+            for source in report.removed:
+                emit({"event": "file", "path": source, "status": "removed", "reason": None, "chunks": 0})
+        report.seconds = time.perf_counter() - started
+        emit({"event": "done", **report.to_dict()})
+        return report
+
+    @staticmethod
+    def _report(prepared: _Prepared, status: str, emit: Progress) -> None:
+        emit(
+            {
+                "event": "file",
+                "path": prepared.source,
+                "status": status,
+                "reason": prepared.problem,
+                "chunks": len(prepared.chunks),
+            }
+        )
+
+    def _store_unchanged_or_skipped(self, prepared: _Prepared, report: IngestReport) -> str:
+        self.store.record_skipped(prepared.key, prepared.source, prepared.problem)
+        if prepared.problem is not None:
+            report.skipped.append((prepared.source, prepared.problem))
+            return "skipped"
+        if prepared.touch_mtime is not None:
+            self.store.touch_document(prepared.key, prepared.source, prepared.touch_mtime)
+        report.unchanged.append(prepared.source)
+        return "unchanged"
+
+    def _store_group(self, group: list[_Prepared], report: IngestReport, emit: Progress) -> None:
+        """Embed a group of documents in one call, then write each in its own transaction."""
+        t0 = time.perf_counter()
+        vectors = self._embed([c.indexed_text for p in group for c in p.chunks])
+        report.embed_seconds += time.perf_counter() - t0
+        start = 0
+        for prepared in group:
+            assert prepared.record is not None
+            end = start + len(prepared.chunks)
+            self.store.put_document(prepared.record, prepared.chunks, vectors[start:end])
+            start = end
+            (report.updated if prepared.existed else report.added).append(prepared.source)
+            report.chunks += len(prepared.chunks)
+            report.pages += prepared.pages
+            self._report(prepared, "updated" if prepared.existed else "added", emit)
+
+    def _embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        vectors = self.embedder().embed_batch(texts)
+        dim = self.store.get_meta("embedder_dim")
+        if dim is None:
+            self.store.set_meta("embedder_dim", str(vectors.shape[1]))
+        elif int(dim) != vectors.shape[1]:
+            raise StoreError(
+                f"embedder returned {vectors.shape[1]}-dimensional vectors; the workspace holds {dim}"
+            )
+        return vectors
+
+    def _prune(self, paths: Sequence[Path], seen: set[str]) -> list[str]:
+        roots = [str(p.resolve()) + os.sep for p in paths if p.is_dir()]
+        gone = [
+            d
+            for d in self.store.list_documents()
+            if d.key not in seen and any(d.key.startswith(r) for r in roots) and not Path(d.key).exists()
+        ]
+        self.store.delete_documents([d.key for d in gone])
+        return [d.source for d in gone]
+
+    def reindex(self, embedder_name: str, progress: Progress | None = None, batch: int = 512) -> int:
+        """Re-embed every chunk with the embedder and record ``embedder_name`` as the store's."""
+        emit = progress or (lambda event: None)
+        rows = self.store.all_chunks()
+        emit({"event": "start", "chunks": len(rows)})
+        ids: list[int] = []
+        parts: list[np.ndarray] = []
+        for start in range(0, len(rows), batch):
+            part = rows[start : start + batch]
+            parts.append(self.embedder().embed_batch([t for _, t in part]))
+            ids.extend(i for i, _ in part)
+            emit({"event": "progress", "done": len(ids)})
+        if parts:
+            self.store.replace_vectors(ids, np.concatenate(parts))
+            self.store.set_meta("embedder_dim", str(parts[0].shape[1]))
+        self.store.set_meta("embedder", embedder_name)
+        emit({"event": "done", "chunks": len(ids)})
+        return len(ids)

@@ -1,0 +1,250 @@
+"""The Store contract, run on every backend.
+
+A new backend joins by adding one entry to ``BACKENDS``: a function that opens (creating where
+needed) a store at a location made from ``tmp_path``. Each test below then runs on it unchanged:
+put and replace, forget, filters, dense and keyword search, metadata, skips, integrity, and a
+process killed in the middle of a document.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from industry_expert.errors import StoreError
+from industry_expert.store import (
+    DocumentRecord,
+    SearchFilter,
+    SQLiteStore,
+    Store,
+    StoreStats,
+    path_matches,
+)
+from industry_expert.types import Chunk
+
+# name -> (open a store at a location, the location for a test's tmp_path)
+BACKENDS: dict[str, tuple[Callable[[str], Store], Callable[[Path], str]]] = {
+    "sqlite": (lambda where: SQLiteStore(Path(where)), lambda tmp: str(tmp / "store.db")),
+}
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    name = request.param
+    yield name, BACKENDS[name][1](tmp_path)
+
+
+@pytest.fixture
+def store(backend: tuple[str, str]) -> Iterator[Store]:
+    name, where = backend
+    opened = BACKENDS[name][0](where)
+    yield opened
+    opened.close()
+
+
+def record(key: str, collection: str = "default", sha: str = "") -> DocumentRecord:
+    return DocumentRecord(key, key, collection, sha or "h" + key, 1, 1, f"title {key}", f"label {key}")
+
+
+def put(store: Store, key: str, texts: Sequence[str], vectors: Sequence[Sequence[float]], **kw: str) -> int:
+    chunks = [Chunk(t, "hdr", i, page=i + 1, tokens=len(t.split())) for i, t in enumerate(texts)]
+    return store.put_document(record(key, **kw), chunks, np.array(vectors, dtype=np.float32))
+
+
+def unit(*values: float) -> list[float]:
+    v = np.array(values, dtype=np.float32)
+    return list(v / np.linalg.norm(v))
+
+
+def test_the_store_keeps_the_protocol(store: Store) -> None:
+    assert isinstance(store, Store)
+
+
+def test_put_lists_and_replaces_a_document_atomically(store: Store) -> None:
+    put(store, "/docs/a.pdf", ["pumps leak", "valves stick"], [unit(1, 0), unit(0, 1)])
+    put(store, "/docs/b.md", ["boilers hum"], [unit(1, 1)])
+    assert [d.source for d in store.list_documents()] == ["/docs/a.pdf", "/docs/b.md"]
+    doc = store.get_document("/docs/a.pdf")
+    assert doc is not None and doc.chunks == 2 and doc.title == "title /docs/a.pdf"
+    assert store.document_chunks("/docs/a.pdf") == [(1, "pumps leak"), (2, "valves stick")]
+    assert store.stats() == StoreStats(2, 3, 6, store.stats().bytes)
+    # re-ingest: the new version replaces every chunk, vector and index row of the old one
+    put(store, "/docs/a.pdf", ["pumps fixed"], [unit(1, 0)], sha="new")
+    assert store.stats().chunks == 2
+    assert [
+        h.text for h in store.get_chunks([i for i, _ in store.keyword_search("pumps", 5, SearchFilter())])
+    ] == ["pumps fixed"]
+    assert store.keyword_search("valves", 5, SearchFilter()) == []
+    assert store.get_document("/docs/a.pdf").sha256 == "new"  # type: ignore[union-attr]
+    assert store.check() == []
+
+
+def test_a_failed_put_leaves_the_old_version(store: Store) -> None:
+    put(store, "/a", ["old text"], [unit(1, 0)])
+    with pytest.raises(StoreError):
+        put(store, "/a", ["new text", "second"], [unit(1, 0)])  # two chunks, one vector
+    assert store.document_chunks("/a") == [(1, "old text")]
+    assert store.check() == []
+
+
+def test_forget_removes_chunks_index_vectors_and_skips(store: Store) -> None:
+    put(store, "/a", ["pumps leak"], [unit(1, 0)])
+    put(store, "/b", ["pumps hum"], [unit(0, 1)])
+    store.record_skipped("/c", "c", "corrupt PDF")
+    assert store.delete_documents(["/a", "/c", "/missing"]) == 1
+    assert [d.key for d in store.list_documents()] == ["/b"]
+    assert [i for i, _ in store.dense_search(np.array(unit(1, 0)), 5, SearchFilter())] == [
+        h.chunk_id for h in store.get_chunks([i for i, _ in store.keyword_search("hum", 5, SearchFilter())])
+    ]
+    assert store.list_skipped() == []
+    assert store.check() == []
+
+
+def test_filters_by_collection_and_path_pattern(store: Store) -> None:
+    put(store, "/docs/a.pdf", ["alpha"], [unit(1, 0)], collection="finance")
+    put(store, "/docs/sub/b.md", ["beta"], [unit(0.8, 0.6)], collection="ops")
+    put(store, "/docs/c[1].md", ["gamma"], [unit(0.6, 0.8)], collection="ops")
+    query = np.array(unit(1, 0), dtype=np.float32)
+
+    def dense_sources(where: SearchFilter) -> list[str]:
+        return [h.source for h in store.get_chunks([i for i, _ in store.dense_search(query, 5, where)])]
+
+    assert dense_sources(SearchFilter()) == ["/docs/a.pdf", "/docs/sub/b.md", "/docs/c[1].md"]
+    assert dense_sources(SearchFilter(collection="ops")) == ["/docs/sub/b.md", "/docs/c[1].md"]
+    assert dense_sources(SearchFilter(source="/docs/*.md")) == ["/docs/sub/b.md", "/docs/c[1].md"]
+    assert dense_sources(SearchFilter(source="/docs/c[1].md")) == ["/docs/c[1].md"]  # exact path
+    assert dense_sources(SearchFilter(collection="ops", source="*a.pdf")) == []
+    assert dense_sources(SearchFilter(collection="nowhere")) == []
+    for word, where, expected in [
+        ("beta", SearchFilter(collection="ops"), ["/docs/sub/b.md"]),
+        ("beta", SearchFilter(collection="finance"), []),
+        ("gamma", SearchFilter(source="*.md"), ["/docs/c[1].md"]),
+    ]:
+        found = store.get_chunks([i for i, _ in store.keyword_search(word, 5, where)])
+        assert [h.source for h in found] == expected
+    # listings use the same patterns, and every backend matches like path_matches
+    for pattern in ["/docs/*", "*.md", "/docs/?.pdf", "/docs/c[1].md", "/docs/[ab]*"]:
+        expected = [d.source for d in store.list_documents() if path_matches(pattern, d.source, d.key)]
+        assert [d.source for d in store.list_documents(pattern)] == expected, pattern
+
+
+def test_dense_search_is_best_first_bounded_and_checks_the_dimension(store: Store) -> None:
+    put(store, "/a", ["a1", "a2", "a3"], [unit(1, 0), unit(0.6, 0.8), unit(0, 1)])
+    found = store.dense_search(np.array(unit(1, 0), dtype=np.float32), 2, SearchFilter())
+    assert len(found) == 2 and found[0][1] >= found[1][1]
+    assert found[0][1] == pytest.approx(1.0) and found[1][1] == pytest.approx(0.6)
+    with pytest.raises(StoreError, match="dimensions"):
+        store.dense_search(np.ones(3, dtype=np.float32), 2, SearchFilter())
+
+
+def test_keyword_search_ranks_by_bm25_and_reads_the_document_label(store: Store) -> None:
+    put(
+        store,
+        "/a",
+        ["capital expenditure rose", "expenditure on expenditure fell expenditure"],
+        [unit(1, 0)] * 2,
+    )
+    put(store, "/b", ["nothing relevant here"], [unit(0, 1)])
+    found = store.keyword_search("expenditure", 5, SearchFilter())
+    assert len(found) == 2 and found[0][1] > found[1][1] > 0
+    assert store.get_chunks([found[0][0]])[0].text.startswith("expenditure on")
+    # the document's label is indexed with every chunk ("label /b")
+    assert [
+        h.source for h in store.get_chunks([i for i, _ in store.keyword_search("label", 5, SearchFilter())])
+    ]
+    assert store.keyword_search("", 5, SearchFilter()) == []
+
+
+def test_get_chunks_keeps_the_order_asked_and_skips_unknown_ids(store: Store) -> None:
+    put(store, "/a", ["one", "two"], [unit(1, 0), unit(0, 1)], collection="c1")
+    ids = [i for i, _ in store.all_chunks()]
+    hits = store.get_chunks([ids[1], 999_999, ids[0]])
+    assert [h.text for h in hits] == ["two", "one"]
+    assert hits[0].source == "/a" and hits[0].page == 2 and hits[0].collection == "c1" and hits[0].score == 0
+    assert hits[0].title == "title /a" and hits[0].header == "hdr"
+    assert store.get_chunks([]) == []
+    assert store.all_chunks() == [(ids[0], "hdr\none"), (ids[1], "hdr\ntwo")]
+
+
+def test_meta_skips_summaries_touch_and_vectors(store: Store) -> None:
+    assert store.get_meta("embedder") is None
+    store.set_meta("embedder", "x")
+    store.set_meta("embedder", "y")
+    assert store.get_meta("embedder") == "y"
+    store.record_skipped("/k", "k.pdf", "encrypted")
+    assert store.list_skipped() == [("/k", "k.pdf", "encrypted")]
+    assert store.list_skipped("*.pdf") == [("/k", "k.pdf", "encrypted")]
+    put(store, "/k", ["now readable"], [unit(1, 0)])  # a document that loads forgets its skip
+    assert store.list_skipped() == []
+    store.set_summary("/k", "A summary.")
+    assert store.get_document("/k").summary == "A summary."  # type: ignore[union-attr]
+    store.touch_document("/k", "renamed/k.pdf", 42)
+    doc = store.get_document("/k")
+    assert doc is not None and doc.mtime_ns == 42 and doc.source == "renamed/k.pdf"
+    put(store, "/k", ["new version"], [unit(1, 0)])
+    assert store.get_document("/k").summary is None  # type: ignore[union-attr]
+    ((chunk_id, _),) = store.all_chunks()
+    store.replace_vectors([chunk_id], np.array([unit(0, 1)], dtype=np.float32))
+    assert store.dense_search(np.array(unit(0, 1), dtype=np.float32), 1, SearchFilter())[0][
+        1
+    ] == pytest.approx(1)
+
+
+def test_a_second_connection_sees_committed_writes(backend: tuple[str, str]) -> None:
+    name, where = backend
+    opener = BACKENDS[name][0]
+    a, b = opener(where), opener(where)
+    try:
+        put(a, "/x", ["x"], [unit(1, 0)])
+        assert len(b.dense_search(np.array(unit(1, 0), dtype=np.float32), 5, SearchFilter())) == 1
+        put(a, "/y", ["y"], [unit(0, 1)])
+        assert len(b.dense_search(np.array(unit(1, 0), dtype=np.float32), 5, SearchFilter())) == 2
+        assert [d.key for d in b.list_documents()] == ["/x", "/y"]
+    finally:
+        a.close()
+        b.close()
+
+
+CRASH = """
+import os, sys
+import numpy as np
+sys.path.insert(0, {tests!r})
+from test_store_contract import BACKENDS, put, unit
+
+store = BACKENDS[{name!r}][0]({where!r})
+put(store, "/first", ["first document"], [unit(1, 0)])
+
+class Dies(list):
+    # the process is killed while the store reads the second document's chunks
+    def __iter__(self):
+        yield from self[:1]
+        os._exit(9)
+
+from industry_expert.types import Chunk
+from test_store_contract import record
+chunks = Dies([Chunk("second a", "hdr", 0), Chunk("second b", "hdr", 1)])
+store.put_document(record("/first"), chunks, np.array([unit(0, 1)] * 2, dtype=np.float32))
+store.put_document(record("/second"), chunks, np.array([unit(0, 1)] * 2, dtype=np.float32))
+"""
+
+
+def test_a_process_killed_between_documents_loses_only_the_one_in_flight(backend: tuple[str, str]) -> None:
+    name, where = backend
+    script = CRASH.format(tests=str(Path(__file__).parent), name=name, where=where)
+    result = subprocess.run([sys.executable, "-c", textwrap.dedent(script)], capture_output=True, text=True)
+    assert result.returncode == 9, result.stderr
+    store = BACKENDS[name][0](where)
+    try:
+        assert [d.key for d in store.list_documents()] == ["/first"]
+        assert store.document_chunks("/first") == [(1, "first document")]  # the old version, whole
+        assert store.check() == []
+        put(store, "/second", ["second document"], [unit(0, 1)])  # a re-run finishes the job
+        assert store.stats().documents == 2 and store.check() == []
+    finally:
+        store.close()
