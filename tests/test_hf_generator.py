@@ -104,3 +104,30 @@ def test_a_model_without_a_chat_template_is_not_a_chat_model(tmp_path: Path) -> 
         "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
     )
     assert TransformersGenerator(str(path), chat_template=str(template)).stops == ["<|im_end|>"]
+
+
+def test_one_worker_thread_serves_every_answer_and_a_closed_stream_stops_it(tiny: Path) -> None:
+    import threading
+
+    gen = TransformersGenerator(str(tiny))
+    seen: set[str] = set()
+    written: list[int] = []
+    original = gen.model.generate
+
+    def generate(**options):  # type: ignore[no-untyped-def]
+        seen.add(threading.current_thread().name)
+        out = original(**options, min_new_tokens=options["max_new_tokens"])
+        written.append(int(out.shape[1] - options["input_ids"].shape[1]))
+        return out
+
+    gen.model.generate = generate
+    for _ in range(3):
+        complete(gen, MESSAGES, max_tokens=2)
+    assert len(seen) == 1 and next(iter(seen)).startswith("generate")
+    assert written == [2, 2, 2]
+    # a reader that goes away after the first piece does not leave 900 tokens to be written
+    stream = gen.stream(MESSAGES, max_tokens=900)
+    next(stream)
+    stream.close()
+    complete(gen, MESSAGES, max_tokens=2)  # runs after the cancelled one, on the same worker
+    assert written[3] < 100 and written[4] == 2
