@@ -43,12 +43,15 @@ demo: install
 
 test: install
 	$(VENV)/bin/ruff check src tests benchmarks tools
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy src
 	$(VENV)/bin/python -m pytest -q
 
+# lint-imports checks the package's floors and that no import cycle exists (pyproject.toml).
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks tools
 	$(VENV)/bin/ruff format --check src tests benchmarks tools
+	$(VENV)/bin/lint-imports
 
 typecheck: install
 	$(VENV)/bin/mypy src

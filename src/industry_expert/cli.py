@@ -259,24 +259,10 @@ def cmd_reindex(args: argparse.Namespace) -> int:
 
 
 def _generator_overrides(args: argparse.Namespace) -> dict[str, Any]:
-    """Settings named by --model, --base-url, --backend, --adapter; the backend follows from them."""
-    out: dict[str, Any] = {}
-    backend = args.backend
-    if args.model:
-        out["generator.model"] = args.model
-    if args.base_url:
-        out["generator.base_url"] = args.base_url
-        backend = backend or ("azure" if ".openai.azure.com" in args.base_url else "openai")
-    if args.api_key_env:
-        out["generator.api_key_env"] = args.api_key_env
-    if args.adapter:
-        out["generator.adapter"] = args.adapter
-        backend = backend or "transformers"
-    if args.model and not backend:
-        model = Path(args.model).expanduser()
-        backend = "transformers" if model.is_dir() else "llama-cpp"
-    if backend:
-        out["generator.backend"] = backend
+    """Settings named by the generator and answer flags (the backend rule is the library's)."""
+    from .models import generator_overrides
+
+    out = generator_overrides(args.backend, args.model, args.base_url, args.api_key_env, args.adapter)
     if args.max_tokens:
         out["generator.max_tokens"] = args.max_tokens
     if args.context_window:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..config import EmbedderSettings
+from ..config import EmbedderSettings, add_choice
 from ..errors import EmbedderError
 from .base import Embedder, embed_query, estimate_tokens, normalize
 
@@ -17,7 +17,9 @@ _REGISTRY: dict[str, EmbedderFactory] = {}
 
 
 def register_embedder(backend: str, factory: EmbedderFactory) -> None:
+    """Make ``embedder.backend = BACKEND`` build ``factory(settings)``."""
     _REGISTRY[backend] = factory
+    add_choice("embedder.backend", backend)
 
 
 def embedder_id(settings: EmbedderSettings) -> str:

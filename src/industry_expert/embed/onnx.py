@@ -23,12 +23,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import EmbedderError
+from ..models import cache_dir
 from .base import normalize
 from .local import counting_tokenizer, model_label, resolve_model_dir
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("EXPERT_CACHE") or Path.home() / ".cache" / "industry-expert")
 
 
 def _weights_fingerprint(model_dir: Path) -> str:

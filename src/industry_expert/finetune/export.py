@@ -15,30 +15,19 @@ Everything goes under ``RUN/export/``; an existing export is not overwritten.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import ExportError
-from .train import MANIFEST, TrainConfig, base_fingerprint, dequantized_folder, resolve_base
-
-CONVERTERS_ENV = "EXPERT_LLAMA_CPP_DIR"
+from ..models import base_fingerprint, hf_source, resolve_model, run_converter
+from ..models import converters_dir as _converters_dir
+from .train import MANIFEST, TrainConfig
 
 
 def converters_dir() -> Path:
-    """Where ``convert_hf_to_gguf.py`` and its ``gguf-py`` and ``conversion`` packages are."""
-    candidates = [os.environ.get(CONVERTERS_ENV, ""), str(Path(sys.prefix) / "share" / "llama.cpp")]
-    for candidate in candidates:
-        if candidate and (Path(candidate) / "convert_hf_to_gguf.py").is_file():
-            return Path(candidate)
-    raise ExportError(
-        "llama.cpp's GGUF converters are not installed; `make install` unpacks them from the "
-        f"llama-cpp-python source distribution into {Path(sys.prefix) / 'share' / 'llama.cpp'} "
-        f"(or point {CONVERTERS_ENV} at a llama.cpp checkout)"
-    )
+    """Where llama.cpp's converters are (``models.converters_dir``), or ``ExportError``."""
+    return _converters_dir(ExportError)
 
 
 def _run_manifest(run: Path) -> dict[str, Any]:
@@ -70,16 +59,15 @@ def merge(run: Path, out: Path) -> Path:
 
     manifest = _run_manifest(run)
     config = TrainConfig(**manifest["config"])
-    where, gguf, local = resolve_base(config.base)
+    base_ref = resolve_model(config.base, ExportError)
     trained_on = manifest.get("base", {}).get("sha256", "")
-    if local is not None and trained_on and base_fingerprint(local) != trained_on:
+    if base_ref.path is not None and trained_on and base_fingerprint(base_ref.path) != trained_on:
         raise ExportError(
             f"the base model {config.base} has changed since {run} was trained on it (its weights' "
             "SHA-256 differs from the manifest's); export with the base the run was trained on"
         )
-    options: dict[str, Any] = {"local_files_only": local is not None}
-    if gguf and local is not None:
-        where = str(dequantized_folder(local))
+    where, local = hf_source(base_ref)
+    options: dict[str, Any] = {"local_files_only": local}
     try:
         base = AutoModelForCausalLM.from_pretrained(where, dtype=torch.float32, **options)
         tokenizer = AutoTokenizer.from_pretrained(where, **options)
@@ -93,13 +81,7 @@ def merge(run: Path, out: Path) -> Path:
 
 
 def _convert(script: str, args: list[str]) -> None:
-    tools = converters_dir()
-    result = subprocess.run(
-        [sys.executable, str(tools / script), *args], capture_output=True, text=True, cwd=tools
-    )
-    if result.returncode != 0:
-        lines = [line for line in result.stderr.strip().splitlines() if line.strip()]
-        raise ExportError(f"{script} failed: {lines[-1] if lines else 'no message'}")
+    run_converter(script, args, ExportError)
 
 
 def modelfile(gguf: Path, stops: list[str], system: str = "") -> str:

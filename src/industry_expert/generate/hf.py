@@ -3,9 +3,9 @@
 This is the backend for fine-tuned models before they are exported to GGUF: ``adapter`` names a
 folder written by ``peft`` (``adapter_config.json`` + weights) or a run directory written by
 ``expert train`` (whose manifest names the base, so ``--adapter runs/x`` is enough), loaded over
-the base model without merging. The model is a folder, or a GGUF file that transformers
-de-quantizes (the shipped SmolLM2 among them). Nothing is downloaded: ``local_files_only`` is
-always set.
+the base model without merging. The model is a folder, a GGUF file that transformers
+de-quantizes (the shipped SmolLM2 among them), or a hub id where a network exists; references are
+resolved by ``models``, and nothing local is ever fetched (``local_files_only``).
 
 The prompt is rendered from the tokenizer's own chat template (the same renderer the llama.cpp
 backend uses), and generation stops at the template's end-of-turn tokens as well as EOS.
@@ -18,55 +18,15 @@ per answer would pay that every time. One worker also serves one answer at a tim
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from ..errors import GenerationError, GeneratorError
+from ..models import SHIPPED_ALIASES, hf_source, resolve_adapter, resolve_model
 from .base import Messages
 from .chat_template import ChatTemplateError, read_template, render, stop_strings
-
-
-def resolve_adapter(adapter: str) -> tuple[Path, str]:
-    """The adapter folder and its base model for ``adapter``: a run directory written by
-    ``expert train`` (its ``adapter/`` and the base in ``manifest.json``) or an adapter folder."""
-    path = Path(adapter).expanduser()
-    manifest = path / "manifest.json"
-    if manifest.is_file():
-        try:
-            base = json.loads(manifest.read_text(encoding="utf-8"))["config"]["base"]
-        except (OSError, ValueError, KeyError) as exc:
-            raise GeneratorError(f"{manifest} is not a readable run manifest ({exc})") from None
-        return path / "adapter", str(base)
-    try:
-        config = json.loads((path / "adapter_config.json").read_text(encoding="utf-8"))
-        return path, str(config.get("base_model_name_or_path") or "")
-    except (OSError, ValueError):
-        return path, ""
-
-
-def _check_folder(path: Path, what: str, marker: str) -> None:
-    if not path.is_dir():
-        raise GeneratorError(f"{what} folder {path} not found; pass a local folder (nothing is downloaded)")
-    if not (path / marker).is_file():
-        raise GeneratorError(f"{path} has no {marker}, so it is not a {what} folder saved by save_pretrained")
-
-
-def _locate(model: str) -> tuple[str, str | None]:
-    """``(folder, gguf file name or None)``: a model folder, a GGUF file (de-quantized by
-    transformers), or the shipped SmolLM2 GGUF."""
-    if model in ("", "smollm2", "SmolLM2-135M-Instruct"):
-        from .llama import resolve_gguf
-
-        shipped = resolve_gguf("smollm2")
-        return str(shipped.parent), shipped.name
-    path = Path(model).expanduser()
-    if path.is_file() and path.suffix.lower() == ".gguf":
-        return str(path.parent), path.name
-    _check_folder(path, "model", "config.json")
-    return str(path), None
 
 
 class TransformersGenerator:
@@ -82,33 +42,33 @@ class TransformersGenerator:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        if adapter:
-            adapter_dir, adapter_base = resolve_adapter(adapter)
-            adapter = str(adapter_dir)
-            model = model if model and model != "smollm2" else (adapter_base or model)
-        where, gguf = _locate(model)
-        path = Path(where) / gguf if gguf else Path(where)
+        found = resolve_adapter(adapter, GeneratorError) if adapter else None
+        if found is not None and model in SHIPPED_ALIASES and found.base:
+            model = found.base  # the model the adapter was trained on, unless another is named
+        ref = resolve_model(model, GeneratorError)
         if threads:
             torch.set_num_threads(threads)
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         try:
-            if gguf:
-                # The de-quantized copy that training uses (made once, cached): the weights the
-                # adapter was trained on, loaded in a second instead of de-quantized each time.
-                from ..finetune.train import dequantized_folder
-
-                where = str(dequantized_folder(path))
-            self.tokenizer: Any = AutoTokenizer.from_pretrained(where, local_files_only=True)
+            # a GGUF base loads from the de-quantized copy that training uses (made once, cached):
+            # the weights the adapter was trained on, loaded in a second
+            where, local = hf_source(ref)
+            self.tokenizer: Any = AutoTokenizer.from_pretrained(where, local_files_only=local)
             dtype = torch.bfloat16 if self.device == "cuda" else torch.float32
-            self.model: Any = AutoModelForCausalLM.from_pretrained(where, local_files_only=True, dtype=dtype)
+            self.model: Any = AutoModelForCausalLM.from_pretrained(where, local_files_only=local, dtype=dtype)
         except (OSError, ValueError, KeyError, RuntimeError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise GeneratorError(f"cannot load the model in {path}: {first}") from None
+            raise GeneratorError(f"cannot load the model {ref.ref}: {first}") from None
+        path = ref.path or Path(ref.ref)
         name = f"transformers/{path.name}"
-        if adapter:
-            self.model = self._with_adapter(Path(adapter))
-            label = Path(adapter).parent.name if Path(adapter).name == "adapter" else Path(adapter).name
-            name += f"+{label}"
+        if found is not None:
+            if found.peft is None:
+                raise GeneratorError(
+                    f"{found.ref} is a GGUF adapter, which llama.cpp reads; use --backend llama-cpp, or give "
+                    "the run directory or PEFT folder to transformers"
+                )
+            self.model = self._with_adapter(found.peft, found.base)
+            name += f"+{found.label}"
         self.model.to(self.device).eval()
         self.template = read_template(chat_template) or getattr(self.tokenizer, "chat_template", None) or ""
         if not isinstance(self.template, str) or not self.template:
@@ -124,23 +84,19 @@ class TransformersGenerator:
         self.name = name
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="generate")
 
-    def _with_adapter(self, adapter: Path) -> Any:
-        _check_folder(adapter, "adapter", "adapter_config.json")
+    def _with_adapter(self, adapter: Path, base: str) -> Any:
+        if not (adapter / "adapter_config.json").is_file():
+            raise GeneratorError(f"{adapter} has no adapter_config.json, so it is not an adapter folder")
         try:
             from peft import PeftModel
         except ImportError:
             raise GeneratorError("a LoRA adapter needs the package peft; pip install peft") from None
         try:
-            config = json.loads((adapter / "adapter_config.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise GeneratorError(f"{adapter}/adapter_config.json is not readable JSON ({exc})") from None
-        try:
             return PeftModel.from_pretrained(self.model, str(adapter), local_files_only=True)
         except (OSError, ValueError, KeyError, RuntimeError) as exc:
-            base = config.get("base_model_name_or_path") or "its base model"
             first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
             raise GeneratorError(
-                f"the adapter in {adapter} does not fit this model (it was trained on {base}): {first}"
+                f"the adapter in {adapter} does not fit this model (it was trained on {base or 'its base model'}): {first}"
             ) from None
 
     def prompt(self, messages: Messages) -> str:

