@@ -29,7 +29,8 @@ from industry_expert.errors import (
 def _package_modules() -> list[str]:
     names = ["industry_expert"]
     for info in pkgutil.walk_packages(industry_expert.__path__, "industry_expert."):
-        names.append(info.name)
+        if not info.name.endswith(".__main__"):  # runs the command when imported
+            names.append(info.name)
     return names
 
 

@@ -62,10 +62,11 @@ def test_citations_are_resolved_and_invalid_ones_removed() -> None:
 
 
 def test_flags_pick_the_backend(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from industry_expert.cli import _generator_overrides, build_parser
+    from industry_expert.cli import build_parser
+    from industry_expert.cli.answers import generator_overrides
 
     def overrides(*flags: str) -> dict:
-        return _generator_overrides(build_parser().parse_args(["ask", *flags, "q"]))
+        return generator_overrides(build_parser().parse_args(["ask", *flags, "q"]))
 
     assert overrides() == {}
     assert overrides("--model", "phi3.gguf")["generator.backend"] == "llama-cpp"

@@ -17,12 +17,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from ..errors import ExportError
 from ..models import base_fingerprint, hf_source, resolve_model, run_converter
 from ..models import converters_dir as _converters_dir
 from .train import MANIFEST, TrainConfig
+
+OutType = Literal["f32", "f16", "bf16", "q8_0"]  # GGUF tensor types llama.cpp's converter writes
 
 
 def converters_dir() -> Path:
@@ -94,7 +96,9 @@ def modelfile(gguf: Path, stops: list[str], system: str = "") -> str:
     return "\n".join(lines) + "\n"
 
 
-def export(run: str | Path, merged: bool = True, gguf: bool = False, outtype: str = "f16") -> ExportResult:
+def export(
+    run: str | Path, merged: bool = True, gguf: bool = False, outtype: OutType = "f16"
+) -> ExportResult:
     """Write ``RUN/export/merged`` and, with ``gguf``, the GGUF files and a Modelfile."""
     from ..generate.chat_template import stop_strings
 

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 from ..errors import TrainError
 from ..models import base_fingerprint, hf_source, resolve_model, sha256_file
@@ -33,6 +33,8 @@ from .dataset import Example, load_examples
 from .targets import count_parameters, resolve_targets
 
 Progress = Callable[[dict[str, Any]], None]
+Method = Literal["lora", "qlora"]
+Precision = Literal["auto", "bf16", "fp32"]
 MANIFEST = "manifest.json"
 
 
@@ -41,7 +43,7 @@ class TrainConfig:
     data: str
     out: str
     base: str = "smollm2"  # a model reference (models.resolve_model): the shipped SmolLM2 GGUF
-    method: str = "lora"  # or qlora (4-bit NF4 base through bitsandbytes, CUDA or CPU)
+    method: Method = "lora"  # or qlora (4-bit NF4 base through bitsandbytes, CUDA or CPU)
     eval_data: str = ""  # a separate validation file; else ``val_fraction`` is held out
     val_fraction: float = 0.1
     r: int = 16
@@ -62,7 +64,7 @@ class TrainConfig:
     gradient_checkpointing: bool | None = None
     # auto: bf16 on CUDA, and on CPUs with native bf16 (AVX512-BF16/AMX; 1.7x the fp32 speed for
     # SmolLM2 on this project's Xeon); fp32 elsewhere. Or "bf16", "fp32".
-    precision: str = "auto"
+    precision: Precision = "auto"
     logging_steps: int = 5
     eval_steps: int = 0  # 0: about 10 evaluations per run
     save_steps: int = 0  # 0: same as eval_steps
@@ -70,10 +72,10 @@ class TrainConfig:
 
     def check(self) -> None:
         problems = []
-        if self.precision not in ("auto", "bf16", "fp32"):
-            problems.append(f"precision must be auto, bf16 or fp32, not {self.precision!r}")
-        if self.method not in ("lora", "qlora"):
-            problems.append(f"method must be lora or qlora, not {self.method!r}")
+        if self.precision not in get_args(Precision):
+            problems.append(f"precision must be {' or '.join(get_args(Precision))}, not {self.precision!r}")
+        if self.method not in get_args(Method):
+            problems.append(f"method must be {' or '.join(get_args(Method))}, not {self.method!r}")
         if self.r < 1 or self.alpha < 1:
             problems.append("r and alpha must be at least 1")
         if not 0 <= self.dropout < 1:

@@ -1,0 +1,165 @@
+"""Commands over the workspace's documents: init, ingest, search, sources, forget, status, reindex."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError
+from ..workspace import Workspace
+from .output import format_hit, ingest_progress, print_json, summary_progress
+
+DEFAULT_WORKSPACE = ".expert"
+
+
+def workspace_path(args: argparse.Namespace) -> Path:
+    return Path(args.workspace or os.environ.get("EXPERT_WORKSPACE") or DEFAULT_WORKSPACE)
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    overrides: dict[str, Any] = {}
+    if args.embedder:
+        backend, _, model = args.embedder.partition(":")
+        overrides["embedder.backend"] = backend
+        if model:
+            overrides["embedder.model"] = model
+    if args.chunk_tokens:
+        overrides["chunking.max_tokens"] = args.chunk_tokens
+    ws = Workspace.init(workspace_path(args), overrides)
+    print(f"initialised workspace {ws.path} (embedder {ws.store.get_meta('embedder')})")
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    with Workspace.open(workspace_path(args)) as ws:
+        report = ws.ingest(
+            args.paths,
+            collection=args.collection,
+            prune=args.prune,
+            max_file_mb=args.max_file_mb,
+            progress=ingest_progress(args.json),
+        )
+        summaries = ws.summarize(progress=summary_progress(args.json)) if args.summarize else None
+    if args.json:
+        print_json({**report.to_dict(), **({"summaries": summaries.to_dict()} if summaries else {})})
+    else:
+        print(
+            f"{len(report.added)} added, {len(report.updated)} updated, {len(report.unchanged)} unchanged, "
+            f"{len(report.removed)} removed, {len(report.skipped)} skipped; {report.chunks} chunks "
+            f"in {report.seconds:.1f}s"
+        )
+        if summaries is not None:
+            print(
+                f"{len(summaries.written)} summaries written ({summaries.skipped} documents already had one) "
+                f"in {summaries.seconds:.1f}s"
+            )
+        for path, reason in report.skipped:
+            print(f"skipped {path}: {reason}")
+    return 1 if report.skipped else 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    if args.batch is None and not args.query:
+        raise InputError("give a query, or --batch FILE with one query per line")
+    with Workspace.open(workspace_path(args)) as ws:
+        if args.batch is not None:
+            source = sys.stdin if args.batch == "-" else open_text(args.batch)
+            for line in source:
+                query = line.strip()
+                if not query:
+                    continue
+                hits = ws.search(
+                    query, k=args.k, mode=args.mode, source=args.source, collection=args.collection
+                )
+                if args.json:
+                    print_json({"query": query, "hits": [h.to_dict() for h in hits]})
+                else:
+                    print(f"# {query}")
+                    for i, h in enumerate(hits, 1):
+                        print(format_hit(i, h))
+            return 0
+        query = " ".join(args.query)
+        hits = ws.search(query, k=args.k, mode=args.mode, source=args.source, collection=args.collection)
+    if args.json:
+        print_json({"query": query, "hits": [h.to_dict() for h in hits]})
+    elif not hits:
+        print("no matching passages")
+    else:
+        for i, hit in enumerate(hits, 1):
+            print(format_hit(i, hit))
+    return 0
+
+
+def open_text(path: str) -> Any:
+    try:
+        return open(path, encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def cmd_sources(args: argparse.Namespace) -> int:
+    with Workspace.open(workspace_path(args)) as ws:
+        docs = ws.sources(args.pattern)
+        skipped = ws.skipped(args.pattern)
+    if args.json:
+        rows: list[dict[str, Any]] = [
+            {
+                "source": d.source,
+                "status": "ok",
+                "collection": d.collection,
+                "chunks": d.chunks,
+                "title": d.title,
+                "ingested_at": d.ingested_at,
+                "size": d.size,
+                "sha256": d.sha256,
+                "metadata": d.metadata,
+                "summary": d.summary,
+            }
+            for d in docs
+        ]
+        rows += [{"source": source, "status": "skipped", "reason": reason} for source, reason in skipped]
+        print_json(rows)
+        return 0
+    if not docs and not skipped:
+        print("no documents; add some with `expert ingest PATH`")
+    for d in docs:
+        print(f"ok       {d.chunks:6d} chunks  {d.collection:10}  {d.source}  — {d.title}")
+        if d.summary:
+            print(f"         summary: {d.summary}")
+    for source, reason in skipped:
+        print(f"skipped                              {source}: {reason}")
+    return 0
+
+
+def cmd_forget(args: argparse.Namespace) -> int:
+    with Workspace.open(workspace_path(args)) as ws:
+        removed = ws.forget(args.pattern)
+    if args.json:
+        print_json({"removed": removed})
+    else:
+        print(f"removed {len(removed)} document(s)" + "".join(f"\n  {s}" for s in removed))
+    return 0 if removed else 1
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    with Workspace.open(workspace_path(args)) as ws:
+        status = ws.status()
+    if args.json:
+        print_json(status)
+    else:
+        for key, value in status.items():
+            if key == "problems":
+                value = "none (integrity check passed)" if not value else "; ".join(value)
+            print(f"{key:16} {value}")
+    return 0 if not status["problems"] else 1
+
+
+def cmd_reindex(args: argparse.Namespace) -> int:
+    with Workspace.open(workspace_path(args), allow_embedder_change=True) as ws:
+        done = ws.reindex()
+        name = ws.store.get_meta("embedder")
+    print(f"re-embedded {done} chunks with {name}")
+    return 0

@@ -1,0 +1,176 @@
+"""What the CLI prints: JSON, hits, answers with their sources, and progress of long work (a bar
+on a terminal, plain log lines otherwise, nothing with --json)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def print_json(value: Any) -> None:
+    print(json.dumps(value, ensure_ascii=False))
+
+
+class Reporter:
+    """Progress of long work: a bar on a terminal, plain log lines otherwise, silent with --json."""
+
+    def __init__(self, json_mode: bool):
+        self.quiet = json_mode
+        self.bar: Any = None
+
+    def begin(self, total: int, unit: str, desc: str, initial: int = 0) -> None:
+        if not self.quiet and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, initial=initial, unit=unit, desc=desc, file=sys.stderr)
+
+    def log(self, line: str) -> None:
+        """A line that is printed on a terminal too (above the bar)."""
+        if not self.quiet:
+            (self.bar.write if self.bar is not None else print)(line, file=sys.stderr)
+
+    def advance(self, line: str, postfix: str = "", to: int | None = None, step: int = 1) -> None:
+        """Move the bar (by ``step``, or to ``to``) with ``postfix``; without a bar, print ``line``."""
+        if self.quiet:
+            return
+        if self.bar is None:
+            print(line, file=sys.stderr, flush=True)
+            return
+        if to is not None:
+            self.bar.n = to
+        else:
+            self.bar.update(step)
+        if postfix:
+            self.bar.set_postfix_str(postfix)
+        self.bar.refresh()
+
+    def end(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def ingest_progress(json_mode: bool) -> Any:
+    out = Reporter(json_mode)
+
+    def on(event: dict[str, Any]) -> None:
+        kind = event["event"]
+        if kind == "start":
+            out.begin(event["files"] + event["skipped"], "file", "ingest")
+        elif kind == "file":
+            status = event["status"]
+            detail = f" ({event['chunks']} chunks)" if event["chunks"] else ""
+            reason = f": {event['reason']}" if event.get("reason") else ""
+            out.advance(
+                f"{status:9} {event['path']}{detail}{reason}",
+                f"{status} {Path(event['path']).name}"[:40],
+                step=0 if status == "removed" else 1,
+            )
+        elif kind == "done":
+            out.end()
+
+    return on
+
+
+def summary_progress(json_mode: bool) -> Any:
+    out = Reporter(json_mode)
+
+    def on(event: dict[str, Any]) -> None:
+        kind = event["event"]
+        if kind == "start" and event["documents"]:
+            out.begin(event["documents"], "doc", "summarize")
+            if out.bar is None:
+                out.log(f"summarizing {event['documents']} document(s)")
+        elif kind == "document":
+            out.advance(f"summary   {event['path']} ({event['seconds']}s)")
+        elif kind == "done":
+            out.end()
+
+    return on
+
+
+def format_hit(rank: int, hit: Any) -> str:
+    where = hit.source + (f" p.{hit.page}" if hit.page else "") + (f" [{hit.locator}]" if hit.locator else "")
+    text = " ".join(hit.text.split())
+    return f"{rank}. {where}  (score {hit.score:.4f})\n   {text[:300]}{'…' if len(text) > 300 else ''}"
+
+
+def where(citation: Any) -> str:
+    return (
+        citation.source
+        + (f", page {citation.page}" if citation.page else "")
+        + (f", {citation.locator}" if citation.locator else "")
+    )
+
+
+def print_sources(answer: Any) -> None:
+    if answer.removed_citations:
+        numbers = ", ".join(f"[{n}]" for n in answer.removed_citations)
+        print(f"note: removed citation(s) {numbers}: no such source", file=sys.stderr)
+    if answer.citations:
+        print("\nSources:")
+        for c in answer.citations:
+            passage = " ".join(c.passage.split())
+            how = "  (matched to the answer's figures and words)" if c.n in answer.attributed else ""
+            print(f"  [{c.n}] {where(c)}{how}\n      {passage[:200]}{'…' if len(passage) > 200 else ''}")
+    elif not answer.found and answer.hits:
+        print("\nClosest passages (not close enough to answer from):")
+        for h in answer.hits[:3]:
+            print(f"  - {where(h)}")
+    elif answer.hits:
+        print("\n(no sources cited; the passages given to the model are in --json output)")
+
+
+def train_progress(json_mode: bool) -> Any:
+    """Loss, validation loss, learning rate and tokens/s; with --json, each event as a JSON line."""
+    out = Reporter(json_mode)
+
+    def on(event: dict[str, Any]) -> None:
+        kind = event["event"]
+        if kind == "loading":
+            out.log(f"loading {event['base']}")
+        elif kind == "start":
+            share = 100 * event["trainable"] / max(1, event["total"])
+            out.log(
+                f"training {event['steps']} steps on {event['train']} examples ({event['validation']} held out, "
+                f"{event['dropped']} dropped as too long); LoRA on {', '.join(event['targets'])}: "
+                f"{event['trainable']:,} trainable parameters of {event['total']:,} ({share:.2f}%)"
+            )
+            out.begin(event["steps"], "step", "train")
+        elif kind == "log":
+            if json_mode:
+                print(json.dumps(event), file=sys.stderr, flush=True)
+                return
+            parts = [f"step {event['step']}/{event['total']}"]
+            if "loss" in event:
+                parts.append(f"loss {event['loss']:.4f}")
+            if "eval_loss" in event:
+                parts.append(f"val_loss {event['eval_loss']:.4f}")
+            if "learning_rate" in event:
+                parts.append(f"lr {event['learning_rate']:.2e}")
+            if "tokens_per_s" in event:
+                parts.append(f"{event['tokens_per_s']:.0f} tok/s")
+            out.advance(" ".join(parts), " ".join(parts[1:]), to=event["step"])
+        elif kind == "done":
+            out.end()
+
+    return on
+
+
+def dataset_progress(json_mode: bool) -> Any:
+    out = Reporter(json_mode)
+
+    def on(event: dict[str, Any]) -> None:
+        kind = event["event"]
+        if kind == "start":
+            if event["resumed"]:
+                out.log(f"resuming with {event['resumed']} example(s) already made")
+            out.begin(event["examples"], "example", "dataset", initial=event["resumed"])
+        elif kind == "example":
+            out.advance(f"{event['done']}/{event['total']} {event['question']}")
+        elif kind == "done":
+            out.end()
+
+    return on

@@ -1,0 +1,282 @@
+"""The ``expert`` command line: every command, its flags, and the function that runs it.
+
+Choices and defaults come from the typed settings (``Literal`` fields, dataclass defaults), so
+help never restates a value that lives elsewhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import inspect
+from typing import Any, get_args, get_type_hints
+
+from ..config import Settings, choices
+from ..finetune.build import build_dataset
+from ..finetune.export import export
+from ..finetune.train import TrainConfig
+from .answers import cmd_ask, cmd_chat
+from .documents import (
+    DEFAULT_WORKSPACE,
+    cmd_forget,
+    cmd_ingest,
+    cmd_init,
+    cmd_reindex,
+    cmd_search,
+    cmd_sources,
+    cmd_status,
+)
+from .tuning import cmd_dataset_build, cmd_dataset_check, cmd_export, cmd_train
+
+SETTINGS = Settings()
+
+
+def default(owner: Any, name: str) -> Any:
+    """The default of a dataclass field or of a function's parameter, read where it is defined."""
+    if dataclasses.is_dataclass(owner):
+        return next(f.default for f in dataclasses.fields(owner) if f.name == name)
+    return inspect.signature(owner).parameters[name].default
+
+
+def literal(owner: Any, name: str) -> list[str]:
+    """The values of a ``Literal``-typed dataclass field or function parameter."""
+    return list(get_args(get_type_hints(owner)[name]))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="expert", description="Make a small model an expert on your documents."
+    )
+    parser.add_argument(
+        "--workspace", "-w", help=f"workspace folder (env EXPERT_WORKSPACE; default {DEFAULT_WORKSPACE})"
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("init", help="create a workspace")
+    p.add_argument(
+        "--embedder",
+        help=f"BACKEND[:MODEL] with BACKEND one of {', '.join(choices('embedder.backend'))}, e.g. "
+        "sentence-transformers:/models/e5, openai:text-embedding-3-small",
+    )
+    p.add_argument(
+        "--chunk-tokens",
+        type=int,
+        help=f"chunk size in embedder tokens (default {SETTINGS.chunking.max_tokens})",
+    )
+    p.set_defaults(func=cmd_init)
+
+    p = sub.add_parser("ingest", help="add or update files and folders")
+    p.add_argument("paths", nargs="+", help="files and folders (recursive)")
+    p.add_argument("--collection", default="default", help="collection name to file them under")
+    p.add_argument(
+        "--prune", action="store_true", help="remove documents whose files are gone from the given folders"
+    )
+    p.add_argument(
+        "--max-file-mb",
+        type=float,
+        help=f"skip files larger than this (default {SETTINGS.ingest.max_file_mb:g})",
+    )
+    p.add_argument(
+        "--summarize",
+        action="store_true",
+        help="write a summary of each document that has none (uses the generator)",
+    )
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("search", help="find the passages that answer a question")
+    p.add_argument("query", nargs="*")
+    p.add_argument("-k", type=int, default=5, help="number of hits (default 5)")
+    p.add_argument("--mode", choices=choices("retrieval.mode"), help=f"default {SETTINGS.retrieval.mode}")
+    p.add_argument("--source", help="only sources matching this path or glob, e.g. '*10K*'")
+    p.add_argument("--collection", help="only this collection")
+    p.add_argument("--batch", help="file with one query per line ('-' for stdin); one result per query")
+    p.add_argument("--json", action="store_true", help="JSON output (one line per query)")
+    p.set_defaults(func=cmd_search)
+
+    def generator_flags(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--model", help="a .gguf file, a model folder, or the server's model name")
+        p.add_argument("--base-url", help="an OpenAI-compatible server, e.g. http://localhost:11434/v1")
+        p.add_argument(
+            "--backend",
+            choices=choices("generator.backend"),
+            help="default: follows from --model, --adapter or --base-url, else the settings'",
+        )
+        p.add_argument("--api-key-env", help="environment variable holding the API key")
+        p.add_argument(
+            "--adapter",
+            help="an `expert train` run directory or a PEFT adapter folder (transformers), or a GGUF "
+            "LoRA file (llama-cpp); with --backend llama-cpp a run is converted once",
+        )
+        p.add_argument(
+            "--max-tokens",
+            type=int,
+            help=f"answer length limit in tokens (default {SETTINGS.generator.max_tokens})",
+        )
+        p.add_argument(
+            "--context-window",
+            type=int,
+            help=f"tokens of prompt + answer (default {SETTINGS.generator.context_window})",
+        )
+
+    def answer_flags(p: argparse.ArgumentParser) -> None:
+        p.add_argument("-k", type=int, help=f"passages to retrieve (default {SETTINGS.answer.k})")
+        p.add_argument("--source", help="only sources matching this path or glob, e.g. '*10K*'")
+        p.add_argument("--collection", help="only this collection")
+        generator_flags(p)
+        p.add_argument(
+            "--min-relevance",
+            type=float,
+            help="below this question-passage similarity, say it is not there "
+            f"(default {SETTINGS.answer.min_relevance}; 0: off)",
+        )
+        p.add_argument(
+            "--no-retrieval", action="store_true", help="ask the model alone, without the workspace"
+        )
+        p.add_argument(
+            "--json", action="store_true", help="answer, citations, hits, model, tokens and timings as JSON"
+        )
+
+    p = sub.add_parser("ask", help="answer a question from the workspace, with cited sources")
+    p.add_argument("question", nargs="*")
+    answer_flags(p)
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("chat", help="a conversation over the workspace; follow-up questions are understood")
+    answer_flags(p)
+    p.set_defaults(func=cmd_chat)
+
+    p = sub.add_parser("dataset", help="training data: check a file (build comes with fine-tuning)")
+    dsub = p.add_subparsers(dest="dataset_command", required=True)
+    d = dsub.add_parser("check", help="validate a JSONL file: messages, Alpaca or prompt/completion")
+    d.add_argument("path")
+    d.add_argument("--json", action="store_true")
+    d.set_defaults(func=cmd_dataset_check)
+    d = dsub.add_parser(
+        "build", help="synthesize question/answer examples from the workspace with the generator"
+    )
+    d.add_argument(
+        "--out", required=True, help="training JSONL to write (also OUT.val.jsonl and OUT.chunks.json)"
+    )
+    d.add_argument(
+        "-n", type=int, default=default(build_dataset, "n"), help="examples to make (default %(default)s)"
+    )
+    d.add_argument(
+        "--distractors",
+        type=int,
+        default=default(build_dataset, "distractors"),
+        help="unrelated passages beside the source (default %(default)s)",
+    )
+    d.add_argument(
+        "--oracle-share",
+        type=float,
+        default=default(build_dataset, "oracle_share"),
+        help="share of examples that include the source passage (default %(default)s)",
+    )
+    d.add_argument(
+        "--val-fraction",
+        type=float,
+        default=default(build_dataset, "val_fraction"),
+        help="share held out for validation (default %(default)s)",
+    )
+    d.add_argument("--source", help="only chunks of sources matching this path or glob")
+    d.add_argument("--seed", type=int, default=default(build_dataset, "seed"))
+    d.add_argument("--json", action="store_true")
+    generator_flags(d)
+    d.set_defaults(func=cmd_dataset_build)
+
+    p = sub.add_parser("train", help="fine-tune the model with LoRA or QLoRA on a dataset")
+    p.add_argument("--data", help="training JSONL (messages, Alpaca or prompt/completion)")
+    p.add_argument("--out", help="new run directory (never overwritten)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
+    p.add_argument("--base", help="model folder, .gguf file or hub id (default: the shipped SmolLM2)")
+    p.add_argument(
+        "--method",
+        choices=literal(TrainConfig, "method"),
+        help=f"default {default(TrainConfig, 'method')}; qlora: 4-bit NF4 base (bitsandbytes; CUDA or CPU)",
+    )
+    p.add_argument(
+        "--eval-data",
+        help=f"validation JSONL (default: hold out {round(100 * default(TrainConfig, 'val_fraction'))}%% of --data)",
+    )
+    p.add_argument("--r", type=int, help=f"LoRA rank (default {default(TrainConfig, 'r')})")
+    p.add_argument("--alpha", type=int, help=f"LoRA alpha (default {default(TrainConfig, 'alpha')})")
+    p.add_argument(
+        "--targets",
+        help=f"comma-separated module names (default {default(TrainConfig, 'targets')}: every linear layer)",
+    )
+    p.add_argument(
+        "--lr", type=float, help=f"learning rate (default {default(TrainConfig, 'learning_rate'):g})"
+    )
+    p.add_argument(
+        "--epochs", type=float, help=f"passes over the data (default {default(TrainConfig, 'epochs'):g})"
+    )
+    p.add_argument("--max-steps", type=int, help="stop after this many steps (overrides --epochs)")
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        help=f"examples per step per device (default {default(TrainConfig, 'batch_size')})",
+    )
+    p.add_argument(
+        "--grad-accum",
+        type=int,
+        help=f"gradient accumulation steps (default {default(TrainConfig, 'grad_accum')})",
+    )
+    p.add_argument(
+        "--max-length",
+        type=int,
+        help=f"longest example in tokens; longer ones are dropped (default {default(TrainConfig, 'max_length')})",
+    )
+    p.add_argument("--packing", action="store_true", help="pack short examples into full-length sequences")
+    p.add_argument(
+        "--gradient-checkpointing",
+        action=argparse.BooleanOptionalAction,
+        help="recompute activations to save memory (default on; --no-gradient-checkpointing is faster)",
+    )
+    p.add_argument(
+        "--precision",
+        choices=literal(TrainConfig, "precision"),
+        help=f"default {default(TrainConfig, 'precision')}: bf16 on CUDA and on CPUs with native bf16",
+    )
+    p.add_argument("--seed", type=int)
+    p.add_argument(
+        "--json", action="store_true", help="result as JSON on stdout, progress as JSON lines on stderr"
+    )
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser(
+        "export", help="merge a run's adapter into its base; convert to GGUF for llama.cpp and Ollama"
+    )
+    p.add_argument("run", help="a run directory written by `expert train`")
+    p.add_argument(
+        "--merge", action="store_true", help="write RUN/export/merged, a Hugging Face model folder"
+    )
+    p.add_argument(
+        "--gguf", action="store_true", help="write RUN/export/*.gguf (model and adapter) and a Modelfile"
+    )
+    p.add_argument(
+        "--outtype",
+        default=default(export, "outtype"),
+        choices=literal(export, "outtype"),
+        help="GGUF tensor type (default %(default)s)",
+    )
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("sources", help="list the documents in the workspace")
+    p.add_argument("pattern", nargs="?", help="only sources matching this path or glob")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_sources)
+
+    p = sub.add_parser("forget", help="remove documents by path or glob")
+    p.add_argument("pattern")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_forget)
+
+    p = sub.add_parser("status", help="counts, embedder, sizes and an integrity check")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("reindex", help="re-embed every chunk with the configured embedder")
+    p.set_defaults(func=cmd_reindex)
+    return parser

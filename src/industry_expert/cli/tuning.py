@@ -1,0 +1,129 @@
+"""Commands that fine-tune: dataset build and check, train, export."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..errors import InputError
+from ..workspace import Workspace
+from .answers import generator_overrides
+from .documents import workspace_path
+from .output import dataset_progress, print_json, train_progress
+
+
+def cmd_dataset_build(args: argparse.Namespace) -> int:
+    from ..finetune.build import build_dataset
+
+    with Workspace.open(workspace_path(args), generator_overrides(args)) as ws:
+        report = build_dataset(
+            ws.store,
+            ws.generator,
+            args.out,
+            n=args.n,
+            distractors=args.distractors,
+            oracle_share=args.oracle_share,
+            val_fraction=args.val_fraction,
+            seed=args.seed,
+            source=args.source,
+            progress=dataset_progress(args.json),
+        )
+    if args.json:
+        print_json(report.to_dict())
+    else:
+        print(
+            f"{report.train} training and {report.validation} validation example(s) in {args.out} "
+            f"({report.duplicates} duplicate(s) dropped, {report.rejected} unusable generator repl(ies), "
+            f"{report.ungrounded} answer(s) the passage does not support); "
+            f"chunks used are listed in {Path(args.out).with_suffix('.chunks.json')}"
+        )
+    return 0
+
+
+def cmd_dataset_check(args: argparse.Namespace) -> int:
+    from ..finetune import check_dataset
+
+    report = check_dataset(args.path)
+    if args.json:
+        print_json(report.to_dict())
+    else:
+        for line, problem in report.problems:
+            print(f"{args.path}:{line}: {problem}")
+        if report.more_problems:
+            print(f"... and {report.more_problems} more problem(s)")
+        formats = ", ".join(f"{n} {f}" for f, n in sorted(report.formats.items())) or "none"
+        verdict = "ok" if report.ok else "not usable"
+        print(
+            f"{verdict}: {report.examples} valid example(s) ({formats}), "
+            f"{len(report.problems) + report.more_problems} problem(s), {report.duplicates} duplicate(s)"
+        )
+    return 0 if report.ok else 2
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from ..finetune.train import TrainConfig, TrainError, train
+
+    if args.resume:
+        config = TrainConfig(data="", out=args.resume, max_steps=args.max_steps or -1)
+    else:
+        if not args.data or not args.out:
+            raise TrainError("give --data FILE and --out RUN_DIR (or --resume RUN_DIR)")
+        values = {
+            "method": args.method,
+            "base": args.base,
+            "eval_data": args.eval_data,
+            "r": args.r,
+            "alpha": args.alpha,
+            "targets": args.targets,
+            "learning_rate": args.lr,
+            "epochs": args.epochs,
+            "max_steps": args.max_steps,
+            "batch_size": args.batch_size,
+            "grad_accum": args.grad_accum,
+            "max_length": args.max_length,
+            "packing": args.packing or None,
+            "gradient_checkpointing": args.gradient_checkpointing,
+            "precision": args.precision,
+            "seed": args.seed,
+        }
+        config = TrainConfig(
+            data=args.data, out=args.out, **{k: v for k, v in values.items() if v is not None}
+        )
+    result = train(config, resume=bool(args.resume), progress=train_progress(args.json))
+    if args.json:
+        print_json(result.to_dict())
+    else:
+        loss = result.metrics.get("eval_loss")
+        print(
+            f"trained {result.steps} steps in {result.seconds:.1f}s ({result.tokens_per_s:.0f} tokens/s); "
+            f"train loss {result.metrics.get('train_loss', float('nan')):.4f}"
+            + (f", validation loss {loss:.4f}" if loss is not None else "")
+            + f"\nadapter in {result.run}/adapter, manifest and loss.png in {result.run}"
+            + f'\nuse it: expert ask --adapter {result.run} "..."; export it: expert export {result.run} --merge --gguf'
+        )
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from ..finetune.export import export
+
+    if not args.merge and not args.gguf:
+        raise InputError(
+            "say what to export: --merge (Hugging Face folder), --gguf (llama.cpp, Ollama), or both"
+        )
+    if not args.json:
+        print(f"merging the adapter of {args.run} into its base ...", file=sys.stderr, flush=True)
+    result = export(args.run, merged=args.merge, gguf=args.gguf, outtype=args.outtype)
+    if args.json:
+        print_json(result.to_dict())
+    else:
+        if result.merged:
+            print(f"merged model: {result.merged}")
+        for path in result.gguf:
+            print(f"GGUF: {path}")
+        if result.modelfile:
+            print(
+                f"Ollama: cd {Path(result.modelfile).parent} && ollama create {Path(args.run).name} -f Modelfile"
+            )
+    return 0
