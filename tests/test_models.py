@@ -14,8 +14,8 @@ from tiny_models import (
     MEMO_QUESTION,
     make_llama,
     make_smol_llama,
+    memorise,
     write_dataset,
-    write_memorise_dataset,
 )
 
 from industry_expert.config import GeneratorSettings, choices, load_settings
@@ -156,7 +156,6 @@ def test_the_same_adapter_answers_the_same_on_llama_cpp_and_transformers(tmp_pat
     adapter (converted once, cached) writes the answer, as transformers with the PEFT adapter does
     and as the exported GGUF adapter does; the base alone writes something else on each runtime."""
     from industry_expert.finetune.export import ExportError, converters_dir, export
-    from industry_expert.finetune.train import TrainConfig, train
     from industry_expert.generate import complete, create_base_and_tuned
     from industry_expert.models import run_converter
 
@@ -165,19 +164,7 @@ def test_the_same_adapter_answers_the_same_on_llama_cpp_and_transformers(tmp_pat
     except ExportError:
         pytest.skip("llama.cpp's converters are not installed (make install unpacks them)")
     base = make_smol_llama(tmp_path / "base", init=0.5)
-    run = tmp_path / "run"
-    train(
-        TrainConfig(
-            data=str(write_memorise_dataset(tmp_path / "memo.jsonl")),
-            out=str(run),
-            base=str(base),
-            max_steps=40,
-            learning_rate=1e-2,
-            warmup=0.0,
-            max_length=128,
-            val_fraction=0.0,
-        )
-    )
+    run = memorise(base, tmp_path / "run", steps=40)
     base_gguf = tmp_path / "base.gguf"
     run_converter("convert_hf_to_gguf.py", [str(base), "--outfile", str(base_gguf), "--outtype", "f32"])
     for backend, model in (("llama-cpp", str(base_gguf)), ("transformers", str(base))):

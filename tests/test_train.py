@@ -12,8 +12,8 @@ from tiny_models import (
     MEMO_QUESTION,
     make_llama,
     make_phi3,
+    memorise,
     write_dataset,
-    write_memorise_dataset,
 )
 
 from industry_expert.cli import main
@@ -265,19 +265,7 @@ def test_a_few_lora_steps_memorise_a_fixed_answer(tmp_path: Path) -> None:
     from industry_expert.generate.hf import TransformersGenerator
 
     base = make_llama(tmp_path / "base", init=0.5)  # wide logits, so the loss can fall far
-    data = write_memorise_dataset(tmp_path / "memo.jsonl")
-    config = TrainConfig(
-        data=str(data),
-        out=str(tmp_path / "run"),
-        base=str(base),
-        max_steps=30,
-        learning_rate=1e-2,
-        warmup=0.0,
-        max_length=128,
-        val_fraction=0.0,
-        logging_steps=1,
-    )
-    train(config)
+    memorise(base, tmp_path / "run", steps=30)
     history = json.loads((tmp_path / "run" / "manifest.json").read_text())["history"]
     losses = [h["loss"] for h in history if "loss" in h]
     assert losses[0] / losses[-1] > 20, losses

@@ -178,6 +178,26 @@ MEMO_QUESTION = [
 MEMO_ANSWER = "Capital expenditure was $38.4 million [1]."
 
 
+def memorise(base: Path, run: Path, steps: int) -> Path:
+    """Train a LoRA run on ``base`` that learns ``MEMO_ANSWER`` by heart; returns the run."""
+    from industry_expert.finetune.train import TrainConfig, train
+
+    data = write_memorise_dataset(run.with_name(run.name + "-memo.jsonl"))
+    config = TrainConfig(
+        data=str(data),
+        out=str(run),
+        base=str(base),
+        max_steps=steps,
+        learning_rate=1e-2,
+        warmup=0.0,
+        max_length=128,
+        val_fraction=0.0,
+        logging_steps=1,
+    )
+    train(config)
+    return run
+
+
 def write_memorise_dataset(path: Path, copies: int = 16) -> Path:
     """One question and its answer, ``copies`` times: a few LoRA steps should learn it by heart."""
     import json

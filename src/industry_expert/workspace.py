@@ -134,11 +134,7 @@ class Workspace:
         max_file_mb: float | None = None,
         progress: Progress | None = None,
     ) -> IngestReport:
-        """Load, chunk, embed and store every file under ``paths``; return what happened.
-
-        Files that cannot be used are listed in ``report.skipped`` with a reason; the rest are
-        stored. With ``prune``, documents under the given folders whose files are gone are removed.
-        """
+        """``Ingestor.ingest`` with the workspace's embedder and settings."""
         return self.ingestor.ingest(paths, collection, prune, max_file_mb, progress)
 
     def summarize(self, force: bool = False, progress: Progress | None = None) -> SummaryReport:

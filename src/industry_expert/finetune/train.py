@@ -16,9 +16,7 @@ What this module adds around ``SFTTrainer``, each a known fault of public recipe
 
 from __future__ import annotations
 
-import contextlib
 import json
-import platform
 import random
 import shutil
 import time
@@ -30,6 +28,7 @@ from typing import Any, Literal, get_args
 from ..errors import TrainError
 from ..models import base_fingerprint, hf_source, resolve_model, sha256_file
 from .dataset import Example, load_examples
+from .report import plot_losses, progress_callback, versions
 from .targets import count_parameters, resolve_targets
 
 Progress = Callable[[dict[str, Any]], None]
@@ -174,66 +173,6 @@ def example_length(tokenizer: Any, example: Example) -> int:
     return len(ids)
 
 
-def _versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {"python": platform.python_version()}
-    for name in ("torch", "transformers", "peft", "trl", "accelerate", "bitsandbytes", "industry-expert"):
-        with contextlib.suppress(PackageNotFoundError):
-            out[name] = version(name)
-    return out
-
-
-def _progress_callback(emit: Progress, total_steps: int) -> Any:
-    from transformers import TrainerCallback
-
-    class Report(TrainerCallback):  # type: ignore[misc]
-        def __init__(self) -> None:
-            self.started = time.perf_counter()
-
-        def on_train_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
-            self.started = time.perf_counter()  # TRL counts tokens from here, also after --resume
-
-        def on_log(
-            self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any
-        ) -> None:
-            logs = logs or {}
-            event: dict[str, Any] = {"event": "log", "step": state.global_step, "total": total_steps}
-            for key in ("loss", "eval_loss", "learning_rate", "grad_norm", "num_tokens"):
-                if key in logs:
-                    event[key] = float(logs[key])
-            if "loss" not in event and "eval_loss" not in event:
-                return
-            if "num_tokens" in logs:
-                elapsed = time.perf_counter() - self.started
-                event["tokens_per_s"] = round(float(logs["num_tokens"]) / max(elapsed, 1e-9), 1)
-            emit(event)
-
-    return Report()
-
-
-def _plot(history: list[dict[str, Any]], path: Path, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    train = [(h["step"], h["loss"]) for h in history if "loss" in h and "eval_loss" not in h]
-    val = [(h["step"], h["eval_loss"]) for h in history if "eval_loss" in h]
-    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
-    if train:
-        ax.plot(*zip(*train, strict=True), label="train loss")
-    if val:
-        ax.plot(*zip(*val, strict=True), marker="o", label="validation loss")
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss")
-    ax.set_title(title, fontsize=9)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-
-
 @dataclass
 class TrainResult:
     run: str
@@ -352,7 +291,7 @@ def prepare(config: TrainConfig, resume: bool = False, progress: Progress | None
         eval_dataset=Dataset.from_list(_pairs(keep_val)) if keep_val else None,
         processing_class=tokenizer,
         peft_config=lora,
-        callbacks=[_progress_callback(emit, total)],
+        callbacks=[progress_callback(emit, total)],
     )
     trainer.remove_callback(PrinterCallback)  # progress goes through ``emit`` instead
     trainable, all_params = count_parameters(trainer.model)
@@ -375,7 +314,7 @@ def prepare(config: TrainConfig, resume: bool = False, progress: Progress | None
         "gradient_checkpointing": checkpointing,
         "trainable_parameters": trainable,
         "total_parameters": all_params,
-        "versions": _versions(),
+        "versions": versions(),
         "status": "running",
     }
     info = {
@@ -421,7 +360,7 @@ def train(config: TrainConfig, resume: bool = False, progress: Progress | None =
     since = int(session.checkpoint.rsplit("-", 1)[-1]) if session.checkpoint else 0
     tokens = max((float(h.get("num_tokens", 0)) for h in history if h.get("step", 0) > since), default=0.0)
     title = f"{Path(config.base).name} {config.method} r={config.r} on {Path(config.data).name}"
-    _plot(history, run / "loss.png", title)
+    plot_losses(history, run / "loss.png", title)
     result = TrainResult(
         run=str(run),
         steps=int(trainer.state.global_step),

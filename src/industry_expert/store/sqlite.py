@@ -2,8 +2,9 @@
 
 Each document is written in one transaction (WAL journal), so ``kill -9`` mid-ingest leaves the
 database as it was before that document. Vectors are float32 blobs in the chunk rows; dense
-search loads them once into one matrix and answers with a matrix product (exact search: 100k x 384
-takes milliseconds). The matrix is rebuilt when another process has written since (``generation``).
+search loads them once into a ``vectors.VectorMatrix`` and answers with a matrix product (exact
+search: 100k x 384 takes milliseconds). The matrix is rebuilt when another process has written
+since (``generation``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import numpy as np
 from ..errors import StoreError, WorkspaceError
 from ..types import Chunk, Hit
 from .base import DocumentRecord, SearchFilter, StoredDocument, StoreStats, keyword_terms, path_matches
+from .vectors import VectorMatrix
 
 SCHEMA_VERSION = "1"
 
@@ -92,10 +94,7 @@ class SQLiteStore:
             self.set_meta("schema_version", SCHEMA_VERSION)
         elif version != SCHEMA_VERSION:
             raise WorkspaceError(f"{path} has store schema {version}; this version reads {SCHEMA_VERSION}")
-        self._matrix: np.ndarray | None = None
-        self._ids = np.zeros(0, dtype=np.int64)
-        self._doc_ids = np.zeros(0, dtype=np.int64)
-        self._loaded_generation = -1
+        self.vectors = VectorMatrix()
 
     # -- metadata -----------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
@@ -252,27 +251,16 @@ class SQLiteStore:
 
     # -- search -------------------------------------------------------------------------------
     def _load_vectors(self) -> None:
-        """Load every vector into one matrix, row by row (no second copy of 1.5 GB at 1M chunks)."""
-        if self._matrix is not None and self._generation() == self._loaded_generation:
+        if self.vectors.fresh(self._generation()):
             return
         self.db.execute("BEGIN")  # one snapshot for the generation, the count and the rows
         try:
             generation = self._generation()
             count, width = self.db.execute("SELECT COUNT(*), MAX(length(vector)) FROM chunks").fetchone()
-            matrix = np.zeros((count, (width or 0) // 4), dtype=np.float32)
-            ids = np.zeros(count, dtype=np.int64)
-            doc_ids = np.zeros(count, dtype=np.int64)
             rows = self.db.execute("SELECT id, doc_id, vector FROM chunks ORDER BY id")
-            for n, (chunk_id, doc_id, blob) in enumerate(rows):
-                ids[n], doc_ids[n] = chunk_id, doc_id
-                if (
-                    len(blob) == matrix.shape[1] * 4
-                ):  # a wrong-sized vector is left at zero; check() reports it
-                    matrix[n] = np.frombuffer(blob, dtype=np.float32)
+            self.vectors.load(rows, count, (width or 0) // 4, generation)
         finally:
             self.db.execute("COMMIT")
-        self._matrix, self._ids, self._doc_ids = matrix, ids, doc_ids
-        self._loaded_generation = generation
 
     def _allowed_docs(self, where: SearchFilter) -> np.ndarray | None:
         """The ids of the documents inside ``where``, or None when it restricts nothing."""
@@ -289,22 +277,7 @@ class SQLiteStore:
 
     def dense_search(self, vector: np.ndarray, n: int, where: SearchFilter) -> list[tuple[int, float]]:
         self._load_vectors()
-        assert self._matrix is not None
-        if self._matrix.size == 0:
-            return []
-        if self._matrix.shape[1] != len(vector):
-            raise StoreError(
-                f"the query vector has {len(vector)} dimensions but the stored ones {self._matrix.shape[1]}; "
-                "run `expert reindex`"
-            )
-        scores = self._matrix @ np.asarray(vector, dtype=np.float32)
-        allowed = self._allowed_docs(where)
-        if allowed is not None:
-            scores = np.where(np.isin(self._doc_ids, allowed), scores, -np.inf)
-        n = min(n, len(scores))
-        top = np.argpartition(-scores, n - 1)[:n]
-        top = top[np.argsort(-scores[top])]
-        return [(int(self._ids[i]), float(scores[i])) for i in top if np.isfinite(scores[i])]
+        return self.vectors.search(vector, n, self._allowed_docs(where))
 
     def keyword_search(self, query: str, n: int, where: SearchFilter) -> list[tuple[int, float]]:
         match = _fts_query(query)
