@@ -169,3 +169,18 @@ def test_workspace_survives_being_copied(workspace: Workspace, tmp_path: Path) -
     shutil.copytree(workspace.path, tmp_path / "copy")
     with Workspace.open(tmp_path / "copy") as ws:
         assert ws.status()["problems"] == []
+
+
+def test_the_store_comes_from_the_store_setting(tmp_path: Path) -> None:
+    from industry_expert.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="no store backend for postgresql"):
+        Workspace.init(tmp_path / "ws", {"store.url": "postgresql://db.internal/expert"})
+    assert not (tmp_path / "ws").exists()  # nothing half-made: a corrected re-run starts clean
+    elsewhere = tmp_path / "shared" / "team.db"
+    elsewhere.parent.mkdir()
+    ws = Workspace.init(tmp_path / "ws", {"store.url": f"sqlite://{elsewhere}"})
+    ws.close()
+    assert elsewhere.is_file() and not (tmp_path / "ws" / "store.db").exists()
+    with Workspace.open(tmp_path / "ws") as again:  # the setting was written with the workspace
+        assert again.status(check=True)["problems"] == []

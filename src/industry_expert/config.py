@@ -20,7 +20,7 @@ Example ``expert.toml``::
     model = "smollm2"                   # the shipped model; or a .gguf file, a model folder, an API model
 
     [store]
-    url = ""                            # empty: store.db in the workspace; or a path, sqlite:///path
+    url = ""                            # empty: store.db in the workspace; or a path, sqlite:///abs/path
 
 Choices are ``Literal`` types: validation, the CLI's ``choices`` and the docs read them from here
 (``choices("retrieval.mode")``). Backends that a registry can extend (``register_embedder``,
@@ -130,7 +130,7 @@ class SummarySettings:
 @dataclass(frozen=True)
 class StoreSettings:
     # Where the documents, chunks, keyword index and vectors live: empty for store.db in the
-    # workspace, a path (relative to the workspace) or sqlite:///PATH; the URL's scheme picks the
+    # workspace, a path (relative to the workspace) or sqlite:///ABS/PATH; the URL's scheme picks the
     # backend from the store registry (``register_store``).
     url: str = ""
 

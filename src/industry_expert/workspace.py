@@ -19,6 +19,7 @@ server that shares one model between workspaces).
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -63,12 +64,22 @@ class Workspace:
         if _is_workspace(path):
             raise WorkspaceError(f"{path} is already a workspace; use it, or pick another folder")
         settings = load_settings(None, overrides)
+        created = not path.exists()
         try:
             path.mkdir(parents=True, exist_ok=True)
-            (path / SETTINGS_FILE).write_text(settings_to_toml(settings), encoding="utf-8")
         except OSError as exc:
             raise WorkspaceError(f"cannot create a workspace at {path}: {exc.strerror}") from None
-        store = open_store(settings.store, path)
+        try:
+            store = open_store(settings.store, path)  # before the settings file: a bad store leaves nothing
+        except BaseException:
+            if created:
+                shutil.rmtree(path, ignore_errors=True)
+            raise
+        try:
+            (path / SETTINGS_FILE).write_text(settings_to_toml(settings), encoding="utf-8")
+        except OSError as exc:
+            store.close()
+            raise WorkspaceError(f"cannot create a workspace at {path}: {exc.strerror}") from None
         store.set_meta("embedder", embedder_id(settings.embedder))
         return cls(path, settings, store)
 

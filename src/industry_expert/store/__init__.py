@@ -5,8 +5,8 @@ Backends are registered by URL scheme, built-ins the same way as third-party one
     register_store("sqlite", lambda url, workspace: SQLiteStore(...))
 
 ``[store] url`` names the store: empty for ``store.db`` in the workspace folder, a path (relative
-to the workspace) or ``sqlite:///PATH`` for SQLite; another scheme (``postgresql://...``) for the
-backend registered under it.
+to the workspace) or ``sqlite://`` and a path (``sqlite:///srv/expert.db``) for SQLite; another
+scheme (``postgresql://...``) for the backend registered under it.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def open_store(settings: StoreSettings, workspace: Path) -> Store:
 
 
 def _sqlite(url: str, workspace: Path) -> Store:
-    path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url
+    path = url.removeprefix("sqlite://")  # sqlite:///srv/expert.db is the file /srv/expert.db
     file = Path(path).expanduser() if path else Path(STORE_FILE)
     return SQLiteStore(file if file.is_absolute() else workspace / file)
 
