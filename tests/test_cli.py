@@ -121,9 +121,24 @@ def test_forget_by_glob(tmp_path: Path) -> None:
     ws = tmp_path / "ws"
     expert("init", ws=ws, check=True)
     expert("ingest", str(SAMPLES), ws=ws, check=True)
-    result = expert("forget", "--json", "*.csv", ws=ws, check=True)
+    result = expert("forget", "--json", "--glob", "*.csv", ws=ws, check=True)
     assert [Path(p).name for p in json.loads(result.stdout)["removed"]] == ["plants.csv"]
-    assert expert("forget", "*.nothing", ws=ws).returncode == 1
+    assert expert("forget", "--glob", "*.nothing", ws=ws).returncode == 1
+    missed = expert("forget", "*.md", ws=ws)  # a path by default: says how to use a pattern
+    assert missed.returncode == 1 and "add --glob" in missed.stderr
+    # more than a few documents: a run without a terminal must say --yes, and removes nothing
+    docs = tmp_path / "many"
+    docs.mkdir()
+    for i in range(5):
+        (docs / f"n{i}.md").write_text(f"# Note {i}\n\nValve {i} was serviced.\n", encoding="utf-8")
+    expert("ingest", str(docs), ws=ws, check=True)
+    refused = expert("forget", str(docs), ws=ws)
+    assert refused.returncode == 2 and "--yes" in refused.stderr
+    listed = expert("forget", "--dry-run", str(docs), ws=ws, check=True)
+    assert "would remove 5 document(s)" in listed.stdout
+    assert len(json.loads(expert("sources", "--json", ws=ws, check=True).stdout)) == 7
+    assert "removed 5 document(s)" in expert("forget", "--yes", str(docs), ws=ws, check=True).stdout
+    assert expert("forget", "", ws=ws).returncode == 2
 
 
 def test_kill_9_mid_ingest_then_rerun_finishes_cleanly(tmp_path: Path) -> None:
@@ -170,3 +185,41 @@ def test_kill_9_mid_ingest_then_rerun_finishes_cleanly(tmp_path: Path) -> None:
             ).fetchone()[0]
             == 0
         )
+
+
+def test_text_from_documents_and_file_names_never_drives_the_terminal(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    hostile = docs / "evil\x1b[2Jname\nnext.md"  # clears the screen; breaks line-oriented output
+    hostile.write_text(
+        "# Pumps\x1b]0;owned\x07\n\nThe impeller \x1b[31mcracked\x1b[0m on pump P-7.\n", encoding="utf-8"
+    )
+    expert("init", ws=ws, check=True)
+    ingest = expert("ingest", str(docs), ws=ws, check=True)
+    for result in (
+        ingest,
+        expert("search", "impeller", ws=ws, check=True),
+        expert("sources", ws=ws, check=True),
+        expert("status", ws=ws, check=True),
+    ):
+        assert "\x1b" not in result.stdout + result.stderr and "\x07" not in result.stdout
+    listing = expert("sources", ws=ws, check=True).stdout
+    assert "evil\\x1b[2Jname\\nnext.md" in listing and len(listing.strip().splitlines()) == 1
+    # --json stays exact
+    hit = json.loads(expert("search", "--json", "impeller", ws=ws, check=True).stdout)["hits"][0]
+    assert hit["source"] == str(hostile) and "\x1b[31mcracked" in hit["text"]
+    status = expert("status", ws=ws, check=True).stdout
+    assert "collections      default (1)" in status and "{" not in status
+
+
+def test_workspace_flag_after_the_command_and_version(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    cli = [sys.executable, "-m", "industry_expert.cli"]
+    assert subprocess.run([*cli, "init", "-w", str(ws)], capture_output=True, text=True).returncode == 0
+    status = subprocess.run(
+        [*cli, "status", "--workspace", str(ws), "--json"], capture_output=True, text=True
+    )
+    assert json.loads(status.stdout)["workspace"] == str(ws)
+    version = subprocess.run([*cli, "--version"], capture_output=True, text=True)
+    assert version.returncode == 0 and version.stdout.startswith("expert ")

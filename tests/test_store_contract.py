@@ -117,7 +117,9 @@ def test_filters_by_collection_and_path_pattern(store: Store) -> None:
 
     assert dense_sources(SearchFilter()) == ["/docs/a.pdf", "/docs/sub/b.md", "/docs/c[1].md"]
     assert dense_sources(SearchFilter(collection="ops")) == ["/docs/sub/b.md", "/docs/c[1].md"]
-    assert dense_sources(SearchFilter(source="/docs/*.md")) == ["/docs/sub/b.md", "/docs/c[1].md"]
+    assert dense_sources(SearchFilter(source="/docs/*.md")) == ["/docs/c[1].md"]  # * stays in one level
+    assert dense_sources(SearchFilter(source="/docs/**/*.md")) == ["/docs/sub/b.md", "/docs/c[1].md"]
+    assert dense_sources(SearchFilter(source="*.md")) == ["/docs/sub/b.md", "/docs/c[1].md"]  # file names
     assert dense_sources(SearchFilter(source="/docs/c[1].md")) == ["/docs/c[1].md"]  # exact path
     assert dense_sources(SearchFilter(collection="ops", source="*a.pdf")) == []
     assert dense_sources(SearchFilter(collection="nowhere")) == []
@@ -129,7 +131,7 @@ def test_filters_by_collection_and_path_pattern(store: Store) -> None:
         found = store.get_chunks([i for i, _ in store.keyword_search(word, 5, where)])
         assert [h.source for h in found] == expected
     # listings use the same patterns, and every backend matches like path_matches
-    for pattern in ["/docs/*", "*.md", "/docs/?.pdf", "/docs/c[1].md", "/docs/[ab]*"]:
+    for pattern in ["/docs/*", "/docs/**", "*.md", "/docs/?.pdf", "/docs/c[1].md", "/docs/[ab]*", "[!a]*"]:
         expected = [d.source for d in store.list_documents() if path_matches(pattern, d.source, d.key)]
         assert [d.source for d in store.list_documents(pattern)] == expected, pattern
 

@@ -67,9 +67,32 @@ def test_prune_and_forget(workspace: Workspace, tmp_path: Path) -> None:
     (docs / "notes.md").unlink()
     assert workspace.ingest([docs]).removed == []
     assert workspace.ingest([docs], prune=True).removed == [str(docs / "notes.md")]
-    assert workspace.forget("*.xlsx") == [str(docs / "prices.xlsx")]
-    assert workspace.forget(str(docs)) and workspace.sources() == []
+    assert workspace.forget("*.xlsx") == []  # a path by default, never a pattern
+    assert workspace.forget("*.xlsx", glob=True) == [str(docs / "prices.xlsx")]
+    assert workspace.forget(str(docs)) and workspace.sources() == []  # a folder: what is under it
     assert workspace.status()["problems"] == []
+
+
+def test_forget_removes_only_what_was_named(workspace: Workspace, tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    (docs / "sub").mkdir(parents=True)
+    for name in ("report[1].md", "report1.md", "a.md", "sub/x.md"):
+        (docs / name).write_text(f"# {name}\n\nPump inventory notes for {name}.\n", encoding="utf-8")
+    workspace.ingest([docs])
+    everything = sorted(d.source for d in workspace.sources())
+    for empty in ("", "   "):
+        with pytest.raises(ExpertError, match="empty one names nothing"):
+            workspace.forget(empty)
+    # an exact path with brackets removes that file, not its look-alike sibling
+    assert workspace.forget(str(docs / "report[1].md")) == [str(docs / "report[1].md")]
+    # * stays in one folder level; ** crosses levels
+    assert workspace.forget(f"{docs}/*.md", glob=True, dry_run=True) == [
+        str(docs / "a.md"),
+        str(docs / "report1.md"),
+    ]
+    assert workspace.forget(f"{docs}/**/x.md", glob=True, dry_run=True) == [str(docs / "sub" / "x.md")]
+    # a dry run removes nothing
+    assert sorted(d.source for d in workspace.sources()) == [s for s in everything if "[1]" not in s]
 
 
 def test_bad_inputs_are_skipped_with_reasons_and_the_rest_ingested(
@@ -184,3 +207,56 @@ def test_the_store_comes_from_the_store_setting(tmp_path: Path) -> None:
     assert elsewhere.is_file() and not (tmp_path / "ws" / "store.db").exists()
     with Workspace.open(tmp_path / "ws") as again:  # the setting was written with the workspace
         assert again.status(check=True)["problems"] == []
+
+
+def test_a_workspace_is_private_to_its_owner(tmp_path: Path, fake_embedder: FakeEmbedder) -> None:
+    import stat
+
+    ws = Workspace.init(tmp_path / "ws")
+    ws.use_embedder(fake_embedder)
+    docs = corpus(tmp_path / "docs")
+    ws.ingest([docs])  # the write-ahead log exists while the store is open
+    files = [p for p in (tmp_path / "ws").iterdir()]
+    assert {p.name for p in files} >= {"expert.toml", "store.db", "store.db-wal"}
+    assert stat.S_IMODE((tmp_path / "ws").stat().st_mode) == 0o700
+    for p in files:
+        assert stat.S_IMODE(p.stat().st_mode) & 0o077 == 0, p
+    ws.close()
+
+
+def test_ingest_stays_inside_the_folder_it_was_given(workspace: Workspace, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.md").write_text("# Salaries\n\nThe CFO earns a great deal.\n", encoding="utf-8")
+    docs = tmp_path / "docs"
+    (docs / "inner").mkdir(parents=True)
+    (docs / "inner" / "notes.md").write_text("# Notes\n\nPump P-7 was serviced.\n", encoding="utf-8")
+    (docs / "secret-link.md").symlink_to(outside / "secret.md")
+    (docs / "etc-link").symlink_to(outside)
+    (docs / "notes-link.md").symlink_to(docs / "inner" / "notes.md")  # inside: followed (the same file, once)
+    for junk in ("Thumbs.db", "desktop.ini", ".DS_Store"):
+        (docs / junk).write_bytes(b"\0\1junk")
+    report = workspace.ingest([docs])
+    assert [Path(p).name for p in report.added] == ["notes.md"]
+    reasons = dict(report.skipped)
+    assert sorted(Path(p).name for p in reasons) == ["etc-link", "secret-link.md"]  # junk is not even listed
+    assert all("outside the folder" in r and "--follow-symlinks" in r for r in reasons.values())
+    assert workspace.search("salaries CFO", k=3, mode="keyword") == []
+    followed = workspace.ingest([docs], follow_symlinks=True)
+    assert len(followed.added) == 1 and not followed.skipped  # link and folder link: one file
+    assert workspace.search("salaries CFO", k=3, mode="keyword")
+
+
+def test_a_pathological_file_costs_only_itself(workspace: Workspace, tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "deep.json").write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    (docs / "deep.jsonl").write_text('{"a": 1}\n' + "[" * 50_000 + "]" * 50_000 + "\n", encoding="utf-8")
+    (docs / "ok.md").write_text("# Fine\n\nPump P-7 is fine.\n", encoding="utf-8")
+    report = workspace.ingest([docs])
+    assert [Path(p).name for p in report.added] == ["ok.md"]
+    assert {Path(p).name: r for p, r in report.skipped} == {
+        "deep.json": "could not parse: nested too deeply to read (RecursionError)",
+        "deep.jsonl": "could not parse: nested too deeply to read (RecursionError)",
+    }
+    assert workspace.status()["problems"] == []

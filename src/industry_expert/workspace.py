@@ -27,11 +27,11 @@ from typing import Any
 from .answer import AnswerStream
 from .config import Settings, load_settings, settings_to_toml
 from .embed import Embedder, create_embedder, embedder_id
-from .errors import EmbedderMismatchError, WorkspaceError
+from .errors import EmbedderMismatchError, InputError, WorkspaceError
 from .generate import Generator, create_generator
 from .ingest.pipeline import Ingestor, IngestReport, Progress
 from .retrieve import Retriever
-from .store import STORE_FILE, SearchFilter, Store, StoredDocument, open_store
+from .store import STORE_FILE, SearchFilter, Store, StoredDocument, open_store, path_matches
 from .summarize import SummaryReport, summarize_documents
 from .types import Answer, Hit
 
@@ -66,7 +66,7 @@ class Workspace:
         settings = load_settings(None, overrides)
         created = not path.exists()
         try:
-            path.mkdir(parents=True, exist_ok=True)
+            path.mkdir(parents=True, exist_ok=True, mode=0o700)  # company data: the owner's only
         except OSError as exc:
             raise WorkspaceError(f"cannot create a workspace at {path}: {exc.strerror}") from None
         try:
@@ -76,7 +76,9 @@ class Workspace:
                 shutil.rmtree(path, ignore_errors=True)
             raise
         try:
-            (path / SETTINGS_FILE).write_text(settings_to_toml(settings), encoding="utf-8")
+            settings_file = path / SETTINGS_FILE
+            settings_file.write_text(settings_to_toml(settings), encoding="utf-8")
+            settings_file.chmod(0o600)
         except OSError as exc:
             store.close()
             raise WorkspaceError(f"cannot create a workspace at {path}: {exc.strerror}") from None
@@ -144,9 +146,10 @@ class Workspace:
         prune: bool = False,
         max_file_mb: float | None = None,
         progress: Progress | None = None,
+        follow_symlinks: bool = False,
     ) -> IngestReport:
         """``Ingestor.ingest`` with the workspace's embedder and settings."""
-        return self.ingestor.ingest(paths, collection, prune, max_file_mb, progress)
+        return self.ingestor.ingest(paths, collection, prune, max_file_mb, progress, follow_symlinks)
 
     def summarize(self, force: bool = False, progress: Progress | None = None) -> SummaryReport:
         """Write a summary for every document that has none (all of them with ``force``)."""
@@ -214,15 +217,28 @@ class Workspace:
         """``(source, reason)`` of files that could not be ingested and have not loaded since."""
         return [(source, reason) for _, source, reason in self.store.list_skipped(pattern)]
 
-    def forget(self, pattern: str) -> list[str]:
-        """Remove the documents whose source or absolute path matches ``pattern`` (a path or glob)."""
-        resolved = str(Path(pattern).resolve())
-        matches: dict[str, str] = {}
-        for candidate in (pattern, resolved, resolved + os.sep + "*"):
-            matches.update({d.key: d.source for d in self.store.list_documents(candidate)})
-            for key, _, _ in self.store.list_skipped(candidate):  # and forget why it was skipped
+    def forget(self, target: str, glob: bool = False, dry_run: bool = False) -> list[str]:
+        """Remove the documents ``target`` names and return their sources (with ``dry_run``, only
+        return them). By default ``target`` is a path: that document, or the documents under that
+        folder, by the path as ingested or its absolute form; never a pattern, so a file named
+        ``report[1].pdf`` removes itself only. With ``glob`` it is a pattern (``path_matches``:
+        ``*`` within one folder level, ``**`` across levels). Their skip records go with them."""
+        if not target.strip():
+            raise InputError("give the path of a document or folder to forget (an empty one names nothing)")
+        resolved = str(Path(target).resolve())
+        folder = resolved.rstrip(os.sep) + os.sep
+
+        def named(source: str, key: str) -> bool:
+            if glob:
+                return path_matches(target, source, key)
+            return target in (source, key) or key == resolved or key.startswith(folder)
+
+        matches = {d.key: d.source for d in self.store.list_documents() if named(d.source, d.key)}
+        skipped = [key for key, source, _ in self.store.list_skipped() if named(source, key)]
+        if not dry_run:
+            for key in skipped:
                 self.store.record_skipped(key, "", None)
-        self.store.delete_documents(list(matches))
+            self.store.delete_documents(list(matches))
         return sorted(matches.values())
 
     def status(self, check: bool = True) -> dict[str, Any]:

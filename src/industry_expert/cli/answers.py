@@ -10,7 +10,7 @@ from ..errors import ExpertError, InputError
 from ..models import generator_overrides as library_overrides
 from ..workspace import Workspace
 from .documents import workspace_path
-from .output import print_json, print_sources
+from .output import print_json, print_sources, safe
 
 
 def generator_overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -41,7 +41,7 @@ def answer_once(
         print_json(answer.to_dict())
         return answer
     for piece in stream:
-        sys.stdout.write(piece)
+        sys.stdout.write(safe(piece, lines=True))
         sys.stdout.flush()
     sys.stdout.write("\n")
     assert stream.answer is not None

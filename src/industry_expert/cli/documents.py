@@ -10,7 +10,7 @@ from typing import Any
 
 from ..errors import InputError
 from ..workspace import Workspace
-from .output import format_hit, ingest_progress, print_json, summary_progress
+from .output import format_hit, ingest_progress, print_json, safe, summary_progress
 
 DEFAULT_WORKSPACE = ".expert"
 
@@ -41,6 +41,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             prune=args.prune,
             max_file_mb=args.max_file_mb,
             progress=ingest_progress(args.json),
+            follow_symlinks=args.follow_symlinks,
         )
         summaries = ws.summarize(progress=summary_progress(args.json)) if args.summarize else None
     if args.json:
@@ -57,7 +58,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                 f"in {summaries.seconds:.1f}s"
             )
         for path, reason in report.skipped:
-            print(f"skipped {path}: {reason}")
+            print(f"skipped {safe(path)}: {safe(reason)}")
     return 1 if report.skipped else 0
 
 
@@ -77,7 +78,7 @@ def cmd_search(args: argparse.Namespace) -> int:
                 if args.json:
                     print_json({"query": query, "hits": [h.to_dict() for h in hits]})
                 else:
-                    print(f"# {query}")
+                    print(f"# {safe(query)}")
                     for i, h in enumerate(hits, 1):
                         print(format_hit(i, h))
             return 0
@@ -126,22 +127,45 @@ def cmd_sources(args: argparse.Namespace) -> int:
     if not docs and not skipped:
         print("no documents; add some with `expert ingest PATH`")
     for d in docs:
-        print(f"ok       {d.chunks:6d} chunks  {d.collection:10}  {d.source}  — {d.title}")
+        print(f"ok       {d.chunks:6d} chunks  {safe(d.collection):10}  {safe(d.source)}  — {safe(d.title)}")
         if d.summary:
-            print(f"         summary: {d.summary}")
+            print(f"         summary: {safe(d.summary)}")
     for source, reason in skipped:
-        print(f"skipped                              {source}: {reason}")
+        print(f"skipped                              {safe(source)}: {safe(reason)}")
     return 0
+
+
+ASK_ABOVE = 3  # forgetting more documents than this asks first (or needs --yes)
 
 
 def cmd_forget(args: argparse.Namespace) -> int:
     with Workspace.open(workspace_path(args)) as ws:
-        removed = ws.forget(args.pattern)
+        named = ws.forget(args.target, glob=args.glob, dry_run=True)
+        if args.dry_run or not named:
+            removed: list[str] = []
+        elif len(named) > ASK_ABOVE and not args.yes and not confirm(f"remove {len(named)} documents?"):
+            raise InputError(
+                f"{args.target} names {len(named)} documents; re-run with --yes to remove them "
+                "(or --dry-run to list them)"
+            )
+        else:
+            removed = ws.forget(args.target, glob=args.glob)
     if args.json:
-        print_json({"removed": removed})
+        print_json({"removed": removed, "would_remove": named if args.dry_run else []})
+    elif args.dry_run:
+        print(f"would remove {len(named)} document(s)" + "".join(f"\n  {safe(s)}" for s in named))
     else:
-        print(f"removed {len(removed)} document(s)" + "".join(f"\n  {s}" for s in removed))
-    return 0 if removed else 1
+        print(f"removed {len(removed)} document(s)" + "".join(f"\n  {safe(s)}" for s in removed))
+        if not named and not args.glob and any(c in args.target for c in "*?["):
+            print("(the target is a path; to use it as a pattern, add --glob)", file=sys.stderr)
+    return 0 if named else 1
+
+
+def confirm(question: str) -> bool:
+    """Ask on a terminal; without one there is nobody to ask, so the answer is no."""
+    if not sys.stdin.isatty():
+        return False
+    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -153,7 +177,13 @@ def cmd_status(args: argparse.Namespace) -> int:
         for key, value in status.items():
             if key == "problems":
                 value = "none (integrity check passed)" if not value else "; ".join(value)
-            print(f"{key:16} {value}")
+            elif key == "collections":
+                value = ", ".join(f"{name} ({count})" for name, count in value.items()) or "none"
+            elif key == "database_bytes" and value is not None:
+                value = f"{value:,} ({value / 1e6:.1f} MB)"
+            elif isinstance(value, int):
+                value = f"{value:,}"
+            print(f"{key.replace('_', ' '):16} {safe(value)}")
     return 0 if not status["problems"] else 1
 
 

@@ -1,12 +1,36 @@
 """What the CLI prints: JSON, hits, answers with their sources, and progress of long work (a bar
-on a terminal, plain log lines otherwise, nothing with --json)."""
+on a terminal, plain log lines otherwise, nothing with --json).
+
+Text that comes from documents or file names goes through ``safe`` before it reaches a terminal:
+an escape sequence in a PDF or a newline in a file name is shown, never obeyed. ``--json`` output
+is exact (JSON escapes control characters itself).
+"""
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_NAMED = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+
+def safe(text: Any, lines: bool = False) -> str:
+    """``text`` with control characters written as escapes (``\\x1b``, ``\\n``) and bytes that
+    were not UTF-8 in a file name written as ``\\udcXX``: shown, never obeyed by the terminal.
+    With ``lines``, newlines and tabs stay (a model's multi-line answer)."""
+
+    def escape(m: re.Match[str]) -> str:
+        c = m.group()
+        if lines and c in "\n\t":
+            return c
+        return _NAMED.get(c, f"\\x{ord(c):02x}")
+
+    out = _CONTROL.sub(escape, str(text))
+    return out.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def print_json(value: Any) -> None:
@@ -64,8 +88,8 @@ def ingest_progress(json_mode: bool) -> Any:
             detail = f" ({event['chunks']} chunks)" if event["chunks"] else ""
             reason = f": {event['reason']}" if event.get("reason") else ""
             out.advance(
-                f"{status:9} {event['path']}{detail}{reason}",
-                f"{status} {Path(event['path']).name}"[:40],
+                f"{status:9} {safe(event['path'])}{detail}{safe(reason)}",
+                safe(f"{status} {Path(event['path']).name}")[:40],
                 step=0 if status == "removed" else 1,
             )
         elif kind == "done":
@@ -84,7 +108,7 @@ def summary_progress(json_mode: bool) -> Any:
             if out.bar is None:
                 out.log(f"summarizing {event['documents']} document(s)")
         elif kind == "document":
-            out.advance(f"summary   {event['path']} ({event['seconds']}s)")
+            out.advance(f"summary   {safe(event['path'])} ({event['seconds']}s)")
         elif kind == "done":
             out.end()
 
@@ -93,12 +117,12 @@ def summary_progress(json_mode: bool) -> Any:
 
 def format_hit(rank: int, hit: Any) -> str:
     where = hit.source + (f" p.{hit.page}" if hit.page else "") + (f" [{hit.locator}]" if hit.locator else "")
-    text = " ".join(hit.text.split())
+    where, text = safe(where), safe(" ".join(hit.text.split()))
     return f"{rank}. {where}  (score {hit.score:.4f})\n   {text[:300]}{'…' if len(text) > 300 else ''}"
 
 
 def where(citation: Any) -> str:
-    return (
+    return safe(
         citation.source
         + (f", page {citation.page}" if citation.page else "")
         + (f", {citation.locator}" if citation.locator else "")
@@ -112,7 +136,7 @@ def print_sources(answer: Any) -> None:
     if answer.citations:
         print("\nSources:")
         for c in answer.citations:
-            passage = " ".join(c.passage.split())
+            passage = safe(" ".join(c.passage.split()))
             how = "  (matched to the answer's figures and words)" if c.n in answer.attributed else ""
             print(f"  [{c.n}] {where(c)}{how}\n      {passage[:200]}{'…' if len(passage) > 200 else ''}")
     elif not answer.found and answer.hits:

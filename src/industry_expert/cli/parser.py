@@ -17,6 +17,7 @@ from ..finetune.export import export
 from ..finetune.train import TrainConfig
 from .answers import cmd_ask, cmd_chat
 from .documents import (
+    ASK_ABOVE,
     DEFAULT_WORKSPACE,
     cmd_forget,
     cmd_ingest,
@@ -29,6 +30,16 @@ from .documents import (
 from .tuning import cmd_dataset_build, cmd_dataset_check, cmd_export, cmd_train
 
 SETTINGS = Settings()
+
+
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("industry-expert")
+    except PackageNotFoundError:  # run from a source tree
+        return "unknown"
 
 
 def default(owner: Any, name: str) -> Any:
@@ -47,12 +58,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="expert", description="Make a small model an expert on your documents."
     )
-    parser.add_argument(
-        "--workspace", "-w", help=f"workspace folder (env EXPERT_WORKSPACE; default {DEFAULT_WORKSPACE})"
-    )
+    where = f"workspace folder (env EXPERT_WORKSPACE; default {DEFAULT_WORKSPACE})"
+    parser.add_argument("--workspace", "-w", help=where)
+    parser.add_argument("--version", action="version", version=f"expert {version()}")
+    # --workspace is also taken after the command (`expert search -w ws ...`), without overriding
+    # one given before it when it is absent
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--workspace", "-w", default=argparse.SUPPRESS, help=where)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("init", help="create a workspace")
+    def command(name: str, **kw: Any) -> argparse.ArgumentParser:
+        return sub.add_parser(name, parents=[common], **kw)
+
+    p = command("init", help="create a workspace")
     p.add_argument(
         "--embedder",
         help=f"BACKEND[:MODEL] with BACKEND one of {', '.join(choices('embedder.backend'))}, e.g. "
@@ -65,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_init)
 
-    p = sub.add_parser("ingest", help="add or update files and folders")
+    p = command("ingest", help="add or update files and folders")
     p.add_argument("paths", nargs="+", help="files and folders (recursive)")
     p.add_argument("--collection", default="default", help="collection name to file them under")
     p.add_argument(
@@ -81,10 +99,15 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="write a summary of each document that has none (uses the generator)",
     )
+    p.add_argument(
+        "--follow-symlinks",
+        action="store_true",
+        help="also ingest what links inside the folders point to outside them (skipped by default)",
+    )
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=cmd_ingest)
 
-    p = sub.add_parser("search", help="find the passages that answer a question")
+    p = command("search", help="find the passages that answer a question")
     p.add_argument("query", nargs="*")
     p.add_argument("-k", type=int, default=5, help="number of hits (default 5)")
     p.add_argument("--mode", choices=choices("retrieval.mode"), help=f"default {SETTINGS.retrieval.mode}")
@@ -137,23 +160,27 @@ def build_parser() -> argparse.ArgumentParser:
             "--json", action="store_true", help="answer, citations, hits, model, tokens and timings as JSON"
         )
 
-    p = sub.add_parser("ask", help="answer a question from the workspace, with cited sources")
+    p = command("ask", help="answer a question from the workspace, with cited sources")
     p.add_argument("question", nargs="*")
     answer_flags(p)
     p.set_defaults(func=cmd_ask)
 
-    p = sub.add_parser("chat", help="a conversation over the workspace; follow-up questions are understood")
+    p = command("chat", help="a conversation over the workspace; follow-up questions are understood")
     answer_flags(p)
     p.set_defaults(func=cmd_chat)
 
-    p = sub.add_parser("dataset", help="training data: check a file (build comes with fine-tuning)")
+    p = command("dataset", help="training data: check a file (build comes with fine-tuning)")
     dsub = p.add_subparsers(dest="dataset_command", required=True)
-    d = dsub.add_parser("check", help="validate a JSONL file: messages, Alpaca or prompt/completion")
+    d = dsub.add_parser(
+        "check", parents=[common], help="validate a JSONL file: messages, Alpaca or prompt/completion"
+    )
     d.add_argument("path")
     d.add_argument("--json", action="store_true")
     d.set_defaults(func=cmd_dataset_check)
     d = dsub.add_parser(
-        "build", help="synthesize question/answer examples from the workspace with the generator"
+        "build",
+        parents=[common],
+        help="synthesize question/answer examples from the workspace with the generator",
     )
     d.add_argument(
         "--out", required=True, help="training JSONL to write (also OUT.val.jsonl and OUT.chunks.json)"
@@ -185,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     generator_flags(d)
     d.set_defaults(func=cmd_dataset_build)
 
-    p = sub.add_parser("train", help="fine-tune the model with LoRA or QLoRA on a dataset")
+    p = command("train", help="fine-tune the model with LoRA or QLoRA on a dataset")
     p.add_argument("--data", help="training JSONL (messages, Alpaca or prompt/completion)")
     p.add_argument("--out", help="new run directory (never overwritten)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
@@ -244,7 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser(
+    p = command(
         "export", help="merge a run's adapter into its base; convert to GGUF for llama.cpp and Ollama"
     )
     p.add_argument("run", help="a run directory written by `expert train`")
@@ -263,20 +290,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_export)
 
-    p = sub.add_parser("sources", help="list the documents in the workspace")
+    p = command("sources", help="list the documents in the workspace")
     p.add_argument("pattern", nargs="?", help="only sources matching this path or glob")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_sources)
 
-    p = sub.add_parser("forget", help="remove documents by path or glob")
-    p.add_argument("pattern")
+    p = command("forget", help="remove a document, or the documents under a folder (--glob for a pattern)")
+    p.add_argument("target", help="a document's path or a folder, as ingested or absolute")
+    p.add_argument(
+        "--glob",
+        action="store_true",
+        help="TARGET is a pattern: * and ? within one folder level, ** across levels, a name pattern matches file names",
+    )
+    p.add_argument("--dry-run", action="store_true", help="list what would be removed, remove nothing")
+    p.add_argument(
+        "--yes", "-y", action="store_true", help=f"remove more than {ASK_ABOVE} documents without asking"
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_forget)
 
-    p = sub.add_parser("status", help="counts, embedder, sizes and an integrity check")
+    p = command("status", help="counts, embedder, sizes and an integrity check")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_status)
 
-    p = sub.add_parser("reindex", help="re-embed every chunk with the configured embedder")
+    p = command("reindex", help="re-embed every chunk with the configured embedder")
     p.set_defaults(func=cmd_reindex)
     return parser

@@ -57,8 +57,11 @@ def load_document(path: Path, data: bytes, source: str | None = None) -> Documen
         title, blocks = loader(path, data)
     except LoadError:
         raise
-    except (ValueError, KeyError, IndexError, TypeError, UnicodeError, OSError) as exc:
-        raise LoadError(f"could not parse ({type(exc).__name__}: {exc})") from None
+    except RecursionError:
+        raise LoadError("could not parse: nested too deeply to read (RecursionError)") from None
+    except Exception as exc:  # any failure of a loader costs this file only, never the run
+        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+        raise LoadError(f"could not parse ({type(exc).__name__}{': ' + first if first else ''})") from None
     blocks = [b for b in blocks if b.text.strip()]
     if not blocks:
         raise LoadError("no text found in the file")

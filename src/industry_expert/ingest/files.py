@@ -1,8 +1,12 @@
 """Finding the files to ingest and reading their bytes safely.
 
-Walking follows symbolic links but remembers each directory it entered (by device and inode), so a
-link loop is reported once instead of recursing forever. Hidden files and folders (``.git``,
-``.expert``) are skipped, as tools like ripgrep do.
+Inside a folder, a symbolic link that resolves outside the folder being ingested is skipped with
+its reason (a link to ``/etc`` must not make the system's files searchable) unless
+``follow_symlinks``; links inside it are followed. Each directory entered is remembered (by device
+and inode), so a link loop is reported once instead of recursing forever. Hidden files and folders
+(``.git``, ``.expert``) and the files operating systems leave behind (``Thumbs.db``,
+``desktop.ini``) are passed over silently, as tools like ripgrep do; devices, sockets and pipes
+inside a folder too.
 """
 
 from __future__ import annotations
@@ -26,11 +30,21 @@ class Found:
     problem: str | None = None
 
 
-def walk(paths: Iterable[str | Path], supported: Iterable[str]) -> Iterator[Found]:
+JUNK = frozenset({"thumbs.db", "ehthumbs.db", "desktop.ini"})  # left by file managers, never data
+
+
+def _inside(path: Path, root: Path) -> bool:
+    return Path(os.path.realpath(path)).is_relative_to(root)
+
+
+def walk(
+    paths: Iterable[str | Path], supported: Iterable[str], follow_symlinks: bool = False
+) -> Iterator[Found]:
     """Yield every file under ``paths``; files with an unsupported extension come with a problem.
 
     A file named directly is always yielded, so the user hears why it was not ingested; inside a
-    folder, files of unsupported types are yielded with a problem too (they are the user's data).
+    folder, files of unsupported types are yielded with a problem too (they are the user's data),
+    and so are links that lead out of the folder (see the module doc).
     """
     exts = {e.lower() for e in supported}
     seen_dirs: set[tuple[int, int]] = set()
@@ -41,7 +55,15 @@ def walk(paths: Iterable[str | Path], supported: Iterable[str]) -> Iterator[Foun
             return Found(path, f"unsupported file type {kind}; supported: {', '.join(sorted(exts))}")
         return Found(path)
 
-    def visit(path: Path, named: bool) -> Iterator[Found]:
+    def visit(path: Path, named: bool, root: Path) -> Iterator[Found]:
+        if not named and not follow_symlinks and path.is_symlink() and not _inside(path, root):
+            target = os.path.realpath(path)
+            yield Found(
+                path,
+                f"symbolic link to {target}, outside the folder being ingested; skipped "
+                "(--follow-symlinks to include it)",
+            )
+            return
         try:
             st = path.stat()
         except OSError as exc:
@@ -66,16 +88,18 @@ def walk(paths: Iterable[str | Path], supported: Iterable[str]) -> Iterator[Foun
                 yield Found(path, f"cannot list folder ({exc.strerror}); check its permissions")
                 return
             for entry in entries:
-                if entry.name.startswith("."):
+                if entry.name.startswith(".") or entry.name.lower() in JUNK:
                     continue
-                yield from visit(Path(entry.path), named=False)
+                yield from visit(Path(entry.path), named=False, root=root)
         elif path.is_file():
             yield check_file(path)
         elif named:
             yield Found(path, "not a regular file or folder; skipped")
 
     for p in paths:
-        yield from visit(Path(p), named=True)
+        path = Path(p)
+        real = Path(os.path.realpath(path))  # never raises, also on a link loop
+        yield from visit(path, named=True, root=real if path.is_dir() else real.parent)
 
 
 def read_bytes(path: Path, max_bytes: int) -> bytes:

@@ -120,6 +120,12 @@ class Ingestor:
             return _Prepared(path, key, source, problem=str(exc))
         except OSError as exc:
             return _Prepared(path, key, source, problem=f"cannot read ({exc.strerror})")
+        except RecursionError:
+            return _Prepared(path, key, source, problem="could not be chunked: nested too deeply")
+        except Exception as exc:  # chunking or counting failed: this file is skipped, the run goes on
+            return _Prepared(
+                path, key, source, problem=f"could not be processed ({type(exc).__name__}: {exc})"
+            )
         record = DocumentRecord(
             key=key,
             source=source,
@@ -141,6 +147,7 @@ class Ingestor:
         prune: bool = False,
         max_file_mb: float | None = None,
         progress: Progress | None = None,
+        follow_symlinks: bool = False,
     ) -> IngestReport:
         """Load, chunk, embed and store every file under ``paths``; return what happened.
 
@@ -152,7 +159,7 @@ class Ingestor:
         emit = progress or (lambda event: None)
         report = IngestReport()
         max_bytes = int((max_file_mb or self.settings.max_file_mb) * 1_000_000)
-        found = list(walk(roots, LOADERS))
+        found = list(walk(roots, LOADERS, follow_symlinks))
         # A file named twice (a folder and a file in it, or through a link) is ingested once.
         unique: dict[str, Path] = {}
         for f in found:

@@ -11,8 +11,9 @@ point on every backend):
   stay fixed until their document is replaced or deleted.
 - **Ordering.** Listings are sorted by source; searches best-first, at most ``n`` results.
 - **Patterns.** A ``pattern`` or ``SearchFilter.source`` names documents by ``path_matches``: the
-  exact source or key, or a glob over either (``*`` any characters including ``/``, ``?`` one
-  character, ``[abc]`` one of a set), case-sensitive, the same on every backend.
+  exact source or key, or a glob over either (``*`` and ``?`` within one folder level, ``**`` any
+  number of levels, ``[abc]`` one of a set; a pattern without ``/`` is matched against the file
+  name), case-sensitive, the same on every backend.
 
 A backend is one class with these methods and one ``register_store`` call (see ``store/__init__``).
 """
@@ -22,7 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from fnmatch import fnmatchcase
+from functools import lru_cache
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -80,15 +81,59 @@ class SearchFilter:
     source: str | None = None
 
 
-def path_matches(pattern: str, *paths: str) -> bool:
-    """Whether ``pattern`` names one of ``paths``: equal to it, or a glob that matches it.
+@lru_cache(maxsize=256)
+def glob_regex(pattern: str) -> re.Pattern[str]:
+    """The regular expression of a path glob: ``*`` and ``?`` stay inside one folder level,
+    ``**`` crosses levels (``a/**/b`` also matches ``a/b``), ``[abc]`` and ``[!abc]`` are sets.
 
-    >>> path_matches("reports/*.pdf", "reports/2023/q1.pdf")   # * crosses folders
+    >>> bool(glob_regex("reports/*.pdf").fullmatch("reports/2023/q1.pdf"))
+    False
+    >>> bool(glob_regex("reports/**/*.pdf").fullmatch("reports/2023/q1.pdf"))
     True
+    """
+    out, i = [], 0
+    while i < len(pattern):
+        c = pattern[i]
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif c == "*":
+            out.append("[^/]*")
+            i += 1
+        elif c == "?":
+            out.append("[^/]")
+            i += 1
+        elif c == "[" and (end := pattern.find("]", i + 2)) != -1:
+            body = pattern[i + 1 : end]
+            negate = body.startswith(("!", "^"))
+            body = body[1:] if negate else body
+            out.append("[" + ("^" if negate else "") + body.replace("\\", "\\\\") + "]")
+            i = end + 1
+        else:
+            out.append(re.escape(c))
+            i += 1
+    return re.compile("".join(out))
+
+
+def path_matches(pattern: str, *paths: str) -> bool:
+    """Whether ``pattern`` names one of ``paths``: equal to it, or a glob that matches it
+    (``glob_regex``); a pattern without ``/`` is also tried on each path's file name.
+
+    >>> path_matches("*.pdf", "reports/2023/q1.pdf")            # a file-name pattern, at any depth
+    True
+    >>> path_matches("reports/*.pdf", "reports/2023/q1.pdf")    # * stays in one folder level
+    False
     >>> path_matches("/data/a[1].pdf", "/data/a[1].pdf")        # an exact path always matches
     True
     """
-    return any(p == pattern or fnmatchcase(p, pattern) for p in paths)
+    if pattern in paths:
+        return True
+    regex = glob_regex(pattern)
+    names = paths if "/" in pattern else (*paths, *(p.rsplit("/", 1)[-1] for p in paths))
+    return any(regex.fullmatch(p) for p in names)
 
 
 @runtime_checkable

@@ -9,7 +9,9 @@ since (``generation``).
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Sequence
@@ -77,6 +79,10 @@ class SQLiteStore:
 
     def __init__(self, path: Path):
         self.path = path
+        if not path.exists():
+            # created readable by the owner only; SQLite gives its -wal and -shm files the same mode
+            with contextlib.suppress(OSError):
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         try:
             self.db = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
             self.db.execute("PRAGMA journal_mode=WAL")
