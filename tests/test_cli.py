@@ -223,3 +223,21 @@ def test_workspace_flag_after_the_command_and_version(tmp_path: Path) -> None:
     assert json.loads(status.stdout)["workspace"] == str(ws)
     version = subprocess.run([*cli, "--version"], capture_output=True, text=True)
     assert version.returncode == 0 and version.stdout.startswith("expert ")
+
+
+def test_a_damaged_store_is_one_line_from_status_search_and_ingest(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    expert("init", ws=ws, check=True)
+    expert("ingest", str(SAMPLES), ws=ws, check=True)
+    db = ws / "store.db"
+    data = bytearray(db.read_bytes())
+    for offset in range(4096, len(data), 997):  # flip bytes all through the pages after the header
+        data[offset] ^= 0xFF
+    db.write_bytes(bytes(data))
+    for args in (("status",), ("search", "capital expenditure"), ("ingest", str(SAMPLES))):
+        result = expert(*args, ws=ws)
+        assert result.returncode == 2, (args, result.stderr)
+        assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1, (
+            result.stderr
+        )
+        assert "restore it from a backup" in result.stderr, result.stderr

@@ -51,7 +51,7 @@ MESSAGES = [{"role": "system", "content": "Cite sources."}, {"role": "user", "co
 def test_streams_the_answer(server, monkeypatch) -> None:
     url, seen = server
     monkeypatch.setenv("OPENAI_API_KEY", "sk-local")
-    gen = OpenAIChatGenerator("phi3", base_url=url + "/v1")
+    gen = OpenAIChatGenerator("phi3", base_url=url + "/v1", api_key_env="OPENAI_API_KEY")
     assert isinstance(gen, Generator)
     assert list(gen.stream(MESSAGES, max_tokens=64)) == ["Capex was ", "$38.4 million ", "[1]."]
     path, headers, body = seen[0]
@@ -79,7 +79,7 @@ def test_wrong_key_and_unreachable_server_are_one_line(server, monkeypatch) -> N
     url, _ = server
     monkeypatch.setenv("OPENAI_API_KEY", "wrong")
     with pytest.raises(GeneratorError, match="refused the key.*OPENAI_API_KEY"):
-        complete(OpenAIChatGenerator("m", base_url=url), MESSAGES)
+        complete(OpenAIChatGenerator("m", base_url=url, api_key_env="OPENAI_API_KEY"), MESSAGES)
     with pytest.raises(UnreachableError, match="cannot reach http://127.0.0.1:9"):
         complete(OpenAIChatGenerator("m", base_url="http://127.0.0.1:9", retries=0), MESSAGES)
 
@@ -93,12 +93,50 @@ def test_workspace_answers_through_the_server_and_a_wrong_key_stops_it(
     )
     workspace.ingest([tmp_path / "capex.md"])
     monkeypatch.setenv("OPENAI_API_KEY", "sk-local")
-    workspace.use_generator(OpenAIChatGenerator("phi3", base_url=url + "/v1"))
+    workspace.use_generator(OpenAIChatGenerator("phi3", base_url=url + "/v1", api_key_env="OPENAI_API_KEY"))
     answer = workspace.ask("What was capital expenditure in fiscal 2023?")
     assert answer.text == "Capex was $38.4 million [1]." and answer.model == "openai/phi3"
     assert answer.citations[0].source.endswith("capex.md") and not answer.attributed
     assert "[1] " in seen[-1][2]["messages"][-1]["content"]
     monkeypatch.setenv("OPENAI_API_KEY", "wrong")
-    workspace.use_generator(OpenAIChatGenerator("phi3", base_url=url + "/v1"))
+    workspace.use_generator(OpenAIChatGenerator("phi3", base_url=url + "/v1", api_key_env="OPENAI_API_KEY"))
     with pytest.raises(GeneratorError, match="refused the key"):
         workspace.ask("What was capital expenditure in fiscal 2023?")
+
+
+def test_a_key_goes_only_where_it_is_meant_to(server, monkeypatch) -> None:
+    from industry_expert.api import ApiClient
+
+    url, seen = server
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-openai")
+    # OpenAI's default key is not sent to another server unless the user names it for that server
+    gen = OpenAIChatGenerator("phi3", base_url=url + "/v1")
+    complete(gen, MESSAGES)
+    assert "Authorization" not in seen[-1][1]
+    assert "is sent only to api.openai.com; name the variable" in gen.api.withheld  # said on a 401
+    monkeypatch.setenv("OPENAI_API_KEY", "wrong")
+    # never over plain http to another machine, even when named (checked without sending anything)
+    far = ApiClient("openai", "http://192.0.2.10/v1", "OPENAI_API_KEY")
+    assert far.headers() == {} and "not sent over plain http" in far.withheld
+    assert ApiClient("openai", "https://192.0.2.10/v1", "OPENAI_API_KEY").headers() == {
+        "Authorization": "Bearer wrong"
+    }
+    assert ApiClient("openai").headers() == {"Authorization": "Bearer wrong"}  # its own host
+
+
+def test_a_server_that_never_answers_times_out() -> None:
+    import socket
+    import time
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)  # accepts connections, never answers
+    try:
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
+        gen = OpenAIChatGenerator("m", base_url=url, timeout=0.5, retries=1)
+        started = time.perf_counter()
+        with pytest.raises(UnreachableError, match="cannot reach"):
+            complete(gen, MESSAGES)
+        assert time.perf_counter() - started < 5
+    finally:
+        listener.close()

@@ -72,7 +72,12 @@ def test_openai_wire_format(server, monkeypatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     emb = create_embedder(
         EmbedderSettings(
-            backend="openai", model="text-embedding-3-small", base_url=url + "/v1", dimensions=4, batch_size=2
+            backend="openai",
+            model="text-embedding-3-small",
+            base_url=url + "/v1",
+            dimensions=4,
+            batch_size=2,
+            api_key_env="OPENAI_API_KEY",
         )
     )
     vectors = emb.embed_batch(["a", "bb", "ccc"])

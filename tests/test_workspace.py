@@ -260,3 +260,25 @@ def test_a_pathological_file_costs_only_itself(workspace: Workspace, tmp_path: P
         "deep.jsonl": "could not parse: nested too deeply to read (RecursionError)",
     }
     assert workspace.status()["problems"] == []
+
+
+def test_a_read_only_workspace_searches_and_refuses_writes_in_one_line(
+    tmp_path: Path, fake_embedder: FakeEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws = Workspace.init(tmp_path / "ws")
+    ws.use_embedder(fake_embedder)
+    ws.ingest([corpus(tmp_path / "docs")])
+    ws.close()
+    store = tmp_path / "ws" / "store.db"
+    real_access = os.access
+    # a shared copy this process may not write (the tests run as root, who may write anything)
+    monkeypatch.setattr(
+        os, "access", lambda p, mode: False if Path(p) == store and mode == os.W_OK else real_access(p, mode)
+    )
+    with Workspace.open(tmp_path / "ws") as shared:
+        shared.use_embedder(fake_embedder)
+        assert shared.store.read_only  # type: ignore[attr-defined]
+        assert shared.search("pump inspection", k=2)
+        assert shared.status()["problems"] == []
+        with pytest.raises(WorkspaceError, match="is read-only: it can be searched but not changed"):
+            shared.forget(str(tmp_path / "docs"))

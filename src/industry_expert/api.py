@@ -7,15 +7,23 @@ variables, never from files in the workspace. Rate limits and server errors are 
 exponential backoff. A refused key or request is the user's to fix (``error``, a ``UserError``);
 a server that cannot be reached or keeps failing is ``UnreachableError`` and one that answers
 something unreadable ``UpstreamError``: each one line that says what to do.
+
+Every call has a connect timeout (10 s at most) and a read timeout (``timeout``: the longest wait
+for the next bytes, so a server that accepts and never answers fails instead of hanging). A key
+travels only where it is meant to: never over plain http to a host other than this machine, and a
+service's default key (``OPENAI_API_KEY``, ``JINA_API_KEY``) only to that service's own host;
+naming ``api_key_env`` is what sends a key to another server.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlparse
 
 import httpx
 
@@ -52,11 +60,32 @@ class ApiClient:
             raise error("Azure OpenAI needs a base_url (the resource endpoint) or AZURE_OPENAI_ENDPOINT")
         self.backend = backend
         self.key_env = api_key_env or default_key
-        self.api_key = os.environ.get(self.key_env, "")
         self.api_version = api_version
         self.error = error
         self.retries = retries
-        self.client = httpx.Client(timeout=timeout)
+        self.withheld = ""  # why the key in key_env is not sent, when it is not
+        self.api_key = self._allowed_key(
+            os.environ.get(self.key_env, ""), named=bool(api_key_env), default_url=default_url
+        )
+        self.client = httpx.Client(timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)))
+
+    def _allowed_key(self, key: str, named: bool, default_url: str) -> str:
+        if not key:
+            return ""
+        url = urlparse(self.base_url)
+        host = url.hostname or ""
+        try:
+            loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = False
+        if url.scheme != "https" and not loopback:
+            self.withheld = f"the key in {self.key_env} is not sent over plain http to {host}; use https"
+        elif not named and default_url and host != urlparse(default_url).hostname:
+            self.withheld = (
+                f"{self.key_env} is {self.backend}'s key and is sent only to {urlparse(default_url).hostname}; "
+                f"name the variable holding {host}'s key with api_key_env (--api-key-env)"
+            )
+        return "" if self.withheld else key
 
     def url(self, operation: str, model: str) -> str:
         if self.backend == "azure":
@@ -72,6 +101,8 @@ class ApiClient:
 
     def _check(self, response: httpx.Response, url: str) -> None:
         if response.status_code in (401, 403):
+            if self.withheld:
+                raise self.error(f"{url} wants a key (HTTP {response.status_code}); {self.withheld}")
             raise self.error(
                 f"{self.backend} refused the key (HTTP {response.status_code}); set {self.key_env}"
             )

@@ -58,6 +58,7 @@ class EmbedderSettings:
     dimensions: int = 0
     batch_size: int = 32
     quantize: bool = True  # onnx only: int8 dynamic quantization of the exported model
+    timeout: float = 60.0  # API backends: seconds to wait for the server's next bytes (connect: 10 at most)
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,7 @@ class GeneratorSettings:
     api_key_env: str = ""  # name of the environment variable holding the key
     api_version: str = "2024-10-21"
     context_window: int = 4096  # tokens of prompt + answer; API backends cannot ask the server
+    timeout: float = 120.0  # API backends: seconds to wait for the server's next bytes (connect: 10 at most)
     max_tokens: int = 384  # answer length limit
     temperature: float = 0.0
     threads: int = 0  # llama-cpp: CPU threads (0: one per core, up to 8)
@@ -279,6 +281,8 @@ def _validate(s: Settings, problems: list[str]) -> None:
     )
     check(0 <= g.temperature <= 2, f"generator.temperature: expected 0..2, found {g.temperature}")
     check(g.threads >= 0, f"generator.threads: expected >= 0, found {g.threads}")
+    check(g.timeout > 0, f"generator.timeout: expected seconds > 0, found {g.timeout}")
+    check(s.embedder.timeout > 0, f"embedder.timeout: expected seconds > 0, found {s.embedder.timeout}")
     check(
         not g.adapter or g.backend in ("transformers", "llama-cpp"),
         'generator.adapter: a LoRA adapter needs backend = "transformers" or "llama-cpp"',

@@ -67,8 +67,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         raise InputError("give a query, or --batch FILE with one query per line")
     with Workspace.open(workspace_path(args)) as ws:
         if args.batch is not None:
-            source = sys.stdin if args.batch == "-" else open_text(args.batch)
-            for line in source:
+            for line in batch_lines(args.batch):
                 query = line.strip()
                 if not query:
                     continue
@@ -94,11 +93,20 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
-def open_text(path: str) -> Any:
+def batch_lines(path: str) -> list[str]:
+    """The lines of a --batch file (``-``: standard input), read whole so that a file that is not
+    UTF-8 is one clear error before any query runs."""
+    name = "standard input" if path == "-" else path
     try:
-        return open(path, encoding="utf-8")
+        data = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        return data.decode("utf-8-sig").splitlines()
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{name} is not UTF-8 text (byte {exc.start}); save it as UTF-8, one query per line"
+        ) from None
 
 
 def cmd_sources(args: argparse.Namespace) -> int:

@@ -68,6 +68,7 @@ def _http(s: EmbedderSettings) -> Embedder:
         api_version=s.api_version,
         dimensions=s.dimensions,
         batch_size=s.batch_size,
+        timeout=s.timeout,
     )
 
 

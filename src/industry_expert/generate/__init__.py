@@ -69,7 +69,9 @@ def _openai(s: GeneratorSettings) -> Generator:
         raise GeneratorError(
             f"the {s.backend} backend needs the server's model name (--model or generator.model)"
         )
-    return OpenAIChatGenerator(s.model, s.backend, s.base_url, s.api_key_env, s.api_version, s.context_window)
+    return OpenAIChatGenerator(
+        s.model, s.backend, s.base_url, s.api_key_env, s.api_version, s.context_window, timeout=s.timeout
+    )
 
 
 register_generator("llama-cpp", _llama_cpp)

@@ -10,17 +10,18 @@ since (``generation``).
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..errors import StoreError, WorkspaceError
+from ..errors import ExpertError, StoreError, WorkspaceError
 from ..types import Chunk, Hit
 from .base import DocumentRecord, SearchFilter, StoredDocument, StoreStats, keyword_terms, path_matches
 from .vectors import VectorMatrix
@@ -74,31 +75,71 @@ def _fts_query(query: str) -> str:
     return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
 
 
+def _explain(path: Path, exc: sqlite3.DatabaseError) -> ExpertError:
+    """One line for an error SQLite raised: read-only, busy, or damaged, and what to do."""
+    text = str(exc)
+    if "readonly" in text or "read-only" in text:
+        return WorkspaceError(
+            f"the workspace database {path} is read-only: it can be searched but not changed; "
+            "ingest into a workspace you can write"
+        )
+    if "locked" in text or "busy" in text:
+        return WorkspaceError(f"{path} is busy: another process is writing to it; try again when it is done")
+    return StoreError(
+        f"the workspace database {path} is damaged ({text}); restore it from a backup, or ingest "
+        "the documents again into a new workspace (expert init -w NEW, then expert ingest)"
+    )
+
+
+def _guarded(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def call(self: SQLiteStore, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.DatabaseError as exc:
+            raise _explain(self.path, exc) from None
+
+    return call
+
+
 class SQLiteStore:
-    """The default Store: ``path`` is the database file (created if missing)."""
+    """The default Store: ``path`` is the database file (created if missing).
+
+    A database the process may not write (a shared read-only copy) is opened read-only: searches
+    work, and a write says the workspace is read-only. Every error SQLite raises becomes one line
+    that says whether the database is read-only, busy or damaged, and what to do.
+    """
 
     def __init__(self, path: Path):
         self.path = path
-        if not path.exists():
+        if not path.exists() and os.access(path.parent, os.W_OK):
             # created readable by the owner only; SQLite gives its -wal and -shm files the same mode
             with contextlib.suppress(OSError):
                 os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        self.read_only = path.exists() and not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK))
         try:
-            self.db = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
+            if self.read_only:
+                # immutable: no -wal or -shm file can be made beside a file we may not write
+                uri = f"{path.resolve().as_uri()}?mode=ro&immutable=1"
+                self.db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+            else:
+                self.db = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA foreign_keys=ON")
             # the contract's path patterns, the same function on every backend
             self.db.create_function("path_matches", 3, path_matches, deterministic=True)
-            self.db.executescript(_SCHEMA)
+            if not self.read_only:
+                self.db.executescript(_SCHEMA)
+            version = self.get_meta("schema_version")
         except sqlite3.DatabaseError as exc:
             raise WorkspaceError(
-                f"{path} is not a usable workspace database ({exc}); restore it or run expert init in a new folder"
+                f"{path} is not a usable workspace database ({exc}); restore it from a backup, or run "
+                "expert init in a new folder and ingest again"
             ) from None
-        version = self.get_meta("schema_version")
-        if version is None:
+        if version is None and not self.read_only:
             self.set_meta("schema_version", SCHEMA_VERSION)
-        elif version != SCHEMA_VERSION:
+        elif version is not None and version != SCHEMA_VERSION:
             raise WorkspaceError(f"{path} has store schema {version}; this version reads {SCHEMA_VERSION}")
         self.vectors = VectorMatrix()
 
@@ -404,3 +445,8 @@ class SQLiteStore:
 
     def close(self) -> None:
         self.db.close()
+
+
+for _name, _method in list(vars(SQLiteStore).items()):
+    if callable(_method) and not _name.startswith("_") and _name != "close":
+        setattr(SQLiteStore, _name, _guarded(_method))
