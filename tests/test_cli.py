@@ -241,3 +241,48 @@ def test_a_damaged_store_is_one_line_from_status_search_and_ingest(tmp_path: Pat
             result.stderr
         )
         assert "restore it from a backup" in result.stderr, result.stderr
+
+
+def test_kill_9_inside_a_large_documents_embedding_redoes_only_the_work_in_flight(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for i in range(2):
+        make_pdf(docs / f"a_small_{i}.pdf", [f"Plant {i} produced {i * 100} pumps."])
+    make_pdf(
+        docs / "b_large.pdf",
+        [f"Section {p}. " + "Valve inspection records and pump tests. " * 60 for p in range(60)],
+    )
+    for i in range(2):
+        make_pdf(docs / f"c_small_{i}.pdf", [f"Depot {i} holds {i * 7} spare seals."])
+    ws = tmp_path / "ws"
+    expert("init", ws=ws, check=True)
+    settings = (ws / "expert.toml").read_text().replace("embed_group = 2048", "embed_group = 8")
+    (ws / "expert.toml").write_text(settings)
+    env = {**os.environ, "EXPERT_WORKSPACE": str(ws)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "industry_expert.cli", "ingest", str(docs)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 120
+    stored: list[str] = []
+    while time.time() < deadline and proc.poll() is None:
+        try:
+            with sqlite3.connect(ws / "store.db", timeout=1) as db:
+                stored = [r[0] for r in db.execute("SELECT source FROM documents")]
+        except sqlite3.OperationalError:
+            stored = []
+        if len(stored) >= 2:  # the small ones are in; the large one is being embedded
+            break
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not any("b_large" in s for s in stored), "the large document was stored before the kill"
+    with sqlite3.connect(ws / "store.db") as db:
+        kept = {r[0] for r in db.execute("SELECT source FROM documents")}
+    rerun = json.loads(expert("ingest", "--json", str(docs), ws=ws, check=True).stdout)
+    assert rerun["unchanged"] == len(kept)  # nothing that was written before the kill is redone
+    assert len(rerun["added"]) == 5 - len(kept) and any("b_large" in p for p in rerun["added"])
+    final = json.loads(expert("status", "--json", ws=ws, check=True).stdout)
+    assert final["documents"] == 5 and final["problems"] == []

@@ -10,20 +10,20 @@ since (``generation``).
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..errors import ExpertError, StoreError, WorkspaceError
+from ..errors import StoreError, WorkspaceError
 from ..types import Chunk, Hit
 from .base import DocumentRecord, SearchFilter, StoredDocument, StoreStats, keyword_terms, path_matches
+from .sqlite_errors import guard_methods
 from .vectors import VectorMatrix
 
 SCHEMA_VERSION = "1"
@@ -73,33 +73,6 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
 def _fts_query(query: str) -> str:
     terms = keyword_terms(query)
     return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
-
-
-def _explain(path: Path, exc: sqlite3.DatabaseError) -> ExpertError:
-    """One line for an error SQLite raised: read-only, busy, or damaged, and what to do."""
-    text = str(exc)
-    if "readonly" in text or "read-only" in text:
-        return WorkspaceError(
-            f"the workspace database {path} is read-only: it can be searched but not changed; "
-            "ingest into a workspace you can write"
-        )
-    if "locked" in text or "busy" in text:
-        return WorkspaceError(f"{path} is busy: another process is writing to it; try again when it is done")
-    return StoreError(
-        f"the workspace database {path} is damaged ({text}); restore it from a backup, or ingest "
-        "the documents again into a new workspace (expert init -w NEW, then expert ingest)"
-    )
-
-
-def _guarded(method: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(method)
-    def call(self: SQLiteStore, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return method(self, *args, **kwargs)
-        except sqlite3.DatabaseError as exc:
-            raise _explain(self.path, exc) from None
-
-    return call
 
 
 class SQLiteStore:
@@ -447,6 +420,4 @@ class SQLiteStore:
         self.db.close()
 
 
-for _name, _method in list(vars(SQLiteStore).items()):
-    if callable(_method) and not _name.startswith("_") and _name != "close":
-        setattr(SQLiteStore, _name, _guarded(_method))
+guard_methods(SQLiteStore)
