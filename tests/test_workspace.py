@@ -282,3 +282,19 @@ def test_a_read_only_workspace_searches_and_refuses_writes_in_one_line(
         assert shared.status()["problems"] == []
         with pytest.raises(WorkspaceError, match="is read-only: it can be searched but not changed"):
             shared.forget(str(tmp_path / "docs"))
+
+
+def test_a_file_name_that_is_not_utf8_is_stored_losslessly(workspace: Workspace, tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    raw = os.fsencode(docs) + b"/caf\xe9.txt"  # Latin-1, made on another system
+    with open(raw, "wb") as fh:
+        fh.write(b"Notes about pump P-9 and its impeller.\n")
+    name = os.fsdecode(raw)  # Python's view: a lone surrogate for the byte
+    report = workspace.ingest([docs])
+    assert report.added == [name] and not report.skipped
+    hit = workspace.search("impeller", k=1)[0]
+    assert hit.source == name and hit.title == "caf\\xe9"
+    assert workspace.ingest([docs]).unchanged == [name]  # the same identity on the next run
+    assert workspace.forget(name) == [name] and workspace.sources() == []
+    assert workspace.status()["problems"] == []

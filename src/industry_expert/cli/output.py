@@ -34,7 +34,10 @@ def safe(text: Any, lines: bool = False) -> str:
 
 
 def print_json(value: Any) -> None:
-    print(json.dumps(value, ensure_ascii=False))
+    """One line of JSON, UTF-8, exact: a file-name byte that was not UTF-8 (a lone surrogate) is
+    written as its ``\\udcXX`` escape, which ``json.loads`` reads back to the same path."""
+    text = json.dumps(value, ensure_ascii=False)
+    print(re.sub("[\udc80-\udcff]", lambda m: f"\\u{ord(m.group()):04x}", text))
 
 
 class Reporter:

@@ -12,7 +12,7 @@ from pathlib import Path
 from ..errors import LoadError
 from ..types import Block, Document
 from .chunk import chunk_document, document_label
-from .files import Found, decode_text, read_bytes, walk
+from .files import Found, decode_text, printable, read_bytes, walk
 from .filing import detect_filing
 from .office import load_docx, load_pptx, load_xlsx
 from .pdf import load_pdf
@@ -67,7 +67,7 @@ def load_document(path: Path, data: bytes, source: str | None = None) -> Documen
         raise LoadError("no text found in the file")
     metadata = {"format": path.suffix.lower().lstrip(".")}
     metadata.update(detect_filing(blocks))
-    return Document(source or str(path), title or path.stem, tuple(blocks), metadata)
+    return Document(source or str(path), printable(title or path.stem), tuple(blocks), metadata)
 
 
 __all__ = [

@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 from pathlib import PurePath
 
 from ..types import Block, Chunk, Document
+from .files import printable
 from .filing import describe
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
@@ -38,7 +39,7 @@ def document_label(doc: Document, short: bool = False) -> str:
 
     The short form (chunk headers) leaves the file name out when the company is known.
     """
-    stem = re.sub(r"[_]+", " ", PurePath(doc.source).stem).strip()
+    stem = re.sub(r"[_]+", " ", printable(PurePath(doc.source).stem)).strip()
     what = describe(doc.metadata, short) or doc.title.strip()
     if not what or what.lower() == stem.lower():
         return stem

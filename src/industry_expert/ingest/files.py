@@ -30,6 +30,11 @@ class Found:
     problem: str | None = None
 
 
+def printable(name: str) -> str:
+    """A file name for titles and headers: bytes that were not UTF-8 written as ``\\xNN``."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 JUNK = frozenset({"thumbs.db", "ehthumbs.db", "desktop.ini"})  # left by file managers, never data
 
 

@@ -10,6 +10,9 @@ point on every backend):
 - **Identity.** A document is its ``key`` (the absolute path); chunk ids are integers that
   stay fixed until their document is replaced or deleted.
 - **Ordering.** Listings are sorted by source; searches best-first, at most ``n`` results.
+- **File names as they are.** A key or source may hold bytes that are not UTF-8 (a Latin-1
+  ``café.txt`` made on another system), which Python gives as lone surrogates; a backend stores
+  and returns them unchanged (``store_text``/``read_text`` is one lossless way).
 - **Patterns.** A ``pattern`` or ``SearchFilter.source`` names documents by ``path_matches``: the
   exact source or key, or a glob over either (``*`` and ``?`` within one folder level, ``**`` any
   number of levels, ``[abc]`` one of a set; a pattern without ``/`` is matched against the file
@@ -79,6 +82,25 @@ class SearchFilter:
 
     collection: str | None = None
     source: str | None = None
+
+
+_SURROGATE = re.compile("[\udc80-\udcff]")
+_ESCAPED = re.compile("\x00([0-9a-f]{2})")
+
+
+def store_text(text: str) -> str:
+    r"""``text`` with each undecodable file-name byte (a lone surrogate) as NUL and two hex digits:
+    valid UTF-8 for a database, and reversible, since no file name holds a NUL.
+
+    >>> read_text(store_text("caf\udce9.txt")) == "caf\udce9.txt"
+    True
+    """
+    return _SURROGATE.sub(lambda m: f"\x00{ord(m.group()) - 0xDC00:02x}", text)
+
+
+def read_text(text: str) -> str:
+    """The text ``store_text`` was given."""
+    return _ESCAPED.sub(lambda m: chr(0xDC00 + int(m.group(1), 16)), text) if "\x00" in text else text
 
 
 @lru_cache(maxsize=256)

@@ -22,7 +22,16 @@ import numpy as np
 
 from ..errors import StoreError, WorkspaceError
 from ..types import Chunk, Hit
-from .base import DocumentRecord, SearchFilter, StoredDocument, StoreStats, keyword_terms, path_matches
+from .base import (
+    DocumentRecord,
+    SearchFilter,
+    StoredDocument,
+    StoreStats,
+    keyword_terms,
+    path_matches,
+    read_text,
+    store_text,
+)
 from .sqlite_errors import guard_methods
 from .vectors import VectorMatrix
 
@@ -101,7 +110,12 @@ class SQLiteStore:
                 self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA foreign_keys=ON")
             # the contract's path patterns, the same function on every backend
-            self.db.create_function("path_matches", 3, path_matches, deterministic=True)
+            self.db.create_function(
+                "path_matches",
+                3,
+                lambda p, s, k: path_matches(p, read_text(s), read_text(k)),
+                deterministic=True,
+            )
             if not self.read_only:
                 self.db.executescript(_SCHEMA)
             version = self.get_meta("schema_version")
@@ -143,13 +157,13 @@ class SQLiteStore:
         doc_id, key, source, collection, sha256, size, mtime_ns, title, chunks, ingested_at = row[:10]
         return StoredDocument(
             doc_id,
-            key,
-            source,
+            read_text(key),
+            read_text(source),
             collection,
             sha256,
             size,
             mtime_ns,
-            title,
+            read_text(title),
             chunks,
             ingested_at,
             metadata=json.loads(row[10]),
@@ -157,7 +171,9 @@ class SQLiteStore:
         )
 
     def get_document(self, key: str) -> StoredDocument | None:
-        row = self.db.execute(f"SELECT {self._DOC_COLUMNS} FROM documents WHERE key = ?", (key,)).fetchone()
+        row = self.db.execute(
+            f"SELECT {self._DOC_COLUMNS} FROM documents WHERE key = ?", (store_text(key),)
+        ).fetchone()
         return None if row is None else self._doc(row)
 
     def list_documents(self, pattern: str | None = None) -> list[StoredDocument]:
@@ -178,19 +194,19 @@ class SQLiteStore:
         try:
             cur.execute("BEGIN IMMEDIATE")
             self._delete(cur, [record.key])
-            cur.execute("DELETE FROM skipped WHERE key = ?", (record.key,))
+            cur.execute("DELETE FROM skipped WHERE key = ?", (store_text(record.key),))
             cur.execute(
                 "INSERT INTO documents(key, source, collection, sha256, size, mtime_ns, title, label,"
                 " metadata, chunks, ingested_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (
-                    record.key,
-                    record.source,
+                    store_text(record.key),
+                    store_text(record.source),
                     record.collection,
                     record.sha256,
                     record.size,
                     record.mtime_ns,
-                    record.title,
-                    record.label,
+                    store_text(record.title),
+                    store_text(record.label),
                     json.dumps(record.metadata),
                     len(chunks),
                     now,
@@ -206,7 +222,7 @@ class SQLiteStore:
                 " VALUES (?,?,?,?,?,?,?,?)",
                 rows,
             )
-            doc_text = f"{record.source} {record.label}"
+            doc_text = store_text(f"{record.source} {record.label}")
             cur.execute(
                 "INSERT INTO chunks_fts(rowid, doc, header, text)"
                 " SELECT id, ?, header, text FROM chunks WHERE doc_id = ?",
@@ -222,12 +238,12 @@ class SQLiteStore:
     def record_skipped(self, key: str, source: str, reason: str | None) -> None:
         """Remember why ``key`` was last skipped, or forget it (``reason=None``) once it loads."""
         if reason is None:
-            self.db.execute("DELETE FROM skipped WHERE key = ?", (key,))
+            self.db.execute("DELETE FROM skipped WHERE key = ?", (store_text(key),))
         else:
             now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
             self.db.execute(
                 "INSERT OR REPLACE INTO skipped(key, source, reason, seen_at) VALUES (?, ?, ?, ?)",
-                (key, source, reason, now),
+                (store_text(key), store_text(source), store_text(reason), now),
             )
 
     def list_skipped(self, pattern: str | None = None) -> list[tuple[str, str, str]]:
@@ -236,25 +252,29 @@ class SQLiteStore:
         args: tuple[str, ...] = ()
         if pattern:
             sql, args = sql + " WHERE path_matches(?, source, key)", (pattern,)
-        return [(r[0], r[1], r[2]) for r in self.db.execute(sql + " ORDER BY source", args)]
+        return [
+            (read_text(r[0]), read_text(r[1]), read_text(r[2]))
+            for r in self.db.execute(sql + " ORDER BY source", args)
+        ]
 
     def touch_document(self, key: str, source: str, mtime_ns: int) -> None:
         self.db.execute(
-            "UPDATE documents SET mtime_ns = ?, source = ? WHERE key = ?", (mtime_ns, source, key)
+            "UPDATE documents SET mtime_ns = ?, source = ? WHERE key = ?",
+            (mtime_ns, store_text(source), store_text(key)),
         )
 
     @staticmethod
     def _delete(cur: sqlite3.Cursor, keys: Sequence[str]) -> int:
         removed = 0
         for key in keys:
-            row = cur.execute("SELECT id FROM documents WHERE key = ?", (key,)).fetchone()
+            row = cur.execute("SELECT id FROM documents WHERE key = ?", (store_text(key),)).fetchone()
             if row is None:
                 continue
             cur.execute("DELETE FROM chunks_fts WHERE rowid IN (SELECT id FROM chunks WHERE doc_id = ?)", row)
             cur.execute("DELETE FROM documents WHERE id = ?", row)
             removed += 1
         for key in keys:
-            cur.execute("DELETE FROM skipped WHERE key = ?", (key,))
+            cur.execute("DELETE FROM skipped WHERE key = ?", (store_text(key),))
         return removed
 
     def delete_documents(self, keys: Sequence[str]) -> int:
@@ -332,13 +352,13 @@ class SQLiteStore:
         return [
             Hit(
                 chunk_id=i,
-                source=r[1],
+                source=read_text(r[1]),
                 page=r[2],
                 locator=r[3],
                 score=0.0,
                 text=r[4],
                 header=r[5],
-                title=r[6],
+                title=read_text(r[6]),
                 collection=r[7],
             )
             for i in ids
@@ -347,7 +367,7 @@ class SQLiteStore:
 
     def set_summary(self, key: str, summary: str | None) -> None:
         """Store (or clear) the summary of document ``key``; a replaced document loses its summary."""
-        self.db.execute("UPDATE documents SET summary = ? WHERE key = ?", (summary, key))
+        self.db.execute("UPDATE documents SET summary = ? WHERE key = ?", (summary, store_text(key)))
 
     def document_chunks(self, key: str) -> list[tuple[int | None, str]]:
         """``(page, text)`` of the chunks of document ``key``, in reading order."""
@@ -356,7 +376,7 @@ class SQLiteStore:
             for r in self.db.execute(
                 "SELECT c.page, c.text FROM chunks c JOIN documents d ON d.id = c.doc_id"
                 " WHERE d.key = ? ORDER BY c.ordinal",
-                (key,),
+                (store_text(key),),
             )
         ]
 
