@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -141,15 +142,10 @@ def test_forget_by_glob(tmp_path: Path) -> None:
     assert expert("forget", "", ws=ws).returncode == 2
 
 
-def test_kill_9_mid_ingest_then_rerun_finishes_cleanly(tmp_path: Path) -> None:
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    for i in range(40):
-        make_pdf(docs / f"report_{i:02d}.pdf", [f"Plant {i} produced {i * 100} pumps. " * 40] * 3)
-    ws = tmp_path / "ws"
-    expert("init", ws=ws, check=True)
-    # Each document is written as soon as it is embedded, so the kill lands between documents.
-    settings = (ws / "expert.toml").read_text().replace("embed_group = 2048", "embed_group = 1")
+def kill_ingest_when(ws: Path, docs: Path, embed_group: int, ready: Callable[[list[str]], bool]) -> list[str]:
+    """Start `expert ingest DOCS`, SIGKILL it once the stored sources make ``ready`` true (or it
+    ends); returns the sources stored when it was killed."""
+    settings = (ws / "expert.toml").read_text().replace("embed_group = 2048", f"embed_group = {embed_group}")
     (ws / "expert.toml").write_text(settings)
     env = {**os.environ, "EXPERT_WORKSPACE": str(ws)}
     proc = subprocess.Popen(
@@ -159,18 +155,30 @@ def test_kill_9_mid_ingest_then_rerun_finishes_cleanly(tmp_path: Path) -> None:
         stderr=subprocess.DEVNULL,
     )
     deadline = time.time() + 120
-    stored = 0
+    stored: list[str] = []
     while time.time() < deadline and proc.poll() is None:
         try:
             with sqlite3.connect(ws / "store.db", timeout=1) as db:
-                stored = db.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
+                stored = [r[0] for r in db.execute("SELECT source FROM documents")]
         except sqlite3.OperationalError:
-            stored = 0
-        if stored >= 5:
+            stored = []
+        if ready(stored):
             break
-        time.sleep(0.02)
+        time.sleep(0.01)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    return stored
+
+
+def test_kill_9_mid_ingest_then_rerun_finishes_cleanly(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for i in range(40):
+        make_pdf(docs / f"report_{i:02d}.pdf", [f"Plant {i} produced {i * 100} pumps. " * 40] * 3)
+    ws = tmp_path / "ws"
+    expert("init", ws=ws, check=True)
+    # Each document is written as soon as it is embedded, so the kill lands between documents.
+    stored = len(kill_ingest_when(ws, docs, embed_group=1, ready=lambda sources: len(sources) >= 5))
     assert 0 < stored < 40, "ingest finished before it could be killed"
     status = json.loads(expert("status", "--json", ws=ws, check=True).stdout)
     assert status["problems"] == [] and status["documents"] < 40
@@ -256,28 +264,8 @@ def test_kill_9_inside_a_large_documents_embedding_redoes_only_the_work_in_fligh
         make_pdf(docs / f"c_small_{i}.pdf", [f"Depot {i} holds {i * 7} spare seals."])
     ws = tmp_path / "ws"
     expert("init", ws=ws, check=True)
-    settings = (ws / "expert.toml").read_text().replace("embed_group = 2048", "embed_group = 8")
-    (ws / "expert.toml").write_text(settings)
-    env = {**os.environ, "EXPERT_WORKSPACE": str(ws)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "industry_expert.cli", "ingest", str(docs)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.time() + 120
-    stored: list[str] = []
-    while time.time() < deadline and proc.poll() is None:
-        try:
-            with sqlite3.connect(ws / "store.db", timeout=1) as db:
-                stored = [r[0] for r in db.execute("SELECT source FROM documents")]
-        except sqlite3.OperationalError:
-            stored = []
-        if len(stored) >= 2:  # the small ones are in; the large one is being embedded
-            break
-        time.sleep(0.01)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    # the small ones are in; the large one is being embedded
+    stored = kill_ingest_when(ws, docs, embed_group=8, ready=lambda sources: len(sources) >= 2)
     assert not any("b_large" in s for s in stored), "the large document was stored before the kill"
     with sqlite3.connect(ws / "store.db") as db:
         kept = {r[0] for r in db.execute("SELECT source FROM documents")}
