@@ -264,8 +264,8 @@ def test_kill_9_inside_a_large_documents_embedding_redoes_only_the_work_in_fligh
         make_pdf(docs / f"c_small_{i}.pdf", [f"Depot {i} holds {i * 7} spare seals."])
     ws = tmp_path / "ws"
     expert("init", ws=ws, check=True)
-    # the small ones are in; the large one is being embedded
-    stored = kill_ingest_when(ws, docs, embed_group=8, ready=lambda sources: len(sources) >= 2)
+    # one document a group: the small ones are in, and the large one is being embedded (seconds)
+    stored = kill_ingest_when(ws, docs, embed_group=1, ready=lambda sources: len(sources) >= 2)
     assert not any("b_large" in s for s in stored), "the large document was stored before the kill"
     with sqlite3.connect(ws / "store.db") as db:
         kept = {r[0] for r in db.execute("SELECT source FROM documents")}
