@@ -34,6 +34,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
+from functools import cache
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin, get_type_hints
 
@@ -175,11 +176,18 @@ def choices(dotted: str) -> tuple[str, ...]:
     >>> choices("retrieval.mode")
     ('hybrid', 'dense', 'keyword')
     """
+    built_in = _literal_values(dotted)
+    return built_in + tuple(v for v in _EXTRA_CHOICES.get(dotted, ()) if v not in built_in)
+
+
+@cache
+def _literal_values(dotted: str) -> tuple[str, ...]:
+    """The ``Literal`` values of a setting, read from its type once (searches ask for the modes)."""
     section, _, name = dotted.partition(".")
     hint = get_type_hints(_section_type(section)).get(name)
     if get_origin(hint) is not Literal:
         raise ValueError(f"{dotted} is not a setting with choices")
-    return tuple(get_args(hint)) + tuple(v for v in _EXTRA_CHOICES.get(dotted, ()) if v not in get_args(hint))
+    return tuple(get_args(hint))
 
 
 def add_choice(dotted: str, value: str) -> None:

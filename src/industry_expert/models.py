@@ -278,13 +278,19 @@ def gguf_adapter(adapter: AdapterRef, base: ModelRef, error: type[UserError] = M
     return out
 
 
+def model_for(model: str, adapter: AdapterRef | None) -> str:
+    """The model an adapter runs over: the one it was trained on, unless the user named another
+    (a model left at the default alias names none)."""
+    if adapter is not None and adapter.base and model in SHIPPED_ALIASES:
+        return adapter.base
+    return model
+
+
 def with_adapter_base(settings: GeneratorSettings) -> GeneratorSettings:
-    """``settings`` with ``model`` set to the adapter's base when the model is left at the default:
-    an adapter runs over the model it was trained on unless the user names another."""
-    if not settings.adapter or settings.model not in SHIPPED_ALIASES:
+    """``settings`` with ``model`` resolved by ``model_for`` (the base of a comparison)."""
+    if not settings.adapter:
         return settings
-    base = resolve_adapter(settings.adapter).base
-    return replace(settings, model=base) if base else settings
+    return replace(settings, model=model_for(settings.model, resolve_adapter(settings.adapter)))
 
 
 def base_and_tuned(settings: GeneratorSettings) -> tuple[GeneratorSettings, GeneratorSettings]:

@@ -31,7 +31,7 @@ from .errors import EmbedderMismatchError, InputError, WorkspaceError
 from .generate import Generator, create_generator
 from .ingest.pipeline import Ingestor, IngestReport, Progress
 from .retrieve import Retriever
-from .store import STORE_FILE, SearchFilter, Store, StoredDocument, open_store, path_matches
+from .store import STORE_FILE, SearchFilter, Store, StoredDocument, open_store
 from .summarize import SummaryReport, summarize_documents
 from .types import Answer, Hit
 
@@ -229,12 +229,14 @@ class Workspace:
         folder = resolved.rstrip(os.sep) + os.sep
 
         def named(source: str, key: str) -> bool:
-            if glob:
-                return path_matches(target, source, key)
             return target in (source, key) or key == resolved or key.startswith(folder)
 
-        matches = {d.key: d.source for d in self.store.list_documents() if named(d.source, d.key)}
-        skipped = [key for key, source, _ in self.store.list_skipped() if named(source, key)]
+        if glob:  # the store matches its own patterns
+            matches = {d.key: d.source for d in self.store.list_documents(target)}
+            skipped = [key for key, _, _ in self.store.list_skipped(target)]
+        else:
+            matches = {d.key: d.source for d in self.store.list_documents() if named(d.source, d.key)}
+            skipped = [key for key, source, _ in self.store.list_skipped() if named(source, key)]
         if not dry_run:
             for key in skipped:
                 self.store.record_skipped(key, "", None)

@@ -8,8 +8,8 @@ Backends are registered by name, built-ins the same way as third-party ones::
 Built in: ``llama-cpp`` (``llama.LlamaCppGenerator``: the shipped SmolLM2 or any GGUF, with an
 optional GGUF LoRA), ``transformers`` (``hf.TransformersGenerator``: a model folder or GGUF, with
 an optional PEFT adapter) and ``openai``/``azure`` (``openai.OpenAIChatGenerator``: any
-OpenAI-compatible chat API). ``create_generator`` builds the one the settings name, over the
-adapter's base model when the settings name an adapter and no model (``models.with_adapter_base``).
+OpenAI-compatible chat API). ``create_generator`` builds the one the settings name; the local
+backends run an adapter over the model it was trained on unless another is named (``models.model_for``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 from ..config import GeneratorSettings, add_choice
 from ..errors import ConfigError, GeneratorError
-from ..models import base_and_tuned, with_adapter_base
+from ..models import base_and_tuned
 from .base import Generator, complete
 from .citations import CitationFilter, resolve_citations
 from .llama import LlamaCppGenerator
@@ -42,7 +42,7 @@ def create_generator(settings: GeneratorSettings) -> Generator:
         raise ConfigError(
             f"generator.backend: unknown backend {settings.backend!r} (known: {', '.join(sorted(_REGISTRY))})"
         )
-    return factory(with_adapter_base(settings))
+    return factory(settings)
 
 
 def create_base_and_tuned(settings: GeneratorSettings) -> tuple[Generator, Generator]:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import GenerationError, GeneratorError
-from ..models import SHIPPED_ALIASES, hf_source, resolve_adapter, resolve_model
+from ..models import hf_source, model_for, resolve_adapter, resolve_model
 from .base import Messages
 from .chat_template import ChatTemplateError, read_template, render, stop_strings
 
@@ -43,9 +43,7 @@ class TransformersGenerator:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         found = resolve_adapter(adapter, GeneratorError) if adapter else None
-        if found is not None and model in SHIPPED_ALIASES and found.base:
-            model = found.base  # the model the adapter was trained on, unless another is named
-        ref = resolve_model(model, GeneratorError)
+        ref = resolve_model(model_for(model, found), GeneratorError)
         if threads:
             torch.set_num_threads(threads)
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")

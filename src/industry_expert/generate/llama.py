@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..errors import GeneratorError
-from ..models import gguf_adapter, gguf_file, resolve_adapter, resolve_model
+from ..models import gguf_adapter, gguf_file, model_for, resolve_adapter, resolve_model
 from .base import Messages
 from .chat_template import ChatTemplateError, read_template, render, stop_strings
 
@@ -39,11 +39,11 @@ class LlamaCppGenerator:
         chat_template: str = "",
         adapter: str = "",
     ):
-        ref = resolve_model(model, GeneratorError)
+        found = resolve_adapter(adapter, GeneratorError) if adapter else None
+        ref = resolve_model(model_for(model, found), GeneratorError)
         path = gguf_file(ref, GeneratorError)
         lora, label = None, ""
-        if adapter:
-            found = resolve_adapter(adapter, GeneratorError)
+        if found is not None:
             lora, label = gguf_adapter(found, ref, GeneratorError), f"+{found.label}"
         from llama_cpp import Llama
 
