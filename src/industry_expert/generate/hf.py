@@ -57,8 +57,7 @@ class TransformersGenerator:
         except (OSError, ValueError, KeyError, RuntimeError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise GeneratorError(f"cannot load the model {ref.ref}: {first}") from None
-        path = ref.path or Path(ref.ref)
-        name = f"transformers/{path.name}"
+        name = f"transformers/{ref.name}"
         if found is not None:
             if found.peft is None:
                 raise GeneratorError(
@@ -71,7 +70,7 @@ class TransformersGenerator:
         self.template = read_template(chat_template) or getattr(self.tokenizer, "chat_template", None) or ""
         if not isinstance(self.template, str) or not self.template:
             raise ChatTemplateError(
-                f"{path.name} has no chat template in its tokenizer, so it is not a chat (instruct) model"
+                f"{ref.name} has no chat template in its tokenizer, so it is not a chat (instruct) model"
             )
         self.eos = self.tokenizer.eos_token or ""
         self.stops = stop_strings(self.template, self.eos)
