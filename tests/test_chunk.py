@@ -27,10 +27,16 @@ def test_header_names_document_company_period_and_section() -> None:
         period="fiscal year ended May 31, 2022 (FY2022)",
     )
     (chunk,) = chunk_document(d, words, max_tokens=100)
-    assert chunk.header == "Acme Corp 10-K FY2022 — Item 7. MD&A"
+    assert chunk.header == "Acme Corp 10-K FY 2022 — Item 7. MD&A"
     assert document_label(d) == "ACME 2022 10K — Acme Corp Form 10-K, fiscal year ended May 31, 2022 (FY2022)"
     assert chunk.indexed_text.startswith(chunk.header + "\n")
     assert document_label(Document("notes.txt", "notes", ())) == "notes"
+
+
+def test_header_does_not_repeat_a_title_heading() -> None:
+    d = Document("q.pdf", "Quality manual", (Block("Quality manual", "heading", 1, level=2), Block("Scope.", page=1)))
+    (chunk,) = chunk_document(d, words, max_tokens=100)
+    assert chunk.header == "q — Quality manual"
 
 
 def test_long_prose_is_split_with_overlap() -> None:

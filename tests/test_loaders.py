@@ -39,6 +39,39 @@ def test_pdf_line_classification() -> None:
     assert blocks[0].level == 1 and all(b.page == 3 for b in blocks)
 
 
+def test_pdf_running_headers_and_footers_are_dropped(tmp_path: Path) -> None:
+    topics = ["pumps", "valves", "seals", "gaskets", "motors", "fans"]
+    pages = [
+        f"Table of Contents\nMaintenance of {t}\nInspect the {t} every {i + 2} months.\n"
+        f"Totals 12 {len(t) * 7} 7\nACME Corp | 2024 Manual | {i + 1}"
+        for i, t in enumerate(topics)
+    ]
+    pages[0] = "ACME Corp\nService manual\n" + pages[0]
+    doc = load(make_pdf(tmp_path / "manual.pdf", pages))
+    text = "\n".join(b.text for b in doc.blocks)
+    # the furniture is gone from every page but the cover ...
+    assert text.count("Table of Contents") == 1 and text.count("2024 Manual") == 1
+    # ... and content that differs from page to page, even by figures only, stays
+    assert all(f"Maintenance of {t}" in text for t in topics)
+    assert text.count("Totals 12") == len(topics)
+    assert doc.title == "ACME Corp"  # the cover's first heading, as the PDF has no title
+
+
+def test_pdf_title_junk_metadata_gives_way(tmp_path: Path) -> None:
+    junk = load(make_pdf(tmp_path / "a.pdf", ["Pump Service Manual\nText."], title="0000320193-19-000119"))
+    assert junk.title == "Pump Service Manual"
+    named = load(make_pdf(tmp_path / "b.pdf", ["Cover\nText."], title="Quality handbook 2024"))
+    assert named.title == "Quality handbook 2024"
+    filing = load(
+        make_pdf(
+            tmp_path / "c.pdf",
+            ["FORM 10-K\nFor the fiscal year ended May 31, 2023\nACME CORP\n(Exact name of registrant as specified in its charter)"],
+            title="Q4-8-KtoFile.pdf",
+        )
+    )
+    assert filing.title == "Acme Corp Form 10-K, fiscal year ended May 31, 2023 (FY2023)"
+
+
 def test_corrupt_and_encrypted_pdf(tmp_path: Path) -> None:
     good = make_pdf(tmp_path / "g.pdf", ["hello"]).read_bytes()
     broken = tmp_path / "broken.pdf"

@@ -6,6 +6,7 @@ for a file it cannot read. ``register_loader`` adds a format the same way the bu
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from ..errors import LoadError
 from ..types import Block, Document
 from .chunk import chunk_document, document_label
 from .files import Found, decode_text, printable, read_bytes, walk
-from .filing import detect_filing
+from .filing import describe, detect_filing
 from .office import load_docx, load_pptx, load_xlsx
 from .pdf import load_pdf
 from .tabular import load_csv, load_json, load_jsonl
@@ -67,7 +68,47 @@ def load_document(path: Path, data: bytes, source: str | None = None) -> Documen
         raise LoadError("no text found in the file")
     metadata = {"format": path.suffix.lower().lstrip(".")}
     metadata.update(detect_filing(blocks))
-    return Document(source or str(path), printable(title or path.stem), tuple(blocks), metadata)
+    if metadata.get("company"):
+        title = describe(metadata)  # what the cover says beats what the producing tool wrote
+    elif not useful_title(title, path):
+        title = _first_heading(blocks) or path.stem
+    return Document(source or str(path), printable(title), tuple(blocks), metadata)
+
+
+_JUNK_TITLE = re.compile(
+    r"^(untitled|document\d*|title|slide \d+|presentation\d*|microsoft (word|powerpoint|excel) - .*)$"
+    r"|\.(pdf|docx?|pptx?|xlsx?|rtf|txt|html?|indd|qxd)$"
+    r"|^[\W\d_]*$",  # no letters: an accession number, a date, a code
+    re.I,
+)
+
+
+def useful_title(title: str, path: Path) -> bool:
+    """Whether a file's own title (PDF or Office metadata) names the document.
+
+    Metadata titles are often junk left by the tool that made the file: an SEC accession number
+    (``0000320193-19-000119``), the source file name (``Q422-8-KtoFile.pdf``), ``Untitled``,
+    ``Microsoft Word - draft3.doc``. Those give way to what the document says it is.
+
+    >>> [useful_title(t, Path("x.pdf")) for t in ("0000320193-19-000119", "CRM Q1 FY24.pdf", "Pump manual")]
+    [False, False, True]
+    """
+    title = " ".join(title.split())
+    if not title or len(title) > 200 or _JUNK_TITLE.search(title):
+        return False
+    return title.casefold() != path.stem.casefold()
+
+
+def _first_heading(blocks: list[Block]) -> str:
+    """The first heading on the first page: where a document names itself."""
+    first_page = blocks[0].page
+    for block in blocks[:40]:
+        if block.page != first_page:
+            break
+        text = " ".join(block.text.split())
+        if block.kind == "heading" and 3 <= len(text) <= 120:
+            return text
+    return ""
 
 
 __all__ = [

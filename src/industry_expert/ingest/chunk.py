@@ -41,7 +41,7 @@ def document_label(doc: Document, short: bool = False) -> str:
     """
     stem = re.sub(r"[_]+", " ", printable(PurePath(doc.source).stem)).strip()
     what = describe(doc.metadata, short) or doc.title.strip()
-    if not what or what.lower() == stem.lower():
+    if not what or re.sub(r"[_\s]+", " ", what).strip().lower() == stem.lower():
         return stem
     if short and doc.metadata.get("company"):
         return what
@@ -144,7 +144,10 @@ def chunk_document(
     def header_for() -> str:
         if not header:
             return ""
-        path = " > ".join(sections[k] for k in sorted(sections)[-2:])
+        names = [sections[k] for k in sorted(sections)[-2:]]
+        if names and label.endswith(names[0]):  # the title heading repeats what the label says
+            names = names[1:]
+        path = " > ".join(names)
         if len(path) > _MAX_SECTION_CHARS:
             path = "…" + path[-_MAX_SECTION_CHARS:]
         return f"{label} — {path}" if path else label

@@ -24,7 +24,7 @@ _QUARTER = re.compile(
     r"\b(first|second|third|fourth)[- ]quarter(?:\s+and\s+(?:full|fiscal)[- ]year)?(?:\s+(?:of\s+)?fiscal(?:\s+year)?)?\s+(\d{4})",
     re.I,
 )
-_RELEASE = re.compile(r"\b(news release|press release|reports?\b.{0,60}\bresults)", re.I)
+_RELEASE = re.compile(r"\b(news release|press release|(reports?|announces?)\b.{0,60}\bresults)", re.I)
 
 
 def _company(lines: list[str]) -> str:
@@ -72,14 +72,15 @@ def describe(metadata: dict[str, str], short: bool = False) -> str:
     """One line naming the company, form and period.
 
     ``short`` gives the form chunk headers use, since every header token is embedded once per
-    chunk: ``Apple Inc. 10-K FY2022`` rather than ``Apple Inc. Form 10-K, fiscal year ended
-    September 24, 2022 (FY2022)``.
+    chunk: ``Apple Inc. 10-K FY 2022`` rather than ``Apple Inc. Form 10-K, fiscal year ended
+    September 24, 2022 (FY2022)``. The year stands apart from ``FY`` so that a keyword search for
+    "2022" or "fiscal 2022" finds it as well as one for "FY2022".
     """
     form, period = metadata.get("form", ""), metadata.get("period", "")
     if short:
         form = form.removeprefix("Form ")
-        if m := re.search(r"\((FY\d{4})\)", period):
-            period = m.group(1)
+        if m := re.search(r"\(FY(\d{4})\)", period):
+            period = f"FY {m.group(1)}"
     label = " ".join(p for p in (metadata.get("company", ""), form) if p)
     if period:
         label = f"{label}{' ' if short else ', '}{period}" if label else period
