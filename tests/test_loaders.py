@@ -120,6 +120,9 @@ def test_csv_tsv_json_jsonl(tmp_path: Path) -> None:
     assert "name: Dayton; geo.country: US" in texts
     (tmp_path / "a.jsonl").write_text('{"q": "pump?", "a": "yes"}\n\n{"q": "valve?", "a": "no"}\n')
     assert [b.locator for b in load(tmp_path / "a.jsonl").blocks] == ["line 1", "line 3"]
+    deep = '{"a": ' * 50_000 + "1" + "}" * 50_000  # valid JSON, nested past Python's recursion limit
+    (tmp_path / "b.jsonl").write_text(f'{{"q": "pump?"}}\n{deep}\n{{"q": "valve?"}}\n')
+    assert [b.locator for b in load(tmp_path / "b.jsonl").blocks] == ["line 1", "line 3"]
 
 
 def test_markdown_and_html_structure(tmp_path: Path) -> None:

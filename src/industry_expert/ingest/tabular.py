@@ -99,12 +99,10 @@ def load_jsonl(path: Path, data: bytes) -> tuple[str, list[Block]]:
     for number, line in enumerate(decode_text(data).splitlines(), start=1):
         if not line.strip():
             continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
+        try:  # one bad line (malformed, or nested too deep to read) costs that line only
+            blocks.append(_record_block(json.loads(line), f"line {number}"))
+        except (json.JSONDecodeError, RecursionError):
             bad.append(number)
-            continue
-        blocks.append(_record_block(record, f"line {number}"))
     if bad and not blocks:
         raise LoadError(f"invalid JSON Lines: no line parses (first bad line {bad[0]})")
     if len(bad) > len(blocks):
