@@ -34,7 +34,9 @@ def test_header_names_document_company_period_and_section() -> None:
 
 
 def test_header_does_not_repeat_a_title_heading() -> None:
-    d = Document("q.pdf", "Quality manual", (Block("Quality manual", "heading", 1, level=2), Block("Scope.", page=1)))
+    d = Document(
+        "q.pdf", "Quality manual", (Block("Quality manual", "heading", 1, level=2), Block("Scope.", page=1))
+    )
     (chunk,) = chunk_document(d, words, max_tokens=100)
     assert chunk.header == "q — Quality manual"
 

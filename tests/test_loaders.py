@@ -65,7 +65,9 @@ def test_pdf_title_junk_metadata_gives_way(tmp_path: Path) -> None:
     filing = load(
         make_pdf(
             tmp_path / "c.pdf",
-            ["FORM 10-K\nFor the fiscal year ended May 31, 2023\nACME CORP\n(Exact name of registrant as specified in its charter)"],
+            [
+                "FORM 10-K\nFor the fiscal year ended May 31, 2023\nACME CORP\n(Exact name of registrant as specified in its charter)"
+            ],
             title="Q4-8-KtoFile.pdf",
         )
     )

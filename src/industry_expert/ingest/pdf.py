@@ -48,7 +48,7 @@ def _page_numbered(occurrences: list[tuple[int, list[int]]]) -> bool:
         if len(set(values)) == 1:
             continue
         offsets: dict[int, int] = {}
-        for (page, numbers), value in zip(occurrences, values):
+        for (page, _), value in zip(occurrences, values, strict=True):
             offsets[value - page] = offsets.get(value - page, 0) + 1
         if max(offsets.values()) * 2 < len(occurrences):
             return False
@@ -183,7 +183,9 @@ def load_pdf(path: Path, data: bytes) -> tuple[str, list[Block]]:
     finally:
         pdf.close()
     blocks = [
-        block for number, lines in enumerate(strip_running_lines(pages), start=1) for block in page_blocks(lines, number)
+        block
+        for number, lines in enumerate(strip_running_lines(pages), start=1)
+        for block in page_blocks(lines, number)
     ]
     if not blocks:
         raise LoadError("PDF has no text layer (scanned images?); run OCR on it first")
