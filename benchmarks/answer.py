@@ -181,6 +181,16 @@ def contains_value(answer: str, reference: str) -> bool:
     return all(w in answer.lower() for w in words[:2]) if not number else True
 
 
+def cited_figure_supported(answer) -> bool:  # type: ignore[no-untyped-def]
+    """The answer cites something, states a figure, and every figure it states is in a cited passage."""
+    from industry_expert.figures import figures, supported
+
+    asked = {f.number for f in figures(answer.question)}
+    stated = [f for f in figures(answer.text) if not (f.year_like and f.number in asked)]
+    cited = [f for c in answer.citations for f in figures(c.passage)]
+    return bool(answer.citations) and bool(stated) and all(supported(f, cited) for f in stated)
+
+
 def quality(args: argparse.Namespace) -> dict:
     ws = workspace(args)
     qs = questions()[: args.n] if args.n else questions()
@@ -204,6 +214,10 @@ def quality(args: argparse.Namespace) -> dict:
                 "cites_page": on_page(answer.citations),
                 "contains_value": contains_value(answer.text, q["answer"]),
                 "model_citations": len(model_cited),
+                "quoted": getattr(answer, "quoted", False),
+                "checks": list(getattr(answer, "checks", ())),
+                "unsupported": list(getattr(answer, "unsupported", ())),
+                "cited_figure_supported": cited_figure_supported(answer),
                 "seconds": answer.timings.get("total", 0) / 1000,
             }
         )
@@ -224,6 +238,9 @@ def quality(args: argparse.Namespace) -> dict:
         "cites the answering page (with attribution) %": pct("cites_page"),
         "answer contains the reference value %": pct("contains_value"),
         "answers with a model-written [n] %": round(100 * sum(r["model_citations"] > 0 for r in rows) / n, 1),
+        "answers whose citations hold every figure stated %": pct("cited_figure_supported"),
+        "answers replaced by the quoted evidence %": pct("quoted"),
+        "answers flagged unsupported %": round(100 * sum(bool(r["unsupported"]) for r in rows) / n, 1),
         "median seconds per answer": round(statistics.median(r["seconds"] for r in rows), 2),
         "rows": rows,
     }

@@ -42,9 +42,14 @@ def test_answer_cites_passages_and_reports_what_it_did(filled: Workspace) -> Non
     assert {"retrieve", "prompt", "first_token", "generate", "total"} <= set(answer.timings)
     assert answer.prompt_tokens > 0 and answer.completion_tokens > 0
     user = gen.calls[0][-1]["content"]
-    assert "[1] " in user and user.endswith(
-        "Question: What was Northwind's capital expenditure in fiscal 2023?"
+    assert "[1] " in user and "Question: What was Northwind's capital expenditure in fiscal 2023?\n" in user
+    # the line that answers is shown after the question, so the figure is copied
+    assert answer.evidence == "[1] Northwind capital expenditure in fiscal 2023 was 41.2 million dollars."
+    assert (
+        user.endswith("cite the source number.")
+        and answer.evidence.split("] ", 1)[1] in user.splitlines()[-2]
     )
+    assert answer.unsupported == () and answer.checks == () and not answer.quoted
     data = answer.to_dict()
     assert data["answer"] == answer.text
     assert set(data["citations"][0]) == {"n", "source", "page", "locator", "passage"}

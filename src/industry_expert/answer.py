@@ -32,6 +32,15 @@ from .config import AnswerSettings
 from .errors import InputError, WorkspaceError
 from .generate import CitationFilter, Generator, build_prompt, complete, resolve_citations
 from .generate.citations import attribute_citations
+from .generate.grounding import (
+    Evidence,
+    answers_question,
+    degenerate,
+    is_figure_question,
+    select_evidence,
+    tidy_answer,
+    unsupported_figures,
+)
 from .generate.prompt import Prompt
 from .retrieve import Retriever
 from .store import SearchFilter
@@ -80,6 +89,14 @@ def rewrite_question(generator: Generator, history: Sequence[tuple[str, str]], q
     return first
 
 
+NO_FIGURE = (
+    "The passages found do not state this figure clearly; read the sources below, or ask with the "
+    "words the documents use."
+)
+SMALL_MODELS = ("smollm2",)  # shipped models whose answers are replaced, not flagged, when a check fails
+_CHECK_EVERY = 8  # streamed pieces between checks for repetition
+
+
 @dataclass
 class _Plan:
     question: str
@@ -88,6 +105,19 @@ class _Plan:
     relevance: float | None
     prompt: Prompt | None
     timings: dict[str, float] = field(default_factory=dict)
+    evidence: Evidence | None = None
+
+
+def _with_evidence(prompt: Prompt, evidence: Evidence) -> Prompt:
+    """The prompt with the evidence line after the question, where a small model heeds it most."""
+    messages = [dict(m) for m in prompt.messages]
+    messages[-1]["content"] += (
+        f'\n\nThe line that answers it is probably in [{evidence.source}]: "{evidence.text}"\n'
+        "Answer in one sentence, copying the figure exactly, and cite the source number."
+    )
+    return Prompt(
+        tuple(messages), prompt.sources, prompt.dropped, prompt.tokens + len(evidence.text) // 3 + 24
+    )
 
 
 class AnswerStream:
@@ -185,8 +215,20 @@ class AnswerStream:
             history=history,
             reminder=settings.reminder,
         )
+        evidence = select_evidence(question, prompt.sources) if settings.evidence else None
+        if evidence is not None:
+            prompt = _with_evidence(prompt, evidence)
         timings["prompt"] = _ms(t)
-        return _Plan(question, query, hits, relevance, prompt, timings)
+        return _Plan(question, query, hits, relevance, prompt, timings, evidence)
+
+    @property
+    def quotes(self) -> bool:
+        """Whether an answer that fails its checks is replaced (True) or flagged (False)."""
+        policy = self.settings.unsupported
+        if policy == "auto":
+            name = self.generator.name.lower()
+            return any(small in name for small in SMALL_MODELS)
+        return policy == "quote"
 
     def __iter__(self) -> Iterator[str]:
         plan = self._plan
@@ -196,8 +238,10 @@ class AnswerStream:
             return
         sources = plan.prompt.sources
         check = CitationFilter(len(sources)) if sources else None
+        hold = self.quotes and bool(sources)  # the answer may be replaced: show it once checked
         parts: list[str] = []
         raw: list[str] = []
+        repeated = False
         t = time.perf_counter()
         for piece in self.generator.stream(
             plan.prompt.messages, max_tokens=self.max_tokens, temperature=self.temperature
@@ -205,30 +249,60 @@ class AnswerStream:
             if not raw:
                 plan.timings["first_token"] = _ms(t)
             raw.append(piece)
+            if len(raw) % _CHECK_EVERY == 0 and degenerate("".join(raw)):
+                repeated = True
+                break
             out = check.feed(piece) if check else piece
             if out:
                 parts.append(out)
-                yield out
+                if not hold:
+                    yield out
         if check:
             tail = check.flush()
             if tail:
                 parts.append(tail)
-                yield tail
+                if not hold:
+                    yield tail
         plan.timings["generate"] = _ms(t)
-        self.answer = self._finish(
+        answer = self._finish(
             "".join(parts).strip(),
             removed=tuple(check.invalid) if check else (),
             completion_tokens=self.generator.count_tokens("".join(raw)) if raw else 0,
+            repeated=repeated,
         )
+        if hold:
+            yield answer.text
+        self.answer = answer
 
     def _finish(
-        self, text: str, found: bool = True, removed: tuple[int, ...] = (), completion_tokens: int = 0
+        self,
+        text: str,
+        found: bool = True,
+        removed: tuple[int, ...] = (),
+        completion_tokens: int = 0,
+        repeated: bool = False,
     ) -> Answer:
         plan = self._plan
         sources = plan.prompt.sources if plan.prompt else ()
         attributed: list[int] = []
+        if found and sources:
+            text = tidy_answer(text)
         if found and sources and self.settings.attribute:
             text, attributed = attribute_citations(text, sources)
+        unsupported: list[str] = []
+        checks: list[str] = []
+        quoted = False
+        if found and sources:
+            unsupported = unsupported_figures(text, sources, plan.question)
+            if unsupported:
+                checks.append("unsupported figure")
+            if repeated:
+                checks.append("repetition")
+            if not answers_question(text, plan.question):
+                checks.append("no figure" if is_figure_question(plan.question) else "no answer")
+            if checks and self.quotes:
+                text = plan.evidence.quote() if plan.evidence else NO_FIGURE
+                attributed, unsupported, quoted = [], [], True
         text, citations, _ = resolve_citations(text, sources)
         plan.timings["total"] = _ms(self._started)
         return Answer(
@@ -242,6 +316,10 @@ class AnswerStream:
             relevance=plan.relevance,
             removed_citations=removed,
             attributed=tuple(attributed),
+            unsupported=tuple(unsupported),
+            checks=tuple(checks),
+            quoted=quoted,
+            evidence=f"[{plan.evidence.source}] {plan.evidence.text}" if plan.evidence else "",
             dropped=plan.prompt.dropped if plan.prompt else 0,
             prompt_tokens=plan.prompt.tokens if plan.prompt else 0,
             completion_tokens=completion_tokens,

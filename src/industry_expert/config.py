@@ -122,6 +122,14 @@ class AnswerSettings:
     # sentence with the exact figure from the sources." halved the shipped model's right values on
     # the filings questions (12% against 24%), though it fixed some answers (docs/benchmarks.md).
     reminder: str = ""
+    # Show the model the sentence or table row that best answers (generate/grounding.py), so it
+    # copies the figure instead of recalling one.
+    evidence: bool = True
+    # When the answer states a figure that no passage it cites holds, answers a figure question
+    # with no figure, or repeats itself: "quote" replaces it with the quoted evidence and its
+    # citation; "warn" shows it, flagged (Answer.unsupported); "auto" quotes for the shipped small
+    # model and warns for any other.
+    unsupported: Literal["auto", "quote", "warn"] = "auto"
 
 
 @dataclass(frozen=True)

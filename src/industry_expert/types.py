@@ -102,7 +102,9 @@ class Answer:
     model was asked. ``query`` is what was searched, the standalone rewrite of a chat follow-up.
     ``removed_citations`` are numbers the model cited that named no source;
     ``attributed`` are citations added after the model wrote, by matching an uncited sentence's
-    figures and words to a source. ``timings`` are in ms.
+    figures and words to a source. ``unsupported`` lists figures the answer states that none of
+    its cited passages holds; ``checks`` names each check the model's answer failed, and
+    ``quoted`` says its text was replaced by the quoted ``evidence``. ``timings`` are in ms.
     """
 
     text: str
@@ -115,6 +117,10 @@ class Answer:
     relevance: float | None = None
     removed_citations: tuple[int, ...] = ()
     attributed: tuple[int, ...] = ()
+    unsupported: tuple[str, ...] = ()  # figures the answer states that no cited passage holds
+    checks: tuple[str, ...] = ()  # what failed: "unsupported figure", "no figure", "repetition"
+    quoted: bool = False  # the model's answer failed its checks and the evidence was quoted instead
+    evidence: str = ""  # the line picked as the answer's evidence, "[n] text"
     dropped: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0

@@ -133,6 +133,23 @@ def where(citation: Any) -> str:
 
 
 def print_sources(answer: Any) -> None:
+    if answer.quoted:
+        why = ", ".join(answer.checks)
+        print(
+            f"note: the model's answer failed its checks ({why}); the line that answers is quoted instead",
+            file=sys.stderr,
+        )
+    elif answer.unsupported:
+        figures = ", ".join(safe(f) for f in answer.unsupported)
+        print(
+            f"warning: not in the cited sources: {figures}; check this answer against the documents",
+            file=sys.stderr,
+        )
+    elif answer.checks:
+        print(
+            f"warning: this answer failed a check ({', '.join(answer.checks)}); read the sources",
+            file=sys.stderr,
+        )
     if answer.removed_citations:
         numbers = ", ".join(f"[{n}]" for n in answer.removed_citations)
         print(f"note: removed citation(s) {numbers}: no such source", file=sys.stderr)

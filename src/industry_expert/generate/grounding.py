@@ -1,0 +1,313 @@
+"""Grounding an answer in its sources: pick the line that answers, check what the model wrote.
+
+A small model reads six passages and too often writes ``The answer is: [1]`` or a figure from the
+wrong year. Three steps keep what a user sees tied to the documents:
+
+1. ``select_evidence`` scores every sentence and table row of the passages against the question
+   (its rarer words count more, its year must match, a figure question needs a figure) and picks
+   the one that answers. In a table whose columns name periods, the question's period picks the
+   cell. The model is shown that line, so the figure is copied rather than recalled.
+2. ``check_answer`` looks every figure the answer states up in the passages it cites
+   (``figures.same_figure``: currency, thousands separators, scale words, parentheses); figures
+   it cannot find are ``unsupported``. An answer to a figure question that states no figure, and
+   output that repeats itself (``degenerate``), are not answers.
+3. The policy (``answer.unsupported``) then shows the answer with a warning, or replaces it with
+   the quoted evidence and its citation.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..figures import Figure, figures, supported
+from ..types import Hit
+
+_WORD = re.compile(r"[^\W\d_][\w'’&-]*|\d[\d,.]*\d|\d", re.U)
+_YEAR = re.compile(r"(?<!\d)(19\d{2}|20\d{2})(?!\d)")
+_FY_SHORT = re.compile(r"\bF[Yy]\s?'?(\d{2})\b")
+_SENTENCE = re.compile(
+    r"(?<!\bInc\.)(?<!\bCorp\.)(?<!\bCo\.)(?<!\bLtd\.)(?<!\bNo\.)(?<!\bU\.S\.)(?<!\bvs\.)"
+    r"(?<=[.!?;])\s+(?=[A-Z(\"“$•])"
+)
+_CITE = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
+_STOP = frozenset(
+    """a an the of in on at to for from by with and or as is was were be been are what which who whom
+    whose how much many did does do its it their this that these those than then there any all
+    per into over under about according s company company's fiscal year years quarter ended total
+    tell me please give report reported""".split()
+)
+_FIGURE_QUESTION = re.compile(
+    r"^\s*(how (much|many|large|big|high|low)|what (was|were|is|are|will|did)\b.*\b("
+    r"revenue|revenues|sales|income|loss|earnings|eps|margin|expenditure|capex|cost|costs|expense|"
+    r"expenses|cash|debt|assets|liabilities|equity|dividend|dividends|price|rate|ratio|growth|share|"
+    r"shares|employees|headcount|number|amount|total|value|guidance|spend|spending|profit|ebitda|"
+    r"percentage|percent|size|count|volume|capacity|tax|payment|purchase|backlog)s?\b)",
+    re.I,
+)
+_REPEAT_NGRAM = 4
+_REPEAT_TIMES = 4
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The line of a source that answers: ``source`` is its 1-based number in the prompt."""
+
+    source: int
+    text: str  # the sentence or table row, as written
+    score: float
+    cell: str = ""  # for a table row: the cell in the question's period column
+    column: str = ""  # that column's heading
+
+    def quote(self) -> str:
+        """The evidence as an answer: the sentence, or the row's cell with its column."""
+        if self.cell:
+            label = _row_label(self.text)
+            return f"{label}, {self.column}: {self.cell} [{self.source}]"
+        text = self.text.strip()
+        end = "." if not text.endswith((".", "!", "?", ":")) else ""
+        if text.endswith((".", "!", "?")):
+            return f"{text[:-1]} [{self.source}]{text[-1]}"
+        return f"{text} [{self.source}]{end}"
+
+
+def _terms(text: str) -> list[str]:
+    out = []
+    for word in _WORD.findall(text.lower().replace("’", "'")):
+        word = word.removesuffix("'s").strip("'")
+        if not word or word in _STOP:
+            continue
+        if word[0].isalpha() and len(word) > 4 and word.endswith("s") and not word.endswith("ss"):
+            word = word[:-1]  # plural: "expenditures" finds "expenditure"
+        out.append(word)
+    return out
+
+
+def question_years(question: str) -> set[str]:
+    """Years a question names: ``2023``, ``FY2023``, ``FY23``."""
+    years = set(_YEAR.findall(question))
+    years.update("20" + y for y in _FY_SHORT.findall(question))
+    return years
+
+
+def is_figure_question(question: str) -> bool:
+    """Whether the question asks for an amount, a count or a rate."""
+    return bool(_FIGURE_QUESTION.search(question))
+
+
+def _is_table_row(line: str) -> bool:
+    cells = line.split()
+    numeric = sum(1 for c in cells if re.fullmatch(r"\(?[$€£¥]?\(?-?\d[\d,.]*\)?%?\)?|[$€£¥]", c))
+    return numeric >= 2 and numeric * 4 >= len(cells)
+
+
+def _row_label(row: str) -> str:
+    label = re.split(r"\s[\(\$€£¥\d—–-]", " " + row.strip(), maxsplit=1)[0].strip()
+    return label or row.strip()
+
+
+def _units(text: str) -> list[tuple[str, bool]]:
+    """Sentences of prose (lines re-joined) and table rows, each ``(text, is_row)``; headings
+    are left out."""
+    units: list[tuple[str, bool]] = []
+    prose: list[str] = []
+
+    def flush() -> None:
+        if prose:
+            joined = " ".join(prose)
+            units.extend((s.strip(), False) for s in _SENTENCE.split(joined) if s.strip())
+            prose.clear()
+
+    for line in text.splitlines():
+        line = " ".join(line.split())
+        if not line:
+            continue
+        if _is_table_row(line):
+            flush()
+            units.append((line, True))
+        elif (
+            len(line.split()) <= 6
+            and line[0].isupper()
+            and not line.endswith((".", ",", ";", ":", "!", "?"))
+            and (not prose or prose[-1].endswith((".", "!", "?", ":")))
+        ):
+            flush()  # a heading ("Employees") is not the first words of the next sentence
+        else:
+            prose.append(line)
+    flush()
+    return units
+
+
+def _column_cell(row: str, passage: str, years: set[str]) -> tuple[str, str]:
+    """In a table whose heading line names periods, the row's cell under the question's year."""
+    cells = figures_without_years(row)
+    if len(cells) < 2 or not years:
+        return "", ""
+    for line in passage.splitlines():
+        heads = list(re.finditer(r"(?:FY\s?)?((?:19|20)\d{2})(?!\d)", line))
+        if len(heads) != len(cells) or figures_without_years(line):
+            continue
+        for head, cell in zip(heads, cells, strict=True):
+            if head.group(1) in years:
+                return cell.text, head.group(0)
+    return "", ""
+
+
+def figures_without_years(line: str) -> list[Figure]:
+    return [f for f in figures(line) if not f.year_like]
+
+
+def select_evidence(question: str, sources: Sequence[Hit]) -> Evidence | None:
+    """The sentence or table row among ``sources`` that best answers ``question``, or None.
+
+    >>> hits = [Hit(1, "r.pdf", 2, None, 1.0, "(in millions) FY2023 FY2022\\nRevenue $482.6 $430.9\\n"
+    ...     "Capital expenditure $38.4 $29.9")]
+    >>> e = select_evidence("What was capital expenditure in fiscal 2023?", hits)
+    >>> e.quote()
+    'Capital expenditure, FY2023: $38.4 [1]'
+    """
+    q_terms = set(_terms(question))
+    years = question_years(question)
+    q_terms -= years
+    wants_figure = is_figure_question(question)
+    candidates: list[tuple[int, str, bool, str]] = []
+    for n, hit in enumerate(sources, start=1):
+        for text, row in _units(hit.text):
+            candidates.append((n, text, row, hit.text))
+    if not candidates or not q_terms:
+        return None
+    # rarer question words weigh more: a word in every line ("Apple") says little
+    df = {t: sum(1 for _, text, _, _ in candidates if t in set(_terms(text))) for t in q_terms}
+    weight = {t: math.log(1 + len(candidates) / (1 + df[t])) for t in q_terms}
+    total = sum(weight.values()) or 1.0
+    q_list = [t for t in _terms(question) if t in q_terms]
+    pairs = set(zip(q_list, q_list[1:], strict=False))
+    best: Evidence | None = None
+    for n, text, row, passage in candidates:
+        unit = _terms(text)
+        terms = set(unit)
+        header_terms = set(_terms(sources[n - 1].header))
+        score = sum(weight[t] for t in q_terms & terms) / total
+        score += 0.6 * sum(weight[t] for t in (q_terms & header_terms) - terms) / total
+        score += 0.15 * len(pairs & set(zip(unit, unit[1:], strict=False)))  # "net income", not "income, net"
+        if row:  # a row's label should be what was asked: "Other income, net" is not "net income"
+            extra = set(_terms(_row_label(text))) - q_terms
+            score -= min(0.1 * len(extra), 0.3)
+        found = figures_without_years(text)
+        cell, column = ("", "")
+        if years:
+            text_years = set(_YEAR.findall(text))
+            if row:
+                cell, column = _column_cell(text, passage, years)
+                if cell:
+                    score += 0.3
+            elif text_years & years:
+                score += 0.3
+            elif text_years:
+                score -= 0.2  # another year's sentence
+        if wants_figure:
+            score += 0.2 if found else -0.5
+        score -= 0.03 * (n - 1)  # the retriever's order breaks ties
+        if len(text) > 400:
+            score -= 0.1
+        if best is None or score > best.score:
+            best = Evidence(n, text, score, cell, column)
+    if best is None or best.score < 0.3:
+        return None
+    return best
+
+
+def cited_numbers(text: str) -> list[int]:
+    out: list[int] = []
+    for m in _CITE.finditer(text):
+        out.extend(int(x) for x in re.split(r"\s*[,;]\s*", m.group(1)))
+    return out
+
+
+def unsupported_figures(answer: str, sources: Sequence[Hit], question: str = "") -> list[str]:
+    """Figures ``answer`` states that none of the passages it cites holds.
+
+    Years the question names are not checked; an answer that cites nothing is checked against
+    every source.
+    """
+    cited = [n for n in dict.fromkeys(cited_numbers(answer)) if 1 <= n <= len(sources)]
+    passages = [sources[n - 1] for n in cited] or list(sources)
+    found = [f for hit in passages for f in figures(f"{hit.header}\n{hit.text}")]
+    asked = {f.number for f in figures(question)}
+    out = []
+    for figure in figures(answer):
+        if figure.number in asked and (figure.year_like or not figure.money):
+            continue
+        if not supported(figure, found):
+            out.append(figure.text)
+    return out
+
+
+def degenerate(text: str) -> bool:
+    """Output that repeats itself: a four-word phrase four times, or one line three times."""
+    words = text.lower().split()
+    if len(words) >= _REPEAT_NGRAM * _REPEAT_TIMES:
+        seen: dict[tuple[str, ...], int] = {}
+        for i in range(len(words) - _REPEAT_NGRAM + 1):
+            gram = tuple(words[i : i + _REPEAT_NGRAM])
+            seen[gram] = seen.get(gram, 0) + 1
+            if seen[gram] >= _REPEAT_TIMES:
+                return True
+    lines = [line.strip() for line in text.splitlines() if len(line.strip()) > 8]
+    return any(lines.count(line) >= 3 for line in set(lines))
+
+
+def answers_question(answer: str, question: str) -> bool:
+    """Whether ``answer`` says something: a figure question gets a figure, any question words."""
+    body = _CITE.sub(" ", answer).strip()
+    if len(_terms(body)) < 2:
+        return False
+    if is_figure_question(question):
+        asked = {f.number for f in figures(question)}
+        return any(f.number not in asked or not f.year_like for f in figures(body))
+    return True
+
+
+_ECHO = re.compile(
+    r"(?:the\s+)?(?:answer(?:\s+to\s+(?:the|this|your)\s+question)?|line\s+that\s+answers(?:\s+it|\s+the\s+question)?)"
+    r"\s+is(?:\s+probably)?(?:\s+(?:in|from))?\s*((?:\[\d+\]\s*)*)[:\-–]?\s*",
+    re.I,
+)
+_LEADING_CITES = re.compile(r"^((?:\[\d+\]\s*)+)[:\-–]?\s*")
+_TRAILING_CITES = re.compile(r"\s*((?:\[\d+\]\s*)+)([.!?]?)\s*$")
+_QUOTES = "\"“”'‘’«»"
+
+
+def tidy_answer(text: str) -> str:
+    """Drop what a small model echoes around its answer: ``The answer is: "…" [1]`` -> ``… [1]``.
+
+    >>> tidy_answer('The line that answers it is probably in [2]: "Revenue was $9.8 billion."')
+    'Revenue was $9.8 billion [2].'
+    >>> tidy_answer('Question: How large is it?  The answer is: 2.0 million square feet [1].')
+    '2.0 million square feet [1].'
+    >>> tidy_answer('Northwind spent $38.4 million [1].')
+    'Northwind spent $38.4 million [1].'
+    """
+    body = text.strip()
+    m = _ECHO.search(body)
+    if m is None or (body[: m.start()].strip() and not body[: m.start()].rstrip().endswith("?")):
+        return body
+    cites = re.findall(r"\[\d+\]", m.group(1) or "")
+    rest = body[m.end() :].strip()
+    if lead := _LEADING_CITES.match(rest):
+        cites += re.findall(r"\[\d+\]", lead.group(1))
+        rest = rest[lead.end() :]
+    stop = ""
+    if trail := _TRAILING_CITES.search(rest):
+        cites += re.findall(r"\[\d+\]", trail.group(1))
+        stop = trail.group(2)
+        rest = rest[: trail.start()]
+    rest = rest.strip().strip(_QUOTES).strip()
+    if not rest:
+        return body
+    if rest[-1] in ".!?":
+        stop, rest = rest[-1], rest[:-1]
+    citations = "".join(dict.fromkeys(cites))
+    return f"{rest}{' ' + citations if citations else ''}{stop}"

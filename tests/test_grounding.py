@@ -1,0 +1,205 @@
+"""Answers stay tied to their sources: figures are normalised and looked up, the answering line is
+picked and shown to the model, and an answer that fails its checks is flagged or replaced."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import FakeGenerator
+
+from industry_expert import Workspace
+from industry_expert.answer import NO_FIGURE, AnswerStream
+from industry_expert.config import AnswerSettings
+from industry_expert.figures import figures, same_figure
+from industry_expert.generate.grounding import (
+    answers_question,
+    degenerate,
+    is_figure_question,
+    select_evidence,
+    tidy_answer,
+    unsupported_figures,
+)
+from industry_expert.types import Hit
+
+QUESTION = "What was Northwind's capital expenditure in fiscal 2023?"
+
+
+def one(text: str):  # type: ignore[no-untyped-def]
+    (figure,) = figures(text)
+    return figure
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "percent", "money"),
+    [
+        ("$38.4 million", 38.4e6, False, True),
+        ("€ 3.5bn", 3.5e9, False, True),
+        ("1,217.5 thousand", 1_217_500, False, False),
+        ("(1,016)", -1016, False, False),
+        ("-12%", -12, True, False),
+        ("12 percent", 12, True, False),
+        ("$0.365", 0.365, False, True),
+        ("10 members", 10, False, False),
+    ],
+)
+def test_figures_are_read_with_scale_sign_and_kind(
+    text: str, value: float, percent: bool, money: bool
+) -> None:
+    figure = one(text)
+    assert figure.value == pytest.approx(value) and figure.percent is percent and figure.money is money
+
+
+def test_citation_markers_footnotes_and_years() -> None:
+    assert [f.text for f in figures("Revenue rose [1][2] (1) in 2023 to 4,100.")] == ["2023", "4,100."[:-1]]
+    assert one("2023").year_like and not one("$2,023").year_like and not one("2,023").year_like
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        ("$38.4 million", "Capital expenditure $ 38.4", True),  # a table in millions
+        ("$38.4 million", "38,400,000", True),
+        ("$1,016 million", "(1,016)", True),  # a loss in parentheses
+        ("$9.8 billion", "$9,795 million", True),
+        ("$208,000", "Net income $ 208", False),  # the wrong scale is not the same figure
+        ("$38.4 million", "$29.9 million", False),
+        ("12%", "12.0", True),
+        ("34.1%", "34.2%", False),
+    ],
+)
+def test_same_figure(a: str, b: str, same: bool) -> None:
+    assert same_figure(one(a), figures(b)[-1]) is same
+
+
+def hits(*texts: str, header: str = "") -> list[Hit]:
+    return [Hit(i, f"r{i}.pdf", i, None, 1.0, text, header=header) for i, text in enumerate(texts, start=1)]
+
+
+def test_evidence_is_the_answering_sentence_of_the_asked_year() -> None:
+    sources = hits(
+        "Revenue grew 12% to $482.6 million. Capital expenditure in fiscal 2022 was $29.9 million.",
+        "Capital expenditure in fiscal 2023 was $38.4 million, compared with $29.9 million in fiscal 2022.",
+    )
+    evidence = select_evidence(QUESTION, sources)
+    assert evidence is not None and evidence.source == 2
+    assert evidence.quote() == (
+        "Capital expenditure in fiscal 2023 was $38.4 million, compared with $29.9 million in fiscal 2022 [2]."
+    )
+
+
+def test_evidence_in_a_table_takes_the_cell_under_the_asked_period() -> None:
+    sources = hits(
+        "(in millions) FY2023 FY2022\nRevenue $482.6 $430.9\nOther capital items $1.0 $2.0\n"
+        "Capital expenditure $38.4 $29.9"
+    )
+    evidence = select_evidence(QUESTION, sources)
+    assert evidence is not None and (evidence.cell, evidence.column) == ("$38.4", "FY2023")
+    assert evidence.quote() == "Capital expenditure, FY2023: $38.4 [1]"
+    last_year = select_evidence("What was capital expenditure in FY2022?", sources)
+    assert last_year is not None and last_year.cell == "$29.9"
+
+
+def test_no_evidence_when_nothing_matches() -> None:
+    assert select_evidence("Who founded the company?", hits("Revenue $482.6 $430.9")) is None
+
+
+def test_unsupported_figures_are_looked_up_in_the_cited_passages_only() -> None:
+    sources = hits("Capital expenditure in fiscal 2023 was $38.4 million.", "Revenue was $52.0 million.")
+    assert unsupported_figures("Capex was $38.4 million [1].", sources, QUESTION) == []
+    assert unsupported_figures("Capex was $52.0 million [1].", sources, QUESTION) == ["$52.0 million"]
+    assert unsupported_figures("Capex in 2023 was $41 million.", sources, QUESTION) == ["$41 million"]
+
+
+def test_answers_question_and_degenerate() -> None:
+    assert is_figure_question(QUESTION) and not is_figure_question("Where is the headquarters?")
+    assert not answers_question("The answer is: [1]", QUESTION)
+    assert not answers_question("Capital expenditure grew in fiscal 2023 [1].", QUESTION)
+    assert answers_question("It was $38.4 million [1].", QUESTION)
+    assert degenerate("Item 7. Management's Discussion and Analysis\n" * 3)
+    assert degenerate("net sales for the year " * 5)
+    assert not degenerate("Capital expenditure in fiscal 2023 was $38.4 million [1].")
+
+
+def test_tidy_answer_drops_echoes() -> None:
+    assert (
+        tidy_answer('The answer is: "Total net revenues $ 9,795 $ 10,420" [2]')
+        == "Total net revenues $ 9,795 $ 10,420 [2]"
+    )
+    assert tidy_answer("The answer is: [1]") == "The answer is: [1]"
+
+
+@pytest.fixture
+def capex(workspace: Workspace, tmp_path: Path) -> Workspace:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "capex.md").write_text(
+        "# Capital expenditure\n\nNorthwind capital expenditure in fiscal 2023 was $38.4 million.\n",
+        encoding="utf-8",
+    )
+    workspace.ingest([docs])
+    return workspace
+
+
+def ask(ws: Workspace, generator, policy: str):  # type: ignore[no-untyped-def]
+    stream = AnswerStream(QUESTION, generator, ws.retriever, AnswerSettings(unsupported=policy))  # type: ignore[arg-type]
+    pieces = list(stream)
+    assert stream.answer is not None
+    return stream.answer, pieces
+
+
+def test_an_invented_figure_is_flagged_or_replaced_by_the_quote(capex: Workspace) -> None:
+    invents = FakeGenerator(["Capital expenditure was $52.0 million [1]."])
+    flagged, pieces = ask(capex, invents, "warn")
+    assert flagged.text == "Capital expenditure was $52.0 million [1]." and len(pieces) > 1  # streamed
+    assert flagged.unsupported == ("$52.0 million",) and flagged.checks == ("unsupported figure",)
+    assert not flagged.quoted
+    replaced, pieces = ask(capex, invents, "quote")
+    assert replaced.quoted and replaced.unsupported == () and replaced.checks == ("unsupported figure",)
+    assert replaced.text == "Northwind capital expenditure in fiscal 2023 was $38.4 million [1]."
+    assert pieces == [replaced.text]  # held back until checked, so the invention is never shown
+    assert [c.n for c in replaced.citations] == [1]
+
+
+def test_a_non_answer_is_replaced_and_a_right_one_kept(capex: Workspace) -> None:
+    empty, _ = ask(capex, FakeGenerator(["The answer is: [1]"]), "quote")
+    assert empty.quoted and empty.checks == ("no figure",) and "$38.4 million [1]" in empty.text
+    right, _ = ask(capex, FakeGenerator(['The answer is "$38.4 million" [1]']), "quote")
+    assert not right.quoted and right.text == "$38.4 million [1]" and right.checks == ()
+
+
+class Repeater:
+    """Writes one heading forever, as the shipped model once did for 32 lines."""
+
+    name = "fake/repeater"
+    context_window = 2048
+
+    def __init__(self) -> None:
+        self.pieces = 0
+
+    def stream(self, messages, max_tokens: int = 512, temperature: float = 0.0) -> Iterator[str]:  # type: ignore[no-untyped-def]
+        while self.pieces < max_tokens:
+            self.pieces += 1
+            yield "Item 7. Management's Discussion\n"
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+
+def test_repetition_is_stopped_early_and_never_shown(capex: Workspace) -> None:
+    gen = Repeater()
+    answer, _ = ask(capex, gen, "quote")
+    assert gen.pieces <= 8 and answer.quoted and "repetition" in answer.checks
+    assert "Management" not in answer.text
+
+
+def test_no_evidence_and_a_failed_answer_says_so(capex: Workspace) -> None:
+    stream = AnswerStream(
+        "What was Northwind's revenue in fiscal 2023?",
+        FakeGenerator(["Revenue was $99 million [1]."]),
+        capex.retriever,
+        AnswerSettings(unsupported="quote", min_relevance=0),
+    )
+    answer = stream.run()
+    assert answer.quoted and (answer.text == NO_FIGURE or "[1]" in answer.text)
