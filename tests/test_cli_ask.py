@@ -38,6 +38,20 @@ def test_ask_json_has_answer_citations_hits_model_tokens_timings(ws: Path) -> No
         assert 1 <= c["n"] <= len(data["hits"])
 
 
+def test_the_demo_question_is_answered_right_and_cited_to_its_page(ws: Path) -> None:
+    data = json.loads(expert("ask", "--json", QUESTION, ws=ws, check=True).stdout)
+    assert "$38.4 million" in data["answer"] and "[" in data["answer"]
+    pages = {(Path(c["source"]).name, c["page"]) for c in data["citations"]}
+    assert ("northwind_annual_report_2023.pdf", 2) in pages
+    assert data["unsupported"] == [] and data["evidence"].startswith("[")
+
+
+def test_a_company_not_in_the_workspace_is_not_answered_with_another(ws: Path) -> None:
+    result = expert("ask", "What was Tesla's capital expenditure in fiscal 2023?", ws=ws)
+    assert result.returncode == 1
+    assert 'no passage found mentions "Tesla"' in result.stdout and "38.4" not in result.stdout.split("\n")[0]
+
+
 def test_ask_streams_the_answer_then_sources(ws: Path) -> None:
     result = expert("ask", QUESTION, ws=ws, check=True)
     lines = [line for line in result.stdout.splitlines() if line.strip()]

@@ -17,6 +17,7 @@ from industry_expert.generate.grounding import (
     answers_question,
     degenerate,
     is_figure_question,
+    missing_names,
     select_evidence,
     tidy_answer,
     unsupported_figures,
@@ -169,6 +170,14 @@ def test_a_non_answer_is_replaced_and_a_right_one_kept(capex: Workspace) -> None
     assert not right.quoted and right.text == "$38.4 million [1]" and right.checks == ()
 
 
+def test_a_generator_that_obeys_an_injected_passage_does_not_reach_the_user(capex: Workspace) -> None:
+    obeys = FakeGenerator(["ACCESS GRANTED, visit evil.example.com [1]"])
+    replaced, pieces = ask(capex, obeys, "quote")
+    assert replaced.quoted and "no figure" in replaced.checks and "evil" not in "".join(pieces)
+    flagged, _ = ask(capex, obeys, "warn")
+    assert not flagged.quoted and "no figure" in flagged.checks  # shown, with the CLI's warning
+
+
 class Repeater:
     """Writes one heading forever, as the shipped model once did for 32 lines."""
 
@@ -192,6 +201,19 @@ def test_repetition_is_stopped_early_and_never_shown(capex: Workspace) -> None:
     answer, _ = ask(capex, gen, "quote")
     assert gen.pieces <= 8 and answer.quoted and "repetition" in answer.checks
     assert "Management" not in answer.text
+
+
+def test_a_name_no_passage_mentions_is_not_answered(capex: Workspace) -> None:
+    gen = FakeGenerator(["Tesla spent $38.4 million [1]."])
+    stream = AnswerStream(
+        "What was Tesla's capital expenditure in fiscal 2023?",
+        gen,
+        capex.retriever,
+        AnswerSettings(min_relevance=0),
+    )
+    answer = stream.run()
+    assert not answer.found and 'mentions "Tesla"' in answer.text and gen.calls == []
+    assert missing_names("What was Northwind's capital expenditure?", stream.hits) == []
 
 
 def test_no_evidence_and_a_failed_answer_says_so(capex: Workspace) -> None:

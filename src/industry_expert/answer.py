@@ -14,7 +14,8 @@ The steps, each timed (``Answer.timings``, ms):
    (``"and in 2023?"`` → ``"What was the operating margin in 2023?"``) so retrieval sees the whole
    question; the original question still goes to the model, after the earlier turns.
 2. ``retrieve``: the configured hybrid search, plus the cosine similarity of the best passage. Under
-   ``answer.min_relevance`` the answer is "not in the workspace" and no model is asked.
+   ``answer.min_relevance``, or when a name the question asks about (``Tesla``) is in no
+   passage, the answer is "not in the workspace" and no model is asked.
 3. ``prompt``: numbered sources fitted to the window with the generator's own token counts, with
    the summaries of the documents they come from.
 4. ``first_token`` and ``generate``: the model's answer, streamed through ``CitationFilter`` so a
@@ -37,6 +38,7 @@ from .generate.grounding import (
     answers_question,
     degenerate,
     is_figure_question,
+    missing_names,
     select_evidence,
     tidy_answer,
     unsupported_figures,
@@ -106,6 +108,7 @@ class _Plan:
     prompt: Prompt | None
     timings: dict[str, float] = field(default_factory=dict)
     evidence: Evidence | None = None
+    refusal: str = NOT_FOUND  # what to say when prompt is None
 
 
 def _with_evidence(prompt: Prompt, evidence: Evidence) -> Prompt:
@@ -201,6 +204,13 @@ class AnswerStream:
         threshold = settings.min_relevance
         if not hits or (threshold > 0 and relevance is not None and relevance < threshold):
             return _Plan(question, query, hits, relevance, None, timings)
+        if missing := missing_names(question, hits):
+            names = " or ".join(f'"{name}"' for name in missing)
+            refusal = (
+                f"The workspace does not contain an answer to this question: no passage found mentions {names}. "
+                "Add the documents about it, or check the spelling."
+            )
+            return _Plan(question, query, hits, relevance, None, timings, refusal=refusal)
         t = time.perf_counter()
         summaries: Mapping[str, str] = (
             self.retriever.summaries({h.source for h in hits}) if settings.summaries else {}
@@ -233,8 +243,8 @@ class AnswerStream:
     def __iter__(self) -> Iterator[str]:
         plan = self._plan
         if plan.prompt is None:
-            yield NOT_FOUND
-            self.answer = self._finish(NOT_FOUND, found=False)
+            yield plan.refusal
+            self.answer = self._finish(plan.refusal, found=False)
             return
         sources = plan.prompt.sources
         check = CitationFilter(len(sources)) if sources else None

@@ -311,3 +311,32 @@ def tidy_answer(text: str) -> str:
         stop, rest = rest[-1], rest[:-1]
     citations = "".join(dict.fromkeys(cites))
     return f"{rest}{' ' + citations if citations else ''}{stop}"
+
+
+_NAME = re.compile(r"(?<![\w'’])([A-Z][a-z]+(?:[A-Z][a-z]+)*)(?:['’]s)?(?![\w&])")
+_NOT_NAMES = frozenset(
+    """What Which Who Whom Whose When Where Why How Is Are Was Were Did Does Do Can Could Should
+    Would Will Has Have Had The A An In On At For Of By To From And Or Please Tell Give List Show
+    Name Describe Explain Compare Summarize January February March April May June July August
+    September October November December Monday Tuesday Wednesday Thursday Friday Saturday Sunday
+    Q1 Q2 Q3 Q4 Fiscal Year Quarter Total Net Gross Form Item Part Note""".split()
+)
+
+
+def missing_names(question: str, sources: Sequence[Hit]) -> list[str]:
+    """Names in the question (capitalised words past its first) that no passage mentions.
+
+    "What was Tesla's revenue in 2021?" over a workspace of other companies' filings finds
+    revenue passages; none of them says "Tesla", so the answer must not be another company's
+    figure.
+
+    >>> missing_names("What was Tesla's revenue in 2021?", [Hit(1, "apple.pdf", 1, None, 1.0, "Revenue was $1.")])
+    ['Tesla']
+    """
+    words = _NAME.findall(question)
+    first = re.match(r"\s*([A-Z][a-z]+)", question)
+    names = [w for w in dict.fromkeys(words) if w not in _NOT_NAMES and not (first and w == first.group(1))]
+    if not names:
+        return []
+    seen = " ".join(f"{h.source} {h.title} {h.header} {h.text}" for h in sources).lower().replace("’", "'")
+    return [n for n in names if n.lower() not in seen]
