@@ -193,8 +193,11 @@ def select_evidence(question: str, sources: Sequence[Hit]) -> Evidence | None:
         score += 0.6 * sum(weight[t] for t in (q_terms & header_terms) - terms) / total
         score += 0.15 * len(pairs & set(zip(unit, unit[1:], strict=False)))  # "net income", not "income, net"
         if row:  # a row's label should be what was asked: "Other income, net" is not "net income"
-            extra = set(_terms(_row_label(text))) - q_terms
+            label = set(_terms(_row_label(text)))
+            extra = label - q_terms
             score -= min(0.1 * len(extra), 0.3)
+            if label and not extra:
+                score += 0.15  # the row is named by the question's own words
         found = figures_without_years(text)
         cell, column = ("", "")
         if years:
@@ -203,6 +206,8 @@ def select_evidence(question: str, sources: Sequence[Hit]) -> Evidence | None:
                 cell, column = _column_cell(text, passage, years)
                 if cell:
                     score += 0.3
+                elif years & set(_YEAR.findall(f"{sources[n - 1].header} {passage}")):
+                    score += 0.2  # the table is about the asked year; its column heading is elsewhere
             elif text_years & years:
                 score += 0.3
             elif text_years:
@@ -210,8 +215,7 @@ def select_evidence(question: str, sources: Sequence[Hit]) -> Evidence | None:
         if wants_figure:
             score += 0.2 if found else -0.5
         score -= 0.03 * (n - 1)  # the retriever's order breaks ties
-        if len(text) > 400:
-            score -= 0.1
+        score -= 0.01 * max(0, len(terms - q_terms) - 12)  # a long sentence about much else
         if best is None or score > best.score:
             best = Evidence(n, text, score, cell, column)
     if best is None or best.score < 0.3:
