@@ -111,15 +111,11 @@ class _Plan:
     refusal: str = NOT_FOUND  # what to say when prompt is None
 
 
-def _with_evidence(prompt: Prompt, evidence: Evidence) -> Prompt:
-    """The prompt with the evidence line after the question, where a small model heeds it most."""
-    messages = [dict(m) for m in prompt.messages]
-    messages[-1]["content"] += (
-        f'\n\nThe line that answers it is probably in [{evidence.source}]: "{evidence.text}"\n'
+def evidence_line(evidence: Evidence) -> str:
+    """What the model is told after the question, where a small model heeds it most."""
+    return (
+        f'The line that answers it is probably in [{evidence.source}]: "{evidence.text}"\n'
         "Answer in one sentence, copying the figure exactly, and cite the source number."
-    )
-    return Prompt(
-        tuple(messages), prompt.sources, prompt.dropped, prompt.tokens + len(evidence.text) // 3 + 24
     )
 
 
@@ -215,19 +211,29 @@ class AnswerStream:
         summaries: Mapping[str, str] = (
             self.retriever.summaries({h.source for h in hits}) if settings.summaries else {}
         )
-        prompt = build_prompt(
-            question,
-            hits,
-            self.generator.count_tokens,
-            self.generator.context_window,
-            reserve=self.max_tokens,
-            summaries=summaries,
-            history=history,
-            reminder=settings.reminder,
-        )
+
+        def build(after_question: str = "") -> Prompt:
+            return build_prompt(
+                question,
+                hits,
+                self.generator.count_tokens,
+                self.generator.context_window,
+                reserve=self.max_tokens,
+                summaries=summaries,
+                history=history,
+                reminder=settings.reminder,
+                after_question=after_question,
+            )
+
+        prompt = build()
         evidence = select_evidence(question, prompt.sources) if settings.evidence else None
         if evidence is not None:
-            prompt = _with_evidence(prompt, evidence)
+            with_line = build(evidence_line(evidence))
+            # the line takes room from the passages: keep it only if its source keeps its number
+            if with_line.sources[: evidence.source] == prompt.sources[: evidence.source]:
+                prompt = with_line
+            else:
+                evidence = None
         timings["prompt"] = _ms(t)
         return _Plan(question, query, hits, relevance, prompt, timings, evidence)
 

@@ -52,16 +52,20 @@ def build_prompt(
     instruction: str = INSTRUCTION,
     history: Sequence[tuple[str, str]] = (),
     reminder: str = "",
+    after_question: str = "",
 ) -> Prompt:
     """Fit ``hits`` (best first) into ``window`` tokens, keeping ``reserve`` for the answer.
 
     ``summaries`` maps a source path to its document summary; the summary of each document that
     has a passage in the prompt is added once, before the numbered sources. ``history`` holds
     earlier ``(question, answer)`` turns of a chat, oldest first; they get at most a third of the
-    room left after the question, and the oldest are dropped first.
+    room left after the question, and the oldest are dropped first. ``after_question`` (the
+    evidence line) is put after the question, before ``reminder``, and counted like them.
     """
     budget = window - reserve
     reminder = f"\n{reminder.strip()}" if reminder.strip() else ""
+    if after_question.strip():
+        reminder = f"\n\n{after_question.strip()}{reminder}"
     fixed = count(instruction) + count(question) + count(reminder) + 3 * MESSAGE_OVERHEAD
     if fixed > budget:
         raise QuestionTooLongError(
