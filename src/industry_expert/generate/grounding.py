@@ -182,6 +182,8 @@ def select_evidence(question: str, sources: Sequence[Hit]) -> Evidence | None:
     df = {t: sum(1 for _, text, _, _ in candidates if t in set(_terms(text))) for t in q_terms}
     weight = {t: math.log(1 + len(candidates) / (1 + df[t])) for t in q_terms}
     total = sum(weight.values()) or 1.0
+    rows = {text for _, text, row, _ in candidates if row}
+    scored: list[Evidence] = []
     q_list = [t for t in _terms(question) if t in q_terms]
     pairs = set(zip(q_list, q_list[1:], strict=False))
     best: Evidence | None = None
@@ -216,10 +218,20 @@ def select_evidence(question: str, sources: Sequence[Hit]) -> Evidence | None:
             score += 0.2 if found else -0.5
         score -= 0.03 * (n - 1)  # the retriever's order breaks ties
         score -= 0.01 * max(0, len(terms - q_terms) - 12)  # a long sentence about much else
+        scored.append(Evidence(n, text, score, cell, column))
         if best is None or score > best.score:
-            best = Evidence(n, text, score, cell, column)
+            best = scored[-1]
     if best is None or best.score < 0.3:
         return None
+    if best.text in rows:
+        # a sentence stating the row's figure says it with its unit and period: prefer it
+        figure = figures(best.cell) if best.cell else figures_without_years(best.text)[:1]
+        if figure:
+            for other in sorted(scored, key=lambda e: -e.score):
+                if other.score < best.score - 0.5:
+                    break
+                if other.text not in rows and supported(figure[0], figures_without_years(other.text)):
+                    return other
     return best
 
 
