@@ -19,8 +19,10 @@ SAMPLES = Path(__file__).resolve().parents[1] / "src" / "industry_expert" / "sam
 pytestmark = pytest.mark.slow
 
 
-def expert(*args: str, ws: Path, check: bool = False, **kw) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "EXPERT_WORKSPACE": str(ws)}
+def expert(
+    *args: str, ws: Path, check: bool = False, env_extra: dict[str, str] | None = None, **kw
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "EXPERT_WORKSPACE": str(ws), **(env_extra or {})}
     result = subprocess.run(
         [sys.executable, "-m", "industry_expert.cli", *args], capture_output=True, text=True, env=env, **kw
     )

@@ -45,6 +45,36 @@ def server() -> Iterator[tuple[str, list]]:
     httpd.shutdown()
 
 
+@pytest.fixture
+def server_factory() -> Iterator[object]:
+    """Start a local chat server that streams the given pieces for every request."""
+    servers: list[ThreadingHTTPServer] = []
+
+    def start(pieces: list[str]) -> str:
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                self.rfile.read(int(self.headers["Content-Length"]))
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.end_headers()
+                for piece in pieces:
+                    event = {"choices": [{"index": 0, "delta": {"content": piece}}]}
+                    self.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
+                self.wfile.write(b"data: [DONE]\n\n")
+
+        httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        servers.append(httpd)
+        return f"http://127.0.0.1:{httpd.server_port}"
+
+    yield start
+    for httpd in servers:
+        httpd.shutdown()
+
+
 MESSAGES = [{"role": "system", "content": "Cite sources."}, {"role": "user", "content": "What was capex?"}]
 
 
@@ -140,3 +170,28 @@ def test_a_server_that_never_answers_times_out() -> None:
         assert time.perf_counter() - started < 5
     finally:
         listener.close()
+
+
+def test_the_cli_flags_a_figure_no_source_holds_from_a_larger_model(server_factory, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`expert ask` against a server whose model invents a figure: shown (it is not the shipped
+    model), flagged on stderr and in --json; with answer.unsupported = quote it is replaced."""
+    from test_cli import SAMPLES, expert
+
+    url = server_factory(["Northwind's capital expenditure was ", "$52.0 million ", "[1]."])
+    ws = tmp_path / "ws"
+    expert("init", ws=ws, check=True)
+    expert("ingest", str(SAMPLES), ws=ws, check=True)
+    question = "What was Northwind's capital expenditure in fiscal 2023?"
+    remote = ["--base-url", url + "/v1", "--model", "phi3", "--api-key-env", "TEST_KEY"]
+    shown = expert("ask", *remote, question, ws=ws, check=True, env_extra={"TEST_KEY": "sk-local"})
+    assert "$52.0 million [1]" in shown.stdout
+    assert "warning: not in the cited sources: $52.0 million" in shown.stderr
+    data = json.loads(
+        expert("ask", "--json", *remote, question, ws=ws, check=True, env_extra={"TEST_KEY": "k"}).stdout
+    )
+    assert data["unsupported"] == ["$52.0 million"] and data["checks"] == ["unsupported figure"]
+    toml = ws / "expert.toml"
+    toml.write_text(toml.read_text().replace('unsupported = "auto"', 'unsupported = "quote"'))
+    quoted = expert("ask", *remote, question, ws=ws, check=True, env_extra={"TEST_KEY": "k"})
+    assert "$52.0" not in quoted.stdout and "$38.4 million" in quoted.stdout
+    assert "the line that answers is quoted instead" in quoted.stderr
