@@ -301,14 +301,13 @@ class AnswerStream:
         plan = self._plan
         sources = plan.prompt.sources if plan.prompt else ()
         attributed: list[int] = []
-        if found and sources:
-            text = tidy_answer(text)
-        if found and sources and self.settings.attribute:
-            text, attributed = attribute_citations(text, sources)
         unsupported: list[str] = []
         checks: list[str] = []
         quoted = False
         if found and sources:
+            text = tidy_answer(text)
+            if self.settings.attribute:
+                text, attributed = attribute_citations(text, sources)
             unsupported = unsupported_figures(text, sources, plan.question)
             if unsupported:
                 checks.append("unsupported figure")

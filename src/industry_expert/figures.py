@@ -41,6 +41,7 @@ _FIGURE = re.compile(
     r"(?:\s?(?P<scale>thousand|millions?|billions?|trillion|mn|bn|tn|mm|[kmb])\b)?",
     re.I,
 )
+_CELL = re.compile(r"^\(?[$€£¥]?\(?-?\d[\d,.]*\)?%?\)?$|^[$€£¥%—–-]$")
 # A bracketed citation marker ``[3]`` or a footnote ``(1)`` is not a figure.
 _CITATION = re.compile(r"\[\d+(?:\s*[,;]\s*\d+)*\]")
 
@@ -69,6 +70,17 @@ class Figure:
             and "," not in self.text
             and "." not in self.text
         )
+
+
+def is_table_row(line: str) -> bool:
+    """A table row: two or more numeric cells, a numeric last cell, numbers a quarter of it.
+
+    >>> is_table_row("Total net sales $ 394,328 $ 365,817"), is_table_row("Sales rose 8% in 2022.")
+    (True, False)
+    """
+    cells = line.split()
+    numeric = sum(1 for c in cells if _CELL.match(c))
+    return numeric >= 2 and bool(_CELL.match(cells[-1])) and numeric * 4 >= len(cells)
 
 
 def figures(text: str) -> list[Figure]:

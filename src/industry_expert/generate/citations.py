@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from ..types import Citation, Hit
 
-_CITE = re.compile(r"\s?\[(\d+(?:\s*[,;]\s*\d+)*)\]")
+CITATION = re.compile(r"\s?\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 _HOLD = 24  # an open bracket longer than this is not a citation
 
 
@@ -30,7 +30,12 @@ def _check(text: str, count: int, invalid: list[int], cited: list[int]) -> str:
         prefix = " " if match.group(0).startswith((" ", "\t", "\n")) else ""
         return prefix + "".join(f"[{n}]" for n in dict.fromkeys(valid))
 
-    return _CITE.sub(keep, text)
+    return CITATION.sub(keep, text)
+
+
+def cited_numbers(text: str) -> list[int]:
+    """The source numbers ``text`` cites, in order, repeats kept: ``"a [1] b [2, 3]"`` -> 1, 2, 3."""
+    return [int(n) for m in CITATION.finditer(text) for n in re.split(r"\s*[,;]\s*", m.group(1))]
 
 
 def resolve_citations(text: str, sources: Sequence[Hit]) -> tuple[str, tuple[Citation, ...], list[int]]:
@@ -113,7 +118,7 @@ def attribute_citations(text: str, sources: Sequence[Hit], min_share: float = 0.
     out: list[str] = []
     for i, sentence in enumerate(_SENTENCE.split(text)):
         terms = content_terms(sentence) if i % 2 == 0 else set()
-        if not terms or _CITE.search(sentence):
+        if not terms or CITATION.search(sentence):
             out.append(sentence)
             continue
         weight = {t: 3 if t[0].isdigit() else 1 for t in terms}

@@ -22,8 +22,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..figures import Figure, figures, supported
+from ..figures import Figure, figures, is_table_row, supported
 from ..types import Hit
+from .citations import CITATION, cited_numbers
 
 _WORD = re.compile(r"[^\W\d_][\w'’&-]*|\d[\d,.]*\d|\d", re.U)
 _YEAR = re.compile(r"(?<!\d)(19\d{2}|20\d{2})(?!\d)")
@@ -32,7 +33,6 @@ _SENTENCE = re.compile(
     r"(?<!\bInc\.)(?<!\bCorp\.)(?<!\bCo\.)(?<!\bLtd\.)(?<!\bNo\.)(?<!\bU\.S\.)(?<!\bvs\.)"
     r"(?<=[.!?;])\s+(?=[A-Z(\"“$•])"
 )
-_CITE = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 _STOP = frozenset(
     """a an the of in on at to for from by with and or as is was were be been are what which who whom
     whose how much many did does do its it their this that these those than then there any all
@@ -67,10 +67,8 @@ class Evidence:
             label = _row_label(self.text)
             return f"{label}, {self.column}: {self.cell} [{self.source}]"
         text = self.text.strip()
-        end = "." if not text.endswith((".", "!", "?", ":")) else ""
-        if text.endswith((".", "!", "?")):
-            return f"{text[:-1]} [{self.source}]{text[-1]}"
-        return f"{text} [{self.source}]{end}"
+        body, stop = (text[:-1], text[-1]) if text.endswith((".", "!", "?")) else (text, "")
+        return f"{body} [{self.source}]{stop or ('' if text.endswith(':') else '.')}"
 
 
 def _terms(text: str) -> list[str]:
@@ -97,12 +95,6 @@ def is_figure_question(question: str) -> bool:
     return bool(_FIGURE_QUESTION.search(question))
 
 
-def _is_table_row(line: str) -> bool:
-    cells = line.split()
-    numeric = sum(1 for c in cells if re.fullmatch(r"\(?[$€£¥]?\(?-?\d[\d,.]*\)?%?\)?|[$€£¥]", c))
-    return numeric >= 2 and numeric * 4 >= len(cells)
-
-
 def _row_label(row: str) -> str:
     label = re.split(r"\s[\(\$€£¥\d—–-]", " " + row.strip(), maxsplit=1)[0].strip()
     return label or row.strip()
@@ -124,7 +116,7 @@ def _units(text: str) -> list[tuple[str, bool]]:
         line = " ".join(line.split())
         if not line:
             continue
-        if _is_table_row(line):
+        if is_table_row(line):
             flush()
             units.append((line, True))
         elif (
@@ -172,25 +164,26 @@ def select_evidence(question: str, sources: Sequence[Hit]) -> Evidence | None:
     years = question_years(question)
     q_terms -= years
     wants_figure = is_figure_question(question)
-    candidates: list[tuple[int, str, bool, str]] = []
-    for n, hit in enumerate(sources, start=1):
-        for text, row in _units(hit.text):
-            candidates.append((n, text, row, hit.text))
+    candidates = [
+        (n, text, row, hit, _terms(text))
+        for n, hit in enumerate(sources, start=1)
+        for text, row in _units(hit.text)
+    ]
     if not candidates or not q_terms:
         return None
     # rarer question words weigh more: a word in every line ("Apple") says little
-    df = {t: sum(1 for _, text, _, _ in candidates if t in set(_terms(text))) for t in q_terms}
+    df = {t: sum(1 for *_, unit in candidates if t in unit) for t in q_terms}
     weight = {t: math.log(1 + len(candidates) / (1 + df[t])) for t in q_terms}
     total = sum(weight.values()) or 1.0
-    rows = {text for _, text, row, _ in candidates if row}
-    scored: list[Evidence] = []
+    headers = [set(_terms(hit.header)) for hit in sources]
+    scored: list[tuple[Evidence, bool]] = []
     q_list = [t for t in _terms(question) if t in q_terms]
     pairs = set(zip(q_list, q_list[1:], strict=False))
-    best: Evidence | None = None
-    for n, text, row, passage in candidates:
-        unit = _terms(text)
+    best: tuple[Evidence, bool] | None = None
+    for n, text, row, hit, unit in candidates:
+        passage = hit.text
         terms = set(unit)
-        header_terms = set(_terms(sources[n - 1].header))
+        header_terms = headers[n - 1]
         score = sum(weight[t] for t in q_terms & terms) / total
         score += 0.6 * sum(weight[t] for t in (q_terms & header_terms) - terms) / total
         score += 0.15 * len(pairs & set(zip(unit, unit[1:], strict=False)))  # "net income", not "income, net"
@@ -208,7 +201,7 @@ def select_evidence(question: str, sources: Sequence[Hit]) -> Evidence | None:
                 cell, column = _column_cell(text, passage, years)
                 if cell:
                     score += 0.3
-                elif years & set(_YEAR.findall(f"{sources[n - 1].header} {passage}")):
+                elif years & set(_YEAR.findall(f"{hit.header} {passage}")):
                     score += 0.2  # the table is about the asked year; its column heading is elsewhere
             elif text_years & years:
                 score += 0.3
@@ -218,28 +211,22 @@ def select_evidence(question: str, sources: Sequence[Hit]) -> Evidence | None:
             score += 0.2 if found else -0.5
         score -= 0.03 * (n - 1)  # the retriever's order breaks ties
         score -= 0.01 * max(0, len(terms - q_terms) - 12)  # a long sentence about much else
-        scored.append(Evidence(n, text, score, cell, column))
-        if best is None or score > best.score:
+        scored.append((Evidence(n, text, score, cell, column), row))
+        if best is None or score > best[0].score:
             best = scored[-1]
-    if best is None or best.score < 0.3:
+    if best is None or best[0].score < 0.3:
         return None
-    if best.text in rows:
+    chosen, is_row = best
+    if is_row:
         # a sentence stating the row's figure says it with its unit and period: prefer it
-        figure = figures(best.cell) if best.cell else figures_without_years(best.text)[:1]
+        figure = figures(chosen.cell) if chosen.cell else figures_without_years(chosen.text)[:1]
         if figure:
-            for other in sorted(scored, key=lambda e: -e.score):
-                if other.score < best.score - 0.5:
+            for other, other_row in sorted(scored, key=lambda pair: -pair[0].score):
+                if other.score < chosen.score - 0.5:
                     break
-                if other.text not in rows and supported(figure[0], figures_without_years(other.text)):
+                if not other_row and supported(figure[0], figures_without_years(other.text)):
                     return other
-    return best
-
-
-def cited_numbers(text: str) -> list[int]:
-    out: list[int] = []
-    for m in _CITE.finditer(text):
-        out.extend(int(x) for x in re.split(r"\s*[,;]\s*", m.group(1)))
-    return out
+    return chosen
 
 
 def unsupported_figures(answer: str, sources: Sequence[Hit], question: str = "") -> list[str]:
@@ -277,7 +264,7 @@ def degenerate(text: str) -> bool:
 
 def answers_question(answer: str, question: str) -> bool:
     """Whether ``answer`` says something: a figure question gets a figure, any question words."""
-    body = _CITE.sub(" ", answer).strip()
+    body = CITATION.sub(" ", answer).strip()
     if len(_terms(body)) < 2:
         return False
     if is_figure_question(question):

@@ -22,9 +22,9 @@ import re
 from pathlib import Path
 
 from ..errors import LoadError
+from ..figures import is_table_row
 from ..types import Block
 
-_NUMERIC = re.compile(r"^\(?[$€£¥]?\(?-?\d[\d,.]*\)?%?\)?$|^[$€£¥%—–-]$")
 _ITEM = re.compile(r"^(PART\s+[IVX]+\b|Item\s+\d+[A-Z]?\.)", re.I)
 _DIGITS = re.compile(r"\d+")
 _EDGE = 3  # lines at a page's top and bottom where headers and footers sit
@@ -98,13 +98,6 @@ def strip_running_lines(pages: list[list[str]]) -> list[list[str]]:
     return out
 
 
-def _is_table_line(line: str) -> bool:
-    """A table row: two or more numeric cells, a numeric last cell, numbers a quarter of it."""
-    cells = line.split()
-    numeric = sum(1 for c in cells if _NUMERIC.match(c))
-    return numeric >= 2 and bool(_NUMERIC.match(cells[-1])) and numeric * 4 >= len(cells)
-
-
 def _is_heading(line: str) -> int:
     """0 if ``line`` is not a heading, else its level (1 for filing parts and items)."""
     if _ITEM.match(line) and len(line) < 160:
@@ -141,7 +134,7 @@ def page_blocks(text: str | list[str], page: int) -> list[Block]:
             blocks.append(Block(line, kind="heading", page=page, level=level))
             kind = ""
             continue
-        this = "table" if _is_table_line(line) else "text"
+        this = "table" if is_table_row(line) else "text"
         if this != kind:
             flush()
             kind = this
