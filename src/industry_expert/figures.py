@@ -75,7 +75,7 @@ class Figure:
 def is_table_row(line: str) -> bool:
     """A table row: two or more numeric cells, a numeric last cell, numbers a quarter of it.
 
-    >>> is_table_row("Total net sales $ 394,328 $ 365,817"), is_table_row("Sales rose 8% in 2022.")
+    >>> is_table_row("Total net sales $ 394,328 $ 365,817"), is_table_row("Sales rose 8% in 2022 on demand.")
     (True, False)
     """
     cells = line.split()
