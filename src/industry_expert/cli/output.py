@@ -47,11 +47,13 @@ class Reporter:
         self.quiet = json_mode
         self.bar: Any = None
 
-    def begin(self, total: int, unit: str, desc: str, initial: int = 0) -> None:
+    def begin(self, total: int | None, unit: str, desc: str, initial: int = 0, scale: bool = False) -> None:
         if not self.quiet and sys.stderr.isatty():
             from tqdm import tqdm
 
-            self.bar = tqdm(total=total, initial=initial, unit=unit, desc=desc, file=sys.stderr)
+            self.bar = tqdm(
+                total=total, initial=initial, unit=unit, unit_scale=scale, desc=desc, file=sys.stderr
+            )
 
     def log(self, line: str) -> None:
         """A line that is printed on a terminal too (above the bar)."""
@@ -216,5 +218,30 @@ def dataset_progress(json_mode: bool) -> Any:
             out.advance(f"{event['done']}/{event['total']} {event['question']}")
         elif kind == "done":
             out.end()
+
+    return on
+
+
+def download_progress(json_mode: bool) -> Any:
+    """A model file's download: a bar in bytes on a terminal, a line per tenth otherwise."""
+    out = Reporter(json_mode)
+    shown = {"tenth": -1}
+
+    def on(event: dict[str, Any]) -> None:
+        kind, total, done = event["event"], event.get("bytes"), event.get("done") or 0
+        if kind == "download-start":
+            resumed = f", resuming at {done / 1e6:.1f} MB" if done else ""
+            size = f"{total / 1e6:.1f} MB" if total else "size unknown"
+            out.log(f"downloading {safe(event['file'])} ({size}{resumed})")
+            out.begin(total, "B", "download", initial=done, scale=True)
+        elif kind == "download":
+            tenth = int(10 * done / total) if total else -1
+            if out.bar is not None or tenth > shown["tenth"]:
+                shown["tenth"] = tenth
+                line = f"downloaded {done / 1e6:.1f} of {total / 1e6:.1f} MB" if total else f"{done} bytes"
+                out.advance(line, to=done)
+        elif kind == "download-done":
+            out.end()
+            out.log(f"saved {safe(event['path'])} ({event['checksum'] or 'size'} checked)")
 
     return on
