@@ -95,6 +95,10 @@ NO_FIGURE = (
     "The passages found do not state this figure clearly; read the sources below, or ask with the "
     "words the documents use."
 )
+NO_ANSWER = (
+    "The passages found do not answer this clearly; read the sources below, or ask with the words "
+    "the documents use."
+)
 SMALL_MODELS = ("smollm2",)  # shipped models whose answers are replaced, not flagged, when a check fails
 _CHECK_EVERY = 8  # streamed pieces between checks for repetition
 
@@ -313,10 +317,12 @@ class AnswerStream:
                 checks.append("unsupported figure")
             if repeated:
                 checks.append("repetition")
-            if not answers_question(text, plan.question):
-                checks.append("no figure" if is_figure_question(plan.question) else "no answer")
+            figure_question = is_figure_question(plan.question)
+            if not answers_question(text, plan.question, sources):
+                checks.append("no figure" if figure_question else "no answer")
             if checks and self.quotes:
-                text = plan.evidence.quote() if plan.evidence else NO_FIGURE
+                fallback = NO_FIGURE if figure_question else NO_ANSWER
+                text = plan.evidence.quote() if plan.evidence else fallback
                 attributed, unsupported, quoted = [], [], True
         text, citations, _ = resolve_citations(text, sources)
         plan.timings["total"] = _ms(self._started)

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from ..figures import Figure, figures, is_table_row, supported
 from ..types import Hit
 from .citations import CITATION, cited_numbers
+from .injection import addresses_the_model, withhold
 
 _WORD = re.compile(r"[^\W\d_][\w'’&-]*|\d[\d,.]*\d|\d", re.U)
 _YEAR = re.compile(r"(?<!\d)(19\d{2}|20\d{2})(?!\d)")
@@ -37,16 +38,17 @@ _STOP = frozenset(
     """a an the of in on at to for from by with and or as is was were be been are what which who whom
     whose how much many did does do its it their this that these those than then there any all
     per into over under about according s company company's fiscal year years quarter ended total
-    tell me please give report reported""".split()
+    tell me please give report reported i we you my our your should can could would when where""".split()
 )
 _FIGURE_QUESTION = re.compile(
-    r"^\s*(how (much|many|large|big|high|low)|what (was|were|is|are|will|did)\b.*\b("
+    r"^\s*(how (much|many|large|big|high|low)|what\b(.*\b)?("
     r"revenue|revenues|sales|income|loss|earnings|eps|margin|expenditure|capex|cost|costs|expense|"
     r"expenses|cash|debt|assets|liabilities|equity|dividend|dividends|price|rate|ratio|growth|share|"
     r"shares|employees|headcount|number|amount|total|value|guidance|spend|spending|profit|ebitda|"
     r"percentage|percent|size|count|volume|capacity|tax|payment|purchase|backlog)s?\b)",
     re.I,
 )
+_RECORD = re.compile(r"^(?:[^:;]{1,40}: [^;]+; )+[^:;]{1,40}: ")  # a table row written as fields
 _REPEAT_NGRAM = 4
 _REPEAT_TIMES = 4
 
@@ -119,6 +121,9 @@ def _units(text: str) -> list[tuple[str, bool]]:
         if is_table_row(line):
             flush()
             units.append((line, True))
+        elif _RECORD.match(line):
+            flush()  # "Code: E17; Meaning: Actuator stalled; Action: ...": one unit, not three
+            units.append((line, False))
         elif (
             len(line.split()) <= 6
             and line[0].isupper()
@@ -168,6 +173,7 @@ def select_evidence(question: str, sources: Sequence[Hit]) -> Evidence | None:
         (n, text, row, hit, _terms(text))
         for n, hit in enumerate(sources, start=1)
         for text, row in _units(hit.text)
+        if not addresses_the_model(text)  # an order to the model is never the line that answers
     ]
     if not candidates or not q_terms:
         return None
@@ -262,15 +268,34 @@ def degenerate(text: str) -> bool:
     return any(lines.count(line) >= 3 for line in set(lines))
 
 
-def answers_question(answer: str, question: str) -> bool:
-    """Whether ``answer`` says something: a figure question gets a figure, any question words."""
+_META = frozenset(
+    "document documents source sources passage passages cite cites cited citation number numbers "
+    "answer answers question questions information provided text line lines".split()
+)
+
+
+def answers_question(answer: str, question: str, sources: Sequence[Hit] = ()) -> bool:
+    """Whether ``answer`` says something the user asked. A figure question gets a figure. Any
+    other answer adds a word to the question's and shares one with it, or two with the passages
+    it cites (all ``sources`` when it cites none) read without their sentences that address the
+    model: a fixed phrase a document ordered ("The documents are classified.") answers nothing."""
     body = CITATION.sub(" ", answer).strip()
-    if len(_terms(body)) < 2:
+    words = _terms(body)
+    if len(words) < 2:
         return False
     if is_figure_question(question):
-        asked = {f.number for f in figures(question)}
-        return any(f.number not in asked or not f.year_like for f in figures(body))
-    return True
+        numbers = {f.number for f in figures(question)}
+        return any(f.number not in numbers or not f.year_like for f in figures(body))
+    terms = set(words) - _META
+    asked = set(_terms(question))
+    new = terms - asked
+    if not new:
+        return False  # says nothing the question did not ("The guidance was [4] in [6].")
+    if terms & asked or not sources:
+        return True
+    cited = [sources[n - 1] for n in cited_numbers(answer) if 1 <= n <= len(sources)] or list(sources)
+    grounded = {t for hit in cited for t in _terms(withhold(hit.text))}
+    return len(new & grounded) >= min(2, len(new))
 
 
 _ECHO = re.compile(
