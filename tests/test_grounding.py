@@ -21,6 +21,7 @@ from industry_expert.generate.grounding import (
     select_evidence,
     tidy_answer,
     unsupported_figures,
+    wrong_period,
 )
 from industry_expert.types import Hit
 
@@ -113,6 +114,21 @@ def test_unsupported_figures_are_looked_up_in_the_cited_passages_only() -> None:
     assert unsupported_figures("Capex in 2023 was $41 million.", sources, QUESTION) == ["$41 million"]
 
 
+def test_a_table_figure_from_another_years_column_is_the_wrong_period() -> None:
+    table = "(in millions) FY2023 FY2022\nRevenue $482.6 $430.9\nCapital expenditure $38.4 $29.9"
+    sources = hits(table)
+    assert wrong_period("It was $29.9 million [1].", sources, QUESTION) == ["$29.9 million"]
+    assert wrong_period("It was $38.4 million [1].", sources, QUESTION) == []
+    assert wrong_period("It was $29.9 million [1].", sources, "What was capital expenditure in FY2022?") == []
+    assert (
+        wrong_period("It was $29.9 million [1].", sources, "What was capital expenditure?") == []
+    )  # no period
+    # a sentence carries its own context, and a table without year headings cannot be judged
+    prose = hits("Capital expenditure was $29.9 million, up from the prior year.")
+    assert wrong_period("It was $29.9 million [1].", prose, QUESTION) == []
+    assert wrong_period("It was $29.9 [1].", hits("Capital expenditure $38.4 $29.9"), QUESTION) == []
+
+
 def test_answers_question_and_degenerate() -> None:
     assert is_figure_question(QUESTION) and not is_figure_question("Where is the headquarters?")
     assert not answers_question("The answer is: [1]", QUESTION)
@@ -194,6 +210,26 @@ class Repeater:
 
     def count_tokens(self, text: str) -> int:
         return len(text.split())
+
+
+def test_a_figure_from_the_wrong_years_column_is_flagged_or_replaced_by_the_right_cell(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "table.md").write_text(
+        "Northwind capital expenditure by year (in millions of dollars)\n\n| Item | FY2023 | FY2022 |\n|---|---|---|\n"
+        "| Revenue | 482.6 | 430.9 |\n| Capital expenditure | 38.4 | 29.9 |\n",
+        encoding="utf-8",
+    )
+    workspace.ingest([docs])
+    last_year = FakeGenerator(["Capital expenditure was $29.9 million."])
+    flagged, _ = ask(workspace, last_year, "warn")
+    assert flagged.checks == ("wrong period",) and flagged.unsupported == ()
+    replaced, _ = ask(workspace, last_year, "quote")
+    assert replaced.quoted and "38.4" in replaced.text and "FY2023" in replaced.text
+    right, _ = ask(workspace, FakeGenerator(["Capital expenditure was $38.4 million."]), "quote")
+    assert right.checks == () and not right.quoted
 
 
 def test_repetition_is_stopped_early_and_never_shown(capex: Workspace) -> None:

@@ -42,6 +42,7 @@ from .generate.grounding import (
     select_evidence,
     tidy_answer,
     unsupported_figures,
+    wrong_period,
 )
 from .generate.prompt import Prompt
 from .retrieve import Retriever
@@ -315,6 +316,8 @@ class AnswerStream:
             unsupported = unsupported_figures(text, sources, plan.question)
             if unsupported:
                 checks.append("unsupported figure")
+            elif wrong_period(text, sources, plan.question):
+                checks.append("wrong period")  # a table's figure from another year's column
             if repeated:
                 checks.append("repetition")
             figure_question = is_figure_question(plan.question)

@@ -9,7 +9,8 @@ wrong year. Three steps keep what a user sees tied to the documents:
    cell. The model is shown that line, so the figure is copied rather than recalled.
 2. ``check_answer`` looks every figure the answer states up in the passages it cites
    (``figures.same_figure``: currency, thousands separators, scale words, parentheses); figures
-   it cannot find are ``unsupported``. An answer to a figure question that states no figure, and
+   it cannot find are ``unsupported``, and a figure found only in a table column headed by
+   another year than the question's is the ``wrong_period``. An answer to a figure question that states no figure, and
    output that repeats itself (``degenerate``), are not answers.
 3. The policy (``answer.unsupported``) then shows the answer with a warning, or replaces it with
    the quoted evidence and its citation.
@@ -22,7 +23,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..figures import Figure, figures, is_table_row, supported
+from ..figures import Figure, figures, is_table_row, same_figure, supported
 from ..types import Hit
 from .citations import CITATION, cited_numbers
 from .injection import addresses_the_model, withhold
@@ -97,7 +98,19 @@ def is_figure_question(question: str) -> bool:
     return bool(_FIGURE_QUESTION.search(question))
 
 
+def _fields(unit: str) -> list[tuple[str, str]]:
+    """A table row written as fields (``Item: Capex; FY2023: 38.4``) as ``(column, value)``
+    pairs; [] for any other text."""
+    if not _RECORD.match(unit):
+        return []
+    pairs = [part.split(": ", 1) for part in unit.split("; ")]
+    return [(key.strip(), value.strip()) for key, value in (p for p in pairs if len(p) == 2)]
+
+
 def _row_label(row: str) -> str:
+    fields = _fields(row)
+    if fields:
+        return fields[0][1]  # the first column names the row
     label = re.split(r"\s[\(\$€£¥\d—–-]", " " + row.strip(), maxsplit=1)[0].strip()
     return label or row.strip()
 
@@ -122,8 +135,8 @@ def _units(text: str) -> list[tuple[str, bool]]:
             flush()
             units.append((line, True))
         elif _RECORD.match(line):
-            flush()  # "Code: E17; Meaning: Actuator stalled; Action: ...": one unit, not three
-            units.append((line, False))
+            flush()  # "Code: E17; Meaning: Actuator stalled; Action: ...": one row, not three sentences
+            units.append((line, True))
         elif (
             len(line.split()) <= 6
             and line[0].isupper()
@@ -137,18 +150,27 @@ def _units(text: str) -> list[tuple[str, bool]]:
     return units
 
 
-def _column_cell(row: str, passage: str, years: set[str]) -> tuple[str, str]:
-    """In a table whose heading line names periods, the row's cell under the question's year."""
-    cells = figures_without_years(row)
-    if len(cells) < 2 or not years:
-        return "", ""
+def _period_heads(passage: str, columns: int) -> list[str] | None:
+    """The years heading a table's ``columns`` figure columns (``FY2023 FY2022``), from the first
+    line of ``passage`` that names that many years and states no other figure; None if none."""
     for line in passage.splitlines():
         heads = list(re.finditer(r"(?:FY\s?)?((?:19|20)\d{2})(?!\d)", line))
-        if len(heads) != len(cells) or figures_without_years(line):
-            continue
-        for head, cell in zip(heads, cells, strict=True):
-            if head.group(1) in years:
-                return cell.text, head.group(0)
+        if len(heads) == columns and not figures_without_years(line):
+            return [h.group(0) for h in heads]
+    return None
+
+
+def _column_cell(row: str, passage: str, years: set[str]) -> tuple[str, str]:
+    """In a table whose heading line names periods, the row's cell under the question's year
+    (in a row written as fields, the field named by that year)."""
+    for key, value in _fields(row):
+        if question_years(key) & years and figures_without_years(value):
+            return value, key
+    cells = figures_without_years(row)
+    heads = _period_heads(passage, len(cells)) if len(cells) >= 2 and years else None
+    for head, cell in zip(heads or [], cells, strict=False):
+        if head[-4:] in years:
+            return cell.text, head
     return "", ""
 
 
@@ -250,6 +272,48 @@ def unsupported_figures(answer: str, sources: Sequence[Hit], question: str = "")
         if figure.number in asked and (figure.year_like or not figure.money):
             continue
         if not supported(figure, found):
+            out.append(figure.text)
+    return out
+
+
+def wrong_period(answer: str, sources: Sequence[Hit], question: str) -> list[str]:
+    """Figures ``answer`` takes from a table column of another period than the question's.
+
+    A figure counts only when every place it appears in the cited passages is a table row under
+    a year heading the question did not ask for (a sentence carries its own context, and a
+    table without year headings cannot be judged).
+
+    >>> table = Hit(1, "r.pdf", 2, None, 1.0, "(in millions) FY2023 FY2022\\nCapital expenditure $38.4 $29.9")
+    >>> wrong_period("It was $29.9 million [1].", [table], "What was capital expenditure in 2023?")
+    ['$29.9 million']
+    """
+    years = question_years(question)
+    if not years:
+        return []
+    cited = [n for n in dict.fromkeys(cited_numbers(answer)) if 1 <= n <= len(sources)]
+    passages = [sources[n - 1] for n in cited] or list(sources)
+    asked = {f.number for f in figures(question)}
+    out = []
+    for figure in figures_without_years(answer):
+        if figure.number in asked:
+            continue
+        placed: list[bool] = []  # one per place the figure appears: under the asked period?
+        for hit in passages:
+            for text, row in _units(hit.text):
+                fields = _fields(text)
+                if fields:  # each value is named by its column
+                    for key, value in fields:
+                        if any(same_figure(figure, cell) for cell in figures_without_years(value)):
+                            periods = question_years(key)
+                            placed.append(not periods or bool(periods & years))
+                    continue
+                cells = figures_without_years(text)
+                columns = [i for i, cell in enumerate(cells) if same_figure(figure, cell)]
+                if not columns:
+                    continue
+                heads = _period_heads(hit.text, len(cells)) if row else None
+                placed.append(heads is None or any(heads[i][-4:] in years for i in columns))
+        if placed and not any(placed):
             out.append(figure.text)
     return out
 
