@@ -129,6 +129,14 @@ def test_a_table_figure_from_another_years_column_is_the_wrong_period() -> None:
     assert wrong_period("It was $29.9 [1].", hits("Capital expenditure $38.4 $29.9"), QUESTION) == []
 
 
+def test_a_change_column_between_the_years_does_not_hide_the_period() -> None:
+    sources = hits("Years ended 2022 Change 2021\nTotal net sales $ 394,328 8 % $ 365,817")
+    question = "What were total net sales in fiscal 2022?"
+    evidence = select_evidence(question, sources)
+    assert evidence is not None and evidence.quote() == "Total net sales, 2022: $ 394,328 [1]"
+    assert wrong_period("They were $365,817 [1].", sources, question) == ["$365,817"]
+
+
 def test_answers_question_and_degenerate() -> None:
     assert is_figure_question(QUESTION) and not is_figure_question("Where is the headquarters?")
     assert not answers_question("The answer is: [1]", QUESTION)

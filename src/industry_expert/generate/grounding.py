@@ -160,17 +160,32 @@ def _period_heads(passage: str, columns: int) -> list[str] | None:
     return None
 
 
+def _period_columns(row: str, passage: str) -> list[tuple[Figure, str]]:
+    """The row's figures paired with the years heading their columns; [] when no heading line
+    fits. Percentages between the amounts ("394,328 8 % 365,817 33 % 274,515", a change column)
+    are left out when the amounts alone fit the headings."""
+    cells = figures_without_years(row)
+    if len(cells) < 2:
+        return []
+    heads = _period_heads(passage, len(cells))
+    if heads is None:
+        amounts = [c for c in cells if not c.percent]
+        if len(amounts) == len(cells) or len(amounts) < 2:
+            return []
+        cells, heads = amounts, _period_heads(passage, len(amounts))
+    return list(zip(cells, heads, strict=True)) if heads else []
+
+
 def _column_cell(row: str, passage: str, years: set[str]) -> tuple[str, str]:
     """In a table whose heading line names periods, the row's cell under the question's year
     (in a row written as fields, the field named by that year)."""
     for key, value in _fields(row):
         if question_years(key) & years and figures_without_years(value):
             return value, key
-    cells = figures_without_years(row)
-    heads = _period_heads(passage, len(cells)) if len(cells) >= 2 and years else None
-    for head, cell in zip(heads or [], cells, strict=False):
-        if head[-4:] in years:
-            return cell.text, head
+    if years:
+        for cell, head in _period_columns(row, passage):
+            if head[-4:] in years:
+                return cell.text, head
     return "", ""
 
 
@@ -307,12 +322,11 @@ def wrong_period(answer: str, sources: Sequence[Hit], question: str) -> list[str
                             periods = question_years(key)
                             placed.append(not periods or bool(periods & years))
                     continue
-                cells = figures_without_years(text)
-                columns = [i for i, cell in enumerate(cells) if same_figure(figure, cell)]
-                if not columns:
+                if not supported(figure, figures_without_years(text)):
                     continue
-                heads = _period_heads(hit.text, len(cells)) if row else None
-                placed.append(heads is None or any(heads[i][-4:] in years for i in columns))
+                columns = _period_columns(text, hit.text) if row else []
+                heads = [head for cell, head in columns if same_figure(figure, cell)]
+                placed.append(not heads or any(head[-4:] in years for head in heads))
         if placed and not any(placed):
             out.append(figure.text)
     return out
