@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterable, Sequence
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,9 @@ from .answer import AnswerStream
 from .config import Settings, load_settings, settings_to_toml
 from .embed import Embedder, create_embedder, embedder_id
 from .errors import EmbedderMismatchError, InputError, WorkspaceError
-from .generate import Generator, create_generator
+from .evaluate.questions import EvalQuestion
+from .evaluate.run import RETRIEVAL_MODES, TUNED_MODES, EvalRun, run_eval
+from .generate import Generator, create_base_and_tuned, create_generator
 from .ingest.pipeline import Ingestor, IngestReport, Progress
 from .retrieve import Retriever
 from .store import STORE_FILE, SearchFilter, Store, StoredDocument, open_store
@@ -208,6 +211,56 @@ class Workspace:
     ) -> Answer:
         """Answer ``question`` from the workspace, citing the passages it used."""
         return self.ask_stream(question, k, source, collection, history, retrieval).run()
+
+    # -- evaluation ---------------------------------------------------------------------------
+    def evaluate(
+        self,
+        questions: Sequence[EvalQuestion],
+        modes: Sequence[str],
+        out: str | Path,
+        progress: Progress | None = None,
+    ) -> EvalRun:
+        """Answer ``questions`` in each of ``modes`` (``base``, ``rag``, ``ft``, ``rag+ft``) and
+        score them into ``out`` (``evaluate.run``). The fine-tuned modes take
+        ``generator.adapter``; the base and the tuned model share one runtime."""
+        wanted = set(modes)
+        gen = self.settings.generator
+        if TUNED_MODES & wanted and not gen.adapter:
+            raise InputError(
+                "modes ft and rag+ft need an adapter: --adapter RUN (an `expert train` run, a PEFT "
+                "folder or a GGUF LoRA)"
+            )
+        if RETRIEVAL_MODES & wanted and not self.store.stats().chunks:
+            raise InputError(
+                f"modes rag and rag+ft retrieve from the workspace, and {self.path} holds no documents; "
+                "`expert ingest` some, or evaluate --modes base,ft"
+            )
+        tuned: Generator | None = None
+        if TUNED_MODES & wanted:
+            base, tuned = create_base_and_tuned(gen)
+        else:
+            base = self.generator if not gen.adapter else create_generator(replace(gen, adapter=""))
+        generators = {m: tuned if m in TUNED_MODES and tuned is not None else base for m in modes}
+        identity = {
+            "base": base.name,
+            "tuned": tuned.name if tuned is not None else None,
+            "embedder": embedder_id(self.settings.embedder),
+            "retrieval": asdict(self.settings.retrieval),
+            "answer": asdict(self.settings.answer),
+            "max_tokens": gen.max_tokens,
+            "temperature": gen.temperature,
+        }
+        return run_eval(
+            questions,
+            generators,
+            self.retriever,
+            self.settings.answer,
+            Path(out),
+            identity,
+            max_tokens=gen.max_tokens,
+            temperature=gen.temperature,
+            progress=progress,
+        )
 
     # -- inspection and maintenance -----------------------------------------------------------
     def sources(self, pattern: str | None = None) -> list[StoredDocument]:

@@ -27,6 +27,7 @@ from .documents import (
     cmd_sources,
     cmd_status,
 )
+from .evaluation import cmd_eval_check, cmd_eval_report, cmd_eval_run
 from .tuning import cmd_dataset_build, cmd_dataset_check, cmd_export, cmd_train
 
 SETTINGS = Settings()
@@ -211,6 +212,33 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--json", action="store_true")
     generator_flags(d)
     d.set_defaults(func=cmd_dataset_build)
+
+    p = command("eval", help="measure base, RAG, fine-tuned and both on your own questions")
+    esub = p.add_subparsers(dest="eval_command", required=True)
+    e = esub.add_parser("check", parents=[common], help="validate a question file (JSONL)")
+    e.add_argument("path")
+    e.add_argument("--json", action="store_true")
+    e.set_defaults(func=cmd_eval_check)
+    e = esub.add_parser(
+        "run", parents=[common], help="answer a question file in each mode and score every answer"
+    )
+    e.add_argument("questions", help="JSONL: question, answer, optional evidence and kind")
+    e.add_argument("--out", required=True, help="folder for answers.jsonl and the summary (resumable)")
+    e.add_argument(
+        "--modes",
+        default="base,rag",
+        help="comma-separated, of base, rag, ft, rag+ft (default %(default)s; ft modes need --adapter)",
+    )
+    e.add_argument("-k", type=int, help=f"passages per answer in the rag modes (default {SETTINGS.answer.k})")
+    e.add_argument("--json", action="store_true")
+    generator_flags(e)
+    e.set_defaults(func=cmd_eval_run)
+    e = esub.add_parser(
+        "report", parents=[common], help="print an evaluation's summary (and write summary.md)"
+    )
+    e.add_argument("folder")
+    e.add_argument("--json", action="store_true")
+    e.set_defaults(func=cmd_eval_report)
 
     p = command("train", help="fine-tune the model with LoRA or QLoRA on a dataset")
     p.add_argument("--data", help="training JSONL (messages, Alpaca or prompt/completion)")

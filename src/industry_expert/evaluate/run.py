@@ -146,6 +146,7 @@ def run_eval(
     identity: Mapping[str, Any] | None = None,
     depth: int = 10,
     max_tokens: int = 384,
+    temperature: float = 0.0,
     progress: Progress | None = None,
 ) -> EvalRun:
     """Answer ``questions`` in each mode of ``generators`` (mode -> the model that answers in it)
@@ -204,6 +205,7 @@ def run_eval(
                 retriever if mode in RETRIEVAL_MODES else None,
                 settings,
                 max_tokens=max_tokens,
+                temperature=temperature,
             )
             answer = stream.run()
             metrics = score(q, answer)

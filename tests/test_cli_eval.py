@@ -1,0 +1,85 @@
+"""`expert eval` as a user runs it: check a question file, run modes with the shipped model,
+report, and one clear line for each bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from test_cli import SAMPLES, expert
+
+QUESTIONS = [
+    {
+        "question": "What was Northwind's capital expenditure in fiscal 2023?",
+        "answer": "$38.4 million",
+        "evidence": {"source": "northwind_annual_report_2023.pdf", "page": 2},
+    },
+    {
+        "question": "Which error code means the actuator stalled?",
+        "answer": "E17",
+        "evidence": {"source": "flowsense_manual.md"},
+    },
+]
+
+
+@pytest.fixture
+def question_file(tmp_path: Path) -> Path:
+    path = tmp_path / "questions.jsonl"
+    path.write_text("".join(json.dumps(q) + "\n" for q in QUESTIONS), encoding="utf-8")
+    return path
+
+
+def test_eval_check_reports_lines_and_exit_code(tmp_path: Path, question_file: Path) -> None:
+    ok = expert("eval", "check", str(question_file), ws=tmp_path / "ws")
+    assert ok.returncode == 0 and ok.stdout.startswith("ok: 2 question(s)") and "2 with evidence" in ok.stdout
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"question": "q?"}\nnot json\n', encoding="utf-8")
+    result = expert("eval", "check", str(bad), ws=tmp_path / "ws")
+    assert result.returncode == 2
+    assert f"{bad}:1: answer is missing" in result.stdout and f"{bad}:2: not valid JSON" in result.stdout
+
+
+def test_bad_inputs_are_one_line_each(tmp_path: Path, question_file: Path) -> None:
+    ws = tmp_path / "ws"
+    expert("init", ws=ws, check=True)
+    cases = [
+        (["--modes", "base,ft"], "modes ft and rag+ft need an adapter"),
+        (["--modes", "rag"], "holds no documents"),
+        (["--modes", "base,rg"], "unknown mode rg"),
+    ]
+    for flags, message in cases:
+        result = expert("eval", "run", str(question_file), "--out", str(tmp_path / "o"), *flags, ws=ws)
+        assert result.returncode == 2 and message in result.stderr and result.stderr.count("\n") == 1, (
+            result.stderr
+        )
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n", encoding="utf-8")
+    result = expert("eval", "run", str(empty), "--out", str(tmp_path / "o"), ws=ws)
+    assert result.returncode == 2 and "holds no questions" in result.stderr
+    result = expert("eval", "report", str(tmp_path / "nothing"), ws=ws)
+    assert result.returncode == 2 and "not an evaluation folder" in result.stderr
+
+
+@pytest.mark.slow
+def test_eval_run_base_and_rag_with_the_shipped_model_then_report(
+    tmp_path: Path, question_file: Path
+) -> None:
+    ws = tmp_path / "ws"
+    expert("init", ws=ws, check=True)
+    expert("ingest", str(SAMPLES), ws=ws, check=True)
+    out = tmp_path / "r1"
+    result = expert("eval", "run", str(question_file), "--out", str(out), "--modes", "base,rag", ws=ws)
+    assert result.returncode == 0, result.stderr
+    assert "| rag |" in result.stdout and "base vs rag" in result.stdout
+    assert "4/4 rag" in result.stderr  # progress lines when not on a terminal
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["modes"]["rag"]["numeric"]["mean"] == 1.0  # $38.4 million, from page 2
+    assert summary["retrieval"]["recall@10"]["mean"] == 1.0
+    assert (out / "summary.md").read_text().startswith("# Evaluation")
+    again = expert(
+        "eval", "run", str(question_file), "--out", str(out), "--modes", "base,rag", "--json", ws=ws
+    )
+    assert json.loads(again.stdout)["resumed"] == 4 and json.loads(again.stdout)["answered"] == 0
+    report = expert("eval", "report", str(out), ws=ws, check=True)
+    assert "| base |" in report.stdout
