@@ -12,7 +12,7 @@ from ..evaluate.run import parse_modes
 from ..workspace import Workspace
 from .answers import generator_overrides
 from .documents import workspace_path
-from .output import Reporter, print_json
+from .output import Reporter, print_json, print_problems
 
 
 def cmd_eval_check(args: argparse.Namespace) -> int:
@@ -20,10 +20,7 @@ def cmd_eval_check(args: argparse.Namespace) -> int:
     if args.json:
         print_json(report.to_dict())
     else:
-        for line, problem in report.problems:
-            print(f"{args.path}:{line}: {problem}")
-        if report.more_problems:
-            print(f"... and {report.more_problems} more problem(s)")
+        print_problems(args.path, report.problems, report.more_problems)
         kinds = ", ".join(f"{n} {k}" for k, n in sorted(report.kinds.items())) or "none"
         verdict = "ok" if report.ok else "not usable"
         print(

@@ -245,3 +245,11 @@ def download_progress(json_mode: bool) -> Any:
             out.log(f"saved {safe(event['path'])} ({event['checksum'] or 'size'} checked)")
 
     return on
+
+
+def print_problems(path: str, problems: list[tuple[int, str]], more: int) -> None:
+    """A checked file's problems as ``PATH:LINE: problem`` lines, the way compilers write them."""
+    for line, problem in problems:
+        print(f"{path}:{line}: {problem}")
+    if more:
+        print(f"... and {more} more problem(s)")

@@ -10,7 +10,7 @@ from ..errors import InputError
 from ..workspace import Workspace
 from .answers import generator_overrides
 from .documents import workspace_path
-from .output import dataset_progress, print_json, train_progress
+from .output import dataset_progress, print_json, print_problems, train_progress
 
 
 def cmd_dataset_build(args: argparse.Namespace) -> int:
@@ -48,10 +48,7 @@ def cmd_dataset_check(args: argparse.Namespace) -> int:
     if args.json:
         print_json(report.to_dict())
     else:
-        for line, problem in report.problems:
-            print(f"{args.path}:{line}: {problem}")
-        if report.more_problems:
-            print(f"... and {report.more_problems} more problem(s)")
+        print_problems(args.path, report.problems, report.more_problems)
         formats = ", ".join(f"{n} {f}" for f, n in sorted(report.formats.items())) or "none"
         verdict = "ok" if report.ok else "not usable"
         print(

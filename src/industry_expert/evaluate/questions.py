@@ -28,6 +28,7 @@ from typing import Any
 
 from ..errors import DatasetError
 from ..figures import figures
+from ..finetune.dataset import jsonl_lines
 
 KINDS = ("figure", "definition", "yes-no", "explanation")
 MAX_PROBLEMS = 20
@@ -180,20 +181,6 @@ class QuestionReport:
         }
 
 
-def _lines(path: Path) -> list[tuple[int, str]]:
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise DatasetError(f"question file {path} not found") from None
-    except OSError as exc:
-        raise DatasetError(f"cannot read {path}: {exc.strerror or exc}") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise DatasetError(f"{path} is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
-    return list(enumerate(text.splitlines(), start=1))
-
-
 def load_questions(path: str | Path, report: QuestionReport | None = None) -> list[EvalQuestion]:
     """Every valid question in ``path``; problems go to ``report`` (or raise if there is none)."""
     path = Path(path)
@@ -201,7 +188,7 @@ def load_questions(path: str | Path, report: QuestionReport | None = None) -> li
     report = report or QuestionReport(str(path))
     out: list[EvalQuestion] = []
     ids: set[str] = set()
-    for number, line in _lines(path):
+    for number, line in jsonl_lines(path, "question file"):
         if not line.strip():
             continue
         try:

@@ -85,12 +85,14 @@ def to_messages(record: Any) -> tuple[str, tuple[dict[str, str], ...]]:
     )
 
 
-def _lines(path: Path) -> Iterator[tuple[int, str]]:
+def jsonl_lines(path: Path, what: str = "dataset") -> Iterator[tuple[int, str]]:
+    """``(line number, line)`` of a UTF-8 text file (a byte-order mark is skipped); a missing,
+    unreadable or non-UTF-8 file is one ``DatasetError`` naming ``what`` it was meant to be."""
     try:
-        with open(path, encoding="utf-8") as fh:
+        with open(path, encoding="utf-8-sig") as fh:
             yield from enumerate(fh, 1)
     except FileNotFoundError:
-        raise DatasetError(f"dataset {path} not found") from None
+        raise DatasetError(f"{what} {path} not found") from None
     except IsADirectoryError:
         raise DatasetError(f"{path} is a folder; give a .jsonl file") from None
     except UnicodeDecodeError as exc:
@@ -136,7 +138,7 @@ def load_examples(path: str | Path, report: DatasetReport | None = None) -> list
     own = report is None
     report = report or DatasetReport(str(path))
     examples: list[Example] = []
-    for number, line in _lines(path):
+    for number, line in jsonl_lines(path):
         if not line.strip():
             continue
         try:
