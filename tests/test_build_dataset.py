@@ -100,7 +100,7 @@ def test_an_empty_workspace_or_useless_generator_is_one_clear_line(ws: Workspace
 
 
 def test_vague_or_missing_questions_are_rejected() -> None:
-    from industry_expert.finetune.build import _question
+    from industry_expert.finetune.build import parse_question as _question
 
     assert (
         _question("Question: What was Intel's revenue in 2020?\n\nAnswer: $77.9 billion")

@@ -4,6 +4,7 @@ report, and one clear line for each bad input."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -83,3 +84,26 @@ def test_eval_run_base_and_rag_with_the_shipped_model_then_report(
     assert json.loads(again.stdout)["resumed"] == 4 and json.loads(again.stdout)["answered"] == 0
     report = expert("eval", "report", str(out), ws=ws, check=True)
     assert "| base |" in report.stdout
+
+
+@pytest.mark.slow
+def test_eval_build_with_the_shipped_model_writes_a_valid_held_out_set(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    expert("init", ws=ws, check=True)
+    expert("ingest", str(SAMPLES), ws=ws, check=True)
+    out = tmp_path / "eval" / "q.jsonl"
+    result = expert("eval", "build", "--out", str(out), "-n", "3", ws=ws)
+    assert result.returncode == 0, result.stderr
+    assert f"in {out}" in result.stdout and "dropped:" in result.stdout
+    check = expert("eval", "check", str(out), ws=ws)
+    assert check.returncode == 0 and check.stdout.startswith("ok: ")
+    for line in out.read_text().splitlines():
+        record = json.loads(line)  # every answer's figures are in its passage
+        passage = record["evidence"]["passage"]
+        assert all(f in passage for f in re.findall(r"\d+(?:\.\d+)?", record["answer"]) if len(f) > 1)
+    assert json.loads(out.with_suffix(".chunks.json").read_text())["made_by"] == "eval build"
+    # A training set built next keeps these passages out.
+    result = expert(
+        "dataset", "build", "--out", str(tmp_path / "train.jsonl"), "-n", "1", ws=ws, cwd=tmp_path
+    )
+    assert f"holding out the passages listed in {out.with_suffix('.chunks.json')}" in result.stderr

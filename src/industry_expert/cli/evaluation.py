@@ -1,8 +1,9 @@
-"""Commands that evaluate: eval check, eval run, eval report."""
+"""Commands that evaluate: eval build, check, run and report."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,73 @@ def cmd_eval_check(args: argparse.Namespace) -> int:
             f"{len(report.problems) + report.more_problems} problem(s), {report.duplicates} duplicate(s)"
         )
     return 0 if report.ok else 2
+
+
+def build_progress(json_mode: bool) -> Any:
+    out = Reporter(json_mode)
+
+    def on(event: dict[str, Any]) -> None:
+        kind = event["event"]
+        if kind == "start":
+            if event["resumed"]:
+                out.log(f"resuming with {event['resumed']} question(s) already made")
+            out.begin(
+                event["questions"],
+                "question",
+                "eval build",
+                initial=min(event["resumed"], event["questions"]),
+            )
+        elif kind == "question":
+            out.advance(f"{event['done']}/{event['total']} {event['kind']}: {event['question']}")
+        elif kind == "done":
+            out.end()
+
+    return on
+
+
+def cmd_eval_build(args: argparse.Namespace) -> int:
+    from ..evaluate.build import build_questions
+    from ..finetune.build import held_out_chunks
+
+    with Workspace.open(workspace_path(args), generator_overrides(args)) as ws:
+        exclude, manifests = held_out_chunks(args.exclude or [], [Path.cwd(), ws.path], "dataset build")
+        for manifest in manifests:
+            print(f"holding out the passages listed in {manifest}", file=sys.stderr)
+        report = build_questions(
+            ws.store,
+            ws.generator,
+            args.out,
+            n=args.n,
+            exclude=exclude,
+            seed=args.seed,
+            source=args.source,
+            progress=build_progress(args.json),
+        )
+    if args.json:
+        print_json(report.to_dict())
+        return 0
+    kinds = ", ".join(f"{n} {k}" for k, n in sorted(report.kinds.items()))
+    print(f"{report.questions} question(s) ({kinds}) in {args.out}, from {report.tried} passage(s) tried")
+    dropped = {
+        "unusable replies": report.rejected,
+        "questions off their passage": report.off_passage,
+        "answers the passage does not support": report.ungrounded,
+        "answers that changed when asked again": report.inconsistent,
+        "duplicates": report.duplicates,
+    }
+    print("dropped: " + ", ".join(f"{n} {what}" for what, n in dropped.items()))
+    if report.held_out:
+        print(f"{report.held_out} passage(s) skipped because a training set used them")
+    if report.short:
+        short = ", ".join(f"{n} {k}" for k, n in report.short.items())
+        why = (
+            "the workspace has no more passages to ask about"
+            if report.exhausted
+            else "the generator rarely wrote such questions (try --model or --base-url)"
+        )
+        print(f"short of the mix by {short}: {why}")
+    print(f"read them before trusting them; `expert eval check {args.out}` validates the file")
+    return 0
 
 
 def eval_progress(json_mode: bool) -> Any:

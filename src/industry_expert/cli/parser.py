@@ -12,6 +12,7 @@ import inspect
 from typing import Any, get_args, get_type_hints
 
 from ..config import Settings, choices
+from ..evaluate.build import build_questions
 from ..finetune.build import build_dataset
 from ..finetune.export import export
 from ..finetune.train import TrainConfig
@@ -27,7 +28,7 @@ from .documents import (
     cmd_sources,
     cmd_status,
 )
-from .evaluation import cmd_eval_check, cmd_eval_report, cmd_eval_run
+from .evaluation import cmd_eval_build, cmd_eval_check, cmd_eval_report, cmd_eval_run
 from .tuning import cmd_dataset_build, cmd_dataset_check, cmd_export, cmd_train
 
 SETTINGS = Settings()
@@ -208,6 +209,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="share held out for validation (default %(default)s)",
     )
     d.add_argument("--source", help="only chunks of sources matching this path or glob")
+    d.add_argument(
+        "--exclude",
+        action="append",
+        metavar="FILE",
+        help="keep out the passages of this question set (its .chunks.json; repeatable); sets made by "
+        "`eval build` under this folder or the workspace are kept out anyway",
+    )
     d.add_argument("--seed", type=int, default=default(build_dataset, "seed"))
     d.add_argument("--json", action="store_true")
     generator_flags(d)
@@ -219,6 +227,27 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("path")
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=cmd_eval_check)
+    e = esub.add_parser(
+        "build",
+        parents=[common],
+        help="synthesize held-out questions with reference answers from passages no training set used",
+    )
+    e.add_argument("--out", required=True, help="question JSONL to write (also OUT.chunks.json)")
+    e.add_argument(
+        "-n", type=int, default=default(build_questions, "n"), help="questions to make (default %(default)s)"
+    )
+    e.add_argument(
+        "--exclude",
+        action="append",
+        metavar="FILE",
+        help="keep out the passages of this training set (its .chunks.json; repeatable); sets made by "
+        "`dataset build` under this folder or the workspace are kept out anyway",
+    )
+    e.add_argument("--source", help="only chunks of sources matching this path or glob")
+    e.add_argument("--seed", type=int, default=default(build_questions, "seed"))
+    e.add_argument("--json", action="store_true")
+    generator_flags(e)
+    e.set_defaults(func=cmd_eval_build)
     e = esub.add_parser(
         "run", parents=[common], help="answer a question file in each mode and score every answer"
     )

@@ -14,9 +14,14 @@ from .output import dataset_progress, print_json, print_problems, train_progress
 
 
 def cmd_dataset_build(args: argparse.Namespace) -> int:
-    from ..finetune.build import build_dataset
+    from ..finetune.build import build_dataset, held_out_chunks
 
     with Workspace.open(workspace_path(args), generator_overrides(args)) as ws:
+        # An evaluation's questions are kept out of training: the ones named, and any set that
+        # `expert eval build` wrote under this folder or the workspace.
+        exclude, manifests = held_out_chunks(args.exclude or [], [Path.cwd(), ws.path], "eval build")
+        for manifest in manifests:
+            print(f"holding out the passages listed in {manifest}", file=sys.stderr)
         report = build_dataset(
             ws.store,
             ws.generator,
@@ -27,6 +32,7 @@ def cmd_dataset_build(args: argparse.Namespace) -> int:
             val_fraction=args.val_fraction,
             seed=args.seed,
             source=args.source,
+            exclude=exclude,
             progress=dataset_progress(args.json),
         )
     if args.json:

@@ -86,7 +86,7 @@ def infer_kind(question: str, answer: str) -> str:
     first = answer.strip().split(maxsplit=1)[0].strip(".,!").lower() if answer.strip() else ""
     if first in ("yes", "no"):
         return "yes-no"
-    if figures(answer):
+    if any(not f.year_like for f in figures(answer)):
         return "figure"
     q = question.strip().lower()
     if q.startswith(("what is ", "what are ", "what does ", "define ", "what do ")) and (

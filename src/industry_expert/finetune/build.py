@@ -17,6 +17,7 @@ out, and three files are written: ``OUT`` (training), ``OUT.val.jsonl`` and ``OU
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import re
@@ -65,7 +66,7 @@ class BuildReport:
 _VAGUE = re.compile(r"\b(the|this) (text|passage|document|question)\b|\bthe answer\b", re.I)
 
 
-def _question(reply: str) -> str:
+def parse_question(reply: str) -> str:
     """The question in a generator's reply, or "" when there is no usable one."""
     line = next((x.strip() for x in reply.strip().splitlines() if x.strip()), "")
     line = re.sub(r"^(question\s*\d*\s*:\s*)", "", line, flags=re.I).strip().strip('"')
@@ -115,6 +116,120 @@ def grounded(answer: str, passage: str, question: str) -> bool:
     return figures <= have | asked and bool((terms - asked) & have)
 
 
+def fingerprint(text: str) -> str:
+    """A chunk's text, whitespace folded, hashed: it names the same passage after a re-ingest,
+    which gives chunks new ids."""
+    return hashlib.sha256(" ".join(text.split()).encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class UsedChunks:
+    """The chunks a dataset or question set was made from (its ``.chunks.json`` manifest)."""
+
+    ids: frozenset[int] = frozenset()
+    fingerprints: frozenset[str] = frozenset()
+    made_by: str = "dataset build"  # or "eval build"
+
+    def __contains__(self, hit: object) -> bool:
+        assert isinstance(hit, Hit)
+        return hit.chunk_id in self.ids or fingerprint(hit.text) in self.fingerprints
+
+    def __or__(self, other: UsedChunks) -> UsedChunks:
+        return UsedChunks(self.ids | other.ids, self.fingerprints | other.fingerprints, self.made_by)
+
+    def __len__(self) -> int:
+        return max(len(self.ids), len(self.fingerprints))
+
+
+def manifest_path(path: str | Path) -> Path:
+    """``X.chunks.json`` for a dataset or question file ``X.jsonl``, or the manifest itself."""
+    path = Path(path)
+    return path if path.name.endswith(".chunks.json") else path.with_suffix(".chunks.json")
+
+
+def read_used_chunks(path: str | Path) -> UsedChunks:
+    """The chunks listed in the manifest of ``path`` (a dataset, a question set, or the
+    ``.chunks.json`` itself). Manifests written before fingerprints were kept match by id only."""
+    manifest = manifest_path(path)
+    try:
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+        ids = frozenset(int(i) for i in data["all"])
+        prints = frozenset(str(f) for f in data.get("fingerprints", []))
+        made_by = str(data.get("made_by", "dataset build"))
+    except FileNotFoundError:
+        raise BuildError(
+            f"{manifest} not found: name a file made by `expert dataset build` or `expert eval build` "
+            "(its .chunks.json lists the chunks it used)"
+        ) from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise BuildError(f"{manifest} is not a chunk list ({exc}); rebuild the file it belongs to") from None
+    return UsedChunks(ids, prints, made_by)
+
+
+SKIP_DIRS = frozenset({"node_modules", "__pycache__", "site-packages"})
+
+
+def find_manifests(roots: Sequence[Path], made_by: str, depth: int = 4) -> list[Path]:
+    """The ``.chunks.json`` manifests written by ``made_by`` under ``roots`` (hidden folders and
+    environments skipped, ``depth`` levels down): what a build holds out without being told."""
+    found: set[Path] = set()
+
+    def walk(folder: Path, level: int) -> None:
+        try:
+            entries = list(folder.iterdir())
+        except OSError:
+            return
+        for entry in entries:
+            if entry.name.startswith(".") or entry.name in SKIP_DIRS:
+                continue
+            if entry.is_dir() and level < depth:
+                walk(entry, level + 1)
+            elif entry.name.endswith(".chunks.json") and entry.is_file():
+                try:
+                    if read_used_chunks(entry).made_by == made_by:
+                        found.add(entry.resolve())
+                except BuildError:
+                    continue  # not ours, or damaged: an explicit --exclude reports it
+
+    for root in roots:
+        walk(Path(root), 0)
+    return sorted(found)
+
+
+def held_out_chunks(
+    paths: Sequence[str | Path], discover: Sequence[Path] = (), made_by: str = ""
+) -> tuple[UsedChunks, list[Path]]:
+    """The chunks named by the manifests of ``paths``, plus those ``find_manifests`` finds under
+    ``discover`` written by ``made_by``; with the manifests read."""
+    manifests = [manifest_path(p).resolve() for p in paths]
+    manifests += [m for m in (find_manifests(discover, made_by) if discover else []) if m not in manifests]
+    used = UsedChunks()
+    for manifest in manifests:
+        used = used | read_used_chunks(manifest)
+    return used, manifests
+
+
+def write_used_chunks(
+    path: Path, oracle: Sequence[Hit], seen: Sequence[Hit], made_by: str = "dataset build"
+) -> list[int]:
+    """Write the manifest ``path`` for passages answered from (``oracle``) and every passage
+    shown (``seen``, oracles included); return the ids of all of them."""
+    every = {h.chunk_id: h for h in [*oracle, *seen]}
+    ids = sorted(every)
+    path.write_text(
+        json.dumps(
+            {
+                "oracle": sorted({h.chunk_id for h in oracle}),
+                "all": ids,
+                "fingerprints": sorted({fingerprint(h.text) for h in every.values()}),
+                "made_by": made_by,
+            }
+        ),
+        encoding="utf-8",
+    )
+    return ids
+
+
 def make_example(
     question: str,
     answer: str,
@@ -155,10 +270,12 @@ def build_dataset(
     val_fraction: float = 0.1,
     seed: int = 42,
     source: str | None = None,
+    exclude: UsedChunks | None = None,
     progress: Progress | None = None,
 ) -> BuildReport:
     """Write ``n`` question/answer examples from the chunks of ``store`` to ``out``, written and
-    answered by ``generator`` (see the module doc)."""
+    answered by ``generator`` (see the module doc). Chunks in ``exclude`` (an evaluation's
+    questions, ``read_used_chunks``) are neither asked about nor shown as distractors."""
     emit = progress or (lambda event: None)
     out = Path(out)
     val_out = out.with_suffix(".val.jsonl")
@@ -177,8 +294,10 @@ def build_dataset(
     rng = random.Random(seed)
     rng.shuffle(ids)
 
+    held_out = exclude or UsedChunks()
+
     def fetch(chosen: Sequence[int]) -> list[Hit]:
-        return store.get_chunks(chosen)
+        return [h for h in store.get_chunks(chosen) if h not in held_out]
 
     def candidates() -> Iterator[Hit]:
         for start in range(0, len(ids), 256):
@@ -208,7 +327,7 @@ def build_dataset(
                 continue
             tried.add(oracle.chunk_id)
             passage = oracle.text.strip()
-            question = _question(
+            question = parse_question(
                 complete(
                     gen, [{"role": "user", "content": QUESTION_PROMPT.format(passage=passage)}], max_tokens=80
                 )
@@ -255,13 +374,9 @@ def build_dataset(
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in train), encoding="utf-8")
     val_out.write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in val), encoding="utf-8")
-    report.chunks = sorted(
-        {e["meta"]["chunk_id"] for e in unique} | {d for e in unique for d in e["meta"]["distractors"]}
-    )
-    chunks_out.write_text(
-        json.dumps({"oracle": sorted({e["meta"]["chunk_id"] for e in unique}), "all": report.chunks}),
-        encoding="utf-8",
-    )
+    oracle_ids = sorted({e["meta"]["chunk_id"] for e in unique})
+    shown = sorted({d for e in unique for d in e["meta"]["distractors"]} - set(oracle_ids))
+    report.chunks = write_used_chunks(chunks_out, store.get_chunks(oracle_ids), store.get_chunks(shown))
     partial.unlink()
     report.train, report.validation = len(train), len(val)
     emit({"event": "done", **report.to_dict()})
