@@ -84,6 +84,8 @@ def test_eval_run_base_and_rag_with_the_shipped_model_then_report(
     assert json.loads(again.stdout)["resumed"] == 4 and json.loads(again.stdout)["answered"] == 0
     report = expert("eval", "report", str(out), ws=ws, check=True)
     assert "| base |" in report.stdout
+    compared = expert("eval", "compare", str(out), str(out), ws=ws, check=True)
+    assert "| rag | " in compared.stdout and "no significant difference" in compared.stdout
 
 
 @pytest.mark.slow

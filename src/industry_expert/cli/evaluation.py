@@ -133,6 +133,17 @@ def cmd_eval_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval_compare(args: argparse.Namespace) -> int:
+    from ..evaluate.compare import compare_runs, format_comparison
+
+    result = compare_runs(args.before, args.after)
+    if args.json:
+        print_json(result)
+    else:
+        print(format_comparison(result))
+    return 0
+
+
 def cmd_eval_report(args: argparse.Namespace) -> int:
     summary = load_summary(args.folder)
     write_markdown(Path(args.folder), summary)

@@ -28,7 +28,7 @@ from .documents import (
     cmd_sources,
     cmd_status,
 )
-from .evaluation import cmd_eval_build, cmd_eval_check, cmd_eval_report, cmd_eval_run
+from .evaluation import cmd_eval_build, cmd_eval_check, cmd_eval_compare, cmd_eval_report, cmd_eval_run
 from .tuning import cmd_dataset_build, cmd_dataset_check, cmd_export, cmd_train
 
 SETTINGS = Settings()
@@ -268,6 +268,15 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("folder")
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=cmd_eval_report)
+    e = esub.add_parser(
+        "compare",
+        parents=[common],
+        help="two runs of the same questions: what changed, and which differences are beyond noise",
+    )
+    e.add_argument("before", help="evaluation folder (eval run --out)")
+    e.add_argument("after", help="evaluation folder of the same question file")
+    e.add_argument("--json", action="store_true")
+    e.set_defaults(func=cmd_eval_compare)
 
     p = command("train", help="fine-tune the model with LoRA or QLoRA on a dataset")
     p.add_argument("--data", help="training JSONL (messages, Alpaca or prompt/completion)")
