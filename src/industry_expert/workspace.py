@@ -29,7 +29,9 @@ from .answer import AnswerStream
 from .config import Settings, load_settings, settings_to_toml
 from .embed import Embedder, create_embedder, embedder_id
 from .errors import EmbedderMismatchError, InputError, WorkspaceError
+from .evaluate.advise import Advice, Novelty, advise, general_english, prose_sample, workspace_facts
 from .evaluate.questions import EvalQuestion
+from .evaluate.report import load_summary
 from .evaluate.run import RETRIEVAL_MODES, TUNED_MODES, EvalRun, run_eval
 from .generate import Generator, create_base_and_tuned, create_generator
 from .ingest.pipeline import Ingestor, IngestReport, Progress
@@ -260,6 +262,36 @@ class Workspace:
             max_tokens=gen.max_tokens,
             temperature=gen.temperature,
             progress=progress,
+        )
+
+    def novelty(self) -> Novelty | None:
+        """The base model's perplexity on the workspace's prose against plain English
+        (``evaluate.advise``); None when there is too little prose or the model is not a local
+        GGUF file (an API model's perplexity cannot be read)."""
+        from .generate.perplexity import gguf_perplexity
+        from .models import gguf_file, resolve_model
+
+        gen = self.settings.generator
+        if gen.backend != "llama-cpp":
+            return None
+        texts = prose_sample(self.store)
+        if not texts:
+            return None
+        model = resolve_model(gen.model)
+        path = gguf_file(model)
+        domain = gguf_perplexity(path, texts, threads=gen.threads)
+        general = gguf_perplexity(path, [general_english()], threads=gen.threads)
+        return Novelty(domain.value, general.value, domain.tokens, model.name)
+
+    def advise(self, evaluation: str | Path | None = None, novelty: bool = True) -> Advice:
+        """RAG, fine-tuning or both, from the evaluation in the folder ``evaluation`` (if any),
+        the workspace's size and churn, and (``novelty``) how new its language is to the model."""
+        summary = load_summary(evaluation) if evaluation is not None else None
+        return advise(
+            summary,
+            workspace_facts(self.store),
+            self.novelty() if novelty else None,
+            str(evaluation) if evaluation is not None else None,
         )
 
     # -- inspection and maintenance -----------------------------------------------------------

@@ -144,6 +144,31 @@ def cmd_eval_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_advise(args: argparse.Namespace) -> int:
+    from ..evaluate.advise import latest_evaluation
+
+    with Workspace.open(workspace_path(args), generator_overrides(args)) as ws:
+        folder = Path(args.eval) if args.eval else latest_evaluation([Path.cwd(), ws.path])
+        if folder is not None and not args.eval and not args.json:
+            print(f"using the latest evaluation, {folder} (--eval FOLDER picks another)", file=sys.stderr)
+        advice = ws.advise(folder, novelty=not args.no_novelty)
+    if args.json:
+        print_json(advice.to_dict())
+        return 0
+    print(f"Recommendation: {advice.recommendation}")
+    if advice.tied and len(advice.tied) > 1:
+        print(f"Tied within the noise: {', '.join(advice.tied)}")
+    if advice.reasons:
+        print("\nWhy:")
+        for reason in advice.reasons:
+            print(f"- {reason}")
+    if advice.next_steps:
+        print("\nWhat to try next:")
+        for step in advice.next_steps:
+            print(f"- {step}")
+    return 0
+
+
 def cmd_eval_report(args: argparse.Namespace) -> int:
     summary = load_summary(args.folder)
     write_markdown(Path(args.folder), summary)

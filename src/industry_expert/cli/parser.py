@@ -28,7 +28,14 @@ from .documents import (
     cmd_sources,
     cmd_status,
 )
-from .evaluation import cmd_eval_build, cmd_eval_check, cmd_eval_compare, cmd_eval_report, cmd_eval_run
+from .evaluation import (
+    cmd_advise,
+    cmd_eval_build,
+    cmd_eval_check,
+    cmd_eval_compare,
+    cmd_eval_report,
+    cmd_eval_run,
+)
 from .tuning import cmd_dataset_build, cmd_dataset_check, cmd_export, cmd_train
 
 SETTINGS = Settings()
@@ -277,6 +284,17 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("after", help="evaluation folder of the same question file")
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=cmd_eval_compare)
+
+    p = command("advise", help="RAG, fine-tuning or both: a recommendation with the figures behind it")
+    p.add_argument(
+        "--eval", metavar="FOLDER", help="an `eval run` folder (default: the latest one found here)"
+    )
+    p.add_argument(
+        "--no-novelty", action="store_true", help="skip measuring the model's perplexity on the workspace"
+    )
+    p.add_argument("--json", action="store_true")
+    generator_flags(p)
+    p.set_defaults(func=cmd_advise)
 
     p = command("train", help="fine-tune the model with LoRA or QLoRA on a dataset")
     p.add_argument("--data", help="training JSONL (messages, Alpaca or prompt/completion)")
