@@ -89,7 +89,9 @@ def test_eval_run_base_and_rag_with_the_shipped_model_then_report(
     advice = expert("advise", "--no-novelty", ws=ws, cwd=tmp_path)  # finds r1 on its own
     assert advice.returncode == 0 and f"using the latest evaluation, {out}" in advice.stderr
     # Two questions cannot tell rag from the model alone: the verdict is the cheaper one, said so.
-    assert advice.stdout.startswith("Recommendation: neither") and "evaluate on more questions" in advice.stdout
+    assert (
+        advice.stdout.startswith("Recommendation: neither") and "evaluate on more questions" in advice.stdout
+    )
     assert "no significant difference" in advice.stdout and "measure fine-tuning too" in advice.stdout
     missing = expert("advise", "--eval", str(tmp_path / "nothing"), ws=ws)
     assert missing.returncode == 2 and "not an evaluation folder" in missing.stderr
