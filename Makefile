@@ -9,7 +9,7 @@ LLAMA_CPP_PYTHON ?= 0.3.36
 LLAMA_SDIST := $(VENV)/src/llama_cpp_python-$(LLAMA_CPP_PYTHON).tar.gz
 DEMO_WS := .expert-demo
 
-.PHONY: install demo test lint typecheck bench clean
+.PHONY: install browser demo test lint typecheck bench clean
 
 install: $(VENV)/.installed
 
@@ -41,11 +41,18 @@ demo: install
 	$(VENV)/bin/expert --workspace $(DEMO_WS) ask "What was Northwind's capital expenditure in fiscal 2023?"
 	$(VENV)/bin/expert --workspace $(DEMO_WS) status
 
-test: install
+# Debian's Chromium, for the tests that look at report.html in a real browser (as root, or with sudo).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get install -y -q chromium >/dev/null 2>&1 || \
+		{ $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q chromium >/dev/null; }; }
+
+test: install browser
 	$(VENV)/bin/ruff check src tests benchmarks tools
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy src
-	$(VENV)/bin/python -m pytest -q
+	EXPERT_REQUIRE_BROWSER=1 $(VENV)/bin/python -m pytest -q
 
 # lint-imports checks the package's floors and that no import cycle exists (pyproject.toml).
 lint: install

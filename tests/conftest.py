@@ -56,6 +56,34 @@ class FakeEmbedder:
         return sum(self.calls)
 
 
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's headless Chromium, which `make test` installs. Outside `make test` a machine
+    without it skips the browser tests; under it (EXPERT_REQUIRE_BROWSER=1) they fail instead."""
+    import os
+    import shutil
+
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found:
+        return found
+    if os.environ.get("EXPERT_REQUIRE_BROWSER"):
+        pytest.fail("chromium is not installed; `make browser` installs Debian's chromium package")
+    pytest.skip("needs chromium (make browser)")
+
+
+def screenshot(browser: str, page: Path, out: Path, width: int = 1200, height: int = 1800) -> Path:
+    """A headless Chromium screenshot of the file ``page``."""
+    import subprocess
+
+    subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
+         f"--user-data-dir={out.parent / 'chromium-profile'}", f"--window-size={width},{height}",
+         f"--screenshot={out}", page.resolve().as_uri()],
+        check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    return out
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Exported ONNX models go to a temporary cache, not the user's home (CLI tests inherit it)."""

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..evaluate.html import write_html
 from ..evaluate.questions import check_questions, load_questions
 from ..evaluate.report import format_summary, load_summary, write_markdown
 from ..evaluate.run import parse_modes
@@ -125,11 +126,14 @@ def cmd_eval_run(args: argparse.Namespace) -> int:
     with Workspace.open(workspace_path(args), overrides) as ws:
         run = ws.evaluate(questions, modes, args.out, progress=eval_progress(args.json))
     write_markdown(run.out, run.summary)
+    write_html(run.out, run.summary)
     if args.json:
         print_json({"out": str(run.out), "answered": run.answered, "resumed": run.resumed, **run.summary})
     else:
         print(format_summary(run.summary))
-        print(f"\nanswers, scores and summary in {run.out}/ (summary.md, summary.json, answers.jsonl)")
+        print(
+            f"\nanswers, scores and summary in {run.out}/ (report.html, summary.md, summary.json, answers.jsonl)"
+        )
     return 0
 
 
@@ -172,8 +176,10 @@ def cmd_advise(args: argparse.Namespace) -> int:
 def cmd_eval_report(args: argparse.Namespace) -> int:
     summary = load_summary(args.folder)
     write_markdown(Path(args.folder), summary)
+    page = write_html(Path(args.folder), summary)
     if args.json:
         print_json(summary)
     else:
         print(format_summary(summary))
+        print(f"\nthe page with plots and every answer: {page}")
     return 0
