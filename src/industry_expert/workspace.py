@@ -30,6 +30,7 @@ from .config import Settings, load_settings, settings_to_toml
 from .embed import Embedder, create_embedder, embedder_id
 from .errors import EmbedderMismatchError, InputError, WorkspaceError
 from .evaluate.advise import Advice, Novelty, advise, general_english, prose_sample, workspace_facts
+from .evaluate.judge import Judge
 from .evaluate.questions import EvalQuestion
 from .evaluate.report import load_summary
 from .evaluate.run import RETRIEVAL_MODES, TUNED_MODES, EvalRun, run_eval
@@ -221,6 +222,7 @@ class Workspace:
         modes: Sequence[str],
         out: str | Path,
         progress: Progress | None = None,
+        judge: Judge | None = None,
     ) -> EvalRun:
         """Answer ``questions`` in each of ``modes`` (``base``, ``rag``, ``ft``, ``rag+ft``) and
         score them into ``out`` (``evaluate.run``). The fine-tuned modes take
@@ -262,6 +264,7 @@ class Workspace:
             max_tokens=gen.max_tokens,
             temperature=gen.temperature,
             progress=progress,
+            judge=judge,
         )
 
     def novelty(self) -> Novelty | None:

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..errors import InputError
 from ..evaluate.html import write_html
 from ..evaluate.questions import check_questions, load_questions
 from ..evaluate.report import format_summary, load_summary, write_markdown
@@ -123,8 +124,15 @@ def cmd_eval_run(args: argparse.Namespace) -> int:
     overrides = generator_overrides(args)
     if args.k:
         overrides["answer.k"] = args.k
+    judge = None
+    if args.judge_url:
+        from ..evaluate.judge import openai_judge
+
+        judge = openai_judge(args.judge_url, args.judge_model or "", args.judge_key_env or "")
+    elif args.judge_model:
+        raise InputError("--judge-model needs --judge-url: the OpenAI-compatible endpoint that serves it")
     with Workspace.open(workspace_path(args), overrides) as ws:
-        run = ws.evaluate(questions, modes, args.out, progress=eval_progress(args.json))
+        run = ws.evaluate(questions, modes, args.out, progress=eval_progress(args.json), judge=judge)
     write_markdown(run.out, run.summary)
     write_html(run.out, run.summary)
     if args.json:

@@ -266,6 +266,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated, of base, rag, ft, rag+ft (default %(default)s; ft modes need --adapter)",
     )
     e.add_argument("-k", type=int, help=f"passages per answer in the rag modes (default {SETTINGS.answer.k})")
+    e.add_argument(
+        "--judge-url",
+        metavar="URL",
+        help="also grade each answer with a judge model at this OpenAI-compatible endpoint (off by default)",
+    )
+    e.add_argument("--judge-model", metavar="NAME", help="the judge model's name on that server")
+    e.add_argument("--judge-key-env", metavar="VAR", help="environment variable holding the judge's API key")
     e.add_argument("--json", action="store_true")
     generator_flags(e)
     e.set_defaults(func=cmd_eval_run)

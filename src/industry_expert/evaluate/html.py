@@ -19,7 +19,7 @@ import io
 from pathlib import Path
 from typing import Any
 
-from .report import COLUMNS, _value
+from .report import _value, columns
 from .run import _read_jsonl
 
 COLORS = {"base": "#7f7f7f", "rag": "#1f77b4", "ft": "#ff7f0e", "rag+ft": "#2ca02c"}
@@ -155,12 +155,13 @@ def render(summary: dict[str, Any], rows: list[dict[str, Any]], title: str = "Ev
         parts.append("</div>")
 
     parts.append("<h2>Scores and cost per mode</h2><table><tr><th>mode</th>")
-    parts += [f"<th>{_e(label)}</th>" for _, label in COLUMNS]
+    shown = columns(summary)
+    parts += [f"<th>{_e(label)}</th>" for _, label in shown]
     parts.append("<th>median ms</th><th>first token ms</th><th>prompt tok</th><th>answer tok</th>"
                  "<th>peak MB</th><th>quoted</th></tr>")  # fmt: skip
     memory = summary.get("peak_rss_mb", {})
     for mode, entry in summary["modes"].items():
-        cells = [_value(entry.get(key), interval=key == "score") for key, _ in COLUMNS]
+        cells = [_value(entry.get(key), interval=key == "score") for key, _ in shown]
         parts.append(f"<tr><td>{_e(mode)}</td>" + "".join(f"<td class='num'>{_e(c)}</td>" for c in cells))
         for key in ("total_ms", "first_token_ms", "prompt_tokens", "completion_tokens"):
             value = entry.get(key)

@@ -18,7 +18,14 @@ COLUMNS = (
     ("numeric", "numeric"),
     ("citation_precision", "citation prec."),
     ("faithfulness", "faithful"),
+    ("judge", "judge"),
 )
+
+
+def columns(summary: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """``COLUMNS`` without the judge's when no judge graded this run."""
+    judged = any((entry.get("judge") or {}).get("n") for entry in summary["modes"].values())
+    return tuple(c for c in COLUMNS if c[0] != "judge" or judged)
 
 
 def load_summary(folder: str | Path) -> dict[str, Any]:
@@ -60,10 +67,11 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"{summary['questions']} questions; score is numeric match where the reference is a figure, else token F1."
     ]
     lines.append("")
-    header = ["mode", *[label for _, label in COLUMNS], "median ms", "prompt tok", "quoted"]
+    shown = columns(summary)
+    header = ["mode", *[label for _, label in shown], "median ms", "prompt tok", "quoted"]
     rows = []
     for mode, entry in summary["modes"].items():
-        cells = [_value(entry.get(key), interval=key == "score") for key, _ in COLUMNS]
+        cells = [_value(entry.get(key), interval=key == "score") for key, _ in shown]
         total = entry.get("total_ms")
         rows.append(
             [

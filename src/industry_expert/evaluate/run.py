@@ -34,6 +34,7 @@ from ..errors import DatasetError, InputError
 from ..generate import Generator
 from ..retrieve import Retriever
 from ..types import Answer
+from .judge import Judge
 from .metrics import (
     citation_precision,
     exact_match,
@@ -52,7 +53,7 @@ from .questions import EvalQuestion, hit_key
 MODES = ("base", "rag", "ft", "rag+ft")
 RETRIEVAL_MODES = frozenset({"rag", "rag+ft"})
 TUNED_MODES = frozenset({"ft", "rag+ft"})
-ANSWER_METRICS = ("score", "exact", "f1", "rouge_l", "numeric", "citation_precision", "faithfulness")
+ANSWER_METRICS = ("score", "exact", "f1", "rouge_l", "numeric", "citation_precision", "faithfulness", "judge")
 COST_METRICS = ("first_token_ms", "total_ms", "prompt_tokens", "completion_tokens")
 RETRIEVAL_METRICS = ("recall@1", "recall@5", "recall@10", "mrr", "ndcg@10")
 Progress = Callable[[dict[str, Any]], None]
@@ -148,12 +149,16 @@ def run_eval(
     max_tokens: int = 384,
     temperature: float = 0.0,
     progress: Progress | None = None,
+    judge: Judge | None = None,
 ) -> EvalRun:
     """Answer ``questions`` in each mode of ``generators`` (mode -> the model that answers in it)
     and write ``answers.jsonl``, ``retrieval.jsonl``, ``manifest.json`` and ``summary.json`` to
     ``out``. ``identity`` (models, adapter, settings) must match an earlier run's to resume it."""
     if not questions:
         raise DatasetError("the question set is empty")
+    if judge is not None:
+        judge.check()  # an unreachable judge stops the run before it writes anything
+        identity = {**(identity or {}), "judge": judge.name}
     modes = tuple(generators)
     if RETRIEVAL_MODES & set(modes) and retriever is None:
         raise InputError("modes rag and rag+ft need a workspace to retrieve from")
@@ -209,6 +214,8 @@ def run_eval(
             )
             answer = stream.run()
             metrics = score(q, answer)
+            if judge is not None:
+                metrics["judge"] = judge.grade(q.question, q.answer, answer.text)
             row = {
                 "id": q.id,
                 "mode": mode,
@@ -273,7 +280,7 @@ def summarize(out: Path, ids: Sequence[str], modes: Sequence[str]) -> dict[str, 
     for mode, answered in by_mode.items():
         entry: dict[str, Any] = {"answered": len(answered)}
         for name in ANSWER_METRICS:
-            entry[name] = _interval(r["metrics"][name] for r in answered.values())
+            entry[name] = _interval(r["metrics"].get(name) for r in answered.values())
         for name in COST_METRICS:
             values = sorted(r["cost"][name] for r in answered.values())
             entry[name] = values[len(values) // 2] if values else None  # median
