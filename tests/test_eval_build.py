@@ -184,3 +184,22 @@ def test_consistency_quotas_and_draw() -> None:
     made = [{"kind": "figure", "i": i} for i in range(6)] + [{"kind": "definition", "i": 9}]
     chosen = draw(made, quotas(5), 5, random.Random(1))
     assert len(chosen) == 5 and {"kind": "definition", "i": 9} in chosen
+
+
+def test_dataset_build_keeps_out_the_pages_a_question_file_cites(ws: Workspace, tmp_path: Path) -> None:
+    from test_build_dataset import QAGenerator
+    from test_cli import expert
+
+    places = UsedChunks(places=frozenset({f"report_{i}.md" for i in range(20)}))
+    train = tmp_path / "train.jsonl"
+    build_dataset(ws.store, QAGenerator(), train, n=8, distractors=2, exclude=places)
+    seen = ws.store.get_chunks(sorted(read_used_chunks(train).ids))
+    assert seen and all(int(Path(h.source).stem.split("_")[1]) >= 20 for h in seen)
+    # From the command line: a question file of one's own, by its evidence.
+    questions = tmp_path / "mine.jsonl"
+    questions.write_text(json.dumps({"question": "q?", "answer": "a", "file": "r.pdf", "pages": [3]}) + "\n")
+    expert("init", ws=tmp_path / "empty", check=True)
+    result = expert("dataset", "build", "--out", str(tmp_path / "t2.jsonl"), "--exclude", str(questions),
+                    "-n", "1", ws=tmp_path / "empty")  # fmt: skip
+    assert f"holding out the 1 page(s) {questions} cites as evidence" in result.stderr
+    assert "has no chunks" in result.stderr and result.returncode == 2

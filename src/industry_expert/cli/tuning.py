@@ -14,14 +14,26 @@ from .output import dataset_progress, print_json, print_problems, train_progress
 
 
 def cmd_dataset_build(args: argparse.Namespace) -> int:
-    from ..finetune.build import build_dataset, held_out_chunks
+    from ..evaluate.questions import load_questions
+    from ..finetune.build import UsedChunks, build_dataset, held_out_chunks, manifest_path
 
+    named = args.exclude or []
+    # A question file of your own has no chunk list: the pages its evidence cites are kept out.
+    own = [p for p in named if not manifest_path(p).is_file() and not str(p).endswith(".chunks.json")]
     with Workspace.open(workspace_path(args), generator_overrides(args)) as ws:
         # An evaluation's questions are kept out of training: the ones named, and any set that
         # `expert eval build` wrote under this folder or the workspace.
-        exclude, manifests = held_out_chunks(args.exclude or [], [Path.cwd(), ws.path], "eval build")
+        exclude, manifests = held_out_chunks(
+            [p for p in named if p not in own], [Path.cwd(), ws.path], "eval build"
+        )
         for manifest in manifests:
             print(f"holding out the passages listed in {manifest}", file=sys.stderr)
+        for path in own:
+            places = frozenset(key for q in load_questions(path) for key in q.relevant)
+            if not places:
+                raise InputError(f"{path} names no evidence (source and pages), so nothing can be held out")
+            exclude = exclude | UsedChunks(places=places)
+            print(f"holding out the {len(places)} page(s) {path} cites as evidence", file=sys.stderr)
         report = build_dataset(
             ws.store,
             ws.generator,

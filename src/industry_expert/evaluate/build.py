@@ -248,7 +248,7 @@ def build_questions(
     ids = [cid for cid, _ in store.all_chunks()]
     if not ids:
         raise BuildError("the workspace has no chunks; ingest documents first")
-    held_out = exclude or UsedChunks()
+    held_out = exclude if exclude is not None else UsedChunks()
     quota = quotas(n, mix)
     random.Random(seed).shuffle(ids)
 

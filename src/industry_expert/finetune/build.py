@@ -129,16 +129,26 @@ class UsedChunks:
     ids: frozenset[int] = frozenset()
     fingerprints: frozenset[str] = frozenset()
     made_by: str = "dataset build"  # or "eval build"
+    # "name#page" (or "name" for a whole file): pages a question set cites as evidence
+    places: frozenset[str] = frozenset()
 
     def __contains__(self, hit: object) -> bool:
         assert isinstance(hit, Hit)
-        return hit.chunk_id in self.ids or fingerprint(hit.text) in self.fingerprints
+        if hit.chunk_id in self.ids or fingerprint(hit.text) in self.fingerprints:
+            return True
+        name = Path(hit.source).name
+        return bool(self.places) and (name in self.places or f"{name}#{hit.page}" in self.places)
 
     def __or__(self, other: UsedChunks) -> UsedChunks:
-        return UsedChunks(self.ids | other.ids, self.fingerprints | other.fingerprints, self.made_by)
+        return UsedChunks(
+            self.ids | other.ids,
+            self.fingerprints | other.fingerprints,
+            self.made_by,
+            self.places | other.places,
+        )
 
     def __len__(self) -> int:
-        return max(len(self.ids), len(self.fingerprints))
+        return max(len(self.ids), len(self.fingerprints)) + len(self.places)
 
 
 def manifest_path(path: str | Path) -> Path:
@@ -294,7 +304,7 @@ def build_dataset(
     rng = random.Random(seed)
     rng.shuffle(ids)
 
-    held_out = exclude or UsedChunks()
+    held_out = exclude if exclude is not None else UsedChunks()
 
     def fetch(chosen: Sequence[int]) -> list[Hit]:
         return [h for h in store.get_chunks(chosen) if h not in held_out]
