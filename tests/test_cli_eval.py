@@ -119,3 +119,28 @@ def test_eval_build_with_the_shipped_model_writes_a_valid_held_out_set(tmp_path:
         "dataset", "build", "--out", str(tmp_path / "train.jsonl"), "-n", "1", ws=ws, cwd=tmp_path
     )
     assert f"holding out the passages listed in {out.with_suffix('.chunks.json')}" in result.stderr
+
+
+def test_a_missing_adapter_or_one_for_another_base_is_one_line(tmp_path: Path, question_file: Path) -> None:
+    from peft import LoraConfig, get_peft_model
+    from tiny_models import make_llama
+    from transformers import AutoModelForCausalLM
+
+    ws = tmp_path / "ws"
+    expert("init", ws=ws, check=True)
+    base = make_llama(tmp_path / "base")
+    other = make_llama(tmp_path / "other", hidden=48)
+    adapter = get_peft_model(
+        AutoModelForCausalLM.from_pretrained(other), LoraConfig(r=2, target_modules="all-linear")
+    )
+    adapter.save_pretrained(tmp_path / "adapter")
+    cases = [
+        (str(tmp_path / "missing"), "not found"),
+        (str(tmp_path / "adapter"), "does not fit this model"),
+    ]
+    for path, message in cases:
+        out = tmp_path / "o"
+        result = expert("eval", "run", str(question_file), "--out", str(out), "--modes", "base,ft",
+                        "--model", str(base), "--adapter", path, ws=ws)  # fmt: skip
+        assert result.returncode == 2 and message in result.stderr, result.stderr
+        assert result.stderr.count("\n") == 1 and not (out / "summary.json").exists()
