@@ -323,8 +323,8 @@ def build_questions(
         raise BuildError(
             f"no usable question from {report.tried} passage(s) ({report.rejected} unusable replies, "
             f"{report.off_passage} off the passage, {report.ungrounded} answers the passage does not "
-            f"support, {report.inconsistent} inconsistent, {report.held_out} passages held out for training); ingest more documents or use a "
-            "stronger generator (--model, --base-url)"
+            f"support, {report.inconsistent} inconsistent, {report.held_out} passages held out for "
+            "training); ingest more documents or use a stronger generator (--model, --base-url)"
         )
     chosen = draw(made, quota, n, random.Random(seed))
     report.questions = len(chosen)
