@@ -54,6 +54,11 @@ def test_a_tie_goes_to_the_cheaper_mode() -> None:
     assert advice.recommendation.startswith("RAG") and any(
         "evaluate on more questions" in x for x in advice.next_steps
     )
+    # Within the noise of the best but significantly below a third mode: out of the tie.
+    s = summary({"base": 0.22, "rag": 0.34, "ft": 0.29, "rag+ft": 0.35}, {frozenset(("base", "ft"))})
+    verdict, tied, reasons = choose(s)
+    assert verdict == "rag" and tied == ["rag", "ft", "rag+ft"]
+    assert any(r.startswith("ft scores 0.29 [0.24, 0.34], above base's 0.22") for r in reasons)
     # Nothing separates the model alone from the rest: the model alone.
     assert choose(summary({"base": 0.30, "rag": 0.31}, set(), n=2))[0] == "base"
 

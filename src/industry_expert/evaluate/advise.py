@@ -153,10 +153,22 @@ def _fmt(entry: dict[str, Any]) -> str:
     return f"{entry['mean']:.2f} [{entry['low']:.2f}, {entry['high']:.2f}]"
 
 
+def _beaten_by(summary: dict[str, Any], mode: str, modes: Sequence[str]) -> tuple[str, dict[str, Any]] | None:
+    """A mode significantly better than ``mode`` on the same questions, with the test, if any."""
+    for other in modes:
+        pair = _pair(summary, mode, other)
+        if other != mode and pair and pair["significant"]:
+            winner = pair["a"] if pair["difference"] > 0 else pair["b"]
+            if winner == other:
+                return other, pair
+    return None
+
+
 def choose(summary: dict[str, Any]) -> tuple[str, list[str], list[str]]:
-    """The verdict on an evaluation: ``(mode, tied, reasons)``. The best mode by mean score;
-    the modes whose paired test against it is not significant are tied with it; the cheapest of
-    those (``COST_ORDER``, then median latency) is the verdict."""
+    """The verdict on an evaluation: ``(mode, tied, reasons)``. The best mode by mean score and
+    every mode no other mode beats in a paired test are tied (so a mode within the noise of the
+    best but significantly below a third is out); the cheapest of those (``COST_ORDER``, then
+    median latency) is the verdict."""
     modes = [m for m in summary["modes"] if summary["modes"][m]["score"].get("mean") is not None]
     if not modes:
         raise ValueError("the evaluation has no scored mode")
@@ -166,17 +178,19 @@ def choose(summary: dict[str, Any]) -> tuple[str, list[str], list[str]]:
     for mode in modes:
         if mode == best:
             continue
-        pair = _pair(summary, best, mode)
-        if pair is None or not pair["significant"]:
+        beaten = _beaten_by(summary, mode, [best, *[m for m in modes if m != best]])
+        if beaten is None:
             tied.append(mode)
+            pair = _pair(summary, best, mode)
             p = f"p = {pair['p']:.2f}" if pair else "no paired test"
             reasons.append(
                 f"{mode} scores {_fmt(_score(summary, mode))} against {best}'s {_fmt(_score(summary, best))}: "
                 f"no significant difference ({p})"
             )
         else:
+            winner, pair = beaten
             reasons.append(
-                f"{best} scores {_fmt(_score(summary, best))}, above {mode}'s {_fmt(_score(summary, mode))} "
+                f"{winner} scores {_fmt(_score(summary, winner))}, above {mode}'s {_fmt(_score(summary, mode))} "
                 f"(paired difference {abs(pair['difference']):.2f}, p = {pair['p']:.3f})"
             )
 

@@ -158,7 +158,7 @@ def render(summary: dict[str, Any], rows: list[dict[str, Any]], title: str = "Ev
     shown = columns(summary)
     parts += [f"<th>{_e(label)}</th>" for _, label in shown]
     parts.append("<th>median ms</th><th>first token ms</th><th>prompt tok</th><th>answer tok</th>"
-                 "<th>peak MB</th><th>quoted</th></tr>")  # fmt: skip
+                 "<th>peak MB, process so far</th><th>quoted</th></tr>")  # fmt: skip
     memory = summary.get("peak_rss_mb", {})
     for mode, entry in summary["modes"].items():
         cells = [_value(entry.get(key), interval=key == "score") for key, _ in shown]
