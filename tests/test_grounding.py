@@ -66,6 +66,10 @@ def test_citation_markers_footnotes_and_years() -> None:
         ("$1,016 million", "(1,016)", True),  # a loss in parentheses
         ("$9.8 billion", "$9,795 million", True),
         ("$208,000", "Net income $ 208", False),  # the wrong scale is not the same figure
+        ("2.1 million square feet", "Item 2. Properties", False),  # an item number supports nothing
+        ("$2 million", "Note 2", False),
+        ("$38.4 million", "Capital expenditure $ 38", False),  # a coarser cell does not state 38.4
+        ("$38 million", "Capital expenditure $ 38.4", True),
         ("$38.4 million", "$29.9 million", False),
         ("12%", "12.0", True),
         ("34.1%", "34.2%", False),

@@ -123,7 +123,8 @@ def same_figure(a: Figure, b: Figure, tolerance: float = 0.0) -> bool:
     ``$9,795 million`` of a table; ``34.1%`` is not ``34.2%``), plus a relative ``tolerance``
     for callers that want one. The digits as written are compared as well as the scaled values,
     since a table's caption carries its unit: ``38.4`` under "(in millions)" is ``$38.4
-    million``, while ``$208,000`` is not the ``208`` of that table. Signs are compared by
+    million``, while ``$208,000`` is not the ``208`` of that table, nor ``2.1 million`` the
+    ``2`` of "Item 2". Signs are compared by
     magnitude: ``(1,016)`` in a table is "a net loss of $1,016 million" in prose.
     """
     if a.percent != b.percent and (a.percent or b.percent) and (a.year_like or b.year_like):
@@ -132,7 +133,16 @@ def same_figure(a: Figure, b: Figure, tolerance: float = 0.0) -> bool:
     if _rounds_to(a.value, unit_a * a.scale, b.value, unit_b * b.scale, tolerance):
         return True
     scaled_a, scaled_b = a.scale != 1.0, b.scale != 1.0
-    return not (scaled_a and scaled_b) and _rounds_to(a.number, unit_a, b.number, unit_b, tolerance)
+    if scaled_a and scaled_b:
+        return False
+    if scaled_a != scaled_b:
+        stated, bare = (a, b) if scaled_a else (b, a)
+        # A table cell under "(in millions)" repeats the stated digits. A bare number written
+        # coarser than the stated figure, or a single digit (an item, note or page number), does
+        # not: "Item 2" is not "2.1 million square feet".
+        if bare.decimals < stated.decimals or (abs(bare.number) < 10 and not bare.decimals):
+            return False
+    return _rounds_to(a.number, unit_a, b.number, unit_b, tolerance)
 
 
 def supported(figure: Figure, found: Iterable[Figure], tolerance: float = 0.0) -> bool:
