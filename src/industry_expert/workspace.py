@@ -29,7 +29,15 @@ from .answer import AnswerStream
 from .config import Settings, load_settings, settings_to_toml
 from .embed import Embedder, create_embedder, embedder_id
 from .errors import EmbedderMismatchError, InputError, WorkspaceError
-from .evaluate.advise import Advice, Novelty, advise, general_english, prose_sample, workspace_facts
+from .evaluate.advise import (
+    Advice,
+    Novelty,
+    advise,
+    chunk_texts,
+    general_english,
+    prose_sample,
+    workspace_facts,
+)
 from .evaluate.judge import Judge
 from .evaluate.questions import EvalQuestion
 from .evaluate.report import load_summary
@@ -267,22 +275,23 @@ class Workspace:
             judge=judge,
         )
 
-    def novelty(self) -> Novelty | None:
+    def novelty(self, texts: Sequence[str] | None = None) -> Novelty | None:
         """The base model's perplexity on the workspace's prose against plain English
         (``evaluate.advise``); None when there is too little prose or the model is not a local
-        GGUF file (an API model's perplexity cannot be read)."""
+        GGUF file (an API model's perplexity cannot be read). ``texts``: the chunks' texts, if
+        read already."""
         from .generate.perplexity import gguf_perplexity
         from .models import gguf_file, resolve_model
 
         gen = self.settings.generator
         if gen.backend != "llama-cpp":
             return None
-        texts = prose_sample(self.store)
-        if not texts:
+        prose = prose_sample(chunk_texts(self.store) if texts is None else texts)
+        if not prose:
             return None
         model = resolve_model(gen.model)
         path = gguf_file(model)
-        domain = gguf_perplexity(path, texts, threads=gen.threads)
+        domain = gguf_perplexity(path, prose, threads=gen.threads)
         general = gguf_perplexity(path, [general_english()], threads=gen.threads)
         return Novelty(domain.value, general.value, domain.tokens, model.name)
 
@@ -290,10 +299,11 @@ class Workspace:
         """RAG, fine-tuning or both, from the evaluation in the folder ``evaluation`` (if any),
         the workspace's size and churn, and (``novelty``) how new its language is to the model."""
         summary = load_summary(evaluation) if evaluation is not None else None
+        texts = chunk_texts(self.store)  # read once for the size and the prose sample
         return advise(
             summary,
-            workspace_facts(self.store),
-            self.novelty() if novelty else None,
+            workspace_facts(self.store, texts=texts),
+            self.novelty(texts) if novelty else None,
             str(evaluation) if evaluation is not None else None,
         )
 

@@ -14,8 +14,8 @@ from .output import dataset_progress, print_json, print_problems, train_progress
 
 
 def cmd_dataset_build(args: argparse.Namespace) -> int:
-    from ..evaluate.questions import load_questions
-    from ..finetune.build import UsedChunks, build_dataset, held_out_chunks, manifest_path
+    from ..evaluate.questions import evidence_pages
+    from ..finetune.build import build_dataset, held_out_chunks, manifest_path
 
     named = args.exclude or []
     # A question file of your own has no chunk list: the pages its evidence cites are kept out.
@@ -29,11 +29,9 @@ def cmd_dataset_build(args: argparse.Namespace) -> int:
         for manifest in manifests:
             print(f"holding out the passages listed in {manifest}", file=sys.stderr)
         for path in own:
-            places = frozenset(key for q in load_questions(path) for key in q.relevant)
-            if not places:
-                raise InputError(f"{path} names no evidence (source and pages), so nothing can be held out")
-            exclude = exclude | UsedChunks(places=places)
-            print(f"holding out the {len(places)} page(s) {path} cites as evidence", file=sys.stderr)
+            pages = evidence_pages(path)
+            exclude = exclude | pages
+            print(f"holding out the {len(pages.places)} page(s) {path} cites as evidence", file=sys.stderr)
         report = build_dataset(
             ws.store,
             ws.generator,

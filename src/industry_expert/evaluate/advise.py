@@ -93,33 +93,37 @@ def _when(doc: StoredDocument) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def workspace_facts(store: Store, now: datetime | None = None) -> Facts:
+def chunk_texts(store: Store) -> list[str]:
+    return [text for _, text in store.all_chunks()]
+
+
+def workspace_facts(store: Store, now: datetime | None = None, texts: Sequence[str] | None = None) -> Facts:
     """Size and churn of ``store``: the share of documents last ingested in the past four weeks,
     per week, once the history is two weeks long. (A document re-ingested unchanged keeps its
-    time, so only additions and changes count.)"""
+    time, so only additions and changes count.) ``texts`` are its chunks' texts, when the caller
+    has read them already."""
     now = now or datetime.now(UTC)
     docs = store.list_documents()
-    stats = store.stats()
     times = [t for t in (_when(d) for d in docs) if t is not None]
-    history = (now - min(times)).total_seconds() / 86400 if times else 0.0
+    first = min(times) if times else now
+    history = (now - first).total_seconds() / 86400
     churn: float | None = None
     if docs and history >= MIN_HISTORY_DAYS:
-        window = min(28.0, history)
-        recent = sum(t >= now - timedelta(days=window) for t in times)
-        first = min(times)
-        recent -= sum(t <= first + timedelta(days=1) for t in times if t >= now - timedelta(days=window))
-        churn = max(recent, 0) / len(docs) / (window / 7)
-    words = sum(len(text.split()) for _, text in store.all_chunks())
-    return Facts(len(docs), stats.chunks, words, round(history, 1), churn)
+        start = now - timedelta(days=min(28.0, history))
+        # documents added or changed in the window, the first day's ingest not counted
+        recent = sum(t >= start and t > first + timedelta(days=1) for t in times)
+        churn = recent / len(docs) / ((now - start).total_seconds() / 86400 / 7)
+    words = sum(len(text.split()) for text in (chunk_texts(store) if texts is None else texts))
+    return Facts(len(docs), store.stats().chunks, words, round(history, 1), churn)
 
 
 _DIGIT = re.compile(r"\d")
 
 
-def prose_sample(store: Store, max_words: int = 6_000, seed: int = 0) -> list[str]:
-    """Chunks of running text (under 10% digits: tables of figures would measure the model's
-    surprise at numbers, not at the domain's words), seeded sample up to ``max_words``."""
-    chunks = [text for _, text in store.all_chunks()]
+def prose_sample(texts: Sequence[str], max_words: int = 6_000, seed: int = 0) -> list[str]:
+    """Chunk texts of running prose (under 10% digits: tables of figures would measure the
+    model's surprise at numbers, not at the domain's words), seeded sample up to ``max_words``."""
+    chunks = list(texts)
     random.Random(seed).shuffle(chunks)
     out, words = [], 0
     for text in chunks:

@@ -34,18 +34,18 @@ from ..errors import BuildError
 from ..figures import figures
 from ..finetune.build import (
     ANSWER_PROMPT,
-    MIN_WORDS,
     QUESTION_PROMPT,
     UsedChunks,
     clean_answer,
     fingerprint,
     grounded,
     parse_question,
+    passages,
     write_used_chunks,
 )
 from ..generate import Generator, complete
 from ..generate.citations import content_terms
-from ..store import Store, path_matches
+from ..store import Store
 from ..types import Hit
 from .metrics import numeric_match, token_f1
 from .questions import KINDS, infer_kind
@@ -267,16 +267,13 @@ def build_questions(
     max_tries = TRIES_PER_QUESTION * n
 
     def candidates() -> Iterator[Hit]:
-        for start in range(0, len(ids), 256):
-            for hit in store.get_chunks(ids[start : start + 256]):
-                if hit.chunk_id in tried or len(hit.text.split()) < MIN_WORDS:
-                    continue
-                if source and not path_matches(source, hit.source):
-                    continue
-                if hit in held_out:
-                    report.held_out += 1
-                    continue
-                yield hit
+        for hit in passages(store, ids, source):
+            if hit.chunk_id in tried:
+                continue
+            if hit in held_out:
+                report.held_out += 1
+                continue
+            yield hit
 
     emit({"event": "start", "questions": n, "resumed": len(made)})
     out.parent.mkdir(parents=True, exist_ok=True)

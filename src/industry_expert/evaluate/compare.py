@@ -15,9 +15,9 @@ from typing import Any
 from ..errors import InputError
 from .metrics import mean_ci, paired_p
 from .report import load_summary
-from .run import RETRIEVAL_METRICS, _read_jsonl
+from .run import read_rows
 
-HEADLINE_RETRIEVAL = ("recall@10", "mrr", "ndcg@10")
+HEADLINE_RETRIEVAL = ("recall@10", "mrr", "ndcg@10")  # of run.RETRIEVAL_METRICS
 
 
 def _run(folder: Path) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
@@ -26,7 +26,7 @@ def _run(folder: Path) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[
         manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         manifest = {}
-    return manifest, _read_jsonl(folder / "answers.jsonl"), _read_jsonl(folder / "retrieval.jsonl")
+    return manifest, read_rows(folder / "answers.jsonl"), read_rows(folder / "retrieval.jsonl")
 
 
 def _flat(value: Any, prefix: str = "") -> dict[str, Any]:
@@ -105,8 +105,6 @@ def compare_runs(before: str | Path, after: str | Path) -> dict[str, Any]:
         if entry["n"]:
             result["modes"][mode] = entry
     for name in HEADLINE_RETRIEVAL:
-        if name not in RETRIEVAL_METRICS:
-            continue
         xs = {r["id"]: float(r[name]) for r in retrieval_a if r["id"] in shared_ids}
         ys = {r["id"]: float(r[name]) for r in retrieval_b if r["id"] in shared_ids}
         if set(xs) & set(ys):

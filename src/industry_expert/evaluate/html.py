@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .report import _value, columns
-from .run import _read_jsonl
+from .run import read_rows
 
 COLORS = {"base": "#7f7f7f", "rag": "#1f77b4", "ft": "#ff7f0e", "rag+ft": "#2ca02c"}
 
@@ -236,6 +236,6 @@ def write_html(folder: str | Path, summary: dict[str, Any]) -> Path:
     """Write ``report.html`` into the evaluation ``folder``."""
     folder = Path(folder)
     path = folder / "report.html"
-    rows = _read_jsonl(folder / "answers.jsonl")
+    rows = read_rows(folder / "answers.jsonl")
     path.write_text(render(summary, rows, f"Evaluation: {folder.name}"), encoding="utf-8")
     return path

@@ -26,8 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import DatasetError
+from ..errors import DatasetError, InputError
 from ..figures import figures
+from ..finetune.build import UsedChunks
 from ..finetune.dataset import jsonl_lines
 
 KINDS = ("figure", "definition", "yes-no", "explanation")
@@ -229,3 +230,12 @@ def check_questions(path: str | Path) -> QuestionReport:
     report = QuestionReport(str(path))
     load_questions(path, report)
     return report
+
+
+def evidence_pages(path: str | Path) -> UsedChunks:
+    """The pages (or whole files) the questions of ``path`` cite as evidence, as passages for a
+    training set to keep out (``dataset build --exclude``)."""
+    places = frozenset(key for q in load_questions(path) for key in q.relevant)
+    if not places:
+        raise InputError(f"{path} names no evidence (source and pages), so nothing can be held out")
+    return UsedChunks(places=places)

@@ -114,7 +114,7 @@ def _fingerprint(questions: Sequence[EvalQuestion]) -> str:
     return digest.hexdigest()[:16]
 
 
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+def read_rows(path: Path) -> list[dict[str, Any]]:
     """The complete lines of ``path`` (a line cut short by a crash is dropped)."""
     if not path.is_file():
         return []
@@ -186,9 +186,9 @@ def run_eval(
     manifest_path.write_text(json.dumps({**manifest, "complete": False}, indent=1), encoding="utf-8")
 
     answers_path, retrieval_path = out / "answers.jsonl", out / "retrieval.jsonl"
-    done = {(r["id"], r["mode"]) for r in _read_jsonl(answers_path)}
+    done = {(r["id"], r["mode"]) for r in read_rows(answers_path)}
     resumed = sum((q.id, m) in done for q in questions for m in modes)
-    scored = {r["id"] for r in _read_jsonl(retrieval_path)}
+    scored = {r["id"] for r in read_rows(retrieval_path)}
     if retriever is not None:
         for q in questions:
             if q.relevant and q.id not in scored:
@@ -271,7 +271,7 @@ def summarize(out: Path, ids: Sequence[str], modes: Sequence[str]) -> dict[str, 
     """Means with 95% intervals per mode and metric, retrieval means, paired tests between modes
     on the headline score, and peak memory; from the files in ``out``."""
     wanted = set(ids)
-    rows = [r for r in _read_jsonl(out / "answers.jsonl") if r["id"] in wanted]
+    rows = [r for r in read_rows(out / "answers.jsonl") if r["id"] in wanted]
     by_mode: dict[str, dict[str, dict[str, Any]]] = {m: {} for m in modes}
     for r in rows:
         if r["mode"] in by_mode:
@@ -299,10 +299,10 @@ def summarize(out: Path, ids: Sequence[str], modes: Sequence[str]) -> dict[str, 
         result["pairs"].append(
             {"a": a, "b": b, "n": len(shared), "difference": diff, "p": p, "significant": p < 0.05}
         )
-    retrieved = [r for r in _read_jsonl(out / "retrieval.jsonl") if r["id"] in wanted]
+    retrieved = [r for r in read_rows(out / "retrieval.jsonl") if r["id"] in wanted]
     for name in RETRIEVAL_METRICS:
         result["retrieval"][name] = _interval(r[name] for r in retrieved)
-    memory = _read_jsonl(out / "memory.jsonl")
+    memory = read_rows(out / "memory.jsonl")
     result["peak_rss_mb"] = {m["mode"]: m["peak_rss_mb"] for m in memory}
     result["time"] = time.strftime("%Y-%m-%d %H:%M:%S")
     return result

@@ -116,6 +116,15 @@ def grounded(answer: str, passage: str, question: str) -> bool:
     return figures <= have | asked and bool((terms - asked) & have)
 
 
+def passages(store: Store, ids: Sequence[int], source: str | None = None) -> Iterator[Hit]:
+    """The chunks ``ids`` in their order, read in batches, that are long enough to ask about
+    (``MIN_WORDS``) and come from sources matching ``source``."""
+    for start in range(0, len(ids), 256):
+        for hit in store.get_chunks(ids[start : start + 256]):
+            if len(hit.text.split()) >= MIN_WORDS and (not source or path_matches(source, hit.source)):
+                yield hit
+
+
 def fingerprint(text: str) -> str:
     """A chunk's text, whitespace folded, hashed: it names the same passage after a re-ingest,
     which gives chunks new ids."""
@@ -310,10 +319,7 @@ def build_dataset(
         return [h for h in store.get_chunks(chosen) if h not in held_out]
 
     def candidates() -> Iterator[Hit]:
-        for start in range(0, len(ids), 256):
-            for hit in fetch(ids[start : start + 256]):
-                if len(hit.text.split()) >= MIN_WORDS and (not source or path_matches(source, hit.source)):
-                    yield hit
+        return (hit for hit in passages(store, ids, source) if hit not in held_out)
 
     done: list[dict[str, Any]] = []
     if partial.exists():

@@ -61,7 +61,7 @@ def gguf_perplexity(
                 total += float(nll.sum())
                 count += len(piece) - 1
     finally:
-        llm.close() if hasattr(llm, "close") else None
+        llm.close()
     if not count:
         raise GeneratorError("no text to measure perplexity on")
     return Perplexity(math.exp(total / count), count)
