@@ -12,11 +12,16 @@ import pytest
 import industry_expert
 from industry_expert import errors
 from industry_expert.errors import (
+    AuthenticationError,
+    BusyError,
     ConfigError,
     ExpertError,
     GenerationError,
     InputError,
     LoadError,
+    NotFoundError,
+    PermissionDeniedError,
+    TooLargeError,
     UnreachableError,
     UpstreamError,
     UserError,
@@ -61,6 +66,11 @@ def test_every_error_class_is_defined_in_errors_and_exported() -> None:
         (UpstreamError("server answered nonsense"), 3, 502),
         (UnreachableError("server down"), 3, 503),
         (GenerationError("out of memory"), 3, 502),
+        (NotFoundError("no such model"), 2, 404),
+        (TooLargeError("huge upload"), 2, 413),
+        (AuthenticationError("no key"), 2, 401),
+        (PermissionDeniedError("other collection"), 2, 403),
+        (BusyError("queue full", 7), 3, 503),
     ],
 )
 def test_one_table_maps_errors_to_exit_codes_and_http_statuses(

@@ -123,10 +123,19 @@ def test_filters_by_collection_and_path_pattern(store: Store) -> None:
     assert dense_sources(SearchFilter(source="/docs/c[1].md")) == ["/docs/c[1].md"]  # exact path
     assert dense_sources(SearchFilter(collection="ops", source="*a.pdf")) == []
     assert dense_sources(SearchFilter(collection="nowhere")) == []
+    # a set of allowed collections (a server key's) applies on top of the other filters
+    assert dense_sources(SearchFilter(collections=frozenset({"finance"}))) == ["/docs/a.pdf"]
+    assert dense_sources(SearchFilter(collections=frozenset({"finance", "ops"}))) == dense_sources(
+        SearchFilter()
+    )
+    assert dense_sources(SearchFilter(collection="ops", collections=frozenset({"finance"}))) == []
+    assert dense_sources(SearchFilter(collections=frozenset())) == []
     for word, where, expected in [
         ("beta", SearchFilter(collection="ops"), ["/docs/sub/b.md"]),
         ("beta", SearchFilter(collection="finance"), []),
         ("gamma", SearchFilter(source="*.md"), ["/docs/c[1].md"]),
+        ("gamma", SearchFilter(collections=frozenset({"finance"})), []),
+        ("alpha", SearchFilter(collections=frozenset({"finance", "hr"})), ["/docs/a.pdf"]),
     ]:
         found = store.get_chunks([i for i, _ in store.keyword_search(word, 5, where)])
         assert [h.source for h in found] == expected

@@ -72,6 +72,22 @@ class ChatTemplateError(GeneratorError):
     """The model has no usable chat template, or the one named cannot be read."""
 
 
+class NotFoundError(InputError):
+    """A request names something that does not exist: a model, a collection, a document, a job."""
+
+
+class TooLargeError(InputError):
+    """A request or upload is larger than the server accepts."""
+
+
+class AuthenticationError(UserError):
+    """A server request carries no key, or a key that is wrong or revoked."""
+
+
+class PermissionDeniedError(UserError):
+    """A server request's key may not read or write what the request names."""
+
+
 class QuestionTooLongError(InputError):
     """The question (with its chat history) leaves no room for sources or the answer."""
 
@@ -109,12 +125,25 @@ class GenerationError(UpstreamError):
     """A loaded model failed while generating (out of memory, a runtime error in the library)."""
 
 
+class BusyError(UpstreamError):
+    """The server's model or writer is taken and its queue is full; ``retry_after`` says when to
+    try again (seconds)."""
+
+    def __init__(self, message: str, retry_after: int = 1):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 # class -> (exit code, HTTP status); a class without a row takes its nearest ancestor's.
 STATUS: dict[type[ExpertError], tuple[int, int]] = {
     ExpertError: (2, 400),
     UserError: (2, 400),
     InputError: (2, 400),
     QuestionTooLongError: (2, 413),
+    NotFoundError: (2, 404),
+    TooLargeError: (2, 413),
+    AuthenticationError: (2, 401),
+    PermissionDeniedError: (2, 403),
     ConfigError: (2, 400),
     WorkspaceError: (2, 409),
     LoadError: (2, 422),
@@ -123,6 +152,7 @@ STATUS: dict[type[ExpertError], tuple[int, int]] = {
     UpstreamError: (3, 502),
     UnreachableError: (3, 503),
     GenerationError: (3, 502),
+    BusyError: (3, 503),
 }
 
 
@@ -145,7 +175,9 @@ def http_status(exc: BaseException) -> int:
 
 __all__ = [
     "STATUS",
+    "AuthenticationError",
     "BuildError",
+    "BusyError",
     "ChatTemplateError",
     "ConfigError",
     "DatasetError",
@@ -158,9 +190,12 @@ __all__ = [
     "InputError",
     "LoadError",
     "ModelError",
+    "NotFoundError",
+    "PermissionDeniedError",
     "QuestionTooLongError",
     "StoreError",
     "TargetError",
+    "TooLargeError",
     "TrainError",
     "UnreachableError",
     "UpstreamError",

@@ -114,21 +114,7 @@ def cmd_sources(args: argparse.Namespace) -> int:
         docs = ws.sources(args.pattern)
         skipped = ws.skipped(args.pattern)
     if args.json:
-        rows: list[dict[str, Any]] = [
-            {
-                "source": d.source,
-                "status": "ok",
-                "collection": d.collection,
-                "chunks": d.chunks,
-                "title": d.title,
-                "ingested_at": d.ingested_at,
-                "size": d.size,
-                "sha256": d.sha256,
-                "metadata": d.metadata,
-                "summary": d.summary,
-            }
-            for d in docs
-        ]
+        rows: list[dict[str, Any]] = [{"status": "ok", **d.to_dict()} for d in docs]
         rows += [{"source": source, "status": "skipped", "reason": reason} for source, reason in skipped]
         print_json(rows)
         return 0

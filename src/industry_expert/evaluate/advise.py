@@ -322,8 +322,9 @@ def advise(
     return Advice(verdict, recommendation, reasons, steps, tied, facts, novelty, evaluation)
 
 
-def latest_evaluation(roots: Sequence[Path], depth: int = 3) -> Path | None:
-    """The most recently finished evaluation folder (with ``summary.json``) under ``roots``."""
+def find_evaluations(roots: Sequence[Path], depth: int = 3) -> list[Path]:
+    """Every finished evaluation folder (with ``summary.json`` and ``manifest.json``) under
+    ``roots``, at most ``depth`` levels down, skipping hidden folders; newest first."""
     found: list[Path] = []
 
     def walk(folder: Path, level: int) -> None:
@@ -341,4 +342,10 @@ def latest_evaluation(roots: Sequence[Path], depth: int = 3) -> Path | None:
 
     for root in roots:
         walk(Path(root), 0)
-    return max(found, key=lambda p: (p / "summary.json").stat().st_mtime) if found else None
+    return sorted(found, key=lambda p: -(p / "summary.json").stat().st_mtime)
+
+
+def latest_evaluation(roots: Sequence[Path], depth: int = 3) -> Path | None:
+    """The most recently finished evaluation folder under ``roots``."""
+    found = find_evaluations(roots, depth)
+    return found[0] if found else None

@@ -27,7 +27,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -64,6 +64,21 @@ class StoredDocument:
     metadata: dict[str, str] = field(default_factory=dict)
     summary: str | None = None
 
+    def to_dict(self) -> dict[str, Any]:
+        """What ``expert sources --json`` and the server's document list show of it."""
+        return {
+            "id": self.id,
+            "source": self.source,
+            "collection": self.collection,
+            "chunks": self.chunks,
+            "title": self.title,
+            "ingested_at": self.ingested_at,
+            "size": self.size,
+            "sha256": self.sha256,
+            "metadata": self.metadata,
+            "summary": self.summary,
+        }
+
 
 @dataclass(frozen=True)
 class StoreStats:
@@ -78,10 +93,23 @@ class StoreStats:
 @dataclass(frozen=True)
 class SearchFilter:
     """Restrict a search to a collection and/or to documents whose source or key ``path_matches``
-    ``source``; None means no restriction."""
+    ``source``; None means no restriction. ``collections`` is a set of allowed collections on top
+    of both (what a server's key may read): a document must be in it too, and an empty set
+    allows nothing."""
 
     collection: str | None = None
     source: str | None = None
+    collections: frozenset[str] | None = None
+
+    @property
+    def unrestricted(self) -> bool:
+        return self.collection is None and self.source is None and self.collections is None
+
+    def allows(self, collection: str) -> bool:
+        """Whether a document of ``collection`` may pass (its source is the backend's to match)."""
+        if self.collection is not None and collection != self.collection:
+            return False
+        return self.collections is None or collection in self.collections
 
 
 _SURROGATE = re.compile("[\udc80-\udcff]")

@@ -304,12 +304,15 @@ class SQLiteStore:
 
     def _allowed_docs(self, where: SearchFilter) -> np.ndarray | None:
         """The ids of the documents inside ``where``, or None when it restricts nothing."""
-        if where.collection is None and where.source is None:
+        if where.unrestricted:
             return None
         sql, args = "SELECT id FROM documents WHERE 1=1", []
         if where.collection is not None:
             sql += " AND collection = ?"
             args.append(where.collection)
+        if where.collections is not None:
+            sql += " AND collection IN (SELECT value FROM json_each(?))"
+            args.append(json.dumps(sorted(where.collections)))
         if where.source is not None:
             sql += " AND path_matches(?, source, key)"
             args.append(where.source)
