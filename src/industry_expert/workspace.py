@@ -44,8 +44,10 @@ from .evaluate.report import load_summary
 from .evaluate.run import RETRIEVAL_MODES, TUNED_MODES, EvalRun, run_eval
 from .generate import Generator, create_base_and_tuned, create_generator
 from .ingest.pipeline import Ingestor, IngestReport, Progress
+from .keys import KeyRing
 from .retrieve import Retriever
 from .store import STORE_FILE, SearchFilter, Store, StoredDocument, open_store
+from .store.locked import locked
 from .summarize import SummaryReport, summarize_documents
 from .types import Answer, Hit
 
@@ -101,14 +103,21 @@ class Workspace:
 
     @classmethod
     def open(
-        cls, path: str | Path, overrides: dict[str, Any] | None = None, allow_embedder_change: bool = False
+        cls,
+        path: str | Path,
+        overrides: dict[str, Any] | None = None,
+        allow_embedder_change: bool = False,
+        shared: bool = False,
     ) -> Workspace:
-        """Open the workspace at ``path``; refuse it if its vectors came from another embedder."""
+        """Open the workspace at ``path``; refuse it if its vectors came from another embedder.
+        ``shared``: its store is used by several threads (a server), one call at a time."""
         path = Path(path)
         if not _is_workspace(path):
             raise WorkspaceError(f"no workspace at {path}; run `expert init` (or pass --workspace DIR)")
         settings = load_settings(path / SETTINGS_FILE, overrides)
         store = open_store(settings.store, path)
+        if shared:
+            store = locked(store)
         built_by = store.get_meta("embedder")
         wanted = embedder_id(settings.embedder)
         if built_by and built_by != wanted and not allow_embedder_change:
@@ -181,9 +190,11 @@ class Workspace:
         mode: str | None = None,
         source: str | None = None,
         collection: str | None = None,
+        collections: frozenset[str] | None = None,
     ) -> list[Hit]:
-        """The ``k`` passages that best answer ``query``; ``source`` is a path or glob (``path_matches``)."""
-        return self.retriever.search(query, k, mode, SearchFilter(collection, source))
+        """The ``k`` passages that best answer ``query``; ``source`` is a path or glob
+        (``path_matches``); ``collections``, when given, the only collections searched."""
+        return self.retriever.search(query, k, mode, SearchFilter(collection, source, collections))
 
     def ask_stream(
         self,
@@ -193,22 +204,28 @@ class Workspace:
         collection: str | None = None,
         history: Sequence[tuple[str, str]] = (),
         retrieval: bool = True,
+        collections: frozenset[str] | None = None,
+        generator: Generator | None = None,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
     ) -> AnswerStream:
         """Start answering ``question``: iterate the result for text, then read its ``answer``.
 
         ``history`` holds a chat's earlier ``(question, answer)`` turns; ``retrieval=False`` asks
-        the model alone (a fine-tuned model without the workspace's passages).
+        the model alone (a fine-tuned model without the workspace's passages). ``collections``
+        limits what is read (a server key's); ``generator`` answers instead of the configured one.
         """
+        gen = self.settings.generator
         return AnswerStream(
             question,
-            self.generator,
+            generator or self.generator,
             self.retriever if retrieval else None,
             self.settings.answer,
             k=k,
-            where=SearchFilter(collection, source),
+            where=SearchFilter(collection, source, collections),
             history=history,
-            max_tokens=self.settings.generator.max_tokens,
-            temperature=self.settings.generator.temperature,
+            max_tokens=gen.max_tokens if max_tokens is None else max_tokens,
+            temperature=gen.temperature if temperature is None else temperature,
         )
 
     def ask(
@@ -308,6 +325,11 @@ class Workspace:
         )
 
     # -- inspection and maintenance -----------------------------------------------------------
+    @property
+    def keys(self) -> KeyRing:
+        """The server's API keys, kept in the store (``expert keys``)."""
+        return KeyRing(self.store)
+
     def sources(self, pattern: str | None = None) -> list[StoredDocument]:
         return self.store.list_documents(pattern)
 
