@@ -41,12 +41,13 @@ demo: install
 	$(VENV)/bin/expert --workspace $(DEMO_WS) ask "What was Northwind's capital expenditure in fiscal 2023?"
 	$(VENV)/bin/expert --workspace $(DEMO_WS) status
 
-# Debian's Chromium, for the tests that look at report.html in a real browser (as root, or with sudo).
+# Debian's Chromium and its ChromeDriver, for the tests that look at report.html and drive the
+# server's web page in a real browser (as root, or with sudo).
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
+	@{ command -v chromium && command -v chromedriver; } >/dev/null 2>&1 || { \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get install -y -q chromium >/dev/null 2>&1 || \
-		{ $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q chromium >/dev/null; }; }
+		$$SUDO apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 || \
+		{ $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q chromium chromium-driver >/dev/null; }; }
 
 test: install browser
 	$(VENV)/bin/ruff check src tests benchmarks tools

@@ -147,6 +147,24 @@ class StoreSettings:
 
 
 @dataclass(frozen=True)
+class ServeSettings:
+    """``expert serve``: the HTTP API and the web page (docs/serving.md)."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # Keys: "auto" requires one when binding beyond loopback (the server refuses to start without
+    # any) and whenever a key exists; "on" always; "off" never, refused beyond loopback.
+    auth: Literal["auto", "on", "off"] = "auto"
+    parallel: int = 1  # answers generated at once: 1 for a local model; more for a model server
+    queue: int = 8  # requests that may wait for the model; beyond that, 503 with Retry-After
+    # Ingest jobs run in a child process at this CPU priority (nice), so answers keep the cores.
+    ingest_nice: int = 10
+    max_upload_mb: float = 100.0  # one upload request, all its files together
+    max_message_chars: int = 20_000  # one chat message
+    evaluations: str = ""  # folder searched for `eval run` folders (empty: the current folder)
+
+
+@dataclass(frozen=True)
 class Settings:
     embedder: EmbedderSettings = field(default_factory=EmbedderSettings)
     chunking: ChunkSettings = field(default_factory=ChunkSettings)
@@ -156,6 +174,7 @@ class Settings:
     answer: AnswerSettings = field(default_factory=AnswerSettings)
     summary: SummarySettings = field(default_factory=SummarySettings)
     store: StoreSettings = field(default_factory=StoreSettings)
+    serve: ServeSettings = field(default_factory=ServeSettings)
 
 
 # Environment variables that override a setting, for containers and CI.
@@ -168,6 +187,9 @@ ENV_OVERRIDES = {
     "EXPERT_GENERATOR_MODEL": "generator.model",
     "EXPERT_GENERATOR_BASE_URL": "generator.base_url",
     "EXPERT_STORE_URL": "store.url",
+    "EXPERT_SERVE_HOST": "serve.host",
+    "EXPERT_SERVE_PORT": "serve.port",
+    "EXPERT_SERVE_AUTH": "serve.auth",
 }
 
 # Names that registries added to a Literal setting (third-party backends), by dotted setting.
@@ -310,6 +332,13 @@ def _validate(s: Settings, problems: list[str]) -> None:
     )
     check(s.answer.history_turns >= 0, "answer.history_turns: expected >= 0")
     check(s.summary.words >= 10, f"summary.words: expected >= 10, found {s.summary.words}")
+    v = s.serve
+    check(0 < v.port < 65536, f"serve.port: expected 1..65535, found {v.port}")
+    check(v.parallel >= 1, f"serve.parallel: expected >= 1, found {v.parallel}")
+    check(v.queue >= 0, f"serve.queue: expected >= 0, found {v.queue}")
+    check(0 <= v.ingest_nice <= 19, f"serve.ingest_nice: expected 0..19, found {v.ingest_nice}")
+    check(v.max_upload_mb > 0, f"serve.max_upload_mb: expected > 0, found {v.max_upload_mb}")
+    check(v.max_message_chars > 0, f"serve.max_message_chars: expected > 0, found {v.max_message_chars}")
     check(s.summary.max_parts >= 1, f"summary.max_parts: expected >= 1, found {s.summary.max_parts}")
 
 

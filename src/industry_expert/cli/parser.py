@@ -36,6 +36,7 @@ from .evaluation import (
     cmd_eval_report,
     cmd_eval_run,
 )
+from .serving import cmd_keys_create, cmd_keys_list, cmd_keys_revoke, cmd_serve
 from .tuning import cmd_dataset_build, cmd_dataset_check, cmd_export, cmd_train
 
 SETTINGS = Settings()
@@ -406,4 +407,68 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("reindex", help="re-embed every chunk with the configured embedder")
     p.set_defaults(func=cmd_reindex)
+
+    serve = SETTINGS.serve
+    p = command("serve", help="an HTTP server: OpenAI-compatible API, native API and a web page")
+    p.add_argument(
+        "--host", help=f"address to bind (default {serve.host}; beyond loopback a key is required)"
+    )
+    p.add_argument("--port", type=int, help=f"port (default {serve.port})")
+    p.add_argument(
+        "--adapter",
+        action="append",
+        metavar="[NAME=]RUN",
+        help="serve this adapter as models ft:NAME and rag+ft:NAME (repeatable)",
+    )
+    p.add_argument(
+        "--auth",
+        choices=choices("serve.auth"),
+        help="keys: auto (default) requires them beyond loopback and once any exists",
+    )
+    p.add_argument("--parallel", type=int, help=f"answers generated at once (default {serve.parallel})")
+    p.add_argument(
+        "--queue", type=int, help=f"requests that may wait for the model; beyond, 503 (default {serve.queue})"
+    )
+    p.add_argument(
+        "--ingest-nice", type=int, help=f"CPU priority of ingest jobs, 0-19 (default {serve.ingest_nice})"
+    )
+    p.add_argument(
+        "--max-upload-mb", type=float, help=f"largest upload request (default {serve.max_upload_mb:g})"
+    )
+    p.add_argument(
+        "--evaluations", metavar="DIR", help="folder of `eval run` folders to serve (default: here)"
+    )
+    p.add_argument("--quiet", action="store_true", help="log warnings only, not each request")
+    p.add_argument("--model", help="a .gguf file, a model folder, or the server's model name")
+    p.add_argument(
+        "--base-url", help="an OpenAI-compatible server to generate with, e.g. http://localhost:8080/v1"
+    )
+    p.add_argument(
+        "--backend", choices=choices("generator.backend"), help="default: follows from --model or --base-url"
+    )
+    p.add_argument("--api-key-env", help="environment variable holding the generator server's API key")
+    p.add_argument(
+        "--max-tokens",
+        type=int,
+        help=f"default answer length limit (default {SETTINGS.generator.max_tokens})",
+    )
+    p.add_argument("--context-window", type=int, help="tokens of prompt + answer")
+    p.set_defaults(func=cmd_serve)
+
+    p = command("keys", help="API keys for `expert serve`: who may read and write which collections")
+    ksub = p.add_subparsers(dest="keys_command", required=True)
+    k = ksub.add_parser("create", parents=[common], help="make a key (printed once; only its hash is kept)")
+    k.add_argument("--name", required=True, help="who or what uses it, e.g. analysts")
+    k.add_argument("--read", help="collections it may read, comma-separated, or '*'")
+    k.add_argument("--write", help="collections it may upload to and forget from, or '*'")
+    k.add_argument("--json", action="store_true")
+    k.set_defaults(func=cmd_keys_create)
+    k = ksub.add_parser("list", parents=[common], help="the keys, active and revoked (never their secrets)")
+    k.add_argument("--json", action="store_true")
+    k.set_defaults(func=cmd_keys_list)
+    k = ksub.add_parser(
+        "revoke", parents=[common], help="revoke a key by name or id; refused from the next request"
+    )
+    k.add_argument("name")
+    k.set_defaults(func=cmd_keys_revoke)
     return parser

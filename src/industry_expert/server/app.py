@@ -1,0 +1,77 @@
+"""The FastAPI application: the OpenAI-compatible API, the native API, and the web page.
+
+``create_app(state)`` builds it over a ``ServerState``; ``serve`` runs it with uvicorn. The page
+at ``/`` is plain HTML, CSS and JavaScript shipped in the package (``static/``): no build step and
+nothing fetched from elsewhere, so it works offline. The schema is at ``/openapi.json`` and
+readable at ``/docs`` (FastAPI's page, which loads its script from a CDN: offline, read the JSON).
+"""
+
+from __future__ import annotations
+
+import logging
+from importlib import resources
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse, Response
+
+from .. import __version__
+from .http import install_handlers
+from .native_api import router as native_router
+from .openai_api import router as openai_router
+from .state import ServerState
+
+log = logging.getLogger("industry_expert.server")
+STATIC = {"app.js": "text/javascript", "style.css": "text/css"}
+
+
+def _static(name: str) -> str:
+    return resources.files(__package__).joinpath("static", name).read_text(encoding="utf-8")
+
+
+def create_app(state: ServerState) -> FastAPI:
+    app = FastAPI(
+        title="industry-expert",
+        version=__version__,
+        description="Answers with citations from a company's own documents: an OpenAI-compatible API "
+        "(/v1), search, documents, uploads and evaluations (/api), and a web page (/).",
+    )
+    app.state.server = state
+    install_handlers(app)
+    app.include_router(openai_router)
+    app.include_router(native_router)
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def page() -> str:
+        return _static("index.html")
+
+    @app.get("/static/{name}", include_in_schema=False)
+    def static(name: str) -> Response:
+        if name not in STATIC:
+            return Response(status_code=404)
+        return Response(_static(name), media_type=STATIC[name], headers={"Cache-Control": "no-cache"})
+
+    @app.get("/healthz", tags=["native"], summary="Whether the server is up (no key needed)")
+    def health() -> dict[str, Any]:
+        return {"status": "ok", "keys_required": state.auth_required()}
+
+    return app
+
+
+def serve(state: ServerState, port: int, log_level: str = "info") -> None:
+    """Run the app until interrupted; the ingest jobs and the store are closed on the way out."""
+    import uvicorn
+
+    state.check_bind()
+    config = uvicorn.Config(
+        create_app(state),
+        host=state.host,
+        port=port,
+        log_level=log_level,
+        timeout_graceful_shutdown=5,
+        access_log=True,
+    )
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        state.close()

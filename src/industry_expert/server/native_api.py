@@ -1,0 +1,295 @@
+"""What OpenAI's format has no word for: search, collections, documents, uploads and their ingest
+jobs, forgetting, status, and the evaluation reports.
+
+Every listing shows only what the request's key may read; a document of another collection is
+"not found", never "forbidden", so a key cannot learn what it may not see. Uploaded files are
+kept under ``WORKSPACE/uploads/COLLECTION/`` (a re-upload of the same name is an update) and
+ingested by a job (``jobs``) with the same per-file reasons as ``expert ingest``.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import secrets
+import shutil
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from starlette.datastructures import UploadFile
+
+from .. import __version__
+from ..errors import InputError, NotFoundError, PermissionDeniedError, TooLargeError
+from ..evaluate.advise import find_evaluations
+from ..evaluate.html import write_html
+from ..evaluate.report import load_summary
+from ..keys import Access, check_name
+from ..store import StoredDocument
+from .deps import Key, State
+from .state import UPLOADS, ServerState
+
+router = APIRouter(tags=["native"])
+MAX_FILES = 100
+
+
+def document_dict(doc: StoredDocument, request: Request) -> dict[str, Any]:
+    return {**doc.to_dict(), "url": f"{str(request.base_url).rstrip('/')}/documents/{doc.id}"}
+
+
+@router.get("/api/search", summary="The passages that best answer a query (as `expert search --json`)")
+def search(
+    state: State,
+    access: Key,
+    q: str = Query(..., description="the question or search terms"),
+    k: int = Query(5, ge=1, le=100),
+    mode: str | None = Query(None, description="hybrid, dense or keyword (default: the workspace's)"),
+    collection: str | None = None,
+    source: str | None = Query(None, description="only sources matching this path or glob"),
+) -> dict[str, Any]:
+    if len(q) > state.settings.max_message_chars:
+        raise TooLargeError(
+            f"the query is {len(q):,} characters; at most {state.settings.max_message_chars:,}"
+        )
+    collections = state.readable(access, collection)
+    hits = state.ws.search(q, k=k, mode=mode, source=source, collection=collection, collections=collections)
+    return {"query": q, "hits": [h.to_dict() for h in hits]}
+
+
+@router.get("/api/collections", summary="The collections this key may read, with their sizes")
+def collections(state: State, access: Key) -> dict[str, Any]:
+    return {"object": "list", "data": [{"name": n, **v} for n, v in state.collections(access).items()]}
+
+
+@router.get("/api/documents", summary="The documents this key may read (as `expert sources --json`)")
+def documents(
+    state: State,
+    access: Key,
+    request: Request,
+    collection: str | None = None,
+    pattern: str | None = Query(None, description="only sources matching this path or glob"),
+) -> dict[str, Any]:
+    if collection is not None:
+        state.readable(access, collection)
+    docs = [
+        d
+        for d in state.ws.sources(pattern)
+        if access.can_read(d.collection) and collection in (None, d.collection)
+    ]
+    body: dict[str, Any] = {"object": "list", "data": [document_dict(d, request) for d in docs]}
+    if access.reads_all and collection is None:  # skip records carry no collection
+        body["skipped"] = [{"source": s, "reason": r} for s, r in state.ws.skipped(pattern)]
+    return body
+
+
+@router.get("/api/documents/{doc_id}", summary="One document, with its passages in reading order")
+def document(doc_id: int, request: Request, state: State, access: Key) -> dict[str, Any]:
+    doc = state.document(doc_id, access)
+    chunks = state.ws.store.document_chunks(doc.key)
+    return {**document_dict(doc, request), "passages": [{"page": p, "text": t} for p, t in chunks]}
+
+
+@router.delete("/api/documents/{doc_id}", summary="Forget a document (and its uploaded file)")
+def forget(doc_id: int, state: State, access: Key) -> dict[str, Any]:
+    doc = state.document(doc_id, access, write=True)
+    state.forget(doc)
+    return {"removed": [doc.source]}
+
+
+@router.get("/documents/{doc_id}", summary="The original file of a document (citation links point here)")
+def original(doc_id: int, state: State, access: Key) -> Any:
+    doc = state.document(doc_id, access)
+    path = Path(doc.key)
+    if not path.is_file():
+        raise NotFoundError(
+            f"the file of document {doc_id} is no longer at {doc.source}; its passages are at /api/documents/{doc_id}"
+        )
+    media = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    return FileResponse(path, media_type=media, filename=path.name, content_disposition_type="inline")
+
+
+UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "files": {"type": "array", "items": {"type": "string", "format": "binary"}}
+                    },
+                    "required": ["files"],
+                }
+            }
+        },
+    }
+}
+
+
+def upload_name(name: str | None) -> str:
+    """``name`` if it is a plain file name; a path, a hidden or odd name is refused."""
+    bad = (
+        not name
+        or name in (".", "..")
+        or name.startswith(".")
+        or any(c in name for c in "/\\")
+        or any(ord(c) < 32 or ord(c) == 127 for c in name)
+        or len(name.encode("utf-8", "surrogateescape")) > 255
+    )
+    if bad:
+        raise InputError(
+            f"the file name {name!r} is not allowed: send a plain file name, without folders, not starting with '.'"
+        )
+    return str(name)
+
+
+@router.post(
+    "/api/collections/{collection}/files",
+    status_code=202,
+    summary="Upload files into a collection and ingest them (multipart field `files`)",
+    openapi_extra=UPLOAD_BODY,
+)
+async def upload(
+    state: State,
+    access: Key,
+    collection: str,
+    request: Request,
+    wait: bool = Query(False, description="answer when the ingest is done, with its report"),
+) -> JSONResponse:
+    check_name(collection)
+    if not access.can_write(collection):
+        raise PermissionDeniedError(f"this key may not write the collection {collection!r}")
+    limit = int(state.settings.max_upload_mb * 1_000_000)
+    length = request.headers.get("content-length")
+    if length is None or not length.isdigit():
+        raise InputError("send the upload with a Content-Length header (a multipart/form-data body)")
+    if int(length) > limit:
+        raise TooLargeError(
+            f"the upload is {int(length) / 1e6:.1f} MB; this server takes {limit / 1e6:g} MB per request "
+            "(serve.max_upload_mb): send fewer or smaller files"
+        )
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise InputError("send the files as multipart/form-data in the field 'files'")
+    form = await request.form(max_files=MAX_FILES, max_fields=10)
+    try:
+        files = [v for _, v in form.multi_items() if isinstance(v, UploadFile)]
+        if not files:
+            raise InputError("the upload holds no file; send them in the multipart field 'files'")
+        names = [upload_name(f.filename) for f in files]
+        if len(set(names)) != len(names):
+            raise InputError("the upload names one file twice; send each file once")
+        paths = await run_in_threadpool(_save, state.uploads / collection, files, names)
+    finally:
+        await form.close()
+    job = state.jobs.submit(collection, [f"{UPLOADS}/{collection}/{n}" for n in paths], access.name)
+    if wait:
+        await run_in_threadpool(job.done.wait)
+    return JSONResponse(job.to_dict(), status_code=200 if wait else 202)
+
+
+def _save(folder: Path, files: list[UploadFile], names: list[str]) -> list[str]:
+    """Write each file beside its final name, then rename: a reader never sees half a file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written: list[tuple[Path, Path]] = []
+    try:
+        for file, name in zip(files, names, strict=True):
+            partial = folder / f".{secrets.token_hex(4)}.{name}.partial"
+            with partial.open("wb") as out:
+                file.file.seek(0)
+                shutil.copyfileobj(file.file, out)
+            written.append((partial, folder / name))
+        for partial, final in written:
+            partial.replace(final)
+    except BaseException:
+        for partial, _ in written:
+            partial.unlink(missing_ok=True)
+        raise
+    return names
+
+
+@router.get("/api/jobs", summary="Ingest jobs of the collections this key may write or read")
+def jobs(state: State, access: Key) -> dict[str, Any]:
+    visible = [j for j in state.jobs.all() if access.can_write(j.collection) or access.can_read(j.collection)]
+    return {"object": "list", "data": [j.to_dict() for j in visible]}
+
+
+@router.get("/api/jobs/{job_id}", summary="One ingest job: its status and a result per file")
+def job(job_id: str, state: State, access: Key) -> dict[str, Any]:
+    found = state.jobs.get(job_id)
+    if found is None or not (access.can_write(found.collection) or access.can_read(found.collection)):
+        raise NotFoundError(f"there is no ingest job {job_id}")
+    return found.to_dict()
+
+
+@router.get("/api/status", summary="What the server holds and is doing")
+def status(
+    state: State,
+    access: Key,
+    check: bool = Query(False, description="also run the store's integrity check (slow on a big store)"),
+) -> dict[str, Any]:
+    ws = state.ws
+    visible = state.collections(access)
+    body: dict[str, Any] = {
+        "version": __version__,
+        "documents": sum(c["documents"] for c in visible.values()),
+        "chunks": sum(c["chunks"] for c in visible.values()),
+        "collections": visible,
+        "embedder": ws.store.get_meta("embedder"),
+        "generator": f"{ws.settings.generator.backend}/{ws.settings.generator.model}",
+        "models": [m.id for m in state.modes.all()],
+        "queue": state.queue.status(),
+        "jobs": {s: sum(1 for j in state.jobs.all() if j.status == s) for s in ("queued", "running")},
+        "keys_required": state.auth_required(),
+        "key": access.name or None,
+    }
+    if access.reads_all:
+        full = ws.status(check=check)
+        body.update({k: full[k] for k in ("workspace", "tokens", "database_bytes", "summaries", "problems")})
+    return body
+
+
+def _evaluation(state: ServerState, access: Access, name: str | None = None) -> list[tuple[str, Path]]:
+    if not access.reads_all:
+        raise PermissionDeniedError(
+            "evaluation reports quote passages of every collection; they need a key that reads '*'"
+        )
+    root = state.evaluations.resolve()
+    found = [(str(p.resolve().relative_to(root)), p) for p in find_evaluations([root])]
+    if name is None:
+        return found
+    match = [(n, p) for n, p in found if n == name]
+    if not match:
+        raise NotFoundError(f"there is no evaluation {name!r}; GET /api/evaluations lists them")
+    return match
+
+
+@router.get("/api/evaluations", summary="The finished `expert eval run` folders the server can see")
+def evaluations(state: State, access: Key) -> dict[str, Any]:
+    data = []
+    for name, folder in _evaluation(state, access):
+        summary = load_summary(folder)
+        data.append(
+            {
+                "name": name,
+                "questions": summary.get("questions"),
+                "modes": sorted(summary.get("modes", {})),
+                "summary": f"/api/evaluations/{name}",
+                "report": f"/api/evaluations/{name}/report",
+            }
+        )
+    return {"object": "list", "data": data}
+
+
+@router.get("/api/evaluations/{name:path}/report", response_class=HTMLResponse, summary="report.html")
+def evaluation_report(name: str, state: State, access: Key) -> Any:
+    folder = _evaluation(state, access, name)[0][1]
+    page = folder / "report.html"
+    if not page.is_file():
+        write_html(folder, load_summary(folder))
+    return FileResponse(page, media_type="text/html")
+
+
+@router.get("/api/evaluations/{name:path}", summary="An evaluation's summary.json")
+def evaluation(name: str, state: State, access: Key) -> dict[str, Any]:
+    return load_summary(_evaluation(state, access, name)[0][1])

@@ -1,0 +1,42 @@
+"""The child process that runs one ingest job for the server.
+
+``python -m industry_expert.server.worker --workspace WS --collection C FILE...`` ingests the
+files with the workspace's own settings, printing each progress event as a JSON line, then a
+``report`` line (the same report as ``expert ingest --json``) or an ``error`` line. It runs in
+its own process so that parsing and embedding take neither the server's interpreter lock nor,
+at its lower CPU priority, the cores an answer needs; and its memory goes when it ends.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from ..errors import ExpertError, http_status
+from ..workspace import Workspace
+
+
+def emit(event: dict[str, Any]) -> None:
+    print(json.dumps(event, ensure_ascii=True), flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="industry_expert.server.worker")
+    parser.add_argument("--workspace", required=True)
+    parser.add_argument("--collection", required=True)
+    parser.add_argument("paths", nargs="+")
+    args = parser.parse_args(argv)
+    try:
+        with Workspace.open(args.workspace) as ws:
+            report = ws.ingest(args.paths, collection=args.collection, progress=emit)
+    except ExpertError as exc:
+        emit({"event": "error", "message": str(exc), "status": http_status(exc)})
+        return 2
+    emit({"event": "report", **report.to_dict()})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
