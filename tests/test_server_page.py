@@ -1,0 +1,135 @@
+"""The web page in a real headless Chromium (Debian's chromium and chromium-driver, driven with
+Selenium): load it, upload a file, ask about it and see the cited answer stream in, with the
+passage beside it and the answer's words marked; with keys on, the page asks for one.
+
+``EXPERT_SCREENSHOTS=docs/img`` keeps the screenshots (docs/serving.md shows them)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from serving import build_workspace, serving
+
+from industry_expert import Workspace
+
+pytestmark = pytest.mark.slow
+LEAVE = "How many days of paid leave does an employee receive?"
+
+
+@pytest.fixture(scope="module")
+def driver(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    driver_path = shutil.which("chromedriver")
+    if driver_path is None:
+        if os.environ.get("EXPERT_REQUIRE_BROWSER"):
+            pytest.fail("chromedriver is not installed; `make browser` installs Debian's chromium-driver")
+        pytest.skip("needs chromedriver (make browser)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in (
+        "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--window-size=1280,900",
+        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
+    ):  # fmt: skip
+        options.add_argument(flag)
+    browser = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
+    browser.set_page_load_timeout(60)
+    yield browser
+    browser.quit()
+
+
+def keep(browser: object, tmp_path: Path, name: str) -> Path:
+    shot = tmp_path / name
+    browser.save_screenshot(str(shot))  # type: ignore[attr-defined]
+    target = os.environ.get("EXPERT_SCREENSHOTS")
+    if target:
+        shutil.copy(shot, Path(target) / name)
+    return shot
+
+
+def wait_for(browser: object, condition, timeout: float = 120):  # type: ignore[no-untyped-def]
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(browser, timeout, poll_frequency=0.1).until(condition)
+
+
+def test_upload_then_ask_shows_a_cited_answer_beside_its_passage(driver: object, tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    ws_path = build_workspace(tmp_path)
+    with Workspace.open(ws_path) as ws:  # the hr document is uploaded through the page instead
+        ws.forget(next(d.source for d in ws.sources() if d.collection == "hr"))
+    policy = tmp_path / "travel-and-leave.md"
+    policy.write_text(
+        "# Travel and leave policy\n\nEvery employee receives 27 days of paid leave per year, plus public holidays.\n\n"
+        "Economy class is booked for flights under six hours.\n",
+        encoding="utf-8",
+    )
+    b = driver
+    find = b.find_element  # type: ignore[attr-defined]
+    with serving(ws_path) as live:  # the shipped model and embedder
+        b.get(live.url)  # type: ignore[attr-defined]
+        wait_for(b, lambda d: "documents" in find(By.ID, "status").text)
+        assert "2 documents" in find(By.ID, "status").text
+        find(By.CSS_SELECTOR, "[data-tab=upload]").click()
+        field = find(By.ID, "upload-collection")
+        field.clear()
+        field.send_keys("hr")
+        find(By.ID, "files").send_keys(str(policy))
+        find(By.ID, "upload").click()
+        wait_for(b, lambda d: find(By.ID, "upload-status").text.startswith(("done", "failed")))
+        assert find(By.ID, "upload-status").text.startswith("done: 1 added"), find(
+            By.ID, "upload-status"
+        ).text
+        assert "added uploads/hr/travel-and-leave.md (1 chunks)" in find(By.ID, "upload-results").text
+        keep(b, tmp_path, "serve-upload.png")
+
+        find(By.CSS_SELECTOR, "[data-tab=ask]").click()
+        find(By.ID, "question").send_keys(LEAVE)
+        find(By.ID, "ask").click()
+        wait_for(b, lambda d: find(By.CSS_SELECTOR, "#sources li") and find(By.ID, "ask").is_enabled())
+        answer = find(By.CSS_SELECTOR, "#conversation .turn .a").text
+        source = find(By.CSS_SELECTOR, "#sources li")
+        assert "27" in answer and "[1]" in answer, answer
+        assert "uploads/hr/travel-and-leave.md" in source.text
+        marked = [m.text for m in source.find_elements(By.TAG_NAME, "mark")]
+        assert "27" in marked, marked  # the passage's words the answer used are highlighted
+        keep(b, tmp_path, "serve-answer.png")
+
+        find(By.CSS_SELECTOR, "[data-tab=search]").click()
+        find(By.ID, "query").send_keys("economy class flights")
+        find(By.CSS_SELECTOR, "#search-form button").click()
+        wait_for(b, lambda d: find(By.CSS_SELECTOR, "#hits li"))
+        assert "travel-and-leave.md" in find(By.CSS_SELECTOR, "#hits li").text
+        find(By.CSS_SELECTOR, "[data-tab=documents]").click()
+        rows = b.find_elements(By.CSS_SELECTOR, "#documents tr")  # type: ignore[attr-defined]
+        assert len(rows) == 3 and any("travel-and-leave.md" in r.text for r in rows)
+        assert find(By.ID, "error").is_displayed() is False
+
+
+def test_with_keys_on_the_page_asks_for_one_and_shows_only_its_collections(
+    driver: object, tmp_path: Path
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    ws_path = build_workspace(tmp_path)
+    with Workspace.open(ws_path) as ws:
+        secret, _ = ws.keys.create("analysts", read="finance")
+    find = driver.find_element  # type: ignore[attr-defined]
+    with serving(ws_path) as live:
+        driver.get(live.url)  # type: ignore[attr-defined]
+        wait_for(driver, lambda d: find(By.ID, "error").is_displayed())
+        assert "API key" in find(By.ID, "error").text and find(By.ID, "status").text == "not connected"
+        find(By.ID, "key").send_keys(secret, Keys.TAB)
+        wait_for(driver, lambda d: "documents" in find(By.ID, "status").text)
+        assert "2 documents" in find(By.ID, "status").text and "key analysts" in find(By.ID, "status").text
+        options = [o.text for o in find(By.ID, "ask-collection").find_elements(By.TAG_NAME, "option")]
+        assert options == ["all I may read", "finance (2)"]
+        keep(driver, tmp_path, "serve-key.png")
