@@ -1,13 +1,16 @@
-"""`expert serve` under load, on loopback: searches and embeddings from N concurrent clients, then a
-mix with answers, each while idle and while an upload's ingest job runs; and the latency of one
-answer while idle, during the server's own ingest job (CPU priority 10), and during an `expert
-ingest` of the same files in another process at normal priority (the contention the job's
-priority is there to avoid).
+"""`expert serve` under load, on loopback. Two parts, each bounded in time and count:
 
-Everything is bounded: each phase runs --seconds (requests in flight finish), with --clients
-clients. The server is `expert serve` itself (the shipped SmolLM2 and embedder), started and
-stopped by the script. Reports requests/s, p50/p95/p99 latency, errors, documents lost, and the
-server's resident memory before and after.
+1. Throughput: --clients clients doing searches (/api/search, hybrid, k=5) and retrieval-only
+   requests (/v1/embeddings of 8 texts), then the same beside one client asking for answers,
+   each while idle and while an upload's ingest job runs: requests/s, p50/p95/p99, errors.
+2. One answer's latency while idle, during the server's own ingest job, and during an `expert
+   ingest` of the same files in another process: yielding to answers (the default), at CPU
+   priority 10 without yielding, and at normal priority without yielding (the contention the
+   design is there to avoid). Ingest time is reported too: what yielding costs it.
+
+The server is `expert serve` itself (the shipped SmolLM2 and embedder), started and stopped by the
+script; it reports documents lost (expected against found) and the server's resident memory
+before and after.
 
     .venv/bin/python benchmarks/serve.py --clients 8 --seconds 30
 """
@@ -32,12 +35,13 @@ from common import FILINGS, OUT, machine, require
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = ["APPLE_2022_10K.pdf", "INTEL_2022Q4_EARNINGS.pdf", "MCDONALDS_2022_10K.pdf", "ORACLE_2023_10K.pdf"]
-UPLOAD = [
+SMALL = [
     "EBAY_2023Q2_8K.pdf",
     "SALESFORCE_2024Q1_EARNINGS.pdf",
     "INTEL_2023Q1_EARNINGS.pdf",
     "MCDONALDS_2023Q1_EARNINGS.pdf",
 ]
+BIG = ["APPLE_2020_10K.pdf", "INTEL_2020_10K.pdf", "FEDEX_2023_10K.pdf", "SALESFORCE_2023_10K.pdf"]
 SEARCHES = [
     "What was Apple's total net sales in fiscal 2022?",
     "Intel revenue fourth quarter 2022",
@@ -46,7 +50,11 @@ SEARCHES = [
     "capital expenditure",
     "share repurchases",
 ]
-ASK = "What was Apple's total net sales in fiscal 2022?"
+ASKS = [
+    "What was Apple's total net sales in fiscal 2022?",
+    "What was Intel's revenue in the fourth quarter of 2022?",
+    "How many restaurants did McDonald's operate at the end of 2022?",
+]
 
 
 def expert(*args: str, **kw: Any) -> subprocess.Popen[str]:
@@ -121,16 +129,31 @@ def embed(http: httpx.Client, n: int) -> int:
 
 
 def answer(http: httpx.Client, n: int) -> int:
-    body = {"model": "rag", "max_tokens": 64, "messages": [{"role": "user", "content": SEARCHES[n % 4]}]}
+    body = {"model": "rag", "max_tokens": 64, "messages": [{"role": "user", "content": ASKS[n % len(ASKS)]}]}
     return http.post("/v1/chat/completions", json=body).status_code
 
 
-def ask_once(url: str) -> float:
-    body = {"model": "rag", "max_tokens": 64, "messages": [{"role": "user", "content": ASK}]}
+def ask_once(url: str, question: str, timeout: float = 600) -> float:
+    body = {"model": "rag", "max_tokens": 64, "messages": [{"role": "user", "content": question}]}
     started = time.perf_counter()
-    response = httpx.post(f"{url}/v1/chat/completions", json=body, timeout=1200)
-    response.raise_for_status()
+    try:
+        httpx.post(f"{url}/v1/chat/completions", json=body, timeout=timeout).raise_for_status()
+    except httpx.TimeoutException:
+        return float("inf")
     return time.perf_counter() - started
+
+
+def answers(url: str, busy: Callable[[], bool] = lambda: True) -> dict[str, Any]:
+    """One answer at a time to each of ASKS while ``busy()``: the median and each latency (s)."""
+    times = []
+    for question in ASKS:
+        if not busy():
+            break
+        times.append(ask_once(url, question))
+    return {
+        "median_s": round(statistics.median(times), 2) if times else None,
+        "each_s": [round(t, 2) for t in times],
+    }
 
 
 def upload(url: str, names: list[str], collection: str) -> str:
@@ -151,6 +174,24 @@ def documents(url: str) -> int:
     return len(httpx.get(f"{url}/api/documents", timeout=60).json()["data"])
 
 
+def mixed(url: str, clients: int, seconds: float) -> dict[str, Any]:
+    """``clients`` search and embedding clients beside one client asking for answers."""
+    out: dict[str, Any] = {}
+
+    def asker() -> None:
+        out["answers"] = load(url, 1, seconds, {"answer": answer})
+
+    thread = threading.Thread(target=asker)
+    thread.start()
+    out["retrieval"] = load(url, clients, seconds, {"search": search, "embed": embed})
+    thread.join()
+    return {
+        **out["retrieval"],
+        "answer": out["answers"]["answer"],
+        "errors": out["retrieval"]["errors"] + out["answers"]["errors"],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, default=8)
@@ -162,10 +203,11 @@ def main() -> None:
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     ws = str(work / "ws")
-    subprocess.run([str(ROOT / ".venv/bin/expert"), "-w", ws, "init"], check=True, capture_output=True)
+    bin_expert = str(ROOT / ".venv/bin/expert")
+    subprocess.run([bin_expert, "-w", ws, "init"], check=True, capture_output=True)
     started = time.perf_counter()
     subprocess.run(
-        [str(ROOT / ".venv/bin/expert"), "-w", ws, "ingest", "--collection", "base", *(str(FILINGS / n) for n in BASE)],
+        [bin_expert, "-w", ws, "ingest", "--collection", "base", *(str(FILINGS / n) for n in BASE)],
         check=True, capture_output=True,
     )  # fmt: skip
     print(
@@ -175,6 +217,11 @@ def main() -> None:
     url = f"http://127.0.0.1:{args.port}"
     server = expert("-w", ws, "serve", "--port", str(args.port), "--quiet", "--queue", "64",
                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    report: dict[str, Any] = {"machine": machine(), "clients": args.clients, "seconds": args.seconds}
+
+    def show(key: str) -> None:
+        print(json.dumps({key: report[key]}), flush=True)
+
     try:
         for _ in range(600):
             try:
@@ -182,48 +229,59 @@ def main() -> None:
                     break
             except httpx.HTTPError:
                 time.sleep(0.2)
-        report: dict[str, Any] = {"machine": machine(), "clients": args.clients, "seconds": args.seconds}
-        ask_once(url)  # warm: the first answer loads caches
+        answers(url)  # warm caches
         report["rss_before_mb"] = round(rss_mb(server.pid), 1)
-        idle = [ask_once(url) for _ in range(3)]
-        report["answer_idle_s"] = round(statistics.median(idle), 2)
 
-        report["search_idle"] = load(url, args.clients, args.seconds, {"search": search, "embed": embed})
-        print(json.dumps({"search_idle": report["search_idle"]}), flush=True)
-
-        job = upload(url, UPLOAD[:2], "upload1")
-        report["search_during_ingest"] = load(
+        # 1. throughput, idle and during an upload's ingest job
+        report["retrieval_idle"] = load(url, args.clients, args.seconds, {"search": search, "embed": embed})
+        show("retrieval_idle")
+        job = upload(url, SMALL[:2], "upload1")
+        report["retrieval_during_ingest"] = load(
             url, args.clients, args.seconds, {"search": search, "embed": embed}
         )
-        report["job1"] = {k: wait_job(url, job)[k] for k in ("status", "report")}
-        print(json.dumps({"search_during_ingest": report["search_during_ingest"]}), flush=True)
+        report["retrieval_during_ingest"]["job"] = wait_job(url, job)["report"]
+        show("retrieval_during_ingest")
+        report["mix_idle"] = mixed(url, args.clients, args.seconds)
+        show("mix_idle")
+        job = upload(url, SMALL[2:], "upload2")
+        report["mix_during_ingest"] = mixed(url, args.clients, args.seconds)
+        report["mix_during_ingest"]["job"] = wait_job(url, job)["report"]
+        show("mix_during_ingest")
 
-        report["mix_idle"] = load(
-            url, args.clients, args.seconds, {"search": search, "embed": embed, "answer": answer}
+        # 2. one answer at a time: idle, during the server's job, during a CLI ingest
+        report["answer_idle"] = answers(url)
+        show("answer_idle")
+        job = upload(url, BIG, "job")
+        time.sleep(5)  # the child is embedding
+        report["answer_during_job"] = answers(
+            url, lambda: httpx.get(f"{url}/api/jobs/{job}").json()["status"] == "running"
         )
-        print(json.dumps({"mix_idle": report["mix_idle"]}), flush=True)
-        job = upload(url, UPLOAD[2:], "upload2")
-        report["mix_during_ingest"] = load(
-            url, args.clients, args.seconds, {"search": search, "embed": embed, "answer": answer}
-        )
-        report["job2"] = {k: wait_job(url, job)[k] for k in ("status", "report")}
-        print(json.dumps({"mix_during_ingest": report["mix_during_ingest"]}), flush=True)
-
-        # one answer at a time, during the server's own (niced) job and during a plain CLI ingest
-        job = upload(url, UPLOAD, "upload3")
-        time.sleep(3)  # the child has started embedding
-        during_job = [ask_once(url) for _ in range(3)]
-        report["job3"] = {k: wait_job(url, job)[k] for k in ("status", "report")}
-        report["answer_during_job_s"] = round(statistics.median(during_job), 2)
-        cli = expert("-w", ws, "ingest", "--collection", "cli", *(str(FILINGS / n) for n in UPLOAD),
-                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-        time.sleep(5)
-        during_cli = []
-        while cli.poll() is None and len(during_cli) < 3:
-            during_cli.append(ask_once(url))
-        cli.wait()
-        report["answer_during_cli_ingest_s"] = round(statistics.median(during_cli), 2) if during_cli else None
-        expected = len(BASE) + 2 + 2 + len(UPLOAD) + len(UPLOAD)
+        done = wait_job(url, job)
+        report["answer_during_job"]["ingest_s"] = done["report"]["seconds"] if done["report"] else None
+        show("answer_during_job")
+        for name, collection, env, prefix in (
+            ("answer_during_cli_ingest", "cli1", {}, []),
+            (
+                "answer_during_cli_ingest_nice10_no_yield",
+                "cli2",
+                {"EXPERT_INGEST_YIELD": "0"},
+                ["nice", "-n", "10"],
+            ),
+            ("answer_during_cli_ingest_no_yield", "cli3", {"EXPERT_INGEST_YIELD": "0"}, []),
+        ):
+            began = time.perf_counter()
+            cli = subprocess.Popen(
+                [*prefix, bin_expert, "-w", ws, "ingest", "--collection", collection, *(str(FILINGS / n) for n in BIG)],
+                env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+            time.sleep(8)  # parsed, embedding
+            report[name] = answers(url, lambda cli=cli: cli.poll() is None)  # type: ignore[misc]
+            cli.wait()
+            report[name]["ingest_s"] = round(time.perf_counter() - began, 1)
+            show(name)
+        expected = (
+            len(BASE) + len(SMALL) + len(BIG) + len(BIG)
+        )  # uploads are copies; CLI ingests move one set
         report["documents"] = {"expected": expected, "found": documents(url)}
         report["rss_after_mb"] = round(rss_mb(server.pid), 1)
         print(json.dumps(report, indent=1))

@@ -5,6 +5,7 @@ and bad input."""
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ from conftest import FakeGenerator
 from serving import build_workspace, copy_workspace, serving
 
 from industry_expert import Workspace
+from industry_expert.ingest.yielding import answering_flag
 
 
 @pytest.fixture(scope="module")
@@ -307,10 +309,13 @@ def test_a_full_queue_answers_503_with_retry_after(ws_path: Path) -> None:
             t.start()
         while live.state.queue.waiting < 1:
             time.sleep(0.01)
+        flag = answering_flag(ws_path)
+        assert flag.read_text() == str(os.getpid())  # ingest here waits while the model is wanted
         with live.client() as http:
             busy = http.post("/v1/chat/completions", json=body)
         for t in threads:
             t.join()
+        assert not flag.exists()
     assert busy.status_code == 503 and int(busy.headers["Retry-After"]) >= 1
     assert "busy" in busy.json()["error"]["message"]
     assert sorted(results) == [200, 200] and gen.finished == 2
@@ -333,3 +338,29 @@ def test_a_client_that_leaves_mid_stream_frees_the_model(ws_path: Path) -> None:
         with live.client() as http:  # the next request is served at once
             reply = http.post("/v1/chat/completions", json={**body, "stream": False})
         assert reply.status_code == 200 and time.monotonic() - started < 3
+
+
+def test_evaluation_reports_are_listed_and_served(ws_path: Path, tmp_path: Path) -> None:
+    from industry_expert.config import AnswerSettings
+    from industry_expert.evaluate.questions import EvalQuestion, Evidence
+    from industry_expert.evaluate.run import run_eval
+
+    runs = tmp_path / "evals"
+    questions = [EvalQuestion(1, "q1", CAPEX, "$38.4 million", "figure", (Evidence("capex.md"),))]
+    gen = FakeGenerator(["It was $38.4 million [1]."])
+    with Workspace.open(ws_path) as ws:
+        run_eval(
+            questions,
+            {"base": gen, "rag": gen},
+            ws.retriever,
+            AnswerSettings(unsupported="warn"),
+            runs / "r1",
+        )
+    with serving(ws_path, FakeGenerator(), evaluations=runs) as live, live.client() as http:
+        (listed,) = http.get("/api/evaluations").json()["data"]
+        assert listed["name"] == "r1" and listed["questions"] == 1 and listed["modes"] == ["base", "rag"]
+        assert http.get(listed["summary"]).json()["questions"] == 1
+        page = http.get(listed["report"])
+        assert page.headers["content-type"].startswith("text/html") and "$38.4 million" in page.text
+        assert http.get("/api/evaluations/../r1").status_code == 404
+        assert http.get("/api/evaluations/nope/report").status_code == 404

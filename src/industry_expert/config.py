@@ -86,6 +86,9 @@ class IngestSettings:
     # Chunks embedded per call, across small documents: bigger pads less (the embedder sorts a
     # call's texts by length), smaller loses less work to an interruption.
     embed_group: int = 2048
+    # Pause between batches of embedding while `expert serve` on the same workspace is answering
+    # (ingest/yielding.py): answers keep the cores, ingest takes what is left.
+    yield_to_answers: bool = True
 
 
 @dataclass(frozen=True)
@@ -183,6 +186,7 @@ ENV_OVERRIDES = {
     "EXPERT_EMBEDDER_MODEL": "embedder.model",
     "EXPERT_EMBEDDER_BASE_URL": "embedder.base_url",
     "EXPERT_MAX_FILE_MB": "ingest.max_file_mb",
+    "EXPERT_INGEST_YIELD": "ingest.yield_to_answers",
     "EXPERT_GENERATOR_BACKEND": "generator.backend",
     "EXPERT_GENERATOR_MODEL": "generator.model",
     "EXPERT_GENERATOR_BASE_URL": "generator.base_url",

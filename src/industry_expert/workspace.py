@@ -44,6 +44,7 @@ from .evaluate.report import load_summary
 from .evaluate.run import RETRIEVAL_MODES, TUNED_MODES, EvalRun, run_eval
 from .generate import Generator, create_base_and_tuned, create_generator
 from .ingest.pipeline import Ingestor, IngestReport, Progress
+from .ingest.yielding import AnswerGate, YieldingEmbedder, answering_flag
 from .keys import KeyRing
 from .retrieve import Retriever
 from .store import STORE_FILE, SearchFilter, Store, StoredDocument, open_store
@@ -70,7 +71,8 @@ class Workspace:
         self._embedder: Embedder | None = None
         self._generator: Generator | None = None
         self.retriever = Retriever(store, settings.retrieval, lambda: self.embedder)
-        self.ingestor = Ingestor(store, lambda: self.embedder, settings.chunking, settings.ingest)
+        self._yielding: YieldingEmbedder | None = None
+        self.ingestor = Ingestor(store, self._ingest_embedder, settings.chunking, settings.ingest)
 
     # -- lifecycle ----------------------------------------------------------------------------
     @classmethod
@@ -145,6 +147,16 @@ class Workspace:
         if self._embedder is None:
             self._embedder = create_embedder(self.settings.embedder)
         return self._embedder
+
+    def _ingest_embedder(self) -> Embedder:
+        """The embedder for ingest: one that waits while a server here answers
+        (``ingest.yield_to_answers``, ``ingest/yielding.py``)."""
+        embedder = self.embedder
+        if not self.settings.ingest.yield_to_answers:
+            return embedder
+        if self._yielding is None or self._yielding.inner is not embedder:
+            self._yielding = YieldingEmbedder(embedder, AnswerGate(answering_flag(self.path)))
+        return self._yielding
 
     def use_embedder(self, embedder: Embedder) -> None:
         """Use an already-built embedder (tests, servers that share one model)."""

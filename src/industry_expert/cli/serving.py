@@ -25,7 +25,7 @@ SERVE_FLAGS = {
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from ..server import ServerState, serve
+    from ..server import ServerState, check_port, serve
     from ..server.modes import parse_adapters
 
     # adapters are modes here (--adapter NAME=RUN), not the generator's one adapter
@@ -40,6 +40,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     state = ServerState(ws, settings.host, adapters, evaluations=Path(settings.evaluations or "."))
     try:
         state.check_bind()
+        check_port(settings.host, settings.port)
         print(f"loading {ws.settings.generator.model} and the embedder", file=sys.stderr, flush=True)
         state.modes.load()
         _ = ws.embedder
@@ -55,6 +56,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         flush=True,
     )
     serve(state, settings.port, log_level="warning" if args.quiet else "info")
+    print("stopped", file=sys.stderr)
     return 0
 
 

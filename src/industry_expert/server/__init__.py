@@ -13,7 +13,7 @@ behind a bounded queue (``queue``); ingest runs in a child process at a lower CP
 
 from __future__ import annotations
 
-from .app import create_app, serve
+from .app import check_port, create_app, serve
 from .state import ServerState
 
-__all__ = ["ServerState", "create_app", "serve"]
+__all__ = ["ServerState", "check_port", "create_app", "serve"]

@@ -9,6 +9,8 @@ readable at ``/docs`` (FastAPI's page, which loads its script from a CDN: offlin
 from __future__ import annotations
 
 import logging
+import signal
+import socket
 from importlib import resources
 from typing import Any
 
@@ -16,6 +18,7 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, Response
 
 from .. import __version__
+from ..errors import ConfigError
 from .http import install_handlers
 from .native_api import router as native_router
 from .openai_api import router as openai_router
@@ -58,6 +61,20 @@ def create_app(state: ServerState) -> FastAPI:
     return app
 
 
+def check_port(host: str, port: int) -> None:
+    """Fail in one line, before any model loads, when ``host:port`` cannot be listened on."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot listen on {host}:{port} ({exc.strerror or exc}); pick another --port or --host, "
+                "or stop what uses it"
+            ) from None
+
+
 def serve(state: ServerState, port: int, log_level: str = "info") -> None:
     """Run the app until interrupted; the ingest jobs and the store are closed on the way out."""
     import uvicorn
@@ -71,7 +88,17 @@ def serve(state: ServerState, port: int, log_level: str = "info") -> None:
         timeout_graceful_shutdown=5,
         access_log=True,
     )
+    # uvicorn shuts down gracefully on SIGINT or SIGTERM, then raises the signal again: both end
+    # here as KeyboardInterrupt, so the jobs and the store are closed and the command exits 0
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         uvicorn.Server(config).run()
+    except KeyboardInterrupt:
+        pass
     finally:
+        signal.signal(signal.SIGTERM, previous)
         state.close()
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import logging
 import threading
@@ -223,7 +224,8 @@ async def chat_completions(body: ChatRequest, request: Request, state: State, ac
     started = time.monotonic()
 
     def put(kind: str, value: Any) -> None:
-        loop.call_soon_threadsafe(events.put_nowait, (kind, value))
+        with contextlib.suppress(RuntimeError):  # the server stopped: nobody is listening
+            loop.call_soon_threadsafe(events.put_nowait, (kind, value))
 
     def work() -> None:
         try:
@@ -250,7 +252,8 @@ async def chat_completions(body: ChatRequest, request: Request, state: State, ac
             log.exception("generation failed")
             put("error", GenerationError(f"the model failed while answering ({type(exc).__name__}: {exc})"))
         finally:
-            loop.call_soon_threadsafe(state.queue.release, time.monotonic() - started)
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(state.queue.release, time.monotonic() - started)
 
     threading.Thread(target=work, name="answer", daemon=True).start()
     reply = Reply(body, mode.id, state, request, max_tokens)

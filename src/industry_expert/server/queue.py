@@ -61,13 +61,22 @@ class Interruptible:
 class ModelQueue:
     """``parallel`` slots and at most ``limit`` waiting requests (asyncio; one event loop)."""
 
-    def __init__(self, parallel: int = 1, limit: int = 8):
+    def __init__(self, parallel: int = 1, limit: int = 8, on_busy: Callable[[bool], None] | None = None):
         self.parallel = parallel
         self.limit = limit
         self.waiting = 0
         self.running = 0
         self._free = asyncio.Semaphore(parallel)
         self._recent: list[float] = []  # seconds of the last answers, for Retry-After
+        self._on_busy = on_busy or (lambda busy: None)
+        self._busy = False
+
+    def _changed(self) -> None:
+        """Tell ``on_busy`` when the model starts or stops being wanted (running or waited for)."""
+        busy = self.running + self.waiting > 0
+        if busy != self._busy:
+            self._busy = busy
+            self._on_busy(busy)
 
     def retry_after(self) -> int:
         typical = sorted(self._recent)[len(self._recent) // 2] if self._recent else 5.0
@@ -82,6 +91,7 @@ class ModelQueue:
                 self.retry_after(),
             )
         self.waiting += 1
+        self._changed()
         try:
             while True:
                 try:
@@ -90,8 +100,11 @@ class ModelQueue:
                 except TimeoutError:
                     if await gone():
                         raise Cancelled from None
-        finally:
+        except BaseException:
             self.waiting -= 1
+            self._changed()
+            raise
+        self.waiting -= 1
         self.running += 1
 
     def release(self, seconds: float | None = None) -> None:
@@ -100,6 +113,7 @@ class ModelQueue:
         if seconds is not None:
             self._recent = [*self._recent[-19:], seconds]
         self._free.release()
+        self._changed()
 
     def status(self) -> dict[str, int]:
         return {

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..errors import AuthenticationError, ConfigError, NotFoundError, PermissionDeniedError
 from ..generate import Generator
+from ..ingest.yielding import AnswerGate, answering_flag
 from ..keys import OPEN, Access, KeyRing
 from ..store import Store, StoredDocument, open_store
 from ..store.locked import locked
@@ -50,7 +51,11 @@ class ServerState:
         self.keys = KeyRing(ws.store)
         self.modes = Modes(lambda: ws.generator, ws.settings.generator, adapters, tuned)
         self.writer: Store = locked(open_store(ws.settings.store, ws.path))
-        self.queue = ModelQueue(self.settings.parallel, self.settings.queue)
+        # a model on this machine: ingest here pauses between batches while it answers
+        self.gate = AnswerGate(answering_flag(ws.path))
+        local = ws.settings.generator.backend in ("llama-cpp", "transformers")
+        on_busy = (lambda busy: self.gate.hold() if busy else self.gate.release()) if local else None
+        self.queue = ModelQueue(self.settings.parallel, self.settings.queue, on_busy)
         self.uploads = (ws.path / UPLOADS).resolve()
         self.jobs = IngestJobs(ws.path, self.settings.ingest_nice, on_done=self._tidy)
         self.evaluations = evaluations or Path(self.settings.evaluations or ".")
@@ -157,6 +162,7 @@ class ServerState:
                     self._remove_upload(key)
 
     def close(self) -> None:
+        self.gate.release()
         self.jobs.close()
         self.writer.close()
         self.ws.close()
