@@ -219,8 +219,11 @@ def main() -> None:
                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
     report: dict[str, Any] = {"machine": machine(), "clients": args.clients, "seconds": args.seconds}
 
+    rss: list[tuple[str, float]] = []
+
     def show(key: str) -> None:
-        print(json.dumps({key: report[key]}), flush=True)
+        rss.append((key, round(rss_mb(server.pid), 1)))
+        print(json.dumps({key: report[key], "rss_mb": rss[-1][1]}), flush=True)
 
     try:
         for _ in range(600):
@@ -279,11 +282,14 @@ def main() -> None:
             cli.wait()
             report[name]["ingest_s"] = round(time.perf_counter() - began, 1)
             show(name)
-        expected = (
-            len(BASE) + len(SMALL) + len(BIG) + len(BIG)
-        )  # uploads are copies; CLI ingests move one set
+        # the first load again, after everything: memory should have stopped growing
+        report["retrieval_again"] = load(url, args.clients, args.seconds, {"search": search, "embed": embed})
+        show("retrieval_again")
+        # uploads are copies; the three CLI ingests move one set of files between collections
+        expected = len(BASE) + len(SMALL) + len(BIG) + len(BIG)
         report["documents"] = {"expected": expected, "found": documents(url)}
         report["rss_after_mb"] = round(rss_mb(server.pid), 1)
+        report["rss_by_phase_mb"] = rss
         print(json.dumps(report, indent=1))
     finally:
         server.terminate()

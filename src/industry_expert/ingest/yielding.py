@@ -2,14 +2,15 @@
 same workspace is generating.
 
 On a laptop or a small server, ingest and generation want the same cores, and llama.cpp's
-threads spin while they wait for each other: one answer that takes 16 s on idle cores took over
-900 s beside an embedding run (docs/benchmarks.md). A lower CPU priority alone does not fix it
-(the spinning threads still lose their time slices to the ingest), so the two take turns: while
-an answer is being generated, ``expert serve`` keeps the file ``WORKSPACE/.answering`` (holding
-its process id), and every ingest of that workspace, the server's own jobs and ``expert ingest``
-in another process alike, waits before its next batch of chunks until the file is gone. A pause
-lasts at most ``max_wait`` seconds at a time, so a server that never stops answering still lets
-an ingest advance by one batch per pause; a file left by a server that died is ignored.
+threads spin while they wait for each other: an answer took 3 to 3.8 times as long beside a plain
+`expert ingest` (docs/benchmarks.md, Serving), and 56 times beside two heavy jobs. Running the
+ingest at a lower CPU priority (``nice``) fixes it too, but only when whoever starts the ingest
+remembers to; so the two take turns by default: while an answer is being generated, ``expert
+serve`` keeps the file ``WORKSPACE/.answering`` (holding its process id), and every ingest of that
+workspace, the server's own jobs and ``expert ingest`` in another process alike, waits before its
+next batch of chunks until the file is gone. A pause lasts at most ``max_wait`` seconds at a
+time, so a server that never stops answering still lets an ingest advance by one batch per pause;
+a file left by a server that died is ignored.
 """
 
 from __future__ import annotations
