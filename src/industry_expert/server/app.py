@@ -2,8 +2,8 @@
 
 ``create_app(state)`` builds it over a ``ServerState``; ``serve`` runs it with uvicorn. The page
 at ``/`` is plain HTML, CSS and JavaScript shipped in the package (``static/``): no build step and
-nothing fetched from elsewhere, so it works offline. The schema is at ``/openapi.json`` and
-readable at ``/docs`` (FastAPI's page, which loads its script from a CDN: offline, read the JSON).
+nothing fetched from elsewhere, so it works offline. The schema is at ``/openapi.json``; FastAPI's
+``/docs`` and ``/redoc`` pages are off, since they load their scripts from a CDN.
 """
 
 from __future__ import annotations
@@ -38,6 +38,8 @@ def create_app(state: ServerState) -> FastAPI:
         version=__version__,
         description="Answers with citations from a company's own documents: an OpenAI-compatible API "
         "(/v1), search, documents, uploads and evaluations (/api), and a web page (/).",
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.server = state
     install_handlers(app)
