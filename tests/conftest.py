@@ -92,6 +92,22 @@ def _onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     os.environ["EXPERT_CACHE"] = str(tmp_path_factory.mktemp("expert-cache"))
 
 
+@pytest.fixture(scope="module")
+def served_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A workspace with the real embedder and collections finance and hr (``serving.py``)."""
+    from serving import build_workspace
+
+    return build_workspace(tmp_path_factory.mktemp("served"))
+
+
+@pytest.fixture
+def served_ws(served_template: Path, tmp_path: Path) -> Path:
+    """A copy of ``served_template`` for one test to serve and change."""
+    from serving import copy_workspace
+
+    return copy_workspace(served_template, tmp_path)
+
+
 @pytest.fixture
 def fake_embedder() -> FakeEmbedder:
     return FakeEmbedder()

@@ -13,23 +13,11 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-import pytest
 from conftest import FakeGenerator
-from serving import build_workspace, copy_workspace, serving
+from serving import serving
 
 from industry_expert import Workspace
 from industry_expert.ingest.yielding import answering_flag
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_workspace(tmp_path_factory.mktemp("served"))
-
-
-@pytest.fixture
-def ws_path(template: Path, tmp_path: Path) -> Path:
-    return copy_workspace(template, tmp_path)
-
 
 CAPEX = "What was Northwind's capital expenditure in fiscal 2023?"
 
@@ -44,9 +32,9 @@ def sse(response: httpx.Response) -> Iterator[dict]:
                 yield json.loads(data)
 
 
-def test_models_and_a_cited_answer_in_openai_format(ws_path: Path) -> None:
+def test_models_and_a_cited_answer_in_openai_format(served_ws: Path) -> None:
     gen = FakeGenerator(["Capital expenditure was $38.4 million in fiscal 2023 [1]."])
-    with serving(ws_path, gen, tuned={"fin": FakeGenerator(["Tuned."])}) as live, live.client() as http:
+    with serving(served_ws, gen, tuned={"fin": FakeGenerator(["Tuned."])}) as live, live.client() as http:
         models = http.get("/v1/models").json()
         ids = [m["id"] for m in models["data"]]
         assert ids[:6] == ["rag", "base", "rag+ft", "ft", "rag+ft:fin", "ft:fin"]
@@ -82,9 +70,9 @@ def test_models_and_a_cited_answer_in_openai_format(ws_path: Path) -> None:
         )
 
 
-def test_streaming_sends_chunks_then_citations_usage_and_done(ws_path: Path) -> None:
+def test_streaming_sends_chunks_then_citations_usage_and_done(served_ws: Path) -> None:
     gen = FakeGenerator(["Capital expenditure was $38.4 million in fiscal 2023 [1]."])
-    with serving(ws_path, gen) as live, live.client() as http:
+    with serving(served_ws, gen) as live, live.client() as http:
         body = {
             "model": "rag",
             "stream": True,
@@ -109,7 +97,7 @@ def test_streaming_sends_chunks_then_citations_usage_and_done(ws_path: Path) -> 
     assert chunks[-1]["choices"] == [] and chunks[-1]["usage"]["completion_tokens"] > 0
 
 
-def test_a_follow_up_is_rewritten_for_retrieval_as_in_chat(ws_path: Path) -> None:
+def test_a_follow_up_is_rewritten_for_retrieval_as_in_chat(served_ws: Path) -> None:
     gen = FakeGenerator(["What was Northwind's revenue in fiscal 2023?", "It was $512.0 million [1]."])
     messages = [
         {"role": "system", "content": "You are terse."},
@@ -117,7 +105,7 @@ def test_a_follow_up_is_rewritten_for_retrieval_as_in_chat(ws_path: Path) -> Non
         {"role": "assistant", "content": "It was $38.4 million [1]."},
         {"role": "user", "content": "And the revenue?"},
     ]
-    with serving(ws_path, gen) as live, live.client() as http:
+    with serving(served_ws, gen) as live, live.client() as http:
         reply = http.post(
             "/v1/chat/completions", json={"model": "rag", "messages": messages, "sources": True}
         ).json()
@@ -128,8 +116,8 @@ def test_a_follow_up_is_rewritten_for_retrieval_as_in_chat(ws_path: Path) -> Non
     assert reply["sources"][0]["source"].endswith("revenue.md")
 
 
-def test_embeddings_in_float_and_base64(ws_path: Path) -> None:
-    with serving(ws_path, FakeGenerator()) as live, live.client() as http:
+def test_embeddings_in_float_and_base64(served_ws: Path) -> None:
+    with serving(served_ws, FakeGenerator()) as live, live.client() as http:
         texts = ["capital expenditure", "paid leave"]
         plain = http.post("/v1/embeddings", json={"model": "all-MiniLM-L6-v2", "input": texts}).json()
         packed = http.post(
@@ -144,8 +132,8 @@ def test_embeddings_in_float_and_base64(ws_path: Path) -> None:
     assert np.allclose(np.array(decoded), direct, atol=1e-6)
 
 
-def test_native_search_collections_documents_and_status(ws_path: Path) -> None:
-    with serving(ws_path, FakeGenerator()) as live, live.client() as http:
+def test_native_search_collections_documents_and_status(served_ws: Path) -> None:
+    with serving(served_ws, FakeGenerator()) as live, live.client() as http:
         found = http.get("/api/search", params={"q": "paid leave days", "k": 2}).json()
         assert found["query"] == "paid leave days" and found["hits"][0]["source"].endswith("leave.md")
         assert set(found["hits"][0]) >= {
@@ -176,8 +164,8 @@ def test_native_search_collections_documents_and_status(ws_path: Path) -> None:
         assert http.get("/healthz").json()["status"] == "ok"
 
 
-def test_upload_ingests_in_a_job_then_forget_removes_it(ws_path: Path, tmp_path: Path) -> None:
-    with serving(ws_path, FakeGenerator()) as live, live.client() as http:
+def test_upload_ingests_in_a_job_then_forget_removes_it(served_ws: Path, tmp_path: Path) -> None:
+    with serving(served_ws, FakeGenerator()) as live, live.client() as http:
         files = [
             (
                 "files",
@@ -204,7 +192,7 @@ def test_upload_ingests_in_a_job_then_forget_removes_it(ws_path: Path, tmp_path:
             "/api/search", params={"q": "lost-time incidents Dayton", "collection": "ops"}
         ).json()["hits"]
         assert hits[0]["source"] == "uploads/ops/safety.md"
-        uploads = ws_path / "uploads" / "ops"
+        uploads = served_ws / "uploads" / "ops"
         assert sorted(p.name for p in uploads.iterdir()) == ["safety.md"]  # the unreadable file is not kept
         # the same name again is an update, answered when done with ?wait=true
         again = [
@@ -226,7 +214,7 @@ def test_upload_ingests_in_a_job_then_forget_removes_it(ws_path: Path, tmp_path:
             {"name": "finance", "documents": 2, "chunks": 2},
             {"name": "hr", "documents": 1, "chunks": 1},
         ]
-    with Workspace.open(ws_path) as ws:
+    with Workspace.open(served_ws) as ws:
         assert ws.status()["problems"] == []
 
 
@@ -259,9 +247,9 @@ BAD = [
 ]  # fmt: skip
 
 
-def test_bad_requests_get_one_clear_4xx_and_nothing_is_written(ws_path: Path) -> None:
+def test_bad_requests_get_one_clear_4xx_and_nothing_is_written(served_ws: Path) -> None:
     gen = FakeGenerator()
-    with serving(ws_path, gen, overrides={"serve.max_upload_mb": 1}) as live, live.client() as http:
+    with serving(served_ws, gen, overrides={"serve.max_upload_mb": 1}) as live, live.client() as http:
         for method, path, kw, status, words in BAD:
             response = getattr(http, method)(path, **kw)
             assert response.status_code == status, (path, kw, response.text)
@@ -270,7 +258,7 @@ def test_bad_requests_get_one_clear_4xx_and_nothing_is_written(ws_path: Path) ->
             assert "\n" not in error["message"] and "Traceback" not in error["message"]
         assert http.get("/healthz").status_code == 200  # still up
         assert gen.calls == [] and live.state.jobs.all() == []
-    assert not (ws_path / "uploads").exists() or not any((ws_path / "uploads").rglob("*"))
+    assert not (served_ws / "uploads").exists() or not any((served_ws / "uploads").rglob("*"))
 
 
 class SlowGenerator(FakeGenerator):
@@ -294,10 +282,10 @@ class SlowGenerator(FakeGenerator):
             raise
 
 
-def test_a_full_queue_answers_503_with_retry_after(ws_path: Path) -> None:
+def test_a_full_queue_answers_503_with_retry_after(served_ws: Path) -> None:
     gen = SlowGenerator(pieces=60, delay=0.02)
     body = {"model": "base", "messages": [{"role": "user", "content": "Tell me about pumps"}]}
-    with serving(ws_path, gen, overrides={"serve.queue": 1}) as live:
+    with serving(served_ws, gen, overrides={"serve.queue": 1}) as live:
         results: list[int] = []
 
         def call() -> None:
@@ -309,7 +297,7 @@ def test_a_full_queue_answers_503_with_retry_after(ws_path: Path) -> None:
             t.start()
         while live.state.queue.waiting < 1:
             time.sleep(0.01)
-        flag = answering_flag(ws_path)
+        flag = answering_flag(served_ws)
         assert flag.read_text() == str(os.getpid())  # ingest here waits while the model is wanted
         with live.client() as http:
             busy = http.post("/v1/chat/completions", json=body)
@@ -321,10 +309,10 @@ def test_a_full_queue_answers_503_with_retry_after(ws_path: Path) -> None:
     assert sorted(results) == [200, 200] and gen.finished == 2
 
 
-def test_a_client_that_leaves_mid_stream_frees_the_model(ws_path: Path) -> None:
+def test_a_client_that_leaves_mid_stream_frees_the_model(served_ws: Path) -> None:
     gen = SlowGenerator(pieces=500, delay=0.02)  # 10 s if nobody stops it
     body = {"model": "base", "stream": True, "messages": [{"role": "user", "content": "Tell me about pumps"}]}
-    with serving(ws_path, gen) as live:
+    with serving(served_ws, gen) as live:
         with live.client() as http, http.stream("POST", "/v1/chat/completions", json=body) as response:
             for n, _ in enumerate(response.iter_lines()):
                 if n > 5:
@@ -340,7 +328,7 @@ def test_a_client_that_leaves_mid_stream_frees_the_model(ws_path: Path) -> None:
         assert reply.status_code == 200 and time.monotonic() - started < 3
 
 
-def test_evaluation_reports_are_listed_and_served(ws_path: Path, tmp_path: Path) -> None:
+def test_evaluation_reports_are_listed_and_served(served_ws: Path, tmp_path: Path) -> None:
     from industry_expert.config import AnswerSettings
     from industry_expert.evaluate.questions import EvalQuestion, Evidence
     from industry_expert.evaluate.run import run_eval
@@ -348,7 +336,7 @@ def test_evaluation_reports_are_listed_and_served(ws_path: Path, tmp_path: Path)
     runs = tmp_path / "evals"
     questions = [EvalQuestion(1, "q1", CAPEX, "$38.4 million", "figure", (Evidence("capex.md"),))]
     gen = FakeGenerator(["It was $38.4 million [1]."])
-    with Workspace.open(ws_path) as ws:
+    with Workspace.open(served_ws) as ws:
         run_eval(
             questions,
             {"base": gen, "rag": gen},
@@ -356,7 +344,7 @@ def test_evaluation_reports_are_listed_and_served(ws_path: Path, tmp_path: Path)
             AnswerSettings(unsupported="warn"),
             runs / "r1",
         )
-    with serving(ws_path, FakeGenerator(), evaluations=runs) as live, live.client() as http:
+    with serving(served_ws, FakeGenerator(), evaluations=runs) as live, live.client() as http:
         (listed,) = http.get("/api/evaluations").json()["data"]
         assert listed["name"] == "r1" and listed["questions"] == 1 and listed["modes"] == ["base", "rag"]
         assert http.get(listed["summary"]).json()["questions"] == 1

@@ -8,26 +8,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import FakeGenerator
-from serving import build_workspace, copy_workspace, serving
+from serving import serving
 
 CAPEX = "What was Northwind's capital expenditure in fiscal 2023?"
 ANSWER = "Capital expenditure was $38.4 million in fiscal 2023 [1]."
 
 
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_workspace(tmp_path_factory.mktemp("clients"))
-
-
-@pytest.fixture
-def ws_path(template: Path, tmp_path: Path) -> Path:
-    return copy_workspace(template, tmp_path)
-
-
-def test_the_openai_sdk_asks_streams_embeds_and_reads_errors(ws_path: Path) -> None:
+def test_the_openai_sdk_asks_streams_embeds_and_reads_errors(served_ws: Path) -> None:
     import openai
 
-    with serving(ws_path, FakeGenerator([ANSWER])) as live:
+    with serving(served_ws, FakeGenerator([ANSWER])) as live:
         client = openai.OpenAI(base_url=f"{live.url}/v1", api_key="not-needed-on-loopback", max_retries=0)
         assert [m.id for m in client.models.list()][:2] == ["rag", "base"]
         reply = client.chat.completions.create(
@@ -68,17 +58,17 @@ def test_the_openai_sdk_asks_streams_embeds_and_reads_errors(ws_path: Path) -> N
             client.chat.completions.create(model="rag", messages=[{"role": "assistant", "content": "hi"}])
 
 
-def test_langchain_chat_openai_invokes_streams_and_keeps_the_conversation(ws_path: Path) -> None:
+def test_langchain_chat_openai_invokes_streams_and_keeps_the_conversation(served_ws: Path) -> None:
     from langchain_core.messages import AIMessage, HumanMessage
     from langchain_openai import ChatOpenAI
 
     gen = FakeGenerator(["What was Northwind's revenue in fiscal 2023?", "Revenue was $512.0 million [1]."])
-    with serving(ws_path, FakeGenerator([ANSWER])) as live:
+    with serving(served_ws, FakeGenerator([ANSWER])) as live:
         llm = ChatOpenAI(base_url=f"{live.url}/v1", api_key="unused", model="rag", max_retries=0)
         reply = llm.invoke(CAPEX)
         assert "$38.4 million" in reply.text
         assert "".join(chunk.text for chunk in llm.stream(CAPEX)) == ANSWER
-    with serving(ws_path, gen) as live:
+    with serving(served_ws, gen) as live:
         llm = ChatOpenAI(base_url=f"{live.url}/v1", api_key="unused", model="rag", max_retries=0)
         reply = llm.invoke(
             [HumanMessage(CAPEX), AIMessage("It was $38.4 million [1]."), HumanMessage("And revenue?")]
@@ -86,11 +76,11 @@ def test_langchain_chat_openai_invokes_streams_and_keeps_the_conversation(ws_pat
         assert "$512.0 million" in reply.text and len(gen.calls) == 2  # rewritten, then answered
 
 
-def test_llamaindex_openai_like_chats_and_streams(ws_path: Path) -> None:
+def test_llamaindex_openai_like_chats_and_streams(served_ws: Path) -> None:
     from llama_index.core.llms import ChatMessage
     from llama_index.llms.openai_like import OpenAILike
 
-    with serving(ws_path, FakeGenerator([ANSWER])) as live:
+    with serving(served_ws, FakeGenerator([ANSWER])) as live:
         llm = OpenAILike(
             model="rag",
             api_base=f"{live.url}/v1",

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from conftest import FakeGenerator
-from serving import build_workspace, copy_workspace, serving
+from serving import copy_workspace, serving
 
 from industry_expert import Workspace
 from industry_expert.errors import ConfigError
@@ -19,18 +19,8 @@ from industry_expert.server import ServerState
 from industry_expert.store import SQLiteStore
 
 
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_workspace(tmp_path_factory.mktemp("keys"))
-
-
-@pytest.fixture
-def ws_path(template: Path, tmp_path: Path) -> Path:
-    return copy_workspace(template, tmp_path)
-
-
-def make_keys(ws_path: Path) -> dict[str, str]:
-    with Workspace.open(ws_path) as ws:
+def make_keys(served_ws: Path) -> dict[str, str]:
+    with Workspace.open(served_ws) as ws:
         keys = {
             "admin": ws.keys.create("admin", read="*", write="*")[0],
             "finance": ws.keys.create("analysts", read="finance")[0],
@@ -42,17 +32,17 @@ def make_keys(ws_path: Path) -> dict[str, str]:
     return keys
 
 
-def ids(ws_path: Path) -> dict[str, int]:
-    with Workspace.open(ws_path) as ws:
+def ids(served_ws: Path) -> dict[str, int]:
+    with Workspace.open(served_ws) as ws:
         return {Path(d.source).name: d.id for d in ws.sources()}
 
 
 LEAVE = "How many days of paid leave does an employee receive?"
 
 
-def test_without_a_valid_key_every_endpoint_but_the_page_says_401(ws_path: Path) -> None:
-    keys = make_keys(ws_path)
-    doc = ids(ws_path)["capex.md"]
+def test_without_a_valid_key_every_endpoint_but_the_page_says_401(served_ws: Path) -> None:
+    keys = make_keys(served_ws)
+    doc = ids(served_ws)["capex.md"]
     chat = {"model": "rag", "messages": [{"role": "user", "content": LEAVE}]}
     endpoints = [
         ("get", "/v1/models", {}),
@@ -75,7 +65,7 @@ def test_without_a_valid_key_every_endpoint_but_the_page_says_401(ws_path: Path)
         ("get", "/api/evaluations", {}),
     ]
     gen = FakeGenerator()
-    with serving(ws_path, gen) as live:
+    with serving(served_ws, gen) as live:
         for who in (None, "wrong", "revoked", "malformed"):
             token = {"malformed": "Basic abc"}.get(who or "", keys.get(who or "", ""))
             headers = {"Authorization": token if who == "malformed" else f"Bearer {token}"} if who else {}
@@ -89,14 +79,14 @@ def test_without_a_valid_key_every_endpoint_but_the_page_says_401(ws_path: Path)
                     http.get("/").status_code == 200 and http.get("/healthz").json()["keys_required"] is True
                 )
         assert gen.calls == [] and live.state.jobs.all() == []
-    assert ids(ws_path)["capex.md"] == doc  # nothing was forgotten
+    assert ids(served_ws)["capex.md"] == doc  # nothing was forgotten
 
 
-def test_a_key_sees_and_changes_only_its_collections(ws_path: Path) -> None:
-    keys = make_keys(ws_path)
-    doc = ids(ws_path)
+def test_a_key_sees_and_changes_only_its_collections(served_ws: Path) -> None:
+    keys = make_keys(served_ws)
+    doc = ids(served_ws)
     gen = FakeGenerator(["Employees receive 27 days [1]."])
-    with serving(ws_path, gen, evaluations=ws_path) as live:
+    with serving(served_ws, gen, evaluations=served_ws) as live:
         with live.client(keys["finance"]) as http:
             assert http.get("/v1/models").status_code == 200
             assert [c["name"] for c in http.get("/api/collections").json()["data"]] == ["finance"]
@@ -139,12 +129,12 @@ def test_a_key_sees_and_changes_only_its_collections(ws_path: Path) -> None:
             assert len(http.get("/api/collections").json()["data"]) == 2
             assert http.get("/api/evaluations").json()["data"] == []
             # revoked in another process: refused from the next request
-            KeyRing(SQLiteStore(ws_path / "store.db")).revoke("admin")
+            KeyRing(SQLiteStore(served_ws / "store.db")).revoke("admin")
             assert http.get("/api/collections").status_code == 401
 
 
-def test_binding_beyond_loopback_needs_a_key(ws_path: Path) -> None:
-    ws = Workspace.open(ws_path, shared=True)
+def test_binding_beyond_loopback_needs_a_key(served_ws: Path) -> None:
+    ws = Workspace.open(served_ws, shared=True)
     state = ServerState(ws, "0.0.0.0")
     try:
         with pytest.raises(ConfigError, match="no API key"):
@@ -157,7 +147,7 @@ def test_binding_beyond_loopback_needs_a_key(ws_path: Path) -> None:
     finally:
         state.close()
     # the command says so in one line, before loading any model
-    fresh = copy_workspace(ws_path, ws_path.parent / "again")
+    fresh = copy_workspace(served_ws, served_ws.parent / "again")
     with Workspace.open(fresh) as other:
         other.keys.revoke("team")
     done = subprocess.run(
@@ -174,10 +164,10 @@ def _with_auth(state: ServerState, auth: str) -> ServerState:
     return state
 
 
-def test_keys_commands_make_list_and_revoke(ws_path: Path) -> None:
+def test_keys_commands_make_list_and_revoke(served_ws: Path) -> None:
     def expert(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "industry_expert.cli", "-w", str(ws_path), "keys", *args],
+            [sys.executable, "-m", "industry_expert.cli", "-w", str(served_ws), "keys", *args],
             capture_output=True, text=True, timeout=120,
         )  # fmt: skip
 
