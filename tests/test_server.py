@@ -165,7 +165,11 @@ def test_native_search_collections_documents_and_status(served_ws: Path) -> None
 
 
 def test_upload_ingests_in_a_job_then_forget_removes_it(served_ws: Path, tmp_path: Path) -> None:
+    stale = served_ws / "uploads" / "ops" / ".1a2b3c4d.safety.md.partial"  # a crash cut this upload
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"half a fi")
     with serving(served_ws, FakeGenerator()) as live, live.client() as http:
+        assert not stale.exists()
         files = [
             (
                 "files",

@@ -35,7 +35,6 @@ class Job:
     id: str
     collection: str
     files: list[str]
-    owner: str = ""
     status: str = "queued"  # queued, running, done, failed
     results: list[dict[str, Any]] = field(default_factory=list)  # one per file, as the CLI reports
     report: dict[str, Any] | None = None
@@ -80,12 +79,12 @@ class IngestJobs:
         self._thread = threading.Thread(target=self._run, name="ingest-jobs", daemon=True)
         self._thread.start()
 
-    def submit(self, collection: str, files: list[str], owner: str = "") -> Job:
+    def submit(self, collection: str, files: list[str]) -> Job:
         with self._lock:
             queued = sum(1 for j in self._jobs.values() if j.status == "queued")
             if queued >= self.max_queued:
                 raise BusyError(f"{queued} ingest jobs are waiting; try again when some have finished", 30)
-            job = Job(secrets.token_hex(8), collection, files, owner)
+            job = Job(secrets.token_hex(8), collection, files)
             self._jobs[job.id] = job
             finished = [j for j in self._jobs.values() if j.finished]
             for old in finished[: max(0, len(finished) - KEEP)]:

@@ -182,7 +182,7 @@ async def upload(
         paths = await run_in_threadpool(_save, state.uploads / collection, files, names)
     finally:
         await form.close()
-    job = state.jobs.submit(collection, [f"{UPLOADS}/{collection}/{n}" for n in paths], access.name)
+    job = state.jobs.submit(collection, [f"{UPLOADS}/{collection}/{n}" for n in paths])
     if wait:
         await run_in_threadpool(job.done.wait)
     return JSONResponse(job.to_dict(), status_code=200 if wait else 202)

@@ -57,6 +57,7 @@ class ServerState:
         on_busy = (lambda busy: self.gate.hold() if busy else self.gate.release()) if local else None
         self.queue = ModelQueue(self.settings.parallel, self.settings.queue, on_busy)
         self.uploads = (ws.path / UPLOADS).resolve()
+        clear_partial_uploads(self.uploads)  # what an upload cut by a crash left
         self.jobs = IngestJobs(ws.path, self.settings.ingest_nice, on_done=self._tidy)
         self.evaluations = evaluations or Path(self.settings.evaluations or ".")
         self.started = time.time()
@@ -169,7 +170,7 @@ class ServerState:
 
 
 def clear_partial_uploads(folder: Path) -> None:
-    """Remove ``*.partial`` files an interrupted upload left."""
+    """Remove the ``.*.partial`` files of uploads a crash cut short (``native_api._save``)."""
     if folder.is_dir():
         for partial in folder.rglob("*.partial"):
             partial.unlink(missing_ok=True)
