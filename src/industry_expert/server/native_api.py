@@ -13,7 +13,7 @@ import mimetypes
 import secrets
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -21,6 +21,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from starlette.datastructures import UploadFile
 
 from .. import __version__
+from ..config import RetrievalMode
 from ..errors import InputError, NotFoundError, PermissionDeniedError, TooLargeError
 from ..evaluate.advise import find_evaluations
 from ..evaluate.html import write_html
@@ -44,7 +45,7 @@ def search(
     access: Key,
     q: str = Query(..., description="the question or search terms"),
     k: int = Query(5, ge=1, le=100),
-    mode: str | None = Query(None, description="hybrid, dense or keyword (default: the workspace's)"),
+    mode: Annotated[RetrievalMode | None, Query(description="default: the workspace's")] = None,
     collection: str | None = None,
     source: str | None = Query(None, description="only sources matching this path or glob"),
 ) -> dict[str, Any]:
