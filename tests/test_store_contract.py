@@ -198,6 +198,11 @@ def test_meta_skips_summaries_touch_and_vectors(store: Store) -> None:
     store.touch_document("/k", "renamed/k.pdf", 42)
     doc = store.get_document("/k")
     assert doc is not None and doc.mtime_ns == 42 and doc.source == "renamed/k.pdf"
+    store.touch_document("/k", "renamed/k.pdf", 43, {"format": "pdf", "ocr": "auto"})
+    doc = store.get_document("/k")
+    assert (
+        doc is not None and doc.metadata == {"format": "pdf", "ocr": "auto"} and doc.summary == "A summary."
+    )
     put(store, "/k", ["new version"], [unit(1, 0)])
     assert store.get_document("/k").summary is None  # type: ignore[union-attr]
     ((chunk_id, _),) = store.all_chunks()

@@ -89,6 +89,9 @@ class IngestSettings:
     # Pause between batches of embedding while `expert serve` on the same workspace is answering
     # (ingest/yielding.py): answers keep the cores, ingest takes what is left.
     yield_to_answers: bool = True
+    # Pages without a usable text layer (scans; fonts without a Unicode map) and image files:
+    # "auto" reads them by OCR (ingest/ocr.py), "always" OCRs every PDF page, "never" none.
+    ocr: Literal["auto", "always", "never"] = "auto"
 
 
 @dataclass(frozen=True)
@@ -187,6 +190,7 @@ ENV_OVERRIDES = {
     "EXPERT_EMBEDDER_BASE_URL": "embedder.base_url",
     "EXPERT_MAX_FILE_MB": "ingest.max_file_mb",
     "EXPERT_INGEST_YIELD": "ingest.yield_to_answers",
+    "EXPERT_OCR": "ingest.ocr",
     "EXPERT_GENERATOR_BACKEND": "generator.backend",
     "EXPERT_GENERATOR_MODEL": "generator.model",
     "EXPERT_GENERATOR_BASE_URL": "generator.base_url",

@@ -43,6 +43,7 @@ from .evaluate.questions import EvalQuestion
 from .evaluate.report import load_summary
 from .evaluate.run import RETRIEVAL_MODES, TUNED_MODES, EvalRun, run_eval
 from .generate import Generator, create_base_and_tuned, create_generator
+from .ingest.ocr import OcrMode
 from .ingest.pipeline import Ingestor, IngestReport, Progress
 from .ingest.yielding import AnswerGate, YieldingEmbedder, answering_flag
 from .keys import KeyRing
@@ -182,9 +183,11 @@ class Workspace:
         max_file_mb: float | None = None,
         progress: Progress | None = None,
         follow_symlinks: bool = False,
+        ocr: OcrMode | None = None,
     ) -> IngestReport:
-        """``Ingestor.ingest`` with the workspace's embedder and settings."""
-        return self.ingestor.ingest(paths, collection, prune, max_file_mb, progress, follow_symlinks)
+        """``Ingestor.ingest`` with the workspace's embedder and settings (``ocr`` overrides
+        ``ingest.ocr``: ``auto``, ``always`` or ``never``)."""
+        return self.ingestor.ingest(paths, collection, prune, max_file_mb, progress, follow_symlinks, ocr)
 
     def summarize(self, force: bool = False, progress: Progress | None = None) -> SummaryReport:
         """Write a summary for every document that has none (all of them with ``force``)."""

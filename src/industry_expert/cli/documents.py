@@ -42,6 +42,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             max_file_mb=args.max_file_mb,
             progress=ingest_progress(args.json),
             follow_symlinks=args.follow_symlinks,
+            ocr=args.ocr,
         )
         summaries = ws.summarize(progress=summary_progress(args.json)) if args.summarize else None
     if args.json:

@@ -114,6 +114,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also ingest what links inside the folders point to outside them (skipped by default)",
     )
+    p.add_argument(
+        "--ocr",
+        choices=choices("ingest.ocr"),
+        help="read pages without a usable text layer (scans) and image files by OCR: auto, always "
+        f"(every PDF page) or never (default: ingest.ocr, {SETTINGS.ingest.ocr})",
+    )
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=cmd_ingest)
 

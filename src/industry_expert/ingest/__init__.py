@@ -2,12 +2,15 @@
 
 A loader is ``(path, data) -> (title, blocks)``; it raises ``LoadError`` with a one-line reason
 for a file it cannot read. ``register_loader`` adds a format the same way the built-ins are added.
+A loader that can read pages by OCR (PDF, images) takes a third argument, ``LoadOptions``.
 """
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 
 from ..errors import LoadError
@@ -15,12 +18,14 @@ from ..types import Block, Document
 from .chunk import chunk_document, document_label
 from .files import Found, decode_text, printable, read_bytes, walk
 from .filing import describe, detect_filing
+from .images import IMAGE_EXTENSIONS, load_image
+from .ocr import DEFAULT_OPTIONS, LoadOptions
 from .office import load_docx, load_pptx, load_xlsx
 from .pdf import load_pdf
 from .tabular import load_csv, load_json, load_jsonl
 from .text import load_html, load_markdown, load_text
 
-Loader = Callable[[Path, bytes], tuple[str, list[Block]]]
+Loader = Callable[..., tuple[str, list[Block]]]  # (path, data[, options]) -> (title, blocks)
 
 LOADERS: dict[str, Loader] = {
     ".pdf": load_pdf,
@@ -41,7 +46,16 @@ LOADERS: dict[str, Loader] = {
     ".json": load_json,
     ".jsonl": load_jsonl,
     ".ndjson": load_jsonl,
+    **dict.fromkeys(IMAGE_EXTENSIONS, load_image),
 }
+
+
+@cache
+def _takes_options(loader: Loader) -> bool:
+    try:
+        return len(inspect.signature(loader).parameters) >= 3
+    except (TypeError, ValueError):
+        return False
 
 
 def register_loader(extension: str, loader: Loader) -> None:
@@ -49,13 +63,16 @@ def register_loader(extension: str, loader: Loader) -> None:
     LOADERS[extension.lower()] = loader
 
 
-def load_document(path: Path, data: bytes, source: str | None = None) -> Document:
-    """Parse ``data`` (the bytes of ``path``) into a Document with filing metadata where found."""
+def load_document(
+    path: Path, data: bytes, source: str | None = None, options: LoadOptions = DEFAULT_OPTIONS
+) -> Document:
+    """Parse ``data`` (the bytes of ``path``) into a Document with filing metadata where found;
+    ``options`` reach the loaders that read pages by OCR."""
     loader = LOADERS.get(path.suffix.lower())
     if loader is None:
         raise LoadError(f"unsupported file type {path.suffix or '(none)'}")
     try:
-        title, blocks = loader(path, data)
+        title, blocks = loader(path, data, options) if _takes_options(loader) else loader(path, data)
     except LoadError:
         raise
     except RecursionError:
@@ -115,6 +132,7 @@ __all__ = [
     "LOADERS",
     "Found",
     "LoadError",
+    "LoadOptions",
     "chunk_document",
     "decode_text",
     "document_label",

@@ -12,18 +12,34 @@ at the edge of at least a third of the document's pages is page furniture, not c
 it fills chunks with words that match every question about the company and section headings that
 name the wrong section. Lines inside a page (a table's column header) are never dropped.
 
-What is left out: OCR of scanned pages (a page without a text layer yields nothing) and
-reconstruction of multi-column layouts beyond PDFium's own reading order.
+A page without a usable text layer (a scan, or fonts without a Unicode map) is rendered and read
+by OCR (``ocr.py``; ``LoadOptions.ocr``); its blocks carry the locator ``OCR``, so a citation says
+where its words came from. What is left out: reconstruction of multi-column layouts beyond
+PDFium's own reading order.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from ..errors import LoadError
 from ..figures import is_table_row
 from ..types import Block
+from .ocr import (
+    DEFAULT_OPTIONS,
+    LONG_SIDE,
+    LoadOptions,
+    OcrEngine,
+    inked,
+    readable,
+    unreadable_reason,
+    usable,
+)
 
 _ITEM = re.compile(r"^(PART\s+[IVX]+\b|Item\s+\d+[A-Z]?\.)", re.I)
 _DIGITS = re.compile(r"\d+")
@@ -143,11 +159,59 @@ def page_blocks(text: str | list[str], page: int) -> list[Block]:
     return blocks
 
 
-def load_pdf(path: Path, data: bytes) -> tuple[str, list[Block]]:
+def _wants_ocr(mode: str, lines: list[str], page: Any) -> bool:
+    """Whether OCR should read ``page``: every page (``always``), or one whose text layer is
+    not text, or empty with an image on it (``auto``: a blank page costs nothing)."""
+    if mode == "always":
+        return True
+    if mode == "never" or usable(lines):
+        return False
+    if lines:
+        return True
+    import pypdfium2.raw as pdfium_c
+
+    return any(True for _ in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=3))
+
+
+def render(page: Any) -> np.ndarray:
+    """``page`` as an RGB array whose longer side is ``LONG_SIDE`` pixels."""
+    width, height = page.get_size()
+    bitmap = page.render(scale=min(4.0, LONG_SIDE / max(width, height, 1.0)), rev_byteorder=True)
+    return np.asarray(bitmap.to_numpy())[:, :, :3]
+
+
+def _read_pages(
+    pdf: Any, wanted: list[int], pages: list[list[str]], options: LoadOptions
+) -> tuple[set[int], int]:
+    """Read the pages ``wanted`` by OCR into ``pages``; the pages read, and how many marked pages
+    OCR found no words on (those keep their text layer only if it is usable)."""
+    engine = OcrEngine.shared()
+    read: set[int] = set()
+    failed = 0
+    for done, index in enumerate(wanted, start=1):
+        page = pdf[index]
+        try:
+            image = render(page)
+            lines, confidence = engine.read(image)
+        finally:
+            page.close()
+        if readable(lines, confidence):
+            pages[index] = lines
+            read.add(index)
+        else:
+            failed += bool(lines) or inked(image)
+            if not usable(pages[index]):
+                pages[index] = []
+        if options.progress is not None:
+            options.progress(done, len(wanted))
+    return read, failed
+
+
+def _open(data: bytes) -> Any:
     import pypdfium2 as pdfium
 
     try:
-        pdf = pdfium.PdfDocument(data)
+        return pdfium.PdfDocument(data)
     except pdfium.PdfiumError as exc:
         message = str(exc).lower()
         if "password" in message:
@@ -155,31 +219,65 @@ def load_pdf(path: Path, data: bytes) -> tuple[str, list[Block]]:
                 "encrypted PDF (password required); save a decrypted copy and ingest that"
             ) from None
         raise LoadError("not a valid PDF (damaged or truncated); re-export or re-download it") from None
+
+
+def _text_pages(pdf: Any, mode: str) -> tuple[list[list[str]], list[int]]:
+    """Each page's lines from its text layer, and the pages OCR should read under ``mode``."""
+    import pypdfium2 as pdfium
+
+    pages: list[list[str]] = []
+    wanted: list[int] = []
+    for index in range(len(pdf)):
+        page = pdf[index]
+        try:
+            textpage = page.get_textpage()
+            text = textpage.get_text_range()
+            textpage.close()
+        except pdfium.PdfiumError:
+            text = ""  # one unreadable page should not lose the document
+        try:
+            lines = page_lines(text)
+            if _wants_ocr(mode, lines, page):
+                wanted.append(index)
+        finally:
+            page.close()
+        pages.append(lines)
+    return pages, wanted
+
+
+def pages_for_ocr(data: bytes, mode: str) -> int:
+    """How many pages of the PDF ``data`` OCR would read under ``mode`` (text layers only: fast).
+    A re-ingest after a change of ``ingest.ocr`` re-parses only documents where this is not 0."""
+    pdf = _open(data)
+    try:
+        return len(_text_pages(pdf, mode)[1])
+    finally:
+        pdf.close()
+
+
+def load_pdf(path: Path, data: bytes, options: LoadOptions = DEFAULT_OPTIONS) -> tuple[str, list[Block]]:
+    pdf = _open(data)
     try:
         title = ""
         try:
             title = (pdf.get_metadata_dict().get("Title") or "").strip()
         except Exception:  # metadata is optional and sometimes malformed
             title = ""
-        pages: list[list[str]] = []
-        for index in range(len(pdf)):
-            page = pdf[index]
-            try:
-                textpage = page.get_textpage()
-                text = textpage.get_text_range()
-                textpage.close()
-            except pdfium.PdfiumError:
-                text = ""  # one unreadable page should not lose the document
-            finally:
-                page.close()
-            pages.append(page_lines(text))
+        pages, wanted = _text_pages(pdf, options.ocr)
+        read, failed = _read_pages(pdf, wanted, pages, options) if wanted else (set(), 0)
     finally:
         pdf.close()
     blocks = [
-        block
+        replace(block, locator="OCR") if number - 1 in read else block
         for number, lines in enumerate(strip_running_lines(pages), start=1)
         for block in page_blocks(lines, number)
     ]
     if not blocks:
-        raise LoadError("PDF has no text layer (scanned images?); run OCR on it first")
+        if failed:
+            raise LoadError(unreadable_reason(failed))
+        if options.ocr == "never":
+            raise LoadError(
+                "PDF has no text layer (scanned images?); ingest with --ocr auto to read it by OCR"
+            )
+        raise LoadError("PDF has no text (blank pages)")
     return title, blocks

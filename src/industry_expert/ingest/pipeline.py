@@ -30,8 +30,13 @@ from ..config import ChunkSettings, IngestSettings
 from ..embed import Embedder
 from ..errors import LoadError, StoreError
 from ..store import DocumentRecord, Store, StoredDocument
-from ..types import Chunk
-from . import LOADERS, chunk_document, document_label, load_document, read_bytes, walk
+from ..types import Chunk, Document
+from . import LOADERS, LoadOptions, chunk_document, document_label, load_document, read_bytes, walk
+from .images import IMAGE_EXTENSIONS
+from .ocr import OcrMode
+from .pdf import pages_for_ocr
+
+OCR_FORMATS = {"pdf", *(e.lstrip(".") for e in IMAGE_EXTENSIONS)}
 
 Progress = Callable[[dict[str, Any]], None]
 
@@ -76,6 +81,7 @@ class _Prepared:
     touch_mtime: int | None = None
     problem: str | None = None
     existed: bool = False  # the workspace held an earlier version (an update, not an addition)
+    metadata: dict[str, str] | None = None  # new metadata for an unchanged document
 
 
 def _sha256(data: bytes) -> str:
@@ -98,21 +104,45 @@ class Ingestor:
         self.settings = settings
 
     def _prepare(
-        self, path: Path, collection: str, max_bytes: int, stored: StoredDocument | None
+        self,
+        path: Path,
+        collection: str,
+        max_bytes: int,
+        stored: StoredDocument | None,
+        emit: Progress,
+        ocr: OcrMode,
     ) -> _Prepared:
-        """Read, parse and chunk one file (runs in a worker thread; never touches the store)."""
+        """Read, parse and chunk one file (runs in a worker thread; never touches the store).
+
+        A PDF stored under another OCR mode (``metadata["ocr"]``; documents from before OCR read
+        as ``never``) is looked at again even when its bytes are unchanged: re-parsed if the new
+        mode would read a page by OCR, else only its mode is recorded (no re-embedding).
+        """
         source = os.path.normpath(str(path))
+
+        def ocr_progress(done: int, total: int) -> None:
+            emit({"event": "ocr", "path": source, "page": done, "pages": total})
+
         key = str(path.resolve())
         try:
             st = path.stat()
             same_place = stored is not None and stored.collection == collection
-            if same_place and stored and stored.size == st.st_size and stored.mtime_ns == st.st_mtime_ns:
+            pdf = path.suffix.lower() == ".pdf"
+            new_mode = pdf and stored is not None and stored.metadata.get("ocr", "never") != ocr
+            same_file = stored is not None and stored.size == st.st_size and stored.mtime_ns == st.st_mtime_ns
+            if same_place and same_file and not new_mode:
                 return _Prepared(path, key, source, unchanged=True)
             data = read_bytes(path, max_bytes)
             digest = _sha256(data)
             if same_place and stored and stored.sha256 == digest:
-                return _Prepared(path, key, source, unchanged=True, touch_mtime=st.st_mtime_ns)
-            doc = load_document(path, data, source)
+                if not new_mode:
+                    return _Prepared(path, key, source, unchanged=True, touch_mtime=st.st_mtime_ns)
+                if not pages_for_ocr(data, ocr):  # the new mode changes nothing in this file
+                    metadata = {**stored.metadata, "ocr": ocr}
+                    return _Prepared(
+                        path, key, source, unchanged=True, touch_mtime=st.st_mtime_ns, metadata=metadata
+                    )
+            doc = load_document(path, data, source, LoadOptions(ocr, ocr_progress))
             c = self.chunking
             max_tokens = min(c.max_tokens, self.embedder().max_tokens)
             chunks = chunk_document(doc, self.embedder().count_tokens, max_tokens, c.overlap, c.header)
@@ -135,10 +165,18 @@ class Ingestor:
             mtime_ns=st.st_mtime_ns,
             title=doc.title,
             label=document_label(doc),
-            metadata=doc.metadata,
+            metadata={**doc.metadata, **self._ocr_metadata(doc, ocr)},
         )
         pages = len({b.page for b in doc.blocks if b.page is not None})
         return _Prepared(path, key, source, record, tuple(chunks), pages, existed=stored is not None)
+
+    @staticmethod
+    def _ocr_metadata(doc: Document, mode: str) -> dict[str, str]:
+        """For a PDF or image: the OCR mode it was parsed under, and the pages OCR read."""
+        if doc.metadata.get("format") not in OCR_FORMATS:
+            return {}
+        pages = {b.page for b in doc.blocks if b.locator == "OCR"}
+        return {"ocr": mode, **({"ocr_pages": str(len(pages))} if pages else {})}
 
     def ingest(
         self,
@@ -148,12 +186,16 @@ class Ingestor:
         max_file_mb: float | None = None,
         progress: Progress | None = None,
         follow_symlinks: bool = False,
+        ocr: OcrMode | None = None,
     ) -> IngestReport:
         """Load, chunk, embed and store every file under ``paths``; return what happened.
 
         Files that cannot be used are listed in ``report.skipped`` with a reason; the rest are
         stored. With ``prune``, documents under the given folders whose files are gone are removed.
+        ``ocr`` (``auto``, ``always``, ``never``) overrides ``ingest.ocr``; pages read by OCR are
+        reported as ``ocr`` events, one per page.
         """
+        ocr_mode = ocr or self.settings.ocr
         started = time.perf_counter()
         roots = [Path(p) for p in paths]
         emit = progress or (lambda event: None)
@@ -179,7 +221,7 @@ class Ingestor:
 
             def submit(path: Path) -> Future[_Prepared]:
                 stored = self.store.get_document(str(path.resolve()))
-                return pool.submit(self._prepare, path, collection, max_bytes, stored)
+                return pool.submit(self._prepare, path, collection, max_bytes, stored, emit, ocr_mode)
 
             pending = [submit(p) for p in todo[:2]]
             next_index = len(pending)
@@ -225,7 +267,7 @@ class Ingestor:
             report.skipped.append((prepared.source, prepared.problem))
             return "skipped"
         if prepared.touch_mtime is not None:
-            self.store.touch_document(prepared.key, prepared.source, prepared.touch_mtime)
+            self.store.touch_document(prepared.key, prepared.source, prepared.touch_mtime, prepared.metadata)
         report.unchanged.append(prepared.source)
         return "unchanged"
 

@@ -213,8 +213,11 @@ class Store(Protocol):
         ``StoreError`` when the counts differ, leaving the store as it was."""
         ...
 
-    def touch_document(self, key: str, source: str, mtime_ns: int) -> None:
-        """Record a new modification time and source path for an unchanged document."""
+    def touch_document(
+        self, key: str, source: str, mtime_ns: int, metadata: dict[str, str] | None = None
+    ) -> None:
+        """Record a new modification time and source path for an unchanged document, and new
+        ``metadata`` when given (how it was parsed: a re-ingest that needed no re-parse)."""
         ...
 
     def record_skipped(self, key: str, source: str, reason: str | None) -> None:

@@ -257,10 +257,17 @@ class SQLiteStore:
             for r in self.db.execute(sql + " ORDER BY source", args)
         ]
 
-    def touch_document(self, key: str, source: str, mtime_ns: int) -> None:
+    def touch_document(
+        self, key: str, source: str, mtime_ns: int, metadata: dict[str, str] | None = None
+    ) -> None:
         self.db.execute(
-            "UPDATE documents SET mtime_ns = ?, source = ? WHERE key = ?",
-            (mtime_ns, store_text(source), store_text(key)),
+            "UPDATE documents SET mtime_ns = ?, source = ?, metadata = COALESCE(?, metadata) WHERE key = ?",
+            (
+                mtime_ns,
+                store_text(source),
+                None if metadata is None else json.dumps(metadata),
+                store_text(key),
+            ),
         )
 
     @staticmethod
