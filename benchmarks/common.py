@@ -34,8 +34,10 @@ def require(path: Path) -> Path:
     return path
 
 
-def questions() -> list[dict]:
-    return [json.loads(line) for line in QUESTIONS.read_text().splitlines() if line.strip()]
+def questions(name: str = "filings_questions") -> list[dict]:
+    """A question set in benchmarks/data: the 50 filings questions, or ``analyst_questions``."""
+    path = QUESTIONS.parent / f"{name}.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def build_workspace(name: str, overrides: dict, paths: list[Path]):  # type: ignore[no-untyped-def]

@@ -18,16 +18,22 @@ from common import FILINGS, build_workspace, machine, questions, require
 
 
 def recall(ws, qs: list[dict], mode: str, ks=(1, 5, 10)) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    """R@k for each k, MRR@10, and (``doc@5``) how often the right filing is among the top 5."""
     found = {k: 0 for k in ks}
+    reciprocal = 0.0
+    document = 0
     for q in qs:
         hits = ws.search(q["question"], k=max(ks), mode=mode)
+        document += any(Path(h.source).name == q["file"] for h in hits[:5])
         for rank, hit in enumerate(hits, start=1):
             if Path(hit.source).name == q["file"] and hit.page in q["pages"]:
                 for k in ks:
                     if rank <= k:
                         found[k] += 1
+                reciprocal += 1 / rank
                 break
-    return {f"R@{k}": round(100 * found[k] / len(qs), 1) for k in ks}
+    out = {f"R@{k}": round(100 * found[k] / len(qs), 1) for k in ks}
+    return {**out, "MRR": round(reciprocal / len(qs), 3), "doc@5": round(100 * document / len(qs), 1)}
 
 
 def main() -> None:
@@ -42,6 +48,9 @@ def main() -> None:
     parser.add_argument(
         "--fusions", default="rrf:1:1", help="comma-separated FUSION:DENSE_W:KEYWORD_W to compare"
     )
+    parser.add_argument(
+        "--questions", default="filings_questions", help="filings_questions | analyst_questions"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     require(FILINGS)
@@ -55,7 +64,7 @@ def main() -> None:
     }
     name = f"filings-{args.embedder}-{args.chunk_tokens}{'-nohdr' if args.no_header else ''}"
     ws, report = build_workspace(name, overrides, [FILINGS])
-    qs = questions()
+    qs = questions(args.questions)
     rows = {}
     for mode in ("keyword", "dense"):
         rows[mode] = recall(ws, qs, mode)
@@ -71,10 +80,10 @@ def main() -> None:
     if args.json:
         print(json.dumps(result))
         return
-    print(f"# {name}: {len(qs)} questions; {machine()}")
-    print("| mode | R@1 | R@5 | R@10 |\n|---|---|---|---|")
+    print(f"# {name}: {len(qs)} {args.questions}; {machine()}")
+    print("| mode | R@1 | R@5 | R@10 | MRR@10 | right filing in top 5 |\n|---|---|---|---|---|---|")
     for mode, r in rows.items():
-        print(f"| {mode} | {r['R@1']} | {r['R@5']} | {r['R@10']} |")
+        print(f"| {mode} | {r['R@1']} | {r['R@5']} | {r['R@10']} | {r['MRR']} | {r['doc@5']} |")
 
 
 if __name__ == "__main__":
