@@ -195,3 +195,32 @@ def test_walk_reports_loops_unsupported_and_hidden(tmp_path: Path) -> None:
     assert ".hidden.txt" not in found
     assert "symbolic link loop" in found["self"]
     assert "again" in found and "loop" in found["again"]
+
+
+def test_an_xhtml_manual_page_loses_its_navigation_and_reads_as_prose(tmp_path: Path) -> None:
+    import warnings
+
+    from industry_expert.ingest.text import load_html
+
+    page = tmp_path / "config.html"
+    page.write_text(
+        '<?xml version="1.0" encoding="UTF-8" standalone="no"?>\n<html xmlns="http://www.w3.org/1999/xhtml"><head>'
+        "<title>20.3. Connections</title></head><body>"
+        '<div class="navheader"><table><tr><td><a href="a.html">Prev</a></td><td>Up</td><td><a href="b.html">Next</a></td></tr></table></div>'
+        '<div class="toc"><dl><dt>20.3.1. Connection Settings</dt></dl></div>'
+        "<h2>20.3.1. Connection Settings</h2><dl><dt><code>max_connections</code> (<code>integer</code>)</dt>"
+        "<dd><p>Determines the maximum number of concurrent\n            connections to the database server.\n"
+        "            The default is typically 100 connections.</p></dd></dl>"
+        '<div class="navfooter">Home | Next</div></body></html>',
+        encoding="utf-8",
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # XHTML parsed as HTML warns no more
+        title, blocks = load_html(page, page.read_bytes())
+    texts = [b.text for b in blocks]
+    assert title == "20.3. Connections"
+    assert texts == [
+        "20.3.1. Connection Settings",
+        "max_connections (integer)",
+        "Determines the maximum number of concurrent connections to the database server. The default is typically 100 connections.",
+    ]

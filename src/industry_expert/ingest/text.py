@@ -106,13 +106,38 @@ def load_markdown(path: Path, data: bytes) -> tuple[str, list[Block]]:
 
 
 _HEADINGS = {f"h{i}": i for i in range(1, 7)}
+# page furniture marked by class or id: navigation bars, breadcrumbs, menus, sidebars, tables of
+# contents (the PostgreSQL manual's navheader, Sphinx's sphinxsidebar, a site's breadcrumb)
+_FURNITURE = re.compile(
+    r"(^|[-_ ])(nav\w*|breadcrumbs?|menu|sidebar|sphinxsidebar|toc|skip-?link)($|[-_ ])", re.I
+)
+_SPACE_BEFORE = re.compile(r"\s+([,.;:!?)\]])")
+_SPACE_AFTER = re.compile(r"([(\[])\s+")
+
+
+def _inline_text(el) -> str:  # type: ignore[no-untyped-def]
+    """An element's text on one line: the source's line breaks and indentation are layout, and
+    ``( string )`` made of an inline tag reads ``(string)``."""
+    text = " ".join(el.get_text(" ", strip=True).split())
+    return _SPACE_AFTER.sub(r"\1", _SPACE_BEFORE.sub(r"\1", text))
+
+
+def _furniture(tag) -> bool:  # type: ignore[no-untyped-def]
+    names = " ".join([*(tag.get("class") or []), tag.get("id") or ""]) if tag.attrs else ""
+    return bool(names and _FURNITURE.search(names))
 
 
 def load_html(path: Path, data: bytes) -> tuple[str, list[Block]]:
-    from bs4 import BeautifulSoup
+    import warnings
 
-    soup = BeautifulSoup(decode_text(data), "lxml")
+    from bs4 import BeautifulSoup, XMLParsedAsHTMLWarning
+
+    with warnings.catch_warnings():  # XHTML manuals read well as HTML; the warning is noise
+        warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
+        soup = BeautifulSoup(decode_text(data), "lxml")
     for tag in soup(["script", "style", "noscript", "nav", "footer", "header", "form", "svg"]):
+        tag.decompose()
+    for tag in soup.find_all(_furniture):
         tag.decompose()
     title = soup.title.get_text(" ", strip=True) if soup.title else ""
     blocks: list[Block] = []
@@ -121,10 +146,13 @@ def load_html(path: Path, data: bytes) -> tuple[str, list[Block]]:
         # An element inside a table, a <pre> or a list item is read with its container.
         if el.find_parent(["table", "pre", "li"]) is not None:
             continue
+        # a definition holding paragraphs (a manual's <dd><p>...</p></dd>) is read by them
+        if el.name in ("dd", "dt") and el.find(["p", "pre", "table", "ul", "ol", "dl"]) is not None:
+            continue
         if el.name == "table":
             blocks.extend(_html_table(el))
             continue
-        text = el.get_text("\n" if el.name == "pre" else " ", strip=True)
+        text = el.get_text("\n", strip=True) if el.name == "pre" else _inline_text(el)
         if not text:
             continue
         if el.name in _HEADINGS:
@@ -139,7 +167,7 @@ def load_html(path: Path, data: bytes) -> tuple[str, list[Block]]:
 
 
 def _html_table(table) -> list[Block]:  # type: ignore[no-untyped-def]
-    rows = [[c.get_text(" ", strip=True) for c in tr.find_all(["th", "td"])] for tr in table.find_all("tr")]
+    rows = [[_inline_text(c) for c in tr.find_all(["th", "td"])] for tr in table.find_all("tr")]
     rows = [r for r in rows if any(r)]
     if not rows:
         return []
