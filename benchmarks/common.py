@@ -11,6 +11,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 FILINGS = ROOT.parent / "shared" / "data" / "filings"
+# the second industry's documents: a software vendor's product manual (apt-get install postgresql-doc-15)
+POSTGRES_DOCS = Path("/usr/share/doc/postgresql-doc-15/html")
 QUESTIONS = Path(__file__).resolve().parent / "data" / "filings_questions.jsonl"
 OUT = ROOT / "bench-out"
 
@@ -35,7 +37,9 @@ def require(path: Path) -> Path:
 
 
 def questions(name: str = "filings_questions") -> list[dict]:
-    """A question set in benchmarks/data: the 50 filings questions, or ``analyst_questions``."""
+    """A question set in benchmarks/data: the 50 filings questions, ``analyst_questions`` (both
+    with evidence pages), or ``postgres_questions`` (evidence: a passage of the file holding
+    the answer)."""
     path = QUESTIONS.parent / f"{name}.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 

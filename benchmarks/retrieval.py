@@ -14,7 +14,18 @@ import argparse
 import json
 from pathlib import Path
 
-from common import FILINGS, build_workspace, machine, questions, require
+from common import FILINGS, POSTGRES_DOCS, build_workspace, machine, questions, require
+
+
+def norm(text: str) -> str:
+    return " ".join(text.split()).lower()
+
+
+def relevant(hit, q: dict) -> bool:  # type: ignore[no-untyped-def]
+    """From the question's file, and on one of its pages (PDFs) or holding its answer (HTML)."""
+    if Path(hit.source).name != q["file"]:
+        return False
+    return hit.page in q["pages"] if "pages" in q else norm(q["answer"]) in norm(hit.text)
 
 
 def recall(ws, qs: list[dict], mode: str, ks=(1, 5, 10)) -> dict[str, float]:  # type: ignore[no-untyped-def]
@@ -26,7 +37,7 @@ def recall(ws, qs: list[dict], mode: str, ks=(1, 5, 10)) -> dict[str, float]:  #
         hits = ws.search(q["question"], k=max(ks), mode=mode)
         document += any(Path(h.source).name == q["file"] for h in hits[:5])
         for rank, hit in enumerate(hits, start=1):
-            if Path(hit.source).name == q["file"] and hit.page in q["pages"]:
+            if relevant(hit, q):
                 for k in ks:
                     if rank <= k:
                         found[k] += 1
@@ -49,11 +60,14 @@ def main() -> None:
         "--fusions", default="rrf:1:1", help="comma-separated FUSION:DENSE_W:KEYWORD_W to compare"
     )
     parser.add_argument(
-        "--questions", default="filings_questions", help="filings_questions | analyst_questions"
+        "--questions",
+        default="filings_questions",
+        help="filings_questions | analyst_questions (the filings) | postgres_questions (the PostgreSQL manual)",
     )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    require(FILINGS)
+    corpus = POSTGRES_DOCS if args.questions.startswith("postgres") else FILINGS
+    require(corpus)
     backend = "onnx" if args.embedder.startswith("onnx") or args.embedder == "multilingual" else args.embedder
     overrides = {
         "embedder.backend": backend,
@@ -62,8 +76,9 @@ def main() -> None:
         "chunking.max_tokens": args.chunk_tokens,
         "chunking.header": not args.no_header,
     }
-    name = f"filings-{args.embedder}-{args.chunk_tokens}{'-nohdr' if args.no_header else ''}"
-    ws, report = build_workspace(name, overrides, [FILINGS])
+    prefix = "postgres" if corpus == POSTGRES_DOCS else "filings"
+    name = f"{prefix}-{args.embedder}-{args.chunk_tokens}{'-nohdr' if args.no_header else ''}"
+    ws, report = build_workspace(name, overrides, [corpus])
     qs = questions(args.questions)
     rows = {}
     for mode in ("keyword", "dense"):

@@ -42,6 +42,8 @@ from .evaluate.judge import Judge
 from .evaluate.questions import EvalQuestion
 from .evaluate.report import load_summary
 from .evaluate.run import RETRIEVAL_MODES, TUNED_MODES, EvalRun, run_eval
+from .finetune.build import UsedChunks
+from .finetune.retriever import RetrieverConfig, RetrieverReport, tune_retriever
 from .generate import Generator, create_base_and_tuned, create_generator
 from .ingest.ocr import OcrMode
 from .ingest.pipeline import Ingestor, IngestReport, Progress
@@ -196,6 +198,38 @@ class Workspace:
     def reindex(self, progress: Progress | None = None, batch: int = 512) -> int:
         """Re-embed every chunk with the configured embedder and record it as the workspace's."""
         return self.ingestor.reindex(embedder_id(self.settings.embedder), progress, batch)
+
+    def save_settings(self) -> None:
+        """Write the settings in use to ``expert.toml`` (after ``reindex`` with a new embedder)."""
+        settings_file = self.path / SETTINGS_FILE
+        settings_file.write_text(settings_to_toml(self.settings), encoding="utf-8")
+        settings_file.chmod(0o600)
+
+    def tune_retriever(
+        self,
+        config: RetrieverConfig,
+        exclude: UsedChunks | None = None,
+        progress: Progress | None = None,
+    ) -> RetrieverReport:
+        """Fine-tune the workspace's embedder on questions the generator writes about its own
+        passages (``finetune.retriever``); ``reindex`` with the result to use it."""
+        from .embed.local import resolve_model_dir
+
+        if self.settings.embedder.backend not in ("onnx", "sentence-transformers"):
+            raise InputError(
+                f"tuning the retriever needs a local embedder; this workspace embeds with "
+                f"{self.settings.embedder.backend} (an API). Start a workspace with the default embedder"
+            )
+        return tune_retriever(
+            self.store,
+            self.generator,
+            resolve_model_dir(self.settings.embedder.model),
+            self.embedder,
+            lambda question: self.search(question, k=10),
+            config,
+            exclude,
+            progress,
+        )
 
     # -- search and answers -------------------------------------------------------------------
     def search(

@@ -10,7 +10,7 @@ from typing import Any
 
 from ..errors import InputError
 from ..workspace import Workspace
-from .output import format_hit, ingest_progress, print_json, safe, summary_progress
+from .output import format_hit, ingest_progress, print_json, reindex_progress, safe, summary_progress
 
 DEFAULT_WORKSPACE = ".expert"
 
@@ -24,14 +24,7 @@ EMBEDDER_ALIASES = {"multilingual": ("onnx", "multilingual-e5-small"), "minilm":
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    overrides: dict[str, Any] = {}
-    if args.embedder in EMBEDDER_ALIASES:
-        overrides["embedder.backend"], overrides["embedder.model"] = EMBEDDER_ALIASES[args.embedder]
-    elif args.embedder:
-        backend, _, model = args.embedder.partition(":")
-        overrides["embedder.backend"] = backend
-        if model:
-            overrides["embedder.model"] = model
+    overrides: dict[str, Any] = embedder_overrides(args.embedder) if args.embedder else {}
     if args.chunk_tokens:
         overrides["chunking.max_tokens"] = args.chunk_tokens
     ws = Workspace.init(workspace_path(args), overrides)
@@ -188,9 +181,38 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0 if not status["problems"] else 1
 
 
+def embedder_overrides(value: str) -> dict[str, Any]:
+    """Settings for ``--embedder``: a shipped alias, a tuned-retriever run, a model folder, or
+    BACKEND[:MODEL]."""
+    from ..config import choices
+    from ..finetune.retriever import tuned_model_dir
+
+    if value in EMBEDDER_ALIASES:
+        backend, model = EMBEDDER_ALIASES[value]
+        return {"embedder.backend": backend, "embedder.model": model}
+    tuned = tuned_model_dir(value)
+    if tuned is not None:
+        return {"embedder.backend": "onnx", "embedder.model": str(tuned.resolve())}
+    if Path(value).expanduser().is_dir():
+        return {"embedder.backend": "onnx", "embedder.model": str(Path(value).expanduser().resolve())}
+    backend, _, model = value.partition(":")
+    if backend not in choices("embedder.backend"):
+        raise InputError(
+            f"--embedder {value}: not a model folder, a tuned retriever (expert tune retriever --out) "
+            f"or BACKEND[:MODEL] with BACKEND one of {', '.join(choices('embedder.backend'))}"
+        )
+    return {"embedder.backend": backend, **({"embedder.model": model} if model else {})}
+
+
 def cmd_reindex(args: argparse.Namespace) -> int:
-    with Workspace.open(workspace_path(args), allow_embedder_change=True) as ws:
-        done = ws.reindex()
+    overrides = embedder_overrides(args.embedder) if args.embedder else None
+    with Workspace.open(workspace_path(args), overrides, allow_embedder_change=True) as ws:
+        done = ws.reindex(progress=reindex_progress(args.json))
+        if overrides:
+            ws.save_settings()  # the workspace now embeds questions with it too
         name = ws.store.get_meta("embedder")
-    print(f"re-embedded {done} chunks with {name}")
+    if args.json:
+        print_json({"chunks": done, "embedder": name})
+    else:
+        print(f"re-embedded {done} chunks with {name}")
     return 0

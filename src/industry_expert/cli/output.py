@@ -111,6 +111,21 @@ def ingest_progress(json_mode: bool) -> Any:
     return on
 
 
+def reindex_progress(json_mode: bool) -> Any:
+    out = Reporter(json_mode)
+
+    def on(event: dict[str, Any]) -> None:
+        kind = event["event"]
+        if kind == "start":
+            out.begin(event["chunks"], "chunk", "reindex")
+        elif kind == "progress":
+            out.advance(f"re-embedded {event['done']} chunks", to=event["done"])
+        elif kind == "done":
+            out.end()
+
+    return on
+
+
 def summary_progress(json_mode: bool) -> Any:
     out = Reporter(json_mode)
 
@@ -226,6 +241,35 @@ def dataset_progress(json_mode: bool) -> Any:
             out.advance(f"{event['done']}/{event['total']} {event['question']}")
         elif kind == "done":
             out.end()
+
+    return on
+
+
+def tune_progress(json_mode: bool) -> Any:
+    """Questions written, then training steps with their loss; with --json, JSON lines on stderr."""
+    out = Reporter(json_mode)
+
+    def on(event: dict[str, Any]) -> None:
+        if json_mode:
+            print(json.dumps(event), file=sys.stderr, flush=True)
+            return
+        kind, stage = event["event"], event.get("stage")
+        if kind == "start":
+            out.end()
+            out.log(
+                "writing questions about the workspace's passages"
+                if stage == "questions"
+                else "training the embedder"
+            )
+            out.begin(event["total"], "question" if stage == "questions" else "step", stage or "")
+        elif kind == "progress" and stage == "questions":
+            out.advance(f"question {event['done']}/{event['total']}", to=event["done"])
+        elif kind == "progress":
+            out.advance(
+                f"step {event['step']}/{event['total']} loss {event['loss']}",
+                f"loss {event['loss']}",
+                to=event["step"],
+            )
 
     return on
 

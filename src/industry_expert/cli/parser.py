@@ -15,6 +15,7 @@ from ..config import Settings, choices
 from ..evaluate.build import build_questions
 from ..finetune.build import build_dataset
 from ..finetune.export import export
+from ..finetune.retriever import RetrieverConfig
 from ..finetune.train import TrainConfig
 from .answers import cmd_ask, cmd_chat
 from .documents import (
@@ -37,7 +38,7 @@ from .evaluation import (
     cmd_eval_run,
 )
 from .serving import cmd_keys_create, cmd_keys_list, cmd_keys_revoke, cmd_serve
-from .tuning import cmd_dataset_build, cmd_dataset_check, cmd_export, cmd_train
+from .tuning import cmd_dataset_build, cmd_dataset_check, cmd_export, cmd_train, cmd_tune_retriever
 
 SETTINGS = Settings()
 
@@ -412,8 +413,47 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_status)
 
-    p = command("reindex", help="re-embed every chunk with the configured embedder")
+    p = command("reindex", help="re-embed every chunk with the configured embedder, or a new one")
+    p.add_argument(
+        "--embedder",
+        help="switch to this embedder first: a tuned retriever (expert tune retriever --out), multilingual, "
+        "minilm, a model folder, or BACKEND[:MODEL]; expert.toml is updated",
+    )
+    p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_reindex)
+
+    p = command("tune", help="fine-tune part of the pipeline on the workspace (the retriever)")
+    tsub = p.add_subparsers(dest="tune_command", required=True)
+    t = tsub.add_parser(
+        "retriever",
+        parents=[common],
+        help="questions written about the workspace's passages, hard negatives, a contrastive fine-tune of the embedder",
+    )
+    t.add_argument("--out", required=True, help="new folder for the tuned model, its pairs and manifest")
+    t.add_argument(
+        "-n", type=int, default=default(RetrieverConfig, "n"), help="questions to write (default %(default)s)"
+    )
+    t.add_argument(
+        "--epochs", type=float, default=default(RetrieverConfig, "epochs"), help="default %(default)s"
+    )
+    t.add_argument(
+        "--batch-size", type=int, default=default(RetrieverConfig, "batch_size"), help="default %(default)s"
+    )
+    t.add_argument(
+        "--lr", type=float, default=default(RetrieverConfig, "learning_rate"), help="default %(default)s"
+    )
+    t.add_argument("--source", help="only passages of sources matching this path or glob")
+    t.add_argument(
+        "--exclude",
+        action="append",
+        metavar="FILE",
+        help="keep out these passages: a question file (the pages its evidence cites) or a .chunks.json; "
+        "sets made by `eval build` here or in the workspace are kept out anyway",
+    )
+    t.add_argument("--seed", type=int, default=default(RetrieverConfig, "seed"))
+    t.add_argument("--json", action="store_true")
+    generator_flags(t)
+    t.set_defaults(func=cmd_tune_retriever)
 
     serve = SETTINGS.serve
     p = command("serve", help="an HTTP server: OpenAI-compatible API, native API and a web page")

@@ -5,33 +5,40 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from ..errors import InputError
 from ..workspace import Workspace
 from .answers import generator_overrides
 from .documents import workspace_path
-from .output import dataset_progress, print_json, print_problems, train_progress
+from .output import dataset_progress, print_json, print_problems, train_progress, tune_progress
+
+
+def held_out(named: list[str], workspace: Path) -> Any:
+    """What training keeps out: the chunk lists and question files named (a question file of
+    your own has no chunk list: the pages its evidence cites are kept out), and any set that
+    `expert eval build` wrote under this folder or the workspace."""
+    from ..evaluate.questions import evidence_pages
+    from ..finetune.build import held_out_chunks, manifest_path
+
+    own = [p for p in named if not manifest_path(p).is_file() and not str(p).endswith(".chunks.json")]
+    exclude, manifests = held_out_chunks(
+        [p for p in named if p not in own], [Path.cwd(), workspace], "eval build"
+    )
+    for manifest in manifests:
+        print(f"holding out the passages listed in {manifest}", file=sys.stderr)
+    for path in own:
+        pages = evidence_pages(path)
+        exclude = exclude | pages
+        print(f"holding out the {len(pages.places)} page(s) {path} cites as evidence", file=sys.stderr)
+    return exclude
 
 
 def cmd_dataset_build(args: argparse.Namespace) -> int:
-    from ..evaluate.questions import evidence_pages
-    from ..finetune.build import build_dataset, held_out_chunks, manifest_path
+    from ..finetune.build import build_dataset
 
-    named = args.exclude or []
-    # A question file of your own has no chunk list: the pages its evidence cites are kept out.
-    own = [p for p in named if not manifest_path(p).is_file() and not str(p).endswith(".chunks.json")]
     with Workspace.open(workspace_path(args), generator_overrides(args)) as ws:
-        # An evaluation's questions are kept out of training: the ones named, and any set that
-        # `expert eval build` wrote under this folder or the workspace.
-        exclude, manifests = held_out_chunks(
-            [p for p in named if p not in own], [Path.cwd(), ws.path], "eval build"
-        )
-        for manifest in manifests:
-            print(f"holding out the passages listed in {manifest}", file=sys.stderr)
-        for path in own:
-            pages = evidence_pages(path)
-            exclude = exclude | pages
-            print(f"holding out the {len(pages.places)} page(s) {path} cites as evidence", file=sys.stderr)
+        exclude = held_out(args.exclude or [], ws.path)
         report = build_dataset(
             ws.store,
             ws.generator,
@@ -139,4 +146,36 @@ def cmd_export(args: argparse.Namespace) -> int:
             print(
                 f"Ollama: cd {Path(result.modelfile).parent} && ollama create {Path(args.run).name} -f Modelfile"
             )
+    return 0
+
+
+def cmd_tune_retriever(args: argparse.Namespace) -> int:
+    from ..finetune.retriever import RetrieverConfig
+
+    config = RetrieverConfig(
+        out=Path(args.out),
+        n=args.n,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.lr,
+        seed=args.seed,
+        source=args.source,
+    )
+    with Workspace.open(workspace_path(args), generator_overrides(args)) as ws:
+        exclude = held_out(args.exclude or [], ws.path)
+        report = ws.tune_retriever(config, exclude, tune_progress(args.json))
+    if args.json:
+        print_json(report.to_dict())
+        return 0
+
+    def figures(scores: dict[str, float]) -> str:
+        return f"MRR@10 {scores['MRR@10']}, R@1 {scores['R@1']}%, R@5 {scores['R@5']}%"
+
+    print(
+        f"tuned on {report.train} question(s), {report.validation} held out ({report.rejected} passage(s) gave "
+        f"no usable question); questions {report.synth_seconds:.0f} s, training {report.train_seconds:.0f} s"
+    )
+    print(f"held-out questions, among {report.before['passages']} passages: before {figures(report.before)}")
+    print(f"                                          after  {figures(report.after)}")
+    print(f"use it: expert reindex --embedder {args.out}")
     return 0
