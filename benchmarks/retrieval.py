@@ -64,6 +64,9 @@ def main() -> None:
         default="filings_questions",
         help="filings_questions | analyst_questions (the filings) | postgres_questions (the PostgreSQL manual)",
     )
+    parser.add_argument(
+        "--workspace", help="measure this workspace as it is (e.g. after expert reindex --embedder)"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     corpus = POSTGRES_DOCS if args.questions.startswith("postgres") else FILINGS
@@ -78,7 +81,12 @@ def main() -> None:
     }
     prefix = "postgres" if corpus == POSTGRES_DOCS else "filings"
     name = f"{prefix}-{args.embedder}-{args.chunk_tokens}{'-nohdr' if args.no_header else ''}"
-    ws, report = build_workspace(name, overrides, [corpus])
+    if args.workspace:
+        from industry_expert import Workspace
+
+        ws, report, name = Workspace.open(args.workspace), None, Path(args.workspace).name
+    else:
+        ws, report = build_workspace(name, overrides, [corpus])
     qs = questions(args.questions)
     rows = {}
     for mode in ("keyword", "dense"):

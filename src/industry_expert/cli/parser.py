@@ -160,6 +160,20 @@ def build_parser() -> argparse.ArgumentParser:
             help=f"tokens of prompt + answer (default {SETTINGS.generator.context_window})",
         )
 
+    def holdout_flags(p: argparse.ArgumentParser, seed: int) -> None:
+        """What commands that learn from the workspace's passages share (dataset build, tune)."""
+        p.add_argument("--source", help="only passages of sources matching this path or glob")
+        p.add_argument(
+            "--exclude",
+            action="append",
+            metavar="FILE",
+            help="keep out these passages: a question file (the pages its evidence cites) or a "
+            ".chunks.json (repeatable); sets made by `eval build` here or in the workspace are kept out anyway",
+        )
+        p.add_argument("--seed", type=int, default=seed)
+        p.add_argument("--json", action="store_true")
+        generator_flags(p)
+
     def answer_flags(p: argparse.ArgumentParser) -> None:
         p.add_argument("-k", type=int, help=f"passages to retrieve (default {SETTINGS.answer.k})")
         p.add_argument("--source", help="only sources matching this path or glob, e.g. '*10K*'")
@@ -224,17 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=default(build_dataset, "val_fraction"),
         help="share held out for validation (default %(default)s)",
     )
-    d.add_argument("--source", help="only chunks of sources matching this path or glob")
-    d.add_argument(
-        "--exclude",
-        action="append",
-        metavar="FILE",
-        help="keep out the passages of this question set (its .chunks.json; repeatable); sets made by "
-        "`eval build` under this folder or the workspace are kept out anyway",
-    )
-    d.add_argument("--seed", type=int, default=default(build_dataset, "seed"))
-    d.add_argument("--json", action="store_true")
-    generator_flags(d)
+    holdout_flags(d, default(build_dataset, "seed"))
     d.set_defaults(func=cmd_dataset_build)
 
     p = command("eval", help="measure base, RAG, fine-tuned and both on your own questions")
@@ -442,17 +446,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument(
         "--lr", type=float, default=default(RetrieverConfig, "learning_rate"), help="default %(default)s"
     )
-    t.add_argument("--source", help="only passages of sources matching this path or glob")
-    t.add_argument(
-        "--exclude",
-        action="append",
-        metavar="FILE",
-        help="keep out these passages: a question file (the pages its evidence cites) or a .chunks.json; "
-        "sets made by `eval build` here or in the workspace are kept out anyway",
-    )
-    t.add_argument("--seed", type=int, default=default(RetrieverConfig, "seed"))
-    t.add_argument("--json", action="store_true")
-    generator_flags(t)
+    holdout_flags(t, default(RetrieverConfig, "seed"))
     t.set_defaults(func=cmd_tune_retriever)
 
     serve = SETTINGS.serve

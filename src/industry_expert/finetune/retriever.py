@@ -26,6 +26,8 @@ abbreviations (the tuned model learns what the generator's questions say, no mor
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import random
 import time
@@ -219,7 +221,7 @@ def train(
         num_train_epochs=config.epochs,
         per_device_train_batch_size=config.batch_size,
         learning_rate=config.learning_rate,
-        warmup_ratio=0.1,
+        warmup_steps=0.1,  # a float is a share of the steps
         seed=config.seed,
         batch_sampler=BatchSamplers.NO_DUPLICATES,  # a passage twice in a batch would be its own negative
         prompts=column_prompts,
@@ -229,13 +231,14 @@ def train(
         disable_tqdm=True,
         use_cpu=True,
     )
-    trainer = SentenceTransformerTrainer(
-        model=model,
-        args=args,
-        train_dataset=Dataset.from_dict(columns),
-        loss=MultipleNegativesRankingLoss(model),
-        callbacks=[Report()],
-    )
+    with contextlib.redirect_stderr(io.StringIO()):  # its model card's "widget examples" bar
+        trainer = SentenceTransformerTrainer(
+            model=model,
+            args=args,
+            train_dataset=Dataset.from_dict(columns),
+            loss=MultipleNegativesRankingLoss(model),
+            callbacks=[Report()],
+        )
     emit({"event": "start", "stage": "train", "total": steps})
     try:
         trainer.train()
