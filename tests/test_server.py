@@ -299,7 +299,7 @@ def test_a_full_queue_answers_503_with_retry_after(served_ws: Path) -> None:
         threads = [threading.Thread(target=call) for _ in range(2)]  # one runs, one waits
         for t in threads:
             t.start()
-        while live.state.queue.waiting < 1:
+        while live.state.queue.running < 1 or live.state.queue.waiting < 1:  # one answers, one waits
             time.sleep(0.01)
         flag = answering_flag(served_ws)
         assert flag.read_text() == str(os.getpid())  # ingest here waits while the model is wanted
