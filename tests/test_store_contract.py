@@ -264,3 +264,25 @@ def test_a_process_killed_between_documents_loses_only_the_one_in_flight(backend
         assert store.stats().documents == 2 and store.check() == []
     finally:
         store.close()
+
+
+def test_staged_vectors_take_over_at_once_and_never_outlive_their_chunk(store: Store) -> None:
+    put(store, "/a", ["a1", "a2"], [unit(1, 0), unit(1, 0)])
+    put(store, "/b", ["b1"], [unit(1, 0)])
+    ids = [i for i, _ in store.all_chunks()]
+    query = np.array(unit(0, 1), dtype=np.float32)
+    store.stage_vectors("new", ids, np.array([unit(0, 1)] * 3, dtype=np.float32))
+    assert store.staged("new") == set(ids) and store.staged("other") == set()
+    assert store.dense_search(query, 1, SearchFilter())[0][1] < 0.5  # searches still see the old vectors
+    # a document replaced meanwhile loses its staged vectors, even if its new chunk reuses the id
+    put(store, "/b", ["b1 again"], [unit(1, 0)], sha="new")
+    assert store.staged("new") == set(ids[:2])
+    assert store.commit_staged("new", {"embedder": "new/model"}) == 2
+    assert store.get_meta("embedder") == "new/model" and store.staged("new") == set()
+    scores = dict(store.dense_search(query, 3, SearchFilter()))
+    assert {i for i, s in scores.items() if s > 0.99} == set(ids[:2])  # /b kept the vector it was put with
+    # staging for another embedder drops what was staged for the first
+    store.stage_vectors("first", ids[:1], np.array([unit(1, 0)], dtype=np.float32))
+    store.stage_vectors("second", ids[1:2], np.array([unit(1, 0)], dtype=np.float32))
+    assert store.staged("first") == set() and store.staged("second") == {ids[1]}
+    assert store.check() == []

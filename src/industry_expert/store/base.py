@@ -266,6 +266,22 @@ class Store(Protocol):
         """Give the chunks ``ids`` the rows of ``vectors``, in one transaction (reindex)."""
         ...
 
+    def stage_vectors(self, tag: str, ids: Sequence[int], vectors: np.ndarray) -> None:
+        """Keep ``vectors`` for the chunks ``ids`` aside under ``tag`` (the embedder a reindex
+        moves to), in one transaction, without touching the vectors searches use. Vectors staged
+        under another tag are dropped first: a reindex to another embedder starts over."""
+        ...
+
+    def staged(self, tag: str) -> set[int]:
+        """The chunk ids with vectors staged under ``tag`` (empty when another tag is staged)."""
+        ...
+
+    def commit_staged(self, tag: str, meta: dict[str, str] | None = None) -> int:
+        """Make the vectors staged under ``tag`` the chunks' vectors and set the ``meta`` entries
+        (which embedder made them), in one transaction, and drop the staging; chunks deleted since
+        are skipped. Returns how many chunks changed."""
+        ...
+
     def stats(self) -> StoreStats:
         """How many documents, chunks and tokens the store holds, and its size where known."""
         ...

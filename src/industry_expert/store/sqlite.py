@@ -73,6 +73,11 @@ CREATE TABLE IF NOT EXISTS skipped (
     reason TEXT NOT NULL,
     seen_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS staged_vectors (
+    chunk_id INTEGER PRIMARY KEY,
+    tag TEXT NOT NULL,
+    vector BLOB NOT NULL
+);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
     doc, header, text, tokenize = 'porter unicode61 remove_diacritics 2'
 );
@@ -278,6 +283,10 @@ class SQLiteStore:
             if row is None:
                 continue
             cur.execute("DELETE FROM chunks_fts WHERE rowid IN (SELECT id FROM chunks WHERE doc_id = ?)", row)
+            # a reindex's staged vector must not outlive its chunk: its id may be given to another
+            cur.execute(
+                "DELETE FROM staged_vectors WHERE chunk_id IN (SELECT id FROM chunks WHERE doc_id = ?)", row
+            )
             cur.execute("DELETE FROM documents WHERE id = ?", row)
             removed += 1
         for key in keys:
@@ -411,6 +420,44 @@ class SQLiteStore:
         except BaseException:
             cur.execute("ROLLBACK")
             raise
+
+    def stage_vectors(self, tag: str, ids: Sequence[int], vectors: np.ndarray) -> None:
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        cur = self.db.cursor()
+        try:
+            cur.execute("BEGIN IMMEDIATE")
+            cur.execute("DELETE FROM staged_vectors WHERE tag != ?", (tag,))
+            cur.executemany(
+                "INSERT OR REPLACE INTO staged_vectors(chunk_id, tag, vector) VALUES (?, ?, ?)",
+                [(i, tag, v.tobytes()) for i, v in zip(ids, vectors, strict=True)],
+            )
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+
+    def staged(self, tag: str) -> set[int]:
+        return {r[0] for r in self.db.execute("SELECT chunk_id FROM staged_vectors WHERE tag = ?", (tag,))}
+
+    def commit_staged(self, tag: str, meta: dict[str, str] | None = None) -> int:
+        cur = self.db.cursor()
+        try:
+            cur.execute("BEGIN IMMEDIATE")
+            cur.execute(
+                "UPDATE chunks SET vector = (SELECT s.vector FROM staged_vectors s WHERE s.chunk_id = chunks.id)"
+                " WHERE id IN (SELECT chunk_id FROM staged_vectors WHERE tag = ?)",
+                (tag,),
+            )
+            changed = cur.rowcount
+            cur.execute("DELETE FROM staged_vectors")
+            for key, value in (meta or {}).items():
+                cur.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+            self._bump_generation()
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+        return int(changed)
 
     def stats(self) -> StoreStats:
         documents, chunks, tokens = self.db.execute(
