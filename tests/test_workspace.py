@@ -297,3 +297,39 @@ def test_a_file_name_that_is_not_utf8_is_stored_losslessly(workspace: Workspace,
     assert workspace.ingest([docs]).unchanged == [name]  # the same identity on the next run
     assert workspace.forget(name) == [name] and workspace.sources() == []
     assert workspace.status()["problems"] == []
+
+
+def test_a_killed_reindex_leaves_search_as_it_was_and_a_rerun_finishes_it(
+    workspace: Workspace, fake_embedder: FakeEmbedder, tmp_path: Path
+) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for i in range(12):
+        (docs / f"note{i}.md").write_text(f"# Note {i}\n\nPump {i} needs new seals every {i + 3} months.\n")
+    workspace.ingest([docs])
+    before = workspace.search("pump seals months", k=3, mode="dense")
+
+    class Failing(FakeEmbedder):
+        name = "fake/next"
+
+        def embed_batch(self, texts):  # type: ignore[no-untyped-def]
+            if len(self.calls) == 2:
+                raise KeyboardInterrupt  # killed during the third batch
+            return super().embed_batch(texts)
+
+    failing = Failing()
+    workspace.use_embedder(failing)
+    with pytest.raises(KeyboardInterrupt):
+        workspace.ingestor.reindex("fake/next", batch=4)
+    assert workspace.store.get_meta("embedder") != "fake/next"
+    assert len(workspace.store.staged("fake/next")) == 8  # two batches kept aside
+    workspace.use_embedder(fake_embedder)
+    assert workspace.search("pump seals months", k=3, mode="dense") == before  # searchable as it was
+    again = FakeEmbedder()
+    workspace.use_embedder(again)
+    assert workspace.ingestor.reindex("fake/next", batch=4) == 12
+    assert again.embedded == 4  # only what the killed run had not staged
+    assert (
+        workspace.store.get_meta("embedder") == "fake/next" and workspace.store.staged("fake/next") == set()
+    )
+    assert workspace.store.check() == []

@@ -117,9 +117,13 @@ def reindex_progress(json_mode: bool) -> Any:
     def on(event: dict[str, Any]) -> None:
         kind = event["event"]
         if kind == "start":
-            out.begin(event["chunks"], "chunk", "reindex")
+            if event.get("resumed"):
+                out.log(
+                    f"resuming: {event['resumed']} of {event['chunks']} chunks were re-embedded by an earlier run"
+                )
+            out.begin(event["chunks"], "chunk", "reindex", initial=event.get("resumed", 0))
         elif kind == "progress":
-            out.advance(f"re-embedded {event['done']} chunks", to=event["done"])
+            out.advance(f"re-embedded {event['done']} of the chunks", to=event["done"])
         elif kind == "done":
             out.end()
 

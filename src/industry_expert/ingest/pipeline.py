@@ -311,20 +311,33 @@ class Ingestor:
         return [d.source for d in gone]
 
     def reindex(self, embedder_name: str, progress: Progress | None = None, batch: int = 512) -> int:
-        """Re-embed every chunk with the embedder and record ``embedder_name`` as the store's."""
+        """Re-embed every chunk with the embedder and record ``embedder_name`` as the store's.
+
+        Resumable: each batch of new vectors is staged in its own transaction, aside from the
+        vectors searches use, and they all take over in one transaction at the end (with the
+        meta entries saying which embedder made them). A reindex that is killed leaves the
+        workspace searchable as before; run again, it embeds only what was not staged yet.
+        Chunks an ingest added meanwhile are embedded before the switch."""
         emit = progress or (lambda event: None)
-        rows = self.store.all_chunks()
-        emit({"event": "start", "chunks": len(rows)})
-        ids: list[int] = []
-        parts: list[np.ndarray] = []
-        for start in range(0, len(rows), batch):
-            part = rows[start : start + batch]
-            parts.append(self.embedder().embed_batch([t for _, t in part]))
-            ids.extend(i for i, _ in part)
-            emit({"event": "progress", "done": len(ids)})
-        if parts:
-            self.store.replace_vectors(ids, np.concatenate(parts))
-            self.store.set_meta("embedder_dim", str(parts[0].shape[1]))
-        self.store.set_meta("embedder", embedder_name)
-        emit({"event": "done", "chunks": len(ids)})
-        return len(ids)
+        staged = self.store.staged(embedder_name)
+        rows = [(i, t) for i, t in self.store.all_chunks() if i not in staged]
+        total = len(rows) + len(staged)
+        emit({"event": "start", "chunks": total, "resumed": len(staged)})
+        done = len(staged)
+        dim: int | None = None
+        while rows:
+            for start in range(0, len(rows), batch):
+                part = rows[start : start + batch]
+                vectors = self.embedder().embed_batch([t for _, t in part])
+                dim = int(vectors.shape[1])
+                self.store.stage_vectors(embedder_name, [i for i, _ in part], vectors)
+                done += len(part)
+                emit({"event": "progress", "done": done})
+            staged = self.store.staged(embedder_name)
+            rows = [(i, t) for i, t in self.store.all_chunks() if i not in staged]  # added meanwhile
+        if dim is None and total:  # everything was staged by an earlier run
+            dim = int(self.embedder().embed_batch(["x"]).shape[1])
+        meta = {"embedder": embedder_name, **({"embedder_dim": str(dim)} if total else {})}
+        changed = self.store.commit_staged(embedder_name, meta)  # vectors and their maker at once
+        emit({"event": "done", "chunks": changed})
+        return changed
