@@ -173,9 +173,10 @@ def test_keyword_search_ranks_by_bm25_and_reads_the_document_label(store: Store)
 
 
 def test_get_chunks_keeps_the_order_asked_and_skips_unknown_ids(store: Store) -> None:
-    put(store, "/a", ["one", "two"], [unit(1, 0), unit(0, 1)], collection="c1")
+    doc_id = put(store, "/a", ["one", "two"], [unit(1, 0), unit(0, 1)], collection="c1")
     ids = [i for i, _ in store.all_chunks()]
     hits = store.get_chunks([ids[1], 999_999, ids[0]])
+    assert [h.document_id for h in hits] == [doc_id, doc_id]  # what a link to the document needs
     assert [h.text for h in hits] == ["two", "one"]
     assert hits[0].source == "/a" and hits[0].page == 2 and hits[0].collection == "c1" and hits[0].score == 0
     assert hits[0].title == "title /a" and hits[0].header == "hdr"

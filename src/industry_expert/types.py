@@ -73,6 +73,7 @@ class Hit:
     header: str = ""
     title: str = ""
     collection: str = "default"
+    document_id: int | None = None  # the store's id of its document (links to it: /documents/ID)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -243,7 +243,7 @@ class Store(Protocol):
 
     def get_chunks(self, ids: Sequence[int]) -> list[Hit]:
         """The chunks ``ids`` name, in that order, as hits of score 0 with their document's
-        source, title and collection; ids that name no chunk are left out."""
+        source, title, collection and id; ids that name no chunk are left out."""
         ...
 
     def dense_search(self, vector: np.ndarray, n: int, where: SearchFilter) -> list[tuple[int, float]]:

@@ -363,7 +363,7 @@ class SQLiteStore:
             part = list(ids[start : start + 500])
             marks = ",".join("?" * len(part))
             for r in self.db.execute(
-                "SELECT c.id, d.source, c.page, c.locator, c.text, c.header, d.title, d.collection"
+                "SELECT c.id, d.source, c.page, c.locator, c.text, c.header, d.title, d.collection, d.id"
                 f" FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE c.id IN ({marks})",
                 part,
             ):
@@ -379,6 +379,7 @@ class SQLiteStore:
                 header=r[5],
                 title=read_text(r[6]),
                 collection=r[7],
+                document_id=r[8],
             )
             for i in ids
             if (r := rows.get(i)) is not None
