@@ -37,6 +37,20 @@ DEFAULTS = {
 _RETRY_STATUS = {429, 500, 502, 503, 504}
 
 
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is this machine (``localhost`` or a loopback address).
+
+    >>> is_loopback("127.0.0.1"), is_loopback("::1"), is_loopback("0.0.0.0"), is_loopback("example.com")
+    (True, True, False, False)
+    """
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 class ApiClient:
     """Posts JSON to ``OPERATION`` (``embeddings``, ``chat/completions``) of one API."""
 
@@ -74,11 +88,7 @@ class ApiClient:
             return ""
         url = urlparse(self.base_url)
         host = url.hostname or ""
-        try:
-            loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
-        except ValueError:
-            loopback = False
-        if url.scheme != "https" and not loopback:
+        if url.scheme != "https" and not is_loopback(host):
             self.withheld = f"the key in {self.key_env} is not sent over plain http to {host}; use https"
         elif not named and default_url and host != urlparse(default_url).hostname:
             self.withheld = (

@@ -60,6 +60,13 @@ SETTINGS_FILE = "expert.toml"
 __all__ = ["SETTINGS_FILE", "IngestReport", "SummaryReport", "Workspace"]
 
 
+def _write_settings(path: Path, settings: Settings) -> None:
+    """``expert.toml`` in the workspace folder, readable by its owner only."""
+    settings_file = path / SETTINGS_FILE
+    settings_file.write_text(settings_to_toml(settings), encoding="utf-8")
+    settings_file.chmod(0o600)
+
+
 def _is_workspace(path: Path) -> bool:
     return (path / SETTINGS_FILE).is_file() or (path / STORE_FILE).exists()
 
@@ -97,9 +104,7 @@ class Workspace:
                 shutil.rmtree(path, ignore_errors=True)
             raise
         try:
-            settings_file = path / SETTINGS_FILE
-            settings_file.write_text(settings_to_toml(settings), encoding="utf-8")
-            settings_file.chmod(0o600)
+            _write_settings(path, settings)
         except OSError as exc:
             store.close()
             raise WorkspaceError(f"cannot create a workspace at {path}: {exc.strerror}") from None
@@ -201,9 +206,7 @@ class Workspace:
 
     def save_settings(self) -> None:
         """Write the settings in use to ``expert.toml`` (after ``reindex`` with a new embedder)."""
-        settings_file = self.path / SETTINGS_FILE
-        settings_file.write_text(settings_to_toml(self.settings), encoding="utf-8")
-        settings_file.chmod(0o600)
+        _write_settings(self.path, self.settings)
 
     def tune_retriever(
         self,

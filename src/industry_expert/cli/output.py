@@ -98,13 +98,11 @@ def ingest_progress(json_mode: bool) -> Any:
                 step=0 if status == "removed" else 1,
             )
         elif kind == "ocr":  # seconds a page: say which page of which file is being read
-            line = f"ocr       {safe(event['path'])} page {event['page']}/{event['pages']}"
-            if out.bar is None:
-                out.log(line)
-            else:
-                out.bar.set_postfix_str(
-                    safe(f"OCR {Path(event['path']).name} {event['page']}/{event['pages']}")[:40]
-                )
+            out.advance(
+                f"ocr       {safe(event['path'])} page {event['page']}/{event['pages']}",
+                safe(f"OCR {Path(event['path']).name} {event['page']}/{event['pages']}")[:40],
+                step=0,
+            )
         elif kind == "done":
             out.end()
 

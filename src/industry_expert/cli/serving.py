@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
 from ..workspace import Workspace
@@ -25,7 +24,7 @@ SERVE_FLAGS = {
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from ..server import ServerState, check_port, serve
+    from ..server import ServerState, serve
     from ..server.modes import parse_adapters
 
     # adapters are modes here (--adapter NAME=RUN), not the generator's one adapter
@@ -37,25 +36,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
     adapters = parse_adapters(args.adapter or [])
     ws = Workspace.open(workspace_path(args), overrides, shared=True)
     settings = ws.settings.serve
-    state = ServerState(ws, settings.host, adapters, evaluations=Path(settings.evaluations or "."))
-    try:
-        state.check_bind()
-        check_port(settings.host, settings.port)
-        print(f"loading {ws.settings.generator.model} and the embedder", file=sys.stderr, flush=True)
-        state.modes.load()
-        _ = ws.embedder
-    except BaseException:
-        state.close()
-        raise
-    keys = "required" if state.auth_required() else "off (loopback, no key made)"
-    models = ", ".join(m.id for m in state.modes.all())
-    print(
-        f"serving {safe(ws.path)} at http://{settings.host}:{settings.port}/ (web page; API at /v1 and /api); "
-        f"keys {keys}; models: {models}",
-        file=sys.stderr,
-        flush=True,
-    )
-    serve(state, settings.port, log_level="warning" if args.quiet else "info")
+    state = ServerState(ws, settings.host, adapters)
+
+    def stage(name: str) -> None:
+        if name == "loading":
+            line = f"loading {ws.settings.generator.model} and the embedder"
+        else:
+            keys = "required" if state.auth_required() else "off (loopback, no key made)"
+            line = (
+                f"serving {safe(ws.path)} at http://{settings.host}:{settings.port}/ (web page; API at /v1 "
+                f"and /api); keys {keys}; models: {', '.join(m.id for m in state.modes.all())}"
+            )
+        print(line, file=sys.stderr, flush=True)
+
+    serve(state, settings.port, log_level="warning" if args.quiet else "info", stage=stage)
     print("stopped", file=sys.stderr)
     return 0
 

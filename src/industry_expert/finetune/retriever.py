@@ -32,7 +32,7 @@ import json
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -97,16 +97,17 @@ def indexed(header: str, text: str) -> str:
 def synthesize(
     store: Store,
     generator: Generator,
+    ids: Sequence[int],
     n: int,
     seed: int = 0,
     source: str | None = None,
     exclude: UsedChunks | None = None,
     progress: Progress | None = None,
 ) -> tuple[list[Pair], int]:
-    """Up to ``n`` (question, passage) pairs, and how many passages gave no usable question."""
+    """Up to ``n`` (question, passage) pairs from the chunks ``ids`` taken in a random order, and
+    how many passages gave no usable question."""
     emit = progress or (lambda event: None)
-    rows = store.all_chunks()
-    ids = [i for i, _ in rows]
+    ids = list(ids)
     random.Random(seed).shuffle(ids)
     pairs: list[Pair] = []
     rejected = 0
@@ -144,7 +145,7 @@ def mine_negatives(pairs: Sequence[Pair], search: Callable[[str], Sequence[Any]]
                 continue  # the same passage again (a re-ingested copy, overlap)
             negative = text
             break
-        out.append(Pair(pair.question, pair.hit, negative))
+        out.append(replace(pair, negative=negative))
     return out
 
 
@@ -269,8 +270,9 @@ def tune_retriever(
     out.mkdir(parents=True, exist_ok=True)
     report = RetrieverReport(str(out), str(base_dir))
     started = time.perf_counter()
+    rows = store.all_chunks()  # read once: ids to ask about, and passages to score among
     pairs, report.rejected = synthesize(
-        store, generator, config.n, config.seed, config.source, exclude, progress
+        store, generator, [i for i, _ in rows], config.n, config.seed, config.source, exclude, progress
     )
     if len(pairs) < 20:
         raise BuildError(
@@ -284,8 +286,8 @@ def tune_retriever(
     validation, training = pairs[:held], pairs[held:]
     report.train, report.validation = len(training), len(validation)
     used = {p.hit.chunk_id for p in pairs}
-    rows = [(i, t) for i, t in store.all_chunks() if i not in used]
-    others = [t for _, t in random.Random(config.seed + 1).sample(rows, min(2000, len(rows)))]
+    unused = [t for i, t in rows if i not in used]
+    others = random.Random(config.seed + 1).sample(unused, min(2000, len(unused)))
     report.before = score(
         lambda q: np.asarray(getattr(encoder, "embed_queries", encoder.embed_batch)(q)),
         lambda p: np.asarray(encoder.embed_batch(p)),

@@ -320,12 +320,14 @@ class Ingestor:
         Chunks an ingest added meanwhile are embedded before the switch."""
         emit = progress or (lambda event: None)
         staged = self.store.staged(embedder_name)
-        rows = [(i, t) for i, t in self.store.all_chunks() if i not in staged]
-        total = len(rows) + len(staged)
+        total = self.store.stats().chunks
         emit({"event": "start", "chunks": total, "resumed": len(staged)})
         done = len(staged)
         dim: int | None = None
-        while rows:
+        # staged vectors go with their chunks, so fewer staged than stored means chunks to embed
+        # (the rest of a killed run's, or chunks an ingest added meanwhile)
+        while len(staged) < self.store.stats().chunks:
+            rows = [(i, t) for i, t in self.store.all_chunks() if i not in staged]
             for start in range(0, len(rows), batch):
                 part = rows[start : start + batch]
                 vectors = self.embedder().embed_batch([t for _, t in part])
@@ -334,7 +336,6 @@ class Ingestor:
                 done += len(part)
                 emit({"event": "progress", "done": done})
             staged = self.store.staged(embedder_name)
-            rows = [(i, t) for i, t in self.store.all_chunks() if i not in staged]  # added meanwhile
         if dim is None and total:  # everything was staged by an earlier run
             dim = int(self.embedder().embed_batch(["x"]).shape[1])
         meta = {"embedder": embedder_name, **({"embedder_dim": str(dim)} if total else {})}

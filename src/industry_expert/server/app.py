@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import signal
 import socket
+from collections.abc import Callable
 from importlib import resources
 from typing import Any
 
@@ -77,23 +78,33 @@ def check_port(host: str, port: int) -> None:
             ) from None
 
 
-def serve(state: ServerState, port: int, log_level: str = "info") -> None:
-    """Run the app until interrupted; the ingest jobs and the store are closed on the way out."""
+def serve(
+    state: ServerState, port: int, log_level: str = "info", stage: Callable[[str], None] | None = None
+) -> None:
+    """Check the address and the keys, load the models (so a broken one stops the server before
+    it listens), and serve until interrupted; ``stage`` hears ``loading`` and then ``ready``. The
+    ingest jobs and the store are closed on the way out, whatever happens."""
+    tell = stage or (lambda name: None)
     import uvicorn
 
-    state.check_bind()
-    config = uvicorn.Config(
-        create_app(state),
-        host=state.host,
-        port=port,
-        log_level=log_level,
-        timeout_graceful_shutdown=5,
-        access_log=True,
-    )
     # uvicorn shuts down gracefully on SIGINT or SIGTERM, then raises the signal again: both end
     # here as KeyboardInterrupt, so the jobs and the store are closed and the command exits 0
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
+        state.check_bind()
+        check_port(state.host, port)
+        tell("loading")
+        state.modes.load()
+        _ = state.ws.embedder
+        tell("ready")
+        config = uvicorn.Config(
+            create_app(state),
+            host=state.host,
+            port=port,
+            log_level=log_level,
+            timeout_graceful_shutdown=5,
+            access_log=True,
+        )
         uvicorn.Server(config).run()
     except KeyboardInterrupt:
         pass

@@ -98,9 +98,6 @@ class IngestJobs:
     def all(self) -> list[Job]:
         return list(self._jobs.values())
 
-    def busy(self) -> bool:
-        return any(j.status in ("queued", "running") for j in self._jobs.values())
-
     def close(self) -> None:
         """Stop: the running child is ended (its finished documents stay), queued jobs fail."""
         self._queue.put(None)

@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..embed import embedder_id
 from ..errors import ExpertError, GenerationError, InputError, NotFoundError, TooLargeError, http_status
 from ..generate.citations import CITATION
-from ..types import Answer, Citation
+from ..types import Answer, Citation, Hit
 from .deps import Key, State
 from .http import error_body
 from .queue import Cancelled, Interruptible
@@ -146,12 +146,19 @@ def _annotation(url: str, title: str, start: int, end: int) -> dict[str, Any]:
     }
 
 
-def citation_urls(state: ServerState, request: Request, answer: Answer) -> dict[int, str]:
-    ids = state.document_ids({c.source for c in answer.citations})
+def cited_hits(answer: Answer) -> dict[int, Hit]:
+    """The hit each citation of ``answer`` was made from (a citation is a hit narrowed)."""
+    hits = {(h.source, h.page, h.text): h for h in answer.hits}
+    return {c.n: hit for c in answer.citations if (hit := hits.get((c.source, c.page, c.passage)))}
+
+
+def citation_urls(request: Request, answer: Answer) -> dict[int, str]:
+    """Each citation's link into this server: its document's file at its page."""
     base = str(request.base_url).rstrip("/")
+    hits = cited_hits(answer)
     urls = {}
     for c in answer.citations:
-        doc = ids.get(c.source)
+        doc = hits[c.n].document_id if c.n in hits else None
         url = f"{base}/documents/{doc}" if doc is not None else f"{base}/api/documents"
         urls[c.n] = url + (f"#page={c.page}" if c.page else "")
     return urls
@@ -159,7 +166,7 @@ def citation_urls(state: ServerState, request: Request, answer: Answer) -> dict[
 
 def extras(answer: Answer, urls: dict[int, str]) -> dict[str, Any]:
     """What ``"sources": true`` adds: the cited passages and how the answer fared in its checks."""
-    scores = {(h.source, h.page, h.text): h.score for h in answer.hits}
+    hits = cited_hits(answer)
     return {
         "sources": [
             {
@@ -168,7 +175,7 @@ def extras(answer: Answer, urls: dict[int, str]) -> dict[str, Any]:
                 "page": c.page,
                 "locator": c.locator,
                 "passage": c.passage,
-                "score": round(scores.get((c.source, c.page, c.passage), 0.0), 6),
+                "score": round(hits[c.n].score, 6) if c.n in hits else 0.0,
                 "url": urls[c.n],
                 "attributed": c.n in answer.attributed,
             }
@@ -279,7 +286,6 @@ class Reply:
         return "length" if answer.completion_tokens >= self.max_tokens else "stop"
 
     async def whole(self, events: asyncio.Queue[tuple[str, Any]], cancel: threading.Event) -> Any:
-        pieces: list[str] = []
         while True:
             try:
                 kind, value = await asyncio.wait_for(events.get(), 0.5)
@@ -288,14 +294,14 @@ class Reply:
                     cancel.set()  # the client left: free the model
                 continue
             if kind == "piece":
-                pieces.append(value)
-            elif kind == "error":
+                continue  # the answer's text comes whole with "done", as checked
+            if kind == "error":
                 raise value
             elif kind == "cancelled":
                 return JSONResponse(error_body(499, "the client closed the request"), status_code=499)
             else:
                 answer: Answer = value
-                urls = await run_in_threadpool(citation_urls, self.state, self.request, answer)
+                urls = citation_urls(self.request, answer)
                 message = {
                     "role": "assistant",
                     "content": answer.text,
@@ -321,13 +327,17 @@ class Reply:
                     body.update(extras(answer, urls))
                 return body
 
-    def chunk(self, delta: dict[str, Any], finish: str | None = None, **more: Any) -> str:
+    def chunk(self, delta: dict[str, Any] | None, finish: str | None = None, **more: Any) -> str:
+        """One server-sent event; ``delta`` None is the usage chunk, which has no choices."""
+        choices = (
+            [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}]
+        )
         event = {
             "id": self.id,
             "object": "chat.completion.chunk",
             "created": self.created,
             "model": self.model,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
+            "choices": choices,
             **more,
         }
         return f"data: {json.dumps(event, ensure_ascii=False)}\n\n"
@@ -351,22 +361,14 @@ class Reply:
                     return
                 else:
                     answer: Answer = value
-                    urls = await run_in_threadpool(citation_urls, self.state, self.request, answer)
+                    urls = citation_urls(self.request, answer)
                     more = extras(answer, urls) if self.body.sources else {}
                     if self.body.sources:
                         more["content"] = answer.text  # the answer as checked, with every citation
                     delta = {"annotations": url_citations("".join(sent), answer.citations, urls)}
                     yield self.chunk(delta, self.finish_reason(answer), **more)
                     if include_usage:
-                        event = {
-                            "id": self.id,
-                            "object": "chat.completion.chunk",
-                            "created": self.created,
-                            "model": self.model,
-                            "choices": [],
-                            "usage": usage(answer),
-                        }
-                        yield f"data: {json.dumps(event)}\n\n"
+                        yield self.chunk(None, usage=usage(answer))
                     yield "data: [DONE]\n\n"
                     return
         finally:
@@ -389,13 +391,13 @@ async def embeddings(body: EmbeddingRequest, state: State, access: Key) -> dict[
         )
     if len(texts) > 2048:
         raise TooLargeError(f"input: {len(texts)} texts; send at most 2048 per request")
-    limit = state.settings.max_message_chars
-    for i, text in enumerate(texts):
-        if not str(text).strip():
-            raise InputError(f"input[{i}] is empty")
-        if len(str(text)) > limit:
-            raise TooLargeError(f"input[{i}] is {len(str(text)):,} characters; at most {limit:,}")
     strings = [str(t) for t in texts]
+    limit = state.settings.max_message_chars
+    for i, text in enumerate(strings):
+        if not text.strip():
+            raise InputError(f"input[{i}] is empty")
+        if len(text) > limit:
+            raise TooLargeError(f"input[{i}] is {len(text):,} characters; at most {limit:,}")
 
     def embed() -> tuple[np.ndarray, int]:
         embedder = state.ws.embedder

@@ -8,11 +8,11 @@ holding up readers; documents are written by ingest jobs in a child process (``j
 
 from __future__ import annotations
 
-import ipaddress
 import time
 from collections.abc import Mapping
 from pathlib import Path
 
+from ..api import is_loopback
 from ..errors import AuthenticationError, ConfigError, NotFoundError, PermissionDeniedError
 from ..generate import Generator
 from ..ingest.yielding import AnswerGate, answering_flag
@@ -25,15 +25,6 @@ from .modes import Modes
 from .queue import ModelQueue
 
 UPLOADS = "uploads"  # uploaded files are kept under WORKSPACE/uploads/COLLECTION/
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class ServerState:
@@ -138,10 +129,6 @@ class ServerState:
         if write and not access.can_write(found.collection):
             raise PermissionDeniedError(f"this key may not change the collection {found.collection!r}")
         return found
-
-    def document_ids(self, sources: set[str]) -> dict[str, int]:
-        """The document id of each of ``sources`` (citations carry sources, links need ids)."""
-        return {d.source: d.id for d in self.ws.sources() if d.source in sources}
 
     def forget(self, doc: StoredDocument) -> None:
         """Remove ``doc``; an uploaded file goes with it, or a re-run of its job would bring it back."""

@@ -105,12 +105,6 @@ class SearchFilter:
     def unrestricted(self) -> bool:
         return self.collection is None and self.source is None and self.collections is None
 
-    def allows(self, collection: str) -> bool:
-        """Whether a document of ``collection`` may pass (its source is the backend's to match)."""
-        if self.collection is not None and collection != self.collection:
-            return False
-        return self.collections is None or collection in self.collections
-
 
 _SURROGATE = re.compile("[\udc80-\udcff]")
 _ESCAPED = re.compile("\x00([0-9a-f]{2})")
