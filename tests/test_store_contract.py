@@ -172,6 +172,22 @@ def test_keyword_search_ranks_by_bm25_and_reads_the_document_label(store: Store)
     assert store.keyword_search("", 5, SearchFilter()) == []
 
 
+def test_term_counts_and_generation(store: Store) -> None:
+    before = store.generation()
+    a = put(store, "/a", ["Intel revenue rose", "Intel margins", "nothing"], [unit(1, 0)] * 3)
+    b = put(store, "/b", ["a customer named Intel", "revenue fell"], [unit(0, 1)] * 2)
+    assert store.generation() != before
+    # header or text, stemmed as keyword search stems; the label ("label /a") is not counted
+    assert store.term_counts("intel", [a]) == (2, 3)
+    assert store.term_counts("revenue", [a, b]) == (2, 2)
+    assert store.term_counts("label", [a]) == (0, 0)
+    assert store.term_counts("margin", []) == (0, 1)
+    settled = store.generation()
+    store.delete_documents(["/b"])
+    assert store.generation() != settled
+    assert store.term_counts("intel", [a]) == (2, 2)
+
+
 def test_get_chunks_keeps_the_order_asked_and_skips_unknown_ids(store: Store) -> None:
     doc_id = put(store, "/a", ["one", "two"], [unit(1, 0), unit(0, 1)], collection="c1")
     ids = [i for i, _ in store.all_chunks()]

@@ -252,6 +252,18 @@ class Store(Protocol):
         scores are larger for better matches."""
         ...
 
+    def term_counts(self, term: str, doc_ids: Sequence[int]) -> tuple[int, int]:
+        """How many chunks hold the keyword ``term`` (one of ``keyword_terms``, matched as
+        ``keyword_search`` matches it) in their header or text: ``(inside the documents doc_ids,
+        in the whole store)``. Routing asks it to tell a term that names documents ("Intel",
+        "2023") from one that every document uses ("connection" in a database manual)."""
+        ...
+
+    def generation(self) -> int:
+        """A number that changes whenever a document, its chunks or their vectors change (in this
+        process or another): what callers key their caches on."""
+        ...
+
     def all_chunks(self) -> list[tuple[int, str]]:
         """``(chunk id, header and text as embedded)`` of every chunk, by id."""
         ...

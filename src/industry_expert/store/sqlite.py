@@ -83,6 +83,10 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
 );
 """
 
+# How the keyword index splits and stems words (the schema above spells it out); routing's
+# in-memory index of document names uses the same, so both match a word alike.
+TOKENIZER = "porter unicode61 remove_diacritics 2"
+
 
 def _fts_query(query: str) -> str:
     terms = keyword_terms(query)
@@ -149,7 +153,7 @@ class SQLiteStore:
             "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
         )
 
-    def _generation(self) -> int:
+    def generation(self) -> int:
         return int(self.get_meta("generation") or 0)
 
     # -- documents ----------------------------------------------------------------------------
@@ -307,11 +311,11 @@ class SQLiteStore:
 
     # -- search -------------------------------------------------------------------------------
     def _load_vectors(self) -> None:
-        if self.vectors.fresh(self._generation()):
+        if self.vectors.fresh(self.generation()):
             return
         self.db.execute("BEGIN")  # one snapshot for the generation, the count and the rows
         try:
-            generation = self._generation()
+            generation = self.generation()
             count, width = self.db.execute("SELECT COUNT(*), MAX(length(vector)) FROM chunks").fetchone()
             rows = self.db.execute("SELECT id, doc_id, vector FROM chunks ORDER BY id")
             self.vectors.load(rows, count, (width or 0) // 4, generation)
@@ -354,6 +358,15 @@ class SQLiteStore:
             sql += " WHERE"
         rows = self.db.execute(sql + " chunks_fts MATCH ? ORDER BY s LIMIT ?", [*args, match, n]).fetchall()
         return [(int(r[0]), -float(r[1])) for r in rows]
+
+    def term_counts(self, term: str, doc_ids: Sequence[int]) -> tuple[int, int]:
+        match = '{header text} : "' + term.replace('"', '""') + '"'
+        row = self.db.execute(
+            "SELECT COUNT(*), COALESCE(SUM(c.doc_id IN (SELECT value FROM json_each(?))), 0)"
+            " FROM chunks_fts f JOIN chunks c ON c.id = f.rowid WHERE chunks_fts MATCH ?",
+            (json.dumps([int(i) for i in doc_ids]), match),
+        ).fetchone()
+        return int(row[1]), int(row[0])
 
     def get_chunks(self, ids: Sequence[int]) -> list[Hit]:
         if not ids:
