@@ -6,6 +6,7 @@ workspace under bench-out/, so re-runs only search.
 
     python benchmarks/retrieval.py                       # default settings, three modes
     python benchmarks/retrieval.py --chunk-tokens 128 --no-header --embedder onnx
+    python benchmarks/retrieval.py --embedder onnx --questions analyst_questions --routes 0,1
 """
 
 from __future__ import annotations
@@ -60,6 +61,11 @@ def main() -> None:
         "--fusions", default="rrf:1:1", help="comma-separated FUSION:DENSE_W:KEYWORD_W to compare"
     )
     parser.add_argument(
+        "--routes",
+        default="1",
+        help="comma-separated retrieval.route_weight values to compare (0: no routing)",
+    )
+    parser.add_argument(
         "--questions",
         default="filings_questions",
         help="filings_questions | analyst_questions (the filings) | postgres_questions (the PostgreSQL manual)",
@@ -91,12 +97,18 @@ def main() -> None:
     rows = {}
     for mode in ("keyword", "dense"):
         rows[mode] = recall(ws, qs, mode)
+    routes = args.routes.split(",")
     for spec in args.fusions.split(","):
         fusion, dense_w, keyword_w = spec.split(":")
-        view = ws.retriever.with_settings(
-            fusion=fusion, dense_weight=float(dense_w), keyword_weight=float(keyword_w)
-        )
-        rows[f"hybrid {spec}"] = recall(view, qs, "hybrid")
+        for route in routes:
+            view = ws.retriever.with_settings(
+                fusion=fusion,
+                dense_weight=float(dense_w),
+                keyword_weight=float(keyword_w),
+                route_weight=float(route),
+            )
+            label = f"hybrid {spec}" + (f" route {route}" if len(routes) > 1 else "")
+            rows[label] = recall(view, qs, "hybrid")
     result = {"config": name, "questions": len(qs), "machine": machine(), "recall": rows}
     if report is not None:
         result["chunks"] = report.chunks

@@ -92,3 +92,76 @@ def test_retriever_never_loads_the_embedder_for_keyword_search(tmp_path: Path) -
     store = SQLiteStore(tmp_path / "s.db")
     store.set_meta("embedder_dim", "64")
     assert Retriever(store, RetrievalSettings(), explode).search("anything", 3, "keyword") == []
+
+
+def _shelf(tmp_path: Path) -> SQLiteStore:
+    """Five reports named by company and year, and a manual whose page names a common topic."""
+    store = SQLiteStore(tmp_path / "s.db")
+    reports = {
+        "ACME_2022_REPORT": (
+            "Acme annual report 2022",
+            ["Acme revenue was 10 million; revenue guidance for 2023 is 12 million revenue."],
+        ),
+        "ACME_2023_REPORT": (
+            "Acme annual report 2023",
+            ["Acme revenue was 12 million.", "Headcount grew in 2023.", "Offices opened in 2023."],
+        ),
+        "GLOBEX_2023_REPORT": ("Globex annual report 2023", ["Globex sales were 5 million in 2023."]),
+        "INITECH_2021_REPORT": ("Initech annual report 2021", ["Connections to the plant were upgraded."]),
+        "UMBRELLA_2020_REPORT": (
+            "Umbrella annual report 2020",
+            ["Every connection is logged; connection limits apply."],
+        ),
+        "connections": ("Connections", ["Set the connection limit here."]),
+    }
+    for stem, (title, texts) in reports.items():
+        key = f"/r/{stem}.md"
+        chunks = [Chunk(t, title, i) for i, t in enumerate(texts)]
+        store.put_document(
+            DocumentRecord(key, key, "default", stem, 1, 1, title, title),
+            chunks,
+            np.array([[1.0, 0.0]] * len(texts), dtype=np.float32),
+        )
+    store.set_meta("embedder_dim", "2")
+    return store
+
+
+def test_routing_finds_the_document_a_question_names(tmp_path: Path) -> None:
+    store = _shelf(tmp_path)
+    routed = Retriever(store, RetrievalSettings(), lambda: _Direction())
+    plain = routed.with_settings(route_weight=0)
+    question = "What was Acme's revenue in 2023?"
+    # fusion alone prefers the 2022 report, which says "revenue" three times and mentions 2023
+    assert plain.search(question, 1)[0].source.endswith("ACME_2022_REPORT.md")
+    # "acme" and "2023" name reports (their chunks mostly lie in them): the report both name wins
+    ids = {d.source.rsplit("/", 1)[1]: d.id for d in store.list_documents()}
+    ranks = routed.router.ranks(question)
+    assert ranks == {
+        ids["ACME_2023_REPORT.md"]: 1,
+        ids["ACME_2022_REPORT.md"]: 2,
+        ids["GLOBEX_2023_REPORT.md"]: 2,
+    }
+    top = routed.search(question, 2)
+    assert top[0].source.endswith("ACME_2023_REPORT.md") and top[0].text == "Acme revenue was 12 million."
+    # routing reorders fused ranks; a single retriever's own scores are left as they are
+    assert routed.search(question, 1, "keyword") == plain.search(question, 1, "keyword")
+    # "McDonald's"-style possessives and plurals match as the keyword index stems them
+    assert routed.router.ranks("globex's sales")[ids["GLOBEX_2023_REPORT.md"]] == 1
+    # a page named for a topic that other documents speak of names nothing ("connection")
+    assert routed.router.ranks("how do I set the connection limit") == {}
+    # names follow the store: a forgotten report is no longer named
+    store.delete_documents(["/r/GLOBEX_2023_REPORT.md"])
+    assert ids["GLOBEX_2023_REPORT.md"] not in routed.router.ranks(question)
+
+
+def test_name_text_splits_file_names_and_periods() -> None:
+    from industry_expert.retrieve import name_text
+
+    assert (
+        name_text("/x/INTEL_2023Q1_EARNINGS.pdf", "Intel first quarter")
+        == "INTEL 2023 Q1 EARNINGS Intel first quarter"
+    )
+    assert (
+        name_text("runtime-config-wal.html", "20.5. Write Ahead Log")
+        == "runtime-config-wal 20.5. Write Ahead Log"
+    )

@@ -78,6 +78,11 @@ class RetrievalSettings:
     keyword_weight: float = 1.0
     candidates: int = 50
     dedupe_threshold: float = 0.9
+    # Question-aware routing (retrieve.Router): passages of the documents a question names by
+    # their file name or title ("Intel", "FY2023") rise; 0 turns it off. A term names documents
+    # only when this share of the chunks using it lies in them.
+    route_weight: float = 1.0
+    route_concentration: float = 0.7
 
 
 @dataclass(frozen=True)
@@ -313,6 +318,14 @@ def _validate(s: Settings, problems: list[str]) -> None:
         "retrieval.dense_weight and keyword_weight: expected >= 0",
     )
     check(s.retrieval.candidates > 0, "retrieval.candidates: expected > 0")
+    check(
+        s.retrieval.route_weight >= 0,
+        f"retrieval.route_weight: expected >= 0, found {s.retrieval.route_weight}",
+    )
+    check(
+        0 < s.retrieval.route_concentration <= 1,
+        f"retrieval.route_concentration: expected in (0, 1], found {s.retrieval.route_concentration}",
+    )
     check(
         0 < s.retrieval.dedupe_threshold <= 1.0,
         f"retrieval.dedupe_threshold: expected 0 < x <= 1, found {s.retrieval.dedupe_threshold}",

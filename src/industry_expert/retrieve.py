@@ -14,9 +14,13 @@ their words is dropped, so the ``k`` hits a user sees are ``k`` different passag
 
 from __future__ import annotations
 
+import math
 import re
+import sqlite3
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
+from pathlib import PurePath
 from typing import Any
 
 import numpy as np
@@ -24,7 +28,9 @@ import numpy as np
 from .config import RetrievalSettings, choices
 from .embed import Embedder, embed_query
 from .errors import InputError
-from .store import SearchFilter, Store
+from .store import SearchFilter, Store, keyword_terms
+from .store.base import store_text
+from .store.sqlite import TOKENIZER
 from .types import Hit
 
 Ranked = list[tuple[int, float]]
@@ -76,6 +82,90 @@ def collapse_duplicates(hits: Sequence[Hit], threshold: float) -> list[Hit]:
     return kept
 
 
+def name_text(source: str, title: str) -> str:
+    """What a document says about itself, for routing: its file name and title, with the file
+    name's underscores as spaces and a number run into letters parted ("2023Q1" -> "2023 Q1")."""
+    text = f"{PurePath(source).stem} {title}".replace("_", " ")
+    return re.sub(r"(?<=\d)(?=[^\W\d_])", " ", text)
+
+
+class Router:
+    """Question-aware routing: which documents a query names, from what they say about themselves.
+
+    A query term names documents when it is a word of their file name or title (``name_terms``),
+    when fewer than half the documents have it there, and when at least ``concentration`` of the
+    chunks that use it belong to those documents: "Intel" or "2023" in a shelf of filings (Intel's
+    filings use "Intel" far more than anyone else's), not "connection" in a database manual whose
+    page "Connections and Authentication" holds a fraction of the chunks that speak of
+    connections. A document's score is the sum of its naming terms' rarity among names
+    (``log(documents / documents named)``); ``ranks`` gives each named document its rank, equal
+    scores sharing one.
+
+    Names and concentrations are cached until the store's generation moves. Working out a term's
+    concentration reads its postings once (about 3 microseconds per chunk that uses it: 7 ms for
+    "2022" over 10k chunks of filings), so a store being written pays it again per new term.
+    """
+
+    def __init__(self, store: Store, concentration: float):
+        self.store = store
+        self.concentration = concentration
+        self._generation: int | None = None
+        self._names = sqlite3.connect(":memory:", check_same_thread=False)
+        self._documents = 0
+        self._terms: dict[str, tuple[list[int], float] | None] = {}
+        self._lock = threading.Lock()  # a server's request threads share one retriever
+
+    def _refresh(self) -> None:
+        generation = self.store.generation()
+        if generation == self._generation:
+            return
+        documents = self.store.list_documents()
+        # an in-memory FTS5 table, tokenized as the store's keyword index is, so "McDonald's"
+        # names MCDONALDS_2022Q4_EARNINGS.pdf as a keyword search would match it
+        self._names.execute("DROP TABLE IF EXISTS names")
+        self._names.execute(f"CREATE VIRTUAL TABLE names USING fts5(name, tokenize = '{TOKENIZER}')")
+        self._names.executemany(
+            "INSERT INTO names(rowid, name) VALUES (?, ?)",
+            [(doc.id, store_text(name_text(doc.source, doc.title))) for doc in documents],
+        )
+        self._documents, self._terms, self._generation = len(documents), {}, generation
+
+    def _naming(self, term: str) -> tuple[list[int], float] | None:
+        """The documents ``term`` names and its weight, or None when it names none."""
+        if term not in self._terms:
+            found: tuple[list[int], float] | None = None
+            if len(term) > 1:
+                match = '"' + term.replace('"', '""') + '"'
+                docs = [
+                    int(r[0])
+                    for r in self._names.execute("SELECT rowid FROM names WHERE names MATCH ?", (match,))
+                ]
+                if docs and 2 * len(docs) < self._documents:
+                    inside, total = self.store.term_counts(term, docs)
+                    if not total or inside / total >= self.concentration:
+                        found = (docs, math.log(self._documents / len(docs)))
+            self._terms[term] = found
+        return self._terms[term]
+
+    def ranks(self, query: str) -> dict[int, int]:
+        """``{document id: rank}`` of the documents ``query`` names, best first from 1."""
+        scores: dict[int, float] = {}
+        with self._lock:
+            self._refresh()
+            for term in keyword_terms(query):
+                naming = self._naming(term)
+                if naming is not None:
+                    for doc in naming[0]:
+                        scores[doc] = scores.get(doc, 0.0) + naming[1]
+        ranks: dict[int, int] = {}
+        previous, rank = None, 0
+        for position, (doc, score) in enumerate(sorted(scores.items(), key=lambda item: -item[1]), start=1):
+            if score != previous:
+                rank, previous = position, score
+            ranks[doc] = rank
+        return ranks
+
+
 class Retriever:
     """Hybrid search over one store: the ``k`` best passages for a query, fused and deduplicated.
 
@@ -92,6 +182,7 @@ class Retriever:
         self.store = store
         self.settings = settings
         self._embedder = embedder
+        self.router = Router(store, settings.route_concentration)
 
     def search(
         self, query: str, k: int = 5, mode: str | None = None, where: SearchFilter | None = None
@@ -137,7 +228,25 @@ class Retriever:
         ranked = ranked[:depth]
         scores = dict(ranked)
         hits = [replace(h, score=scores[h.chunk_id]) for h in self.store.get_chunks([i for i, _ in ranked])]
+        if settings.route_weight > 0 and len(runs) > 1:
+            hits = self._route(query, hits)
         return collapse_duplicates(hits, settings.dedupe_threshold)[:k], best
+
+    def _route(self, query: str, hits: list[Hit]) -> list[Hit]:
+        """Raise the fused passages of the documents ``query`` names (``Router``): the first named
+        document's passages gain ``route_weight`` times what a first place in one list is worth
+        (``1 / (rrf_k + 1)`` under RRF, 1 under weighted fusion), the second's two thirds of it,
+        the r-th's ``2 / (r + 1)``. Candidates are reordered, never added."""
+        ranks = self.router.ranks(query)
+        if not ranks:
+            return hits
+        settings = self.settings
+        unit = settings.route_weight * (1 / (settings.rrf_k + 1) if settings.fusion == "rrf" else 1.0)
+        routed = [
+            replace(h, score=h.score + unit * 2 / (1 + ranks[h.document_id])) if h.document_id in ranks else h
+            for h in hits
+        ]
+        return sorted(routed, key=lambda h: -h.score)
 
     def summaries(self, sources: Iterable[str]) -> dict[str, str]:
         """The stored summary of each of ``sources`` that has one (added to answer prompts)."""
