@@ -10,6 +10,7 @@ fonts have no Unicode map) is read as ingest reads it, by OCR.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from functools import cache
 from pathlib import Path
@@ -24,7 +25,9 @@ FILINGS = HERE.parents[1] / "shared" / "data" / "filings"
 
 
 def norm(text: str) -> str:
-    return " ".join(text.replace("\ufffe", "-").split()).lower()
+    """Whitespace collapsed, lower-cased, and a percent sign set against its number ("27.6 %" in a
+    table is the "27.6%" of the answer)."""
+    return re.sub(r"(?<=\d) %", "%", " ".join(text.replace("\ufffe", "-").split()).lower())
 
 
 @cache

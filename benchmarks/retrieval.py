@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 
 from common import FILINGS, POSTGRES_DOCS, build_workspace, machine, questions, require
 
 
 def norm(text: str) -> str:
-    return " ".join(text.split()).lower()
+    """As make_questions.py compares: whitespace collapsed, lower-cased, "27.6 %" as "27.6%"."""
+    return re.sub(r"(?<=\d) %", "%", " ".join(text.split()).lower())
 
 
 def relevant(hit, q: dict) -> bool:  # type: ignore[no-untyped-def]
@@ -63,7 +65,7 @@ def main() -> None:
     parser.add_argument(
         "--routes",
         default="1",
-        help="comma-separated retrieval.route_weight values to compare (0: no routing)",
+        help="comma-separated WEIGHT[:CONCENTRATION] of routing to compare (0: no routing)",
     )
     parser.add_argument(
         "--questions",
@@ -101,11 +103,13 @@ def main() -> None:
     for spec in args.fusions.split(","):
         fusion, dense_w, keyword_w = spec.split(":")
         for route in routes:
+            weight, _, concentration = route.partition(":")
             view = ws.retriever.with_settings(
                 fusion=fusion,
                 dense_weight=float(dense_w),
                 keyword_weight=float(keyword_w),
-                route_weight=float(route),
+                route_weight=float(weight),
+                route_concentration=float(concentration or ws.settings.retrieval.route_concentration),
             )
             label = f"hybrid {spec}" + (f" route {route}" if len(routes) > 1 else "")
             rows[label] = recall(view, qs, "hybrid")
