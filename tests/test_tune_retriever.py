@@ -44,7 +44,9 @@ def corpus(folder: Path) -> Path:
     return folder
 
 
-def test_tuning_writes_a_model_that_reindexing_puts_to_work(tmp_path: Path) -> None:
+def test_tuning_writes_a_model_that_reindexing_puts_to_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     ws = Workspace.init(tmp_path / "ws")
     ws.ingest([corpus(tmp_path / "docs")])
     ws.use_generator(QuestionWriter())
@@ -54,6 +56,10 @@ def test_tuning_writes_a_model_that_reindexing_puts_to_work(tmp_path: Path) -> N
     ws.close()
     assert report.train + report.validation == 40 and report.validation >= 5
     assert {e["stage"] for e in events if e["event"] == "start"} == {"questions", "train"}
+    # 36 pairs in batches of 8 are 5 steps, and the trainer prints no log dicts of its own
+    steps = [e for e in events if e["stage"] == "train" and e["event"] == "progress"]
+    assert steps and all(e["step"] <= e["total"] == 5 for e in steps)
+    assert "{'loss'" not in capsys.readouterr().out
     assert 0 < report.before["MRR@10"] <= 1 and 0 < report.after["MRR@10"] <= 1
     folder = tuned_model_dir(out)
     assert folder == out / "retriever-plants" and (folder / "modules.json").is_file()

@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import math
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -190,7 +191,7 @@ def train(
         BatchSamplers,
         SentenceTransformerTrainingArguments,
     )
-    from transformers import TrainerCallback
+    from transformers import PrinterCallback, TrainerCallback
 
     emit = progress or (lambda event: None)
     model = SentenceTransformer(str(base_dir), device="cpu", local_files_only=True)
@@ -207,7 +208,7 @@ def train(
         if prompts
         else None
     )  # fmt: skip
-    steps = max(1, int(len(train_pairs) * config.epochs) // config.batch_size)
+    steps = max(1, math.ceil(math.ceil(len(train_pairs) / config.batch_size) * config.epochs))
 
     class Report(TrainerCallback):  # type: ignore[misc]
         def on_log(
@@ -240,6 +241,7 @@ def train(
             loss=MultipleNegativesRankingLoss(model),
             callbacks=[Report()],
         )
+    trainer.remove_callback(PrinterCallback)  # progress goes through ``emit`` instead
     emit({"event": "start", "stage": "train", "total": steps})
     try:
         trainer.train()
