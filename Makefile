@@ -53,7 +53,7 @@ test: install browser
 	$(VENV)/bin/ruff check src tests benchmarks tools
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy src
-	EXPERT_REQUIRE_BROWSER=1 $(VENV)/bin/python -m pytest -q
+	EXPERT_REQUIRE_BROWSER=1 EXPERT_REQUIRE_POSTGRES=1 $(VENV)/bin/python -m pytest -q
 
 # lint-imports checks the package's floors and that no import cycle exists (pyproject.toml).
 lint: install

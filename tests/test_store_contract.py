@@ -28,9 +28,24 @@ from industry_expert.store import (
 )
 from industry_expert.types import Chunk
 
+
+def _postgres(url: str) -> Store:
+    from industry_expert.store.postgres import PostgresStore
+
+    return PostgresStore(url)
+
+
+def _postgres_database(tmp: Path) -> str:
+    from postgres_server import fresh_database
+
+    return fresh_database()
+
+
 # name -> (open a store at a location, the location for a test's tmp_path)
 BACKENDS: dict[str, tuple[Callable[[str], Store], Callable[[Path], str]]] = {
     "sqlite": (lambda where: SQLiteStore(Path(where)), lambda tmp: str(tmp / "store.db")),
+    # a database of its own on the session's PostgreSQL server (tests/postgres_server.py)
+    "postgresql": (_postgres, _postgres_database),
 }
 
 

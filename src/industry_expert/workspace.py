@@ -103,12 +103,23 @@ class Workspace:
             if created:
                 shutil.rmtree(path, ignore_errors=True)
             raise
+        wanted = embedder_id(settings.embedder)
+        built_by = store.get_meta("embedder")
+        if built_by and built_by != wanted and store.stats().chunks:
+            # a shared store (a PostgreSQL database) already holds another embedder's vectors
+            store.close()
+            if created:
+                shutil.rmtree(path, ignore_errors=True)
+            raise EmbedderMismatchError(
+                f"the store {settings.store.url or STORE_FILE} already holds vectors made by {built_by}; "
+                f"init with that embedder (--embedder), or use another database"
+            )
         try:
             _write_settings(path, settings)
         except OSError as exc:
             store.close()
             raise WorkspaceError(f"cannot create a workspace at {path}: {exc.strerror}") from None
-        store.set_meta("embedder", embedder_id(settings.embedder))
+        store.set_meta("embedder", wanted)
         return cls(path, settings, store)
 
     @classmethod

@@ -27,6 +27,8 @@ def cmd_init(args: argparse.Namespace) -> int:
     overrides: dict[str, Any] = embedder_overrides(args.embedder) if args.embedder else {}
     if args.chunk_tokens:
         overrides["chunking.max_tokens"] = args.chunk_tokens
+    if args.store:
+        overrides["store.url"] = args.store
     ws = Workspace.init(workspace_path(args), overrides)
     print(f"initialised workspace {ws.path} (embedder {ws.store.get_meta('embedder')})")
     return 0

@@ -93,6 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         help=f"chunk size in embedder tokens (default {SETTINGS.chunking.max_tokens})",
     )
+    p.add_argument(
+        "--store",
+        help="where documents and vectors live: a PostgreSQL URL (postgresql://user@host/db, "
+        "with pgvector) shared by a team, or a SQLite file; default store.db in the workspace",
+    )
     p.set_defaults(func=cmd_init)
 
     p = command("ingest", help="add or update files and folders")

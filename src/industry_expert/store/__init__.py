@@ -62,6 +62,24 @@ def _sqlite(url: str, workspace: Path) -> Store:
 
 register_store("sqlite", _sqlite)
 
+
+def _postgres(url: str, workspace: Path) -> Store:
+    try:
+        import pgvector.psycopg  # noqa: F401
+        import psycopg_pool  # noqa: F401
+
+        from .postgres import PostgresStore
+    except ImportError:
+        raise ConfigError(
+            "store.url names PostgreSQL, but its driver is not installed; "
+            "pip install 'industry-expert[postgres]'"
+        ) from None
+    return PostgresStore(url)
+
+
+register_store("postgresql", _postgres)
+register_store("postgres", _postgres)
+
 __all__ = [
     "STORE_FILE",
     "DocumentRecord",

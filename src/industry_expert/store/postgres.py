@@ -1,0 +1,583 @@
+"""A store in PostgreSQL with pgvector: the same contract as the SQLite store, for a team's server.
+
+``[store] url = "postgresql://user@db.internal/expert"`` (or ``EXPERT_STORE_URL``) puts a
+workspace's documents, chunks, keyword index and vectors in that database; the workspace folder
+keeps its settings. Several processes and machines may read and write at once:
+
+- **One document, one transaction.** ``put_document`` deletes the old version and writes the new
+  one (document row, chunks with their vectors and ``tsvector``) in one transaction; a killed
+  process's transaction is rolled back by the server, so no half document is ever seen.
+- **Writers serialize on one row.** Every write ends by bumping ``meta.generation`` in its own
+  transaction: the row lock orders concurrent writers (two ingests into different collections
+  interleave document by document) and readers key their caches on the committed value.
+- **Search in the database.** Dense: pgvector's cosine distance (``<=>``), exact for now (an HNSW
+  index needs a fixed dimension; issue 15 adds it after bulk load). Keyword: a ``tsvector`` per
+  chunk in a GIN index, with the document's name and label (weight C), the header (B) and the
+  text (A), so a term can be counted in header and text alone (``term:AB``); ranked by
+  ``ts_rank`` with length normalisation. The ``simple`` configuration folds case without
+  stemming for any script; ``english`` (the default) stems as the SQLite store's Porter
+  tokenizer does.
+- **Errors as one line**: an unreachable server, refused credentials, a database without the
+  vector extension and no right to create it, a query vector of another dimension.
+
+Connections come from a ``psycopg_pool.ConnectionPool`` (one per store), so the threads of a
+server share it without a lock of their own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import re
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from ..errors import ExpertError, StoreError, WorkspaceError
+from ..types import Chunk, Hit
+from .base import (
+    DocumentRecord,
+    SearchFilter,
+    StoredDocument,
+    StoreStats,
+    keyword_terms,
+    path_matches,
+)
+
+SCHEMA_VERSION = "1"
+TEXT_SEARCH = "english"  # the text-search configuration of the keyword index
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (
+    id BIGSERIAL PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    source TEXT NOT NULL,
+    collection TEXT NOT NULL DEFAULT 'default',
+    sha256 TEXT NOT NULL,
+    size BIGINT NOT NULL,
+    mtime_ns BIGINT NOT NULL,
+    title TEXT NOT NULL,
+    label TEXT NOT NULL,
+    metadata TEXT NOT NULL DEFAULT '{}',
+    summary TEXT,
+    chunks INTEGER NOT NULL,
+    ingested_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS documents_collection ON documents(collection);
+CREATE TABLE IF NOT EXISTS chunks (
+    id BIGSERIAL PRIMARY KEY,
+    doc_id BIGINT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+    ordinal INTEGER NOT NULL,
+    page INTEGER,
+    locator TEXT,
+    header TEXT NOT NULL,
+    text TEXT NOT NULL,
+    tokens INTEGER NOT NULL,
+    vector vector NOT NULL,
+    tsv tsvector NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
+CREATE INDEX IF NOT EXISTS chunks_tsv ON chunks USING GIN (tsv);
+CREATE TABLE IF NOT EXISTS skipped (
+    key TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    seen_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS staged_vectors (
+    chunk_id BIGINT PRIMARY KEY REFERENCES chunks(id) ON DELETE CASCADE,
+    tag TEXT NOT NULL,
+    vector vector NOT NULL
+);
+INSERT INTO meta(key, value) VALUES ('generation', '0') ON CONFLICT (key) DO NOTHING;
+"""
+
+_ESCAPE = re.compile("\x01(\x01|[0-9a-f]{2})")
+_SURROGATE = re.compile("[\udc80-\udcff]")
+
+
+def pg_text(text: str) -> str:
+    r"""``text`` as PostgreSQL takes it: no NUL, valid UTF-8. A file name's undecodable byte (a
+    lone surrogate) becomes U+0001 and two hex digits, and a U+0001 of its own is doubled, so
+    ``db_text`` gives back exactly what was stored.
+
+    >>> db_text(pg_text("caf\udce9\x01.txt")) == "caf\udce9\x01.txt"
+    True
+    """
+    return _SURROGATE.sub(lambda m: f"\x01{ord(m.group()) - 0xDC00:02x}", text.replace("\x01", "\x01\x01"))
+
+
+def db_text(text: str) -> str:
+    """The text ``pg_text`` was given."""
+    if "\x01" not in text:
+        return text
+    return _ESCAPE.sub(lambda m: "\x01" if m.group(1) == "\x01" else chr(0xDC00 + int(m.group(1), 16)), text)
+
+
+def _clean(text: str) -> str:
+    return text.replace("\x00", "")  # PostgreSQL text holds no NUL; a passage loses nothing by it
+
+
+def where_to(url: str) -> str:
+    """``user@host:port/dbname`` of a connection URL, without its password, for messages."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        info = conninfo_to_dict(url)
+    except Exception:  # noqa: BLE001 - a URL psycopg cannot parse is named as given, less any password
+        return re.sub(r"://([^:/@]*):[^@]*@", r"://\1@", url)
+    host = info.get("host") or "localhost"
+    port = info.get("port") or "5432"
+    user = f"{info['user']}@" if info.get("user") else ""
+    return f"{user}{host}:{port}/{info.get('dbname') or ''}"
+
+
+def explain(url: str, exc: Exception) -> ExpertError:
+    """One line for an error the server or the driver raised, saying what to do."""
+    import psycopg
+
+    text = " ".join(str(exc).split())
+    place = where_to(url)
+    if isinstance(exc, psycopg.OperationalError):
+        if "password authentication failed" in text or "role" in text and "does not exist" in text:
+            return WorkspaceError(
+                f"PostgreSQL at {place} refused the credentials ({text}); fix the user or password in "
+                "store.url (or EXPERT_STORE_URL), or put the password in ~/.pgpass"
+            )
+        if "database" in text and "does not exist" in text:
+            return WorkspaceError(
+                f"PostgreSQL at {place} has no such database ({text}); create it (createdb) or fix store.url"
+            )
+        return WorkspaceError(
+            f"cannot reach PostgreSQL at {place} ({text}); start the server or fix store.url "
+            "(or EXPERT_STORE_URL), then run the command again"
+        )
+    if "different vector dimensions" in text or "expected" in text and "dimensions" in text:
+        return StoreError(
+            f"the query vector's dimensions differ from the stored ones ({text}); run `expert reindex`"
+        )
+    return StoreError(f"PostgreSQL at {place} failed: {text}")
+
+
+def _guarded(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def call(self: PostgresStore, *args: Any, **kwargs: Any) -> Any:
+        import psycopg
+
+        try:
+            return method(self, *args, **kwargs)
+        except psycopg.Error as exc:
+            raise explain(self.url, exc) from None
+
+    return call
+
+
+def _tsquery(terms: Sequence[str], weights: str = "") -> str:
+    """A ``to_tsquery`` text that matches any of ``terms`` (restricted to ``weights``)."""
+    suffix = f":{weights}" if weights else ""
+    return " | ".join("'" + t.replace("'", "''").replace("\\", "\\\\") + "'" + suffix for t in terms)
+
+
+class PostgresStore:
+    """The Store contract over one PostgreSQL database with the pgvector extension."""
+
+    def __init__(self, url: str, pool_size: int = 4):
+        import psycopg
+        from psycopg_pool import ConnectionPool
+
+        self.url = url
+        try:
+            with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
+                self._prepare(conn)
+        except psycopg.Error as exc:
+            raise explain(url, exc) from None
+        except ExpertError:
+            raise
+        self.pool = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=pool_size,
+            kwargs={"autocommit": True},
+            configure=self._configure,
+            open=True,
+            name="industry-expert",
+        )
+
+    @staticmethod
+    def _configure(conn: Any) -> None:
+        from pgvector.psycopg import register_vector
+
+        register_vector(conn)
+
+    def _prepare(self, conn: Any) -> None:
+        """The vector extension and the schema, created where missing; the schema version checked."""
+        import psycopg
+
+        present = conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'vector'").fetchone()
+        if present is None:
+            try:
+                conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+            except psycopg.Error as exc:
+                raise WorkspaceError(
+                    f"the database at {where_to(self.url)} has no pgvector extension and this user may "
+                    f"not create it ({' '.join(str(exc).split())}); ask its administrator to run "
+                    "CREATE EXTENSION vector; in it, or install pgvector on the server"
+                ) from None
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext('industry_expert.schema'))")
+            conn.execute(_SCHEMA)
+            row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            if row is None:
+                conn.execute("INSERT INTO meta(key, value) VALUES ('schema_version', %s)", (SCHEMA_VERSION,))
+            elif row[0] != SCHEMA_VERSION:
+                raise WorkspaceError(
+                    f"the database at {where_to(self.url)} has store schema {row[0]}; this version reads "
+                    f"{SCHEMA_VERSION}"
+                )
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[Any]:
+        """A connection inside one transaction that ends by bumping the generation."""
+        with self.pool.connection() as conn, conn.transaction():
+            yield conn
+            conn.execute("UPDATE meta SET value = (value::bigint + 1)::text WHERE key = 'generation'")
+
+    # -- meta ---------------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        with self.pool.connection() as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = %s", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.pool.connection() as conn:
+            conn.execute(
+                "INSERT INTO meta(key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+                (key, value),
+            )
+
+    def generation(self) -> int:
+        return int(self.get_meta("generation") or 0)
+
+    # -- documents ----------------------------------------------------------------------------
+    _DOC_COLUMNS = (
+        "id, key, source, collection, sha256, size, mtime_ns, title, chunks, ingested_at, metadata, summary"
+    )
+
+    @staticmethod
+    def _doc(row: Sequence[Any]) -> StoredDocument:
+        doc_id, key, source, collection, sha256, size, mtime_ns, title, chunks, ingested_at = row[:10]
+        return StoredDocument(
+            int(doc_id),
+            db_text(key),
+            db_text(source),
+            collection,
+            sha256,
+            int(size),
+            int(mtime_ns),
+            db_text(title),
+            int(chunks),
+            ingested_at,
+            metadata=json.loads(row[10]),
+            summary=row[11],
+        )
+
+    def get_document(self, key: str) -> StoredDocument | None:
+        with self.pool.connection() as conn:
+            row = conn.execute(
+                f"SELECT {self._DOC_COLUMNS} FROM documents WHERE key = %s", (pg_text(key),)
+            ).fetchone()
+        return None if row is None else self._doc(row)
+
+    def list_documents(self, pattern: str | None = None) -> list[StoredDocument]:
+        with self.pool.connection() as conn:
+            rows = conn.execute(f"SELECT {self._DOC_COLUMNS} FROM documents").fetchall()
+        docs = sorted((self._doc(r) for r in rows), key=lambda d: d.source)
+        return [d for d in docs if not pattern or path_matches(pattern, d.source, d.key)]
+
+    def put_document(self, record: DocumentRecord, chunks: Sequence[Chunk], vectors: np.ndarray) -> int:
+        if len(chunks) != len(vectors):
+            raise StoreError(f"{len(chunks)} chunks but {len(vectors)} vectors")
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        with self._write() as conn:
+            self._delete(conn, [record.key])
+            (doc_id,) = conn.execute(
+                "INSERT INTO documents(key, source, collection, sha256, size, mtime_ns, title, label,"
+                " metadata, chunks, ingested_at) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) RETURNING id",
+                (
+                    pg_text(record.key),
+                    pg_text(record.source),
+                    record.collection,
+                    record.sha256,
+                    record.size,
+                    record.mtime_ns,
+                    pg_text(record.title),
+                    pg_text(record.label),
+                    json.dumps(record.metadata),
+                    len(chunks),
+                    now,
+                ),
+            ).fetchone()
+            name = _clean(f"{record.source} {record.label}")
+            with conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO chunks(doc_id, ordinal, page, locator, header, text, tokens, vector, tsv)"
+                    " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,"
+                    f" setweight(to_tsvector('{TEXT_SEARCH}', %s), 'C')"
+                    f" || setweight(to_tsvector('{TEXT_SEARCH}', %s), 'B')"
+                    f" || setweight(to_tsvector('{TEXT_SEARCH}', %s), 'A'))",
+                    [
+                        (
+                            doc_id,
+                            c.ordinal,
+                            c.page,
+                            c.locator,
+                            _clean(c.header),
+                            _clean(c.text),
+                            c.tokens,
+                            vectors[i],
+                            name,
+                            _clean(c.header),
+                            _clean(c.text),
+                        )
+                        for i, c in enumerate(chunks)
+                    ],
+                )
+        return int(doc_id)
+
+    def touch_document(
+        self, key: str, source: str, mtime_ns: int, metadata: dict[str, str] | None = None
+    ) -> None:
+        with self.pool.connection() as conn:
+            conn.execute(
+                "UPDATE documents SET mtime_ns = %s, source = %s, metadata = COALESCE(%s, metadata)"
+                " WHERE key = %s",
+                (mtime_ns, pg_text(source), None if metadata is None else json.dumps(metadata), pg_text(key)),
+            )
+
+    def record_skipped(self, key: str, source: str, reason: str | None) -> None:
+        with self.pool.connection() as conn:
+            if reason is None:
+                conn.execute("DELETE FROM skipped WHERE key = %s", (pg_text(key),))
+                return
+            now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            conn.execute(
+                "INSERT INTO skipped(key, source, reason, seen_at) VALUES (%s, %s, %s, %s)"
+                " ON CONFLICT (key) DO UPDATE SET source = EXCLUDED.source, reason = EXCLUDED.reason,"
+                " seen_at = EXCLUDED.seen_at",
+                (pg_text(key), pg_text(source), pg_text(_clean(reason)), now),
+            )
+
+    def list_skipped(self, pattern: str | None = None) -> list[tuple[str, str, str]]:
+        with self.pool.connection() as conn:
+            rows = conn.execute("SELECT key, source, reason FROM skipped").fetchall()
+        found = sorted(((db_text(k), db_text(s), db_text(r)) for k, s, r in rows), key=lambda r: r[1])
+        return [r for r in found if not pattern or path_matches(pattern, r[1], r[0])]
+
+    @staticmethod
+    def _delete(conn: Any, keys: Sequence[str]) -> int:
+        stored = [pg_text(k) for k in keys]
+        # chunks, their index entries and staged vectors go with the document (ON DELETE CASCADE)
+        removed = conn.execute("DELETE FROM documents WHERE key = ANY(%s)", (stored,)).rowcount
+        conn.execute("DELETE FROM skipped WHERE key = ANY(%s)", (stored,))
+        return int(removed)
+
+    def delete_documents(self, keys: Sequence[str]) -> int:
+        with self._write() as conn:
+            return self._delete(conn, keys)
+
+    def set_summary(self, key: str, summary: str | None) -> None:
+        with self.pool.connection() as conn:
+            conn.execute(
+                "UPDATE documents SET summary = %s WHERE key = %s",
+                (None if summary is None else _clean(summary), pg_text(key)),
+            )
+
+    def document_chunks(self, key: str) -> list[tuple[int | None, str]]:
+        with self.pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT c.page, c.text FROM chunks c JOIN documents d ON d.id = c.doc_id"
+                " WHERE d.key = %s ORDER BY c.ordinal",
+                (pg_text(key),),
+            ).fetchall()
+        return [(r[0], r[1]) for r in rows]
+
+    # -- search -------------------------------------------------------------------------------
+    def _allowed_docs(self, conn: Any, where: SearchFilter) -> list[int] | None:
+        """The ids of the documents inside ``where``, or None when it restricts nothing."""
+        if where.unrestricted:
+            return None
+        sql = "SELECT id, source, key FROM documents WHERE TRUE"
+        args: list[Any] = []
+        if where.collection is not None:
+            sql += " AND collection = %s"
+            args.append(where.collection)
+        if where.collections is not None:
+            sql += " AND collection = ANY(%s)"
+            args.append(sorted(where.collections))
+        rows = conn.execute(sql, args).fetchall()
+        if where.source is None:
+            return [int(r[0]) for r in rows]
+        return [int(r[0]) for r in rows if path_matches(where.source, db_text(r[1]), db_text(r[2]))]
+
+    def dense_search(self, vector: np.ndarray, n: int, where: SearchFilter) -> list[tuple[int, float]]:
+        query = np.asarray(vector, dtype=np.float32)
+        with self.pool.connection() as conn:
+            allowed = self._allowed_docs(conn, where)
+            if allowed is not None and not allowed:
+                return []
+            sql = "SELECT id, 1 - (vector <=> %s) FROM chunks"
+            args: list[Any] = [query]
+            if allowed is not None:
+                sql += " WHERE doc_id = ANY(%s)"
+                args.append(allowed)
+            rows = conn.execute(sql + " ORDER BY vector <=> %s LIMIT %s", [*args, query, n]).fetchall()
+        return [(int(r[0]), float(r[1])) for r in rows]
+
+    def keyword_search(self, query: str, n: int, where: SearchFilter) -> list[tuple[int, float]]:
+        terms = keyword_terms(query)
+        if not terms:
+            return []
+        with self.pool.connection() as conn:
+            allowed = self._allowed_docs(conn, where)
+            if allowed is not None and not allowed:
+                return []
+            sql = (
+                f"SELECT id, ts_rank(tsv, q, 1) AS s FROM chunks, to_tsquery('{TEXT_SEARCH}', %s) q"
+                " WHERE tsv @@ q"
+            )
+            args: list[Any] = [_tsquery(terms)]
+            if allowed is not None:
+                sql += " AND doc_id = ANY(%s)"
+                args.append(allowed)
+            rows = conn.execute(sql + " ORDER BY s DESC, id LIMIT %s", [*args, n]).fetchall()
+        return [(int(r[0]), float(r[1])) for r in rows]
+
+    def term_counts(self, term: str, doc_ids: Sequence[int]) -> tuple[int, int]:
+        with self.pool.connection() as conn:
+            row = conn.execute(
+                "SELECT COUNT(*), COUNT(*) FILTER (WHERE doc_id = ANY(%s)) FROM chunks"
+                f" WHERE tsv @@ to_tsquery('{TEXT_SEARCH}', %s)",
+                ([int(i) for i in doc_ids], _tsquery([term], "AB")),
+            ).fetchone()
+        return int(row[1]), int(row[0])
+
+    def get_chunks(self, ids: Sequence[int]) -> list[Hit]:
+        if not ids:
+            return []
+        with self.pool.connection() as conn:
+            rows = {
+                int(r[0]): r
+                for r in conn.execute(
+                    "SELECT c.id, d.source, c.page, c.locator, c.text, c.header, d.title, d.collection, d.id"
+                    " FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE c.id = ANY(%s)",
+                    ([int(i) for i in ids],),
+                )
+            }
+        return [
+            Hit(
+                chunk_id=int(i),
+                source=db_text(r[1]),
+                page=r[2],
+                locator=r[3],
+                score=0.0,
+                text=r[4],
+                header=r[5],
+                title=db_text(r[6]),
+                collection=r[7],
+                document_id=int(r[8]),
+            )
+            for i in ids
+            if (r := rows.get(int(i))) is not None
+        ]
+
+    # -- maintenance --------------------------------------------------------------------------
+    def all_chunks(self) -> list[tuple[int, str]]:
+        with self.pool.connection() as conn:
+            rows = conn.execute("SELECT id, header, text FROM chunks ORDER BY id").fetchall()
+        return [(int(r[0]), f"{r[1]}\n{r[2]}" if r[1] else r[2]) for r in rows]
+
+    def replace_vectors(self, ids: Sequence[int], vectors: np.ndarray) -> None:
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        with self._write() as conn, conn.cursor() as cur:
+            cur.executemany(
+                "UPDATE chunks SET vector = %s WHERE id = %s",
+                [(v, int(i)) for i, v in zip(ids, vectors, strict=True)],
+            )
+
+    def stage_vectors(self, tag: str, ids: Sequence[int], vectors: np.ndarray) -> None:
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        with self.pool.connection() as conn, conn.transaction():
+            conn.execute("DELETE FROM staged_vectors WHERE tag != %s", (tag,))
+            with conn.cursor() as cur:
+                # a chunk deleted since it was read is skipped, as its vector would outlive it
+                cur.executemany(
+                    "INSERT INTO staged_vectors(chunk_id, tag, vector)"
+                    " SELECT %s, %s, %s WHERE EXISTS (SELECT 1 FROM chunks WHERE id = %s)"
+                    " ON CONFLICT (chunk_id) DO UPDATE SET tag = EXCLUDED.tag, vector = EXCLUDED.vector",
+                    [(int(i), tag, v, int(i)) for i, v in zip(ids, vectors, strict=True)],
+                )
+
+    def staged(self, tag: str) -> set[int]:
+        with self.pool.connection() as conn:
+            rows = conn.execute("SELECT chunk_id FROM staged_vectors WHERE tag = %s", (tag,)).fetchall()
+        return {int(r[0]) for r in rows}
+
+    def commit_staged(self, tag: str, meta: dict[str, str] | None = None) -> int:
+        with self._write() as conn:
+            changed = conn.execute(
+                "UPDATE chunks c SET vector = s.vector FROM staged_vectors s WHERE s.chunk_id = c.id AND s.tag = %s",
+                (tag,),
+            ).rowcount
+            conn.execute("DELETE FROM staged_vectors")
+            for key, value in (meta or {}).items():
+                conn.execute(
+                    "INSERT INTO meta(key, value) VALUES (%s, %s)"
+                    " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+                    (key, value),
+                )
+        return int(changed)
+
+    def stats(self) -> StoreStats:
+        with self.pool.connection() as conn:
+            documents, chunks, tokens, size = conn.execute(
+                "SELECT (SELECT COUNT(*) FROM documents), (SELECT COUNT(*) FROM chunks),"
+                " (SELECT COALESCE(SUM(tokens), 0) FROM chunks), pg_database_size(current_database())"
+            ).fetchone()
+        return StoreStats(int(documents), int(chunks), int(tokens), int(size))
+
+    def check(self) -> list[str]:
+        problems: list[str] = []
+        with self.pool.connection() as conn:
+            counted = conn.execute(
+                "SELECT COUNT(*) FROM documents d"
+                " WHERE chunks != (SELECT COUNT(*) FROM chunks c WHERE c.doc_id = d.id)"
+            ).fetchone()[0]
+            if counted:
+                problems.append(f"{counted} documents whose chunk count does not match their chunks")
+            dim = self.get_meta("embedder_dim")
+            if dim:
+                bad = conn.execute(
+                    "SELECT COUNT(*) FROM chunks WHERE vector_dims(vector) != %s", (int(dim),)
+                ).fetchone()[0]
+                if bad:
+                    problems.append(f"{bad} vectors not of dimension {dim}")
+            invalid = conn.execute(
+                "SELECT COUNT(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+                " WHERE NOT i.indisvalid AND c.relname IN ('chunks_doc', 'chunks_tsv', 'documents_collection')"
+            ).fetchone()[0]
+            if invalid:
+                problems.append(f"{invalid} invalid indexes; REINDEX TABLE chunks")
+        return problems
+
+    def close(self) -> None:
+        self.pool.close()
+
+
+for _name, _method in list(vars(PostgresStore).items()):
+    if callable(_method) and not _name.startswith("_") and _name != "close":
+        setattr(PostgresStore, _name, _guarded(_method))

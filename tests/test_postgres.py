@@ -1,0 +1,111 @@
+"""The PostgreSQL store driven as a user would: `expert init --store URL`, ingest, search, forget,
+and one line for each way the database can be wrong. The server is real (tests/postgres_server.py);
+the store contract itself runs on it in test_store_contract.py."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import psycopg
+import pytest
+from postgres_server import fresh_database, server_url
+from test_cli import SAMPLES, expert
+
+pytestmark = pytest.mark.slow
+
+
+def test_init_ingest_search_and_forget_on_postgresql(tmp_path: Path) -> None:
+    url = fresh_database()
+    ws = tmp_path / "ws"
+    expert("init", "--store", url, ws=ws, check=True)
+    assert url in (ws / "expert.toml").read_text() and not (ws / "store.db").exists()
+    added = json.loads(expert("ingest", "--json", str(SAMPLES), ws=ws, check=True).stdout)
+    assert len(added["added"]) == 3 and added["skipped"] == []
+    again = json.loads(expert("ingest", "--json", str(SAMPLES), ws=ws, check=True).stdout)
+    assert again["unchanged"] == 3 and again["added"] == []
+    question = "What was Northwind's capital expenditure in fiscal 2023?"
+    for mode in ("hybrid", "keyword", "dense"):
+        hits = json.loads(
+            expert("search", "--json", "--mode", mode, "-k", "3", question, ws=ws, check=True).stdout
+        )
+        top = hits["hits"][0]
+        assert top["source"].endswith("northwind_annual_report_2023.pdf") and top["page"] == 2, mode
+        assert "38.4" in top["text"]
+    status = expert("status", ws=ws, check=True).stdout
+    assert "documents        3" in status and "none (integrity check passed)" in status
+    # a second workspace folder on the same database sees the same documents (a team's store)
+    other = tmp_path / "other"
+    expert("init", "--store", url, ws=other, check=True)
+    listed = expert("sources", ws=other, check=True).stdout
+    assert "northwind_annual_report_2023.pdf" in listed
+    expert("forget", str(SAMPLES / "plants.csv"), ws=other, check=True)
+    assert "plants.csv" not in expert("sources", ws=ws, check=True).stdout
+    # the same embedder only: a folder asking for another one is refused, and nothing is made
+    third = tmp_path / "third"
+    refused = expert("init", "--store", url, "--embedder", "multilingual", ws=third)
+    assert refused.returncode != 0 and "already holds vectors made by" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1 and not third.exists()
+
+
+def one_line(result) -> str:  # type: ignore[no-untyped-def]
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def test_each_way_the_database_can_be_wrong_is_one_line(tmp_path: Path) -> None:
+    base = server_url()
+    port = int(base.rsplit(":", 1)[1])
+    # nothing listens on this port: say where, and what to do
+    closed = f"postgresql://postgres@127.0.0.1:{port + 1 if port < 65535 else port - 1}/expert"
+    line = one_line(expert("init", "--store", closed, ws=tmp_path / "a"))
+    assert "cannot reach PostgreSQL at postgres@127.0.0.1" in line and "start the server" in line
+    assert not (tmp_path / "a").exists()
+    # a user the server does not know
+    line = one_line(
+        expert(
+            "init", "--store", f"postgresql://nobody_here:secret@127.0.0.1:{port}/postgres", ws=tmp_path / "b"
+        )
+    )
+    assert "refused the credentials" in line and "secret" not in line
+    # a database that does not exist
+    line = one_line(expert("init", "--store", f"{base}/no_such_database", ws=tmp_path / "c"))
+    assert "has no such database" in line
+    # no pgvector in the database, and a user without the right to create it
+    url = fresh_database()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE ROLE plain LOGIN") if not conn.execute(
+            "SELECT 1 FROM pg_roles WHERE rolname = 'plain'"
+        ).fetchone() else None
+        conn.execute("GRANT CREATE ON SCHEMA public TO plain")
+    plain = url.replace("postgres@", "plain@")
+    line = one_line(expert("init", "--store", plain, ws=tmp_path / "d"))
+    assert "no pgvector extension" in line and "CREATE EXTENSION vector" in line
+    # an open workspace whose server went away: one line from search and status alike
+    ws = tmp_path / "e"
+    expert("init", "--store", fresh_database(), ws=ws, check=True)
+    toml = ws / "expert.toml"
+    toml.write_text(toml.read_text().replace(base, closed.rsplit("/", 1)[0]))
+    for command in (["search", "capex"], ["status"]):
+        assert "cannot reach PostgreSQL" in one_line(expert(*command, ws=ws))
+
+
+def test_a_vector_of_another_dimension_is_one_line(tmp_path: Path) -> None:
+    import numpy as np
+
+    from industry_expert.errors import StoreError
+    from industry_expert.store import SearchFilter
+    from industry_expert.store.postgres import PostgresStore
+
+    store = PostgresStore(fresh_database())
+    try:
+        with pytest.raises(StoreError, match="run `expert reindex`"):
+            from test_store_contract import put, unit
+
+            put(store, "/a", ["alpha"], [unit(1, 0)])
+            store.dense_search(np.ones(3, dtype=np.float32), 2, SearchFilter())
+    finally:
+        store.close()
