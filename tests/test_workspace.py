@@ -197,7 +197,9 @@ def test_workspace_survives_being_copied(workspace: Workspace, tmp_path: Path) -
 def test_the_store_comes_from_the_store_setting(tmp_path: Path) -> None:
     from industry_expert.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="no store backend for mongodb:// .known: postgres, postgresql, sqlite"):
+    with pytest.raises(
+        ConfigError, match="no store backend for mongodb:// .known: postgres, postgresql, sqlite"
+    ):
         Workspace.init(tmp_path / "ws", {"store.url": "mongodb://db.internal/expert"})
     assert not (tmp_path / "ws").exists()  # nothing half-made: a corrected re-run starts clean
     elsewhere = tmp_path / "shared" / "team.db"
