@@ -44,12 +44,30 @@ def questions(name: str = "filings_questions") -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+_postgres: str | None = None
+
+
+def local_postgres(database: str) -> str:
+    """The URL of ``database`` (created if missing) on a PostgreSQL with pgvector kept in
+    ``bench-out/pg`` (tools/local_postgres.py), started for this process and stopped at its exit."""
+    global _postgres
+    sys.path.insert(0, str(ROOT / "tools"))
+    import atexit
+
+    import local_postgres as pg
+
+    if _postgres is None:
+        _postgres, stop = pg.start(OUT / "pg", settings={"shared_buffers": "512MB", "max_wal_size": "4GB"})
+        atexit.register(stop)
+    return pg.ensure_database(_postgres, database)
+
+
 def build_workspace(name: str, overrides: dict, paths: list[Path]):  # type: ignore[no-untyped-def]
     """Open the cached workspace ``bench-out/NAME``, building it (ingest) on first use."""
     from industry_expert import Workspace
 
     path = OUT / name
-    if (path / "store.db").exists():
+    if (path / "expert.toml").exists():
         return Workspace.open(path, overrides), None
     ws = Workspace.init(path, overrides)
     report = ws.ingest(paths)

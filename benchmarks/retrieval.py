@@ -16,7 +16,7 @@ import json
 import re
 from pathlib import Path
 
-from common import FILINGS, POSTGRES_DOCS, build_workspace, machine, questions, require
+from common import FILINGS, POSTGRES_DOCS, build_workspace, local_postgres, machine, questions, require
 
 
 def norm(text: str) -> str:
@@ -75,6 +75,9 @@ def main() -> None:
     parser.add_argument(
         "--workspace", help="measure this workspace as it is (e.g. after expert reindex --embedder)"
     )
+    parser.add_argument(
+        "--store", default="sqlite", help="sqlite | postgresql (a local server kept in bench-out/pg)"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     corpus = POSTGRES_DOCS if args.questions.startswith("postgres") else FILINGS
@@ -89,6 +92,9 @@ def main() -> None:
     }
     prefix = "postgres" if corpus == POSTGRES_DOCS else "filings"
     name = f"{prefix}-{args.embedder}-{args.chunk_tokens}{'-nohdr' if args.no_header else ''}"
+    if args.store == "postgresql":
+        name += "-pg"
+        overrides["store.url"] = local_postgres(name.replace("-", "_"))
     if args.workspace:
         from industry_expert import Workspace
 

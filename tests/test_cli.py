@@ -31,10 +31,17 @@ def expert(
     return result
 
 
-@pytest.fixture(scope="module")
-def sample_ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def sample_ws(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Path:
+    """The samples ingested into a workspace on each store backend: the read-path tests below run
+    once on SQLite and once on a real PostgreSQL (tests/postgres_server.py)."""
     ws = tmp_path_factory.mktemp("cli") / "ws"
-    expert("init", ws=ws, check=True)
+    if request.param == "postgresql":
+        from postgres_server import fresh_database
+
+        expert("init", "--store", fresh_database(), ws=ws, check=True)
+    else:
+        expert("init", ws=ws, check=True)
     result = expert("ingest", "--json", str(SAMPLES), ws=ws, check=True)
     summary = json.loads(result.stdout)
     assert len(summary["added"]) == 3 and summary["skipped"] == []

@@ -13,10 +13,10 @@ keeps its settings. Several processes and machines may read and write at once:
 - **Search in the database.** Dense: pgvector's cosine distance (``<=>``), exact for now (an HNSW
   index needs a fixed dimension; issue 15 adds it after bulk load). Keyword: a ``tsvector`` per
   chunk in a GIN index, with the document's name and label (weight C), the header (B) and the
-  text (A), so a term can be counted in header and text alone (``term:AB``); ranked by
-  ``ts_rank`` with length normalisation. The ``simple`` configuration folds case without
-  stemming for any script; ``english`` (the default) stems as the SQLite store's Porter
-  tokenizer does.
+  text (A), so a term can be counted in header and text alone (``term:AB``); ranked as BM25
+  ranks: each term's ``ts_rank`` weighted by its inverse document frequency (``_idf``).
+  ``english`` stems as the SQLite store's Porter tokenizer does, and keeps words of any script
+  whole.
 - **Errors as one line**: an unreachable server, refused credentials, a database without the
   vector extension and no right to create it, a query vector of another dimension.
 
@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import math
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -49,6 +50,11 @@ from .base import (
 
 SCHEMA_VERSION = "1"
 TEXT_SEARCH = "english"  # the text-search configuration of the keyword index
+# ts_rank's length normalisation (1 divides by 1 + log(length)) and weights of D, C (the
+# document's name and label), B (header) and A (text): equal, as the SQLite store's FTS5 columns
+# are. Chosen by R@k on the 50 filings and 127 analyst questions (docs/benchmarks.md).
+RANK_NORMALIZATION = 1
+RANK_WEIGHTS = "{1, 1, 1, 1}"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -190,6 +196,9 @@ class PostgresStore:
         from psycopg_pool import ConnectionPool
 
         self.url = url
+        self._idf_cache: dict[str, float] = {}
+        self._idf_generation = -1
+        self._chunk_count = 0
         try:
             with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
                 self._prepare(conn)
@@ -438,7 +447,27 @@ class PostgresStore:
             rows = conn.execute(sql + " ORDER BY vector <=> %s LIMIT %s", [*args, query, n]).fetchall()
         return [(int(r[0]), float(r[1])) for r in rows]
 
+    def _idf(self, conn: Any, terms: Sequence[str]) -> dict[str, float]:
+        """BM25's inverse document frequency of each term over the chunks, ``ln(1 + (N - df +
+        0.5) / (df + 0.5))``; counted once per term (an index scan) and kept until the store
+        changes."""
+        generation = self.generation()
+        if generation != self._idf_generation:
+            self._idf_cache, self._idf_generation = {}, generation
+            self._chunk_count = int(conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
+        for term in terms:
+            if term not in self._idf_cache:
+                (df,) = conn.execute(
+                    f"SELECT COUNT(*) FROM chunks WHERE tsv @@ to_tsquery('{TEXT_SEARCH}', %s)",
+                    (_tsquery([term]),),
+                ).fetchone()
+                self._idf_cache[term] = math.log(1 + (self._chunk_count - df + 0.5) / (df + 0.5))
+        return {t: self._idf_cache[t] for t in terms}
+
     def keyword_search(self, query: str, n: int, where: SearchFilter) -> list[tuple[int, float]]:
+        """Chunks holding any term, ranked as BM25 ranks them: each term's ``ts_rank`` (its
+        frequency in the chunk, damped by the chunk's length) weighted by its rarity (``_idf``).
+        PostgreSQL's own ``ts_rank`` over the whole query weighs "2019" as much as "capex"."""
         terms = keyword_terms(query)
         if not terms:
             return []
@@ -446,11 +475,14 @@ class PostgresStore:
             allowed = self._allowed_docs(conn, where)
             if allowed is not None and not allowed:
                 return []
-            sql = (
-                f"SELECT id, ts_rank(tsv, q, 1) AS s FROM chunks, to_tsquery('{TEXT_SEARCH}', %s) q"
-                " WHERE tsv @@ q"
+            idf = self._idf(conn, terms)
+            parts = " + ".join(
+                f"%s * ts_rank('{RANK_WEIGHTS}', tsv, to_tsquery('{TEXT_SEARCH}', %s), {RANK_NORMALIZATION})"
+                for _ in terms
             )
-            args: list[Any] = [_tsquery(terms)]
+            args: list[Any] = [a for t in terms for a in (idf[t], _tsquery([t]))]
+            sql = f"SELECT id, {parts} AS s FROM chunks WHERE tsv @@ to_tsquery('{TEXT_SEARCH}', %s)"
+            args.append(_tsquery(terms))
             if allowed is not None:
                 sql += " AND doc_id = ANY(%s)"
                 args.append(allowed)
