@@ -203,6 +203,25 @@ def test_term_counts_and_generation(store: Store) -> None:
     assert store.term_counts("intel", [a]) == (2, 2)
 
 
+def test_export_gives_back_what_was_put(store: Store) -> None:
+    record = DocumentRecord(
+        "/r/caf\udce9.pdf", "r/caf\udce9.pdf", "finance", "abc", 7, 9, "Caf\u00e9 report", "CAFE report",
+        {"format": "pdf", "period": "FY2023"},
+    )  # fmt: skip
+    chunks = [
+        Chunk("first", "hdr", 0, page=1, locator="p.1", tokens=1),
+        Chunk("second", "", 1, page=2, tokens=2),
+    ]
+    vectors = np.array([unit(1, 0), unit(0.6, 0.8)], dtype=np.float32)
+    store.put_document(record, chunks, vectors)
+    exported = store.export_document("/r/caf\udce9.pdf")
+    assert exported is not None
+    got_record, got_chunks, got_vectors = exported
+    assert got_record == record and got_chunks == chunks
+    assert got_vectors.dtype == np.float32 and np.allclose(got_vectors, vectors)
+    assert store.export_document("/missing") is None
+
+
 def test_get_chunks_keeps_the_order_asked_and_skips_unknown_ids(store: Store) -> None:
     doc_id = put(store, "/a", ["one", "two"], [unit(1, 0), unit(0, 1)], collection="c1")
     ids = [i for i, _ in store.all_chunks()]

@@ -235,6 +235,11 @@ class Store(Protocol):
         """``(page, text)`` of the chunks of document ``key``, in reading order."""
         ...
 
+    def export_document(self, key: str) -> tuple[DocumentRecord, list[Chunk], np.ndarray] | None:
+        """Document ``key`` as ``put_document`` was given it: its record, its chunks in reading
+        order and their vectors (float32), for copying into another store; None if absent."""
+        ...
+
     def get_chunks(self, ids: Sequence[int]) -> list[Hit]:
         """The chunks ``ids`` name, in that order, as hits of score 0 with their document's
         source, title, collection and id; ids that name no chunk are left out."""

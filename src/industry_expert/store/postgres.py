@@ -331,7 +331,7 @@ class PostgresStore:
                     now,
                 ),
             ).fetchone()
-            name = _clean(f"{record.source} {record.label}")
+            name = _clean(pg_text(f"{record.source} {record.label}"))
             with conn.cursor() as cur:
                 cur.executemany(
                     "INSERT INTO chunks(doc_id, ordinal, page, locator, header, text, tokens, vector, tsv)"
@@ -414,6 +414,28 @@ class PostgresStore:
                 (pg_text(key),),
             ).fetchall()
         return [(r[0], r[1]) for r in rows]
+
+    def export_document(self, key: str) -> tuple[DocumentRecord, list[Chunk], np.ndarray] | None:
+        with self.pool.connection() as conn:
+            doc = conn.execute(
+                "SELECT id, key, source, collection, sha256, size, mtime_ns, title, label, metadata"
+                " FROM documents WHERE key = %s",
+                (pg_text(key),),
+            ).fetchone()
+            if doc is None:
+                return None
+            rows = conn.execute(
+                "SELECT text, header, ordinal, page, locator, tokens, vector FROM chunks WHERE doc_id = %s"
+                " ORDER BY ordinal",
+                (doc[0],),
+            ).fetchall()
+        record = DocumentRecord(
+            db_text(doc[1]), db_text(doc[2]), doc[3], doc[4], int(doc[5]), int(doc[6]),
+            db_text(doc[7]), db_text(doc[8]), json.loads(doc[9]),
+        )  # fmt: skip
+        chunks = [Chunk(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
+        vectors = np.array([np.asarray(r[6].to_numpy() if hasattr(r[6], "to_numpy") else r[6]) for r in rows])
+        return record, chunks, vectors.astype(np.float32).reshape(len(rows), -1)
 
     # -- search -------------------------------------------------------------------------------
     def _allowed_docs(self, conn: Any, where: SearchFilter) -> list[int] | None:

@@ -413,6 +413,27 @@ class SQLiteStore:
             )
         ]
 
+    def export_document(self, key: str) -> tuple[DocumentRecord, list[Chunk], np.ndarray] | None:
+        doc = self.db.execute(
+            "SELECT id, key, source, collection, sha256, size, mtime_ns, title, label, metadata"
+            " FROM documents WHERE key = ?",
+            (store_text(key),),
+        ).fetchone()
+        if doc is None:
+            return None
+        record = DocumentRecord(
+            read_text(doc[1]), read_text(doc[2]), doc[3], doc[4], doc[5], doc[6],
+            read_text(doc[7]), read_text(doc[8]), json.loads(doc[9]),
+        )  # fmt: skip
+        rows = self.db.execute(
+            "SELECT text, header, ordinal, page, locator, tokens, vector FROM chunks WHERE doc_id = ?"
+            " ORDER BY ordinal",
+            (doc[0],),
+        ).fetchall()
+        chunks = [Chunk(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
+        vectors = np.array([np.frombuffer(r[6], dtype=np.float32) for r in rows], dtype=np.float32)
+        return record, chunks, vectors.reshape(len(rows), -1)
+
     # -- maintenance --------------------------------------------------------------------------
     def all_chunks(self) -> list[tuple[int, str]]:
         return [
