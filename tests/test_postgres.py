@@ -109,3 +109,69 @@ def test_a_vector_of_another_dimension_is_one_line(tmp_path: Path) -> None:
             store.dense_search(np.ones(3, dtype=np.float32), 2, SearchFilter())
     finally:
         store.close()
+
+
+def test_migrate_a_sqlite_workspace_resumably(tmp_path: Path) -> None:
+    import shutil
+
+    from industry_expert import Workspace
+    from industry_expert.store.migrate import migrate
+    from industry_expert.store.postgres import PostgresStore
+
+    docs = tmp_path / "docs"
+    shutil.copytree(SAMPLES, docs)
+    (docs / "broken.pdf").write_bytes(b"%PDF-1.7\n garbage")
+    ws = tmp_path / "ws"
+    expert("init", ws=ws, check=True)
+    assert expert("ingest", str(docs), ws=ws).returncode == 1  # one file skipped, with its reason
+    expert("keys", "create", "--name", "analysts", "--read", "*", ws=ws, check=True)
+    with Workspace.open(ws) as opened:
+        opened.store.set_summary(str((docs / "plants.csv").resolve()), "Four plants and their staff.")
+    url = fresh_database()
+
+    # a run that stops after its first document (as a kill would) leaves that document whole
+    class Stop(Exception):
+        pass
+
+    def stop_after_one(event: dict) -> None:
+        if event["event"] == "progress":
+            raise Stop
+
+    with Workspace.open(ws) as opened:
+        target = PostgresStore(url)
+        with pytest.raises(Stop):
+            migrate(opened.store, target, stop_after_one)
+        assert target.stats().documents == 1 and target.check() == []
+        target.close()
+    # run again through the command: the rest is copied, checked, and the workspace switched
+    done = json.loads(expert("store", "migrate", "--to", url, "--json", ws=ws, check=True).stdout)
+    assert done["documents"] == 3 and done["already"] == 1 and done["copied"] == 2
+    assert done["skipped_files"] == 1 and done["summaries"] == 1 and done["vectors_checked"] > 0
+    assert url in (ws / "expert.toml").read_text()
+    # the workspace answers from PostgreSQL now, with its keys, summaries and history
+    (ws / "store.db").rename(tmp_path / "old.db")
+    hits = json.loads(
+        expert("search", "--json", "-k", "1", "Who manages the Tilburg plant?", ws=ws, check=True).stdout
+    )
+    assert "Joost" in hits["hits"][0]["text"]
+    assert "analysts" in expert("keys", "list", ws=ws, check=True).stdout
+    assert "broken.pdf" in expert("sources", ws=ws, check=True).stdout
+    status = json.loads(expert("status", "--json", ws=ws, check=True).stdout)
+    assert status["documents"] == 3 and status["problems"] == []
+    with Workspace.open(ws) as moved:
+        assert (
+            moved.store.get_document(str((docs / "plants.csv").resolve())).summary
+            == "Four plants and their staff."
+        )  # type: ignore[union-attr]
+    # migrating into the store it uses already is refused in one line
+    assert "the workspace's store is" in one_line(expert("store", "migrate", "--to", url, ws=ws))
+    # and into a database holding another embedder's vectors, before anything is copied
+    other = tmp_path / "other"
+    expert("init", "--embedder", "sentence-transformers", ws=other, check=True)
+    expert("ingest", str(SAMPLES / "plants.csv"), ws=other, check=True)
+    line = one_line(expert("store", "migrate", "--to", url, ws=other))
+    assert "already holds vectors made by onnx-int8/all-MiniLM-L6-v2" in line
+    assert (
+        "store.db" not in (other / "expert.toml").read_text()
+        or url not in (other / "expert.toml").read_text()
+    )

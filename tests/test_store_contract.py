@@ -239,6 +239,7 @@ def test_meta_skips_summaries_touch_and_vectors(store: Store) -> None:
     store.set_meta("embedder", "x")
     store.set_meta("embedder", "y")
     assert store.get_meta("embedder") == "y"
+    assert store.all_meta()["embedder"] == "y"
     store.record_skipped("/k", "k.pdf", "encrypted")
     assert store.list_skipped() == [("/k", "k.pdf", "encrypted")]
     assert store.list_skipped("*.pdf") == [("/k", "k.pdf", "encrypted")]

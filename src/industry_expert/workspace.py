@@ -50,8 +50,9 @@ from .ingest.pipeline import Ingestor, IngestReport, Progress
 from .ingest.yielding import AnswerGate, YieldingEmbedder, answering_flag
 from .keys import KeyRing
 from .retrieve import Retriever
-from .store import STORE_FILE, SearchFilter, Store, StoredDocument, open_store
+from .store import STORE_FILE, SearchFilter, Store, StoredDocument, open_store, store_scheme
 from .store.locked import locked
+from .store.migrate import MigrationReport, migrate
 from .summarize import SummaryReport, summarize_documents
 from .types import Answer, Hit
 
@@ -214,6 +215,21 @@ class Workspace:
     def reindex(self, progress: Progress | None = None, batch: int = 512) -> int:
         """Re-embed every chunk with the configured embedder and record it as the workspace's."""
         return self.ingestor.reindex(embedder_id(self.settings.embedder), progress, batch)
+
+    def migrate_store(self, url: str, progress: Progress | None = None) -> MigrationReport:
+        """Copy this workspace's store into the store ``url`` names (``store.migrate``: resumable,
+        checked), then make it the workspace's store: ``expert.toml`` names it from now on."""
+        if store_scheme(url) == store_scheme(self.settings.store.url) and url == self.settings.store.url:
+            raise InputError(f"the workspace's store is {url} already")
+        target_settings = replace(self.settings, store=replace(self.settings.store, url=url))
+        target = open_store(target_settings.store, self.path)
+        try:
+            report = migrate(self.store, target, progress)
+        finally:
+            target.close()
+        self.settings = target_settings
+        _write_settings(self.path, self.settings)
+        return report
 
     def save_settings(self) -> None:
         """Write the settings in use to ``expert.toml`` (after ``reindex`` with a new embedder)."""

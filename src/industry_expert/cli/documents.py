@@ -10,7 +10,15 @@ from typing import Any
 
 from ..errors import InputError
 from ..workspace import Workspace
-from .output import format_hit, ingest_progress, print_json, reindex_progress, safe, summary_progress
+from .output import (
+    format_hit,
+    ingest_progress,
+    migrate_progress,
+    print_json,
+    reindex_progress,
+    safe,
+    summary_progress,
+)
 
 DEFAULT_WORKSPACE = ".expert"
 
@@ -217,4 +225,26 @@ def cmd_reindex(args: argparse.Namespace) -> int:
         print_json({"chunks": done, "embedder": name})
     else:
         print(f"re-embedded {done} chunks with {name}")
+    return 0
+
+
+def cmd_store_migrate(args: argparse.Namespace) -> int:
+    from ..store import store_scheme
+
+    shown = args.to
+    if store_scheme(args.to).startswith("postgres"):
+        from ..store.postgres import where_to
+
+        shown = where_to(args.to)  # without its password
+    with Workspace.open(workspace_path(args)) as ws:
+        report = ws.migrate_store(args.to, progress=migrate_progress(args.json))
+    if args.json:
+        print_json({"to": shown, **report.to_dict()})
+    else:
+        print(
+            f"copied {report.copied} documents ({report.already} were there from an earlier run), "
+            f"{report.chunks} chunks, {report.summaries} summaries and {report.skipped_files} skip records "
+            f"in {report.seconds:.1f}s; counts match and {report.vectors_checked} sampled vectors are "
+            f"identical. The workspace now uses {shown}."
+        )
     return 0

@@ -128,6 +128,21 @@ def reindex_progress(json_mode: bool) -> Any:
     return on
 
 
+def migrate_progress(json_mode: bool) -> Any:
+    out = Reporter(json_mode)
+
+    def on(event: dict[str, Any]) -> None:
+        kind = event["event"]
+        if kind == "start":
+            out.begin(event["documents"], "doc", "migrate")
+        elif kind == "progress":
+            out.advance(f"copied {event['done']} documents: {safe(event['source'])}", to=event["done"])
+        elif kind == "done":
+            out.end()
+
+    return on
+
+
 def summary_progress(json_mode: bool) -> Any:
     out = Reporter(json_mode)
 

@@ -28,6 +28,7 @@ from .documents import (
     cmd_search,
     cmd_sources,
     cmd_status,
+    cmd_store_migrate,
 )
 from .evaluation import (
     cmd_advise,
@@ -500,6 +501,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--context-window", type=int, help="tokens of prompt + answer")
     p.set_defaults(func=cmd_serve)
+
+    p = command("store", help="the workspace's store: move it to PostgreSQL")
+    ssub = p.add_subparsers(dest="store_command", required=True)
+    m = ssub.add_parser(
+        "migrate",
+        parents=[common],
+        help="copy documents, chunks, vectors, summaries, keys and ingest history into another store "
+        "(resumable; checked at the end), then use it",
+    )
+    m.add_argument("--to", required=True, help="the new store: postgresql://user@host/db (with pgvector)")
+    m.add_argument("--json", action="store_true")
+    m.set_defaults(func=cmd_store_migrate)
 
     p = command("keys", help="API keys for `expert serve`: who may read and write which collections")
     ksub = p.add_subparsers(dest="keys_command", required=True)

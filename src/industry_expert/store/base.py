@@ -192,6 +192,10 @@ class Store(Protocol):
         """Store ``value`` under ``key``, replacing any earlier value."""
         ...
 
+    def all_meta(self) -> dict[str, str]:
+        """Every key and value ``set_meta`` stored (a migration copies them)."""
+        ...
+
     def get_document(self, key: str) -> StoredDocument | None:
         """The document whose key is exactly ``key``, or None."""
         ...

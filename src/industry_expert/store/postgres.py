@@ -268,6 +268,10 @@ class PostgresStore:
                 (key, value),
             )
 
+    def all_meta(self) -> dict[str, str]:
+        with self.pool.connection() as conn:
+            return {str(k): str(v) for k, v in conn.execute("SELECT key, value FROM meta")}
+
     def generation(self) -> int:
         return int(self.get_meta("generation") or 0)
 

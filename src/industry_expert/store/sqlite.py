@@ -147,6 +147,9 @@ class SQLiteStore:
     def set_meta(self, key: str, value: str) -> None:
         self.db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
 
+    def all_meta(self) -> dict[str, str]:
+        return {str(k): str(v) for k, v in self.db.execute("SELECT key, value FROM meta")}
+
     def _bump_generation(self) -> None:
         self.db.execute(
             "INSERT INTO meta(key, value) VALUES ('generation', '1') "
