@@ -28,9 +28,10 @@ HR = {
 }
 
 
-def build_workspace(folder: Path) -> Path:
-    """A workspace with the real default embedder: collections finance and hr."""
-    ws = Workspace.init(folder / "ws")
+def build_workspace(folder: Path, overrides: dict[str, Any] | None = None) -> Path:
+    """A workspace with the real default embedder: collections finance and hr (its store where
+    ``overrides`` say, e.g. ``{"store.url": "postgresql://..."}``)."""
+    ws = Workspace.init(folder / "ws", overrides)
     for collection, files in (("finance", FINANCE), ("hr", HR)):
         docs = folder / collection
         docs.mkdir()

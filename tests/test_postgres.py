@@ -175,3 +175,109 @@ def test_migrate_a_sqlite_workspace_resumably(tmp_path: Path) -> None:
         "store.db" not in (other / "expert.toml").read_text()
         or url not in (other / "expert.toml").read_text()
     )
+
+
+def test_two_ingests_and_searches_at_once_lose_and_repeat_nothing(tmp_path: Path) -> None:
+    """Two workspace folders on one database ingest into two collections at the same time while
+    this process searches: every document lands once, in its collection, and no search fails."""
+    import subprocess
+    import sys
+    import time
+
+    from industry_expert import Workspace
+
+    url = fresh_database()
+    folders = {}
+    for name in ("a", "b"):
+        docs = tmp_path / f"docs_{name}"
+        docs.mkdir()
+        for i in range(8):
+            (docs / f"{name}{i}.md").write_text(
+                f"# Plant {name.upper()}{i}\n\n"
+                + f"The {name.upper()}{i} plant makes {i * 7} pumps a week. " * 40,
+                encoding="utf-8",
+            )
+        folders[name] = docs
+    expert("init", "--store", url, ws=tmp_path / "ws_a", check=True)
+    expert("init", "--store", url, ws=tmp_path / "ws_b", check=True)
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "industry_expert.cli",
+                "-w",
+                str(tmp_path / f"ws_{name}"),
+                "ingest",
+                "--collection",
+                name,
+                str(folders[name]),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        for name in ("a", "b")
+    ]
+    searches, failures = 0, []
+    with Workspace.open(tmp_path / "ws_a") as ws:
+        while any(p.poll() is None for p in procs):
+            try:
+                ws.search("How many pumps does the plant make?", k=3)
+                searches += 1
+            except Exception as exc:  # noqa: BLE001 - any failure is the finding
+                failures.append(repr(exc))
+            time.sleep(0.05)
+        for p in procs:
+            out, err = p.communicate()
+            assert p.returncode == 0, err
+        docs = ws.store.list_documents()
+        assert sorted(d.collection for d in docs) == ["a"] * 8 + ["b"] * 8
+        assert len({d.key for d in docs}) == 16 and all(d.chunks > 0 for d in docs)
+        assert ws.store.check() == []
+        hits = ws.search("How many pumps does the B3 plant make?", k=1, collection="b")
+        assert hits and hits[0].collection == "b"
+    assert failures == [] and searches > 0
+
+
+def test_serve_answers_uploads_and_forgets_on_postgresql(tmp_path: Path) -> None:
+    """`expert serve` over a PostgreSQL store: search, a cited answer, an upload ingested by the
+    job's own process, and a forget, as on SQLite (tests/test_server.py)."""
+    import time
+
+    from conftest import FakeGenerator
+    from serving import build_workspace, serving
+
+    ws = build_workspace(tmp_path, {"store.url": fresh_database()})
+    gen = FakeGenerator(["Every employee receives 27 days of paid leave per year [1]."])
+    with serving(ws, gen) as live, live.client() as http:
+        found = http.get("/api/search", params={"q": "paid leave days", "k": 2}).json()
+        assert found["hits"][0]["source"].endswith("leave.md")
+        reply = http.post(
+            "/v1/chat/completions",
+            json={"model": "rag", "messages": [{"role": "user", "content": "How many days of paid leave?"}]},
+        ).json()
+        message = reply["choices"][0]["message"]
+        assert "27 days" in message["content"] and message["annotations"][0]["type"] == "url_citation"
+        files = [
+            (
+                "files",
+                ("safety.md", b"# Safety\n\nThe Dayton plant had 3 lost-time incidents.\n", "text/markdown"),
+            )
+        ]
+        job = http.post("/api/collections/ops/files", files=files).json()
+        for _ in range(600):
+            job = http.get(f"/api/jobs/{job['id']}").json()
+            if job["status"] in ("done", "failed"):
+                break
+            time.sleep(0.1)
+        assert job["status"] == "done", job
+        hits = http.get("/api/search", params={"q": "lost-time incidents", "collection": "ops"}).json()[
+            "hits"
+        ]
+        assert hits[0]["source"] == "uploads/ops/safety.md"
+        doc = http.get("/api/documents", params={"collection": "ops"}).json()["data"][0]
+        assert http.delete(f"/api/documents/{doc['id']}").json() == {"removed": ["uploads/ops/safety.md"]}
+        names = {c["name"]: c["documents"] for c in http.get("/api/collections").json()["data"]}
+        assert names == {"finance": 2, "hr": 1}
+        assert http.get("/api/status").json()["documents"] == 3
