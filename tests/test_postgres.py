@@ -281,3 +281,48 @@ def test_serve_answers_uploads_and_forgets_on_postgresql(tmp_path: Path) -> None
         names = {c["name"]: c["documents"] for c in http.get("/api/collections").json()["data"]}
         assert names == {"finance": 2, "hr": 1}
         assert http.get("/api/status").json()["documents"] == 3
+
+
+def test_the_hnsw_index_is_built_after_a_bulk_load_and_follows_the_dimension() -> None:
+    import numpy as np
+
+    from industry_expert.store import DocumentRecord, SearchFilter
+    from industry_expert.store.postgres import PostgresStore
+    from industry_expert.types import Chunk
+
+    store = PostgresStore(fresh_database())
+    store.hnsw_min_chunks = 100
+    rng = np.random.default_rng(0)
+    try:
+        store.set_meta("embedder_dim", "16")
+        for d in range(3):
+            vectors = rng.standard_normal((50, 16)).astype(np.float32)
+            vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+            chunks = [Chunk(f"passage {d}-{i}", "hdr", i) for i in range(50)]
+            record = DocumentRecord(
+                f"/d{d}", f"d{d}.md", "even" if d % 2 == 0 else "odd", str(d), 1, 1, "t", "t"
+            )
+            store.put_document(record, chunks, vectors)
+        query = rng.standard_normal(16).astype(np.float32)
+        query /= np.linalg.norm(query)
+        exact = store.dense_search(query, 10, SearchFilter())
+        store.optimize()
+        with store.pool.connection() as conn:
+            assert set(store._hnsw_indexes(conn)) == {"chunks_hnsw_16"}
+        indexed = store.dense_search(query, 10, SearchFilter())
+        assert indexed[0][0] == exact[0][0] and len({i for i, _ in indexed} & {i for i, _ in exact}) >= 9
+        assert all(a[1] >= b[1] for a, b in zip(indexed, indexed[1:], strict=False))  # best first
+        assert abs(indexed[0][1] - exact[0][1]) < 1e-2  # half precision
+        odd = store.dense_search(query, 10, SearchFilter(collection="odd"))
+        assert len(odd) == 10 and {h.source for h in store.get_chunks([i for i, _ in odd])} == {"d1.md"}
+        assert store.check() == []
+        # a reindex to vectors of another size drops the index with the switch; optimize builds anew
+        ids = [i for i, _ in store.all_chunks()]
+        store.stage_vectors("small", ids, np.eye(8, dtype=np.float32)[np.arange(len(ids)) % 8])
+        store.commit_staged("small", {"embedder_dim": "8"})
+        assert store.dense_search(np.eye(8, dtype=np.float32)[3], 1, SearchFilter())[0][1] == pytest.approx(1)
+        store.optimize()
+        with store.pool.connection() as conn:
+            assert set(store._hnsw_indexes(conn)) == {"chunks_hnsw_8"}
+    finally:
+        store.close()

@@ -245,6 +245,8 @@ class Ingestor:
             report.removed = self._prune(roots, seen)
             for source in report.removed:
                 emit({"event": "file", "path": source, "status": "removed", "reason": None, "chunks": 0})
+        if report.added or report.updated or report.removed:
+            self.store.optimize()  # after the bulk load: PostgreSQL builds its vector index here
         report.seconds = time.perf_counter() - started
         emit({"event": "done", **report.to_dict()})
         return report
@@ -340,5 +342,6 @@ class Ingestor:
             dim = int(self.embedder().embed_batch(["x"]).shape[1])
         meta = {"embedder": embedder_name, **({"embedder_dim": str(dim)} if total else {})}
         changed = self.store.commit_staged(embedder_name, meta)  # vectors and their maker at once
+        self.store.optimize()
         emit({"event": "done", "chunks": changed})
         return changed

@@ -297,6 +297,12 @@ class Store(Protocol):
         are skipped. Returns how many chunks changed."""
         ...
 
+    def optimize(self) -> None:
+        """Called after a run of writes (an ingest, a reindex, a migration): build or refresh what
+        makes searching fast (PostgreSQL: the HNSW index, once the store is large enough). Safe to
+        call at any time; a backend with nothing to do does nothing."""
+        ...
+
     def stats(self) -> StoreStats:
         """How many documents, chunks and tokens the store holds, and its size where known."""
         ...

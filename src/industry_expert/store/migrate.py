@@ -84,6 +84,7 @@ def migrate(
     for key, src, reason in source.list_skipped():
         target.record_skipped(key, src, reason)
         report.skipped_files += 1
+    target.optimize()
     report.vectors_checked = _check(source, target, sample)
     report.seconds = round(time.perf_counter() - started, 1)
     emit({"event": "done", **report.to_dict()})

@@ -53,6 +53,14 @@ TEXT_SEARCH = "english"  # the text-search configuration of the keyword index
 # ts_rank's length normalisation (1 divides by 1 + log(length)) and weights of D, C (the
 # document's name and label), B (header) and A (text): equal, as the SQLite store's FTS5 columns
 # are. Chosen by R@k on the 50 filings and 127 analyst questions (docs/benchmarks.md).
+# Dense search is exact below this many chunks and uses an HNSW index above it, built once by
+# ``optimize`` after a bulk load over the vectors cast to half precision (an expression index:
+# the column keeps float32). ``EF_SEARCH`` is the candidate list a query walks.
+HNSW_MIN_CHUNKS = 5_000  # exact search takes 38 ms at 10k chunks, the index 1.1 ms (docs/benchmarks.md)
+HNSW_M, HNSW_EF_CONSTRUCTION, EF_SEARCH = 16, 64, 100
+# A query term in more than this share of the chunks does not make a chunk a candidate by
+# itself (it still counts in the score of those that are): it spares ranking most of the store.
+COMMON_SHARE = 0.2  # 0.1 cost the 50 filings questions 16 points of keyword R@1 (docs/benchmarks.md)
 RANK_NORMALIZATION = 1
 RANK_WEIGHTS = "{1, 1, 1, 1}"
 
@@ -190,6 +198,8 @@ def _tsquery(terms: Sequence[str], weights: str = "") -> str:
 
 class PostgresStore:
     """The Store contract over one PostgreSQL database with the pgvector extension."""
+
+    hnsw_min_chunks = HNSW_MIN_CHUNKS
 
     def __init__(self, url: str, pool_size: int = 4):
         import psycopg
@@ -459,19 +469,71 @@ class PostgresStore:
             return [int(r[0]) for r in rows]
         return [int(r[0]) for r in rows if path_matches(where.source, db_text(r[1]), db_text(r[2]))]
 
+    @staticmethod
+    def _hnsw_indexes(conn: Any) -> dict[str, int]:
+        """``{index name: dimension}`` of the HNSW indexes on the chunks' vectors."""
+        rows = conn.execute(
+            "SELECT indexname FROM pg_indexes WHERE tablename = 'chunks' AND indexname LIKE 'chunks_hnsw_%%'"
+        ).fetchall()
+        return {r[0]: int(r[0].rsplit("_", 1)[1]) for r in rows}
+
     def dense_search(self, vector: np.ndarray, n: int, where: SearchFilter) -> list[tuple[int, float]]:
         query = np.asarray(vector, dtype=np.float32)
-        with self.pool.connection() as conn:
+        with self.pool.connection() as conn, conn.transaction():
             allowed = self._allowed_docs(conn, where)
             if allowed is not None and not allowed:
                 return []
-            sql = "SELECT id, 1 - (vector <=> %s) FROM chunks"
+            dims = set(self._hnsw_indexes(conn).values())
+            if len(dims) == 1 and (dim := dims.pop()) == len(query):
+                # the index: half precision, a candidate list of EF_SEARCH; a filter keeps walking the
+                # graph until n pass it (pgvector 0.8's iterative scan), in roughly ranked order
+                column, probe = f"(vector::halfvec({dim}))", f"%s::halfvec({dim})"
+                conn.execute(f"SET LOCAL hnsw.ef_search = {max(EF_SEARCH, n)}")
+                conn.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+            else:
+                column, probe = "vector", "%s"
+            sql = f"SELECT id, 1 - ({column} <=> {probe}) FROM chunks"
             args: list[Any] = [query]
             if allowed is not None:
                 sql += " WHERE doc_id = ANY(%s)"
                 args.append(allowed)
-            rows = conn.execute(sql + " ORDER BY vector <=> %s LIMIT %s", [*args, query, n]).fetchall()
-        return [(int(r[0]), float(r[1])) for r in rows]
+            rows = conn.execute(
+                sql + f" ORDER BY {column} <=> {probe} LIMIT %s", [*args, query, n]
+            ).fetchall()
+        found = [(int(r[0]), float(r[1])) for r in rows]
+        return sorted(found, key=lambda hit: -hit[1])
+
+    def optimize(self) -> None:
+        """Refresh the planner's statistics, and build the HNSW index once the store holds
+        ``hnsw_min_chunks`` vectors of one dimension (``CREATE INDEX CONCURRENTLY``: searches and
+        writes go on meanwhile; inserts afterwards maintain it)."""
+        dim = self.get_meta("embedder_dim")
+        with self.pool.connection() as conn:
+            conn.execute("ANALYZE chunks")
+            if not dim:
+                return
+            name = f"chunks_hnsw_{int(dim)}"
+            indexes = self._hnsw_indexes(conn)
+            invalid = {
+                r[0]
+                for r in conn.execute(
+                    "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+                    " WHERE NOT i.indisvalid AND c.relname LIKE 'chunks_hnsw_%%'"
+                )
+            }
+            # one made for another embedder's dimension, or left invalid by a build that was killed
+            for other in (indexes.keys() - {name}) | invalid:
+                conn.execute(f'DROP INDEX IF EXISTS "{other}"')
+                indexes.pop(other, None)
+            (count,) = conn.execute("SELECT COUNT(*) FROM chunks").fetchone()
+            if name in indexes or count < self.hnsw_min_chunks:
+                return
+            conn.execute("SET maintenance_work_mem = '512MB'")
+            conn.execute(
+                f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} ON chunks USING hnsw"
+                f" ((vector::halfvec({int(dim)})) halfvec_cosine_ops)"
+                f" WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION})"
+            )
 
     def _idf(self, conn: Any, terms: Sequence[str]) -> dict[str, float]:
         """BM25's inverse document frequency of each term over the chunks, ``ln(1 + (N - df +
@@ -507,8 +569,12 @@ class PostgresStore:
                 for _ in terms
             )
             args: list[Any] = [a for t in terms for a in (idf[t], _tsquery([t]))]
+            # the candidates: chunks holding a term that is not in most chunks ("2022" in a shelf
+            # of 2022 filings), when the query has one; common terms still add to the score
+            common = math.log(1 + (1 - COMMON_SHARE) / COMMON_SHARE)
+            selective = [t for t in terms if idf[t] >= common] or terms
             sql = f"SELECT id, {parts} AS s FROM chunks WHERE tsv @@ to_tsquery('{TEXT_SEARCH}', %s)"
-            args.append(_tsquery(terms))
+            args.append(_tsquery(selective))
             if allowed is not None:
                 sql += " AND doc_id = ANY(%s)"
                 args.append(allowed)
@@ -587,6 +653,10 @@ class PostgresStore:
 
     def commit_staged(self, tag: str, meta: dict[str, str] | None = None) -> int:
         with self._write() as conn:
+            dim = (meta or {}).get("embedder_dim")
+            for name, indexed in self._hnsw_indexes(conn).items():
+                if dim is not None and indexed != int(dim):  # vectors of another size are coming
+                    conn.execute(f'DROP INDEX IF EXISTS "{name}"')
             changed = conn.execute(
                 "UPDATE chunks c SET vector = s.vector FROM staged_vectors s WHERE s.chunk_id = c.id AND s.tag = %s",
                 (tag,),
@@ -626,10 +696,13 @@ class PostgresStore:
                     problems.append(f"{bad} vectors not of dimension {dim}")
             invalid = conn.execute(
                 "SELECT COUNT(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
-                " WHERE NOT i.indisvalid AND c.relname IN ('chunks_doc', 'chunks_tsv', 'documents_collection')"
+                " WHERE NOT i.indisvalid AND (c.relname IN ('chunks_doc', 'chunks_tsv', 'documents_collection')"
+                " OR c.relname LIKE 'chunks_hnsw_%%')"
             ).fetchone()[0]
             if invalid:
-                problems.append(f"{invalid} invalid indexes; REINDEX TABLE chunks")
+                problems.append(
+                    f"{invalid} invalid indexes (a build was interrupted); run `expert ingest` again"
+                )
         return problems
 
     def close(self) -> None:

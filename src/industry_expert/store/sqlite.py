@@ -497,6 +497,10 @@ class SQLiteStore:
             raise
         return int(changed)
 
+    def optimize(self) -> None:
+        if not self.read_only:
+            self.db.execute("PRAGMA optimize")  # refreshes the planner's statistics where they drifted
+
     def stats(self) -> StoreStats:
         documents, chunks, tokens = self.db.execute(
             "SELECT (SELECT COUNT(*) FROM documents), (SELECT COUNT(*) FROM chunks),"
