@@ -7,6 +7,7 @@ way. Reported: p50/p95 of the whole ``Workspace.search`` call in hybrid mode (qu
 the real ONNX int8 model included), of dense and keyword alone, and the process's peak RSS.
 
     python benchmarks/search_latency.py --sizes 10000,100000,1000000
+    python benchmarks/search_latency.py --store postgresql --sizes 10000,100000
 """
 
 from __future__ import annotations
@@ -18,22 +19,26 @@ import shutil
 import time
 
 import numpy as np
-from common import OUT, machine
+from common import OUT, local_postgres, machine
 
 from industry_expert import Workspace
 from industry_expert.embed import embed_query
-from industry_expert.store import DocumentRecord
+from industry_expert.store import DocumentRecord, SearchFilter
 from industry_expert.types import Chunk
 
 DIM = 384
 
 
-def build(size: int, rng: np.random.Generator) -> Workspace:
+def build(size: int, rng: np.random.Generator, store: str = "sqlite") -> Workspace:
+    overrides = {"embedder.backend": "onnx"}
     path = OUT / f"latency-{size}"
-    if (path / "store.db").exists():
-        return Workspace.open(path, {"embedder.backend": "onnx"})
+    if store == "postgresql":
+        path = OUT / f"latency-{size}-pg"
+        overrides["store.url"] = local_postgres(f"latency_{size}")
+    if (path / "expert.toml").exists():
+        return Workspace.open(path, overrides)
     shutil.rmtree(path, ignore_errors=True)
-    ws = Workspace.init(path, {"embedder.backend": "onnx"})
+    ws = Workspace.init(path, overrides)
     ws.store.set_meta("embedder_dim", str(DIM))
     vocab = np.array([f"w{i}" for i in range(50_000)])
     per_doc = 1000
@@ -46,7 +51,27 @@ def build(size: int, rng: np.random.Generator) -> Workspace:
             f"/synthetic/{d}.txt", f"synthetic/{d}.txt", "default", str(d), 1, 1, f"doc {d}", f"doc {d}"
         )
         ws.store.put_document(record, chunks, vectors)
+    t0 = time.perf_counter()
+    ws.store.optimize()  # what ingest runs after a bulk load (PostgreSQL: the HNSW index)
+    print(f"optimize (index build) after loading {size} chunks: {time.perf_counter() - t0:.1f} s", flush=True)
     return ws
+
+
+def index_recall(ws: Workspace, queries: list[str]) -> float | None:
+    """PostgreSQL: recall@10 of the HNSW index against an exact scan of the float32 column."""
+    store = ws.store
+    if not hasattr(store, "pool"):
+        return None
+    found = []
+    for q in queries:
+        v = embed_query(ws.embedder, q)
+        approx = {i for i, _ in store.dense_search(v, 10, SearchFilter())}
+        with store.pool.connection() as conn:
+            exact = {
+                r[0] for r in conn.execute("SELECT id FROM chunks ORDER BY vector <=> %s LIMIT 10", (v,))
+            }
+        found.append(len(approx & exact) / 10)
+    return round(float(np.mean(found)), 3)
 
 
 def timed(fn, queries: list[str]) -> tuple[float, float]:  # type: ignore[no-untyped-def]
@@ -62,12 +87,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--queries", type=int, default=100)
+    parser.add_argument("--store", default="sqlite", help="sqlite | postgresql (bench-out/pg)")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     print(f"# {machine()}")
     for size in [int(s) for s in args.sizes.split(",")]:
         t0 = time.perf_counter()
-        ws = build(size, rng)
+        ws = build(size, rng, args.store)
         build_s = time.perf_counter() - t0
         vocab = [f"w{i}" for i in range(2000)]
         queries = [" ".join(rng.choice(vocab, 6)) for _ in range(args.queries)]
@@ -79,6 +105,9 @@ def main() -> None:
         p50, _ = timed(lambda q, w=ws: embed_query(w.embedder, q), queries)
         result["query_embed_p50_ms"] = round(p50, 1)
         result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        if args.store == "postgresql":
+            result["index_recall@10"] = index_recall(ws, queries[:50])
+            result["database_mb"] = round((ws.store.stats().bytes or 0) / 1e6)
         print(json.dumps(result), flush=True)
         ws.close()
 

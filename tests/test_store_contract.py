@@ -118,6 +118,7 @@ def test_forget_removes_chunks_index_vectors_and_skips(store: Store) -> None:
         h.chunk_id for h in store.get_chunks([i for i, _ in store.keyword_search("hum", 5, SearchFilter())])
     ]
     assert store.list_skipped() == []
+    store.optimize()  # after a run of writes: whatever the backend builds, the store stays whole
     assert store.check() == []
 
 
