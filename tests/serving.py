@@ -90,6 +90,15 @@ class LiveServer:
         return httpx.Client(base_url=self.url, headers=headers, timeout=60, **kw)
 
 
+def finished(http: httpx.Client, job: dict[str, Any], seconds: float = 60) -> dict[str, Any]:
+    """The upload job ``job`` once it is done or failed (polled every 0.1 s, at most ``seconds``)."""
+    deadline = time.monotonic() + seconds
+    while job["status"] not in ("done", "failed") and time.monotonic() < deadline:
+        time.sleep(0.1)
+        job = http.get(f"/api/jobs/{job['id']}").json()
+    return job
+
+
 @contextmanager
 def serving(
     path: Path,

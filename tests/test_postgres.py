@@ -243,10 +243,9 @@ def test_two_ingests_and_searches_at_once_lose_and_repeat_nothing(tmp_path: Path
 def test_serve_answers_uploads_and_forgets_on_postgresql(tmp_path: Path) -> None:
     """`expert serve` over a PostgreSQL store: search, a cited answer, an upload ingested by the
     job's own process, and a forget, as on SQLite (tests/test_server.py)."""
-    import time
 
     from conftest import FakeGenerator
-    from serving import build_workspace, serving
+    from serving import build_workspace, finished, serving
 
     ws = build_workspace(tmp_path, {"store.url": fresh_database()})
     gen = FakeGenerator(["Every employee receives 27 days of paid leave per year [1]."])
@@ -266,11 +265,7 @@ def test_serve_answers_uploads_and_forgets_on_postgresql(tmp_path: Path) -> None
             )
         ]
         job = http.post("/api/collections/ops/files", files=files).json()
-        for _ in range(600):
-            job = http.get(f"/api/jobs/{job['id']}").json()
-            if job["status"] in ("done", "failed"):
-                break
-            time.sleep(0.1)
+        job = finished(http, job)
         assert job["status"] == "done", job
         hits = http.get("/api/search", params={"q": "lost-time incidents", "collection": "ops"}).json()[
             "hits"

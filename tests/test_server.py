@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 from conftest import FakeGenerator
-from serving import serving
+from serving import finished, serving
 
 from industry_expert import Workspace
 from industry_expert.ingest.yielding import answering_flag
@@ -183,11 +183,7 @@ def test_upload_ingests_in_a_job_then_forget_removes_it(served_ws: Path, tmp_pat
         ]
         job = http.post("/api/collections/ops/files", files=files).json()
         assert job["status"] in ("queued", "running", "done") and job["collection"] == "ops"
-        for _ in range(600):
-            job = http.get(f"/api/jobs/{job['id']}").json()
-            if job["status"] in ("done", "failed"):
-                break
-            time.sleep(0.1)
+        job = finished(http, job)
         assert job["status"] == "done", job
         by_name = {Path(r["path"]).name: r for r in job["results"]}
         assert by_name["safety.md"]["status"] == "added" and by_name["safety.md"]["chunks"] == 1

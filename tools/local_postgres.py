@@ -77,6 +77,11 @@ def start(
              "--locale-provider=builtin", "--builtin-locale=C.UTF-8", "-N"],
             check=True, capture_output=True, text=True, env=env, **drop,  # type: ignore[arg-type]
         )  # fmt: skip
+    if (data / "postmaster.pid").exists():  # left running by a process that was killed: stop it
+        subprocess.run(
+            [str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
+            capture_output=True, env=env, **drop,  # type: ignore[arg-type]
+        )  # fmt: skip
     port = port or free_port()
     subprocess.run(
         [str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-w", "-t", "60",

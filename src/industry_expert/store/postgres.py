@@ -504,12 +504,14 @@ class PostgresStore:
         return sorted(found, key=lambda hit: -hit[1])
 
     def optimize(self) -> None:
-        """Refresh the planner's statistics, and build the HNSW index once the store holds
+        """VACUUM and ANALYZE the chunks, and build the HNSW index once the store holds
         ``hnsw_min_chunks`` vectors of one dimension (``CREATE INDEX CONCURRENTLY``: searches and
         writes go on meanwhile; inserts afterwards maintain it)."""
         dim = self.get_meta("embedder_dim")
         with self.pool.connection() as conn:
-            conn.execute("ANALYZE chunks")
+            # what a bulk load wants: planner statistics, and the visibility map set, so searches
+            # do not meet autovacuum's work (or hint-bit writes) right after an ingest
+            conn.execute("VACUUM (ANALYZE) chunks")
             if not dim:
                 return
             name = f"chunks_hnsw_{int(dim)}"
