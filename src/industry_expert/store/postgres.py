@@ -507,6 +507,8 @@ class PostgresStore:
         """VACUUM and ANALYZE the chunks, and build the HNSW index once the store holds
         ``hnsw_min_chunks`` vectors of one dimension (``CREATE INDEX CONCURRENTLY``: searches and
         writes go on meanwhile; inserts afterwards maintain it)."""
+        import psycopg
+
         dim = self.get_meta("embedder_dim")
         with self.pool.connection() as conn:
             # what a bulk load wants: planner statistics, and the visibility map set, so searches
@@ -531,11 +533,13 @@ class PostgresStore:
             if name in indexes or count < self.hnsw_min_chunks:
                 return
             conn.execute("SET maintenance_work_mem = '512MB'")
-            conn.execute(
-                f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} ON chunks USING hnsw"
-                f" ((vector::halfvec({int(dim)})) halfvec_cosine_ops)"
-                f" WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION})"
-            )
+            # only the tables' owner may index them; for anyone else searches stay exact until it runs
+            with contextlib.suppress(psycopg.errors.InsufficientPrivilege):
+                conn.execute(
+                    f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} ON chunks USING hnsw"
+                    f" ((vector::halfvec({int(dim)})) halfvec_cosine_ops)"
+                    f" WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION})"
+                )
 
     def _idf(self, conn: Any, terms: Sequence[str]) -> dict[str, float]:
         """BM25's inverse document frequency of each term over the chunks, ``ln(1 + (N - df +
