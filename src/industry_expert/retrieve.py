@@ -92,7 +92,7 @@ def name_text(source: str, title: str) -> str:
 class Router:
     """Question-aware routing: which documents a query names, from what they say about themselves.
 
-    A query term names documents when it is a word of their file name or title (``name_terms``),
+    A query term names documents when it is a word of their file name or title (``name_text``),
     when fewer than half the documents have it there, and when at least ``concentration`` of the
     chunks that use it belong to those documents: "Intel" or "2023" in a shelf of filings (Intel's
     filings use "Intel" far more than anyone else's), not "connection" in a database manual whose

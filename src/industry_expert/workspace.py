@@ -50,7 +50,7 @@ from .ingest.pipeline import Ingestor, IngestReport, Progress
 from .ingest.yielding import AnswerGate, YieldingEmbedder, answering_flag
 from .keys import KeyRing
 from .retrieve import Retriever
-from .store import STORE_FILE, SearchFilter, Store, StoredDocument, open_store, store_scheme
+from .store import STORE_FILE, SearchFilter, Store, StoredDocument, open_store
 from .store.locked import locked
 from .store.migrate import MigrationReport, migrate
 from .summarize import SummaryReport, summarize_documents
@@ -219,7 +219,7 @@ class Workspace:
     def migrate_store(self, url: str, progress: Progress | None = None) -> MigrationReport:
         """Copy this workspace's store into the store ``url`` names (``store.migrate``: resumable,
         checked), then make it the workspace's store: ``expert.toml`` names it from now on."""
-        if store_scheme(url) == store_scheme(self.settings.store.url) and url == self.settings.store.url:
+        if url == self.settings.store.url:
             raise InputError(f"the workspace's store is {url} already")
         target_settings = replace(self.settings, store=replace(self.settings.store, url=url))
         target = open_store(target_settings.store, self.path)
@@ -228,7 +228,7 @@ class Workspace:
         finally:
             target.close()
         self.settings = target_settings
-        _write_settings(self.path, self.settings)
+        self.save_settings()
         return report
 
     def save_settings(self) -> None:

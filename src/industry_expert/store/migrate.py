@@ -94,25 +94,26 @@ def migrate(
 def _check(source: Store, target: Store, sample: int) -> int:
     """Every source document in the target with as many chunks; ``sample`` chunks' vectors equal."""
     theirs = {d.key: d for d in target.list_documents()}
-    missing = [d.source for d in source.list_documents() if d.key not in theirs]
+    mine = source.list_documents()
+    missing = [d.source for d in mine if d.key not in theirs]
     if missing:
         raise StoreError(
             f"{len(missing)} documents did not reach the target (first: {missing[0]}); run it again"
         )
-    short = [d.source for d in source.list_documents() if theirs[d.key].chunks != d.chunks]
+    short = [d.source for d in mine if theirs[d.key].chunks != d.chunks]
     if short:
         raise StoreError(f"{len(short)} documents differ in chunk count (first: {short[0]}); run it again")
-    keys = [d.key for d in source.list_documents() if d.chunks]
+    keys = [d.key for d in mine if d.chunks]
     checked = 0
     rng = random.Random(0)
     for key in rng.sample(keys, min(len(keys), max(1, sample // 4))) if keys else []:
-        mine, yours = source.export_document(key), target.export_document(key)
-        if mine is None or yours is None:
+        original, copy = source.export_document(key), target.export_document(key)
+        if original is None or copy is None:
             continue
-        rows = rng.sample(range(len(mine[2])), min(4, len(mine[2])))
-        if not np.array_equal(mine[2][rows], yours[2][rows]) or [mine[1][i] for i in rows] != [
-            yours[1][i] for i in rows
+        rows = rng.sample(range(len(original[2])), min(4, len(original[2])))
+        if not np.array_equal(original[2][rows], copy[2][rows]) or [original[1][i] for i in rows] != [
+            copy[1][i] for i in rows
         ]:
-            raise StoreError(f"the copy of {mine[0].source} differs from the original; run it again")
+            raise StoreError(f"the copy of {original[0].source} differs from the original; run it again")
         checked += len(rows)
     return checked

@@ -50,9 +50,6 @@ from .base import (
 
 SCHEMA_VERSION = "1"
 TEXT_SEARCH = "english"  # the text-search configuration of the keyword index
-# ts_rank's length normalisation (1 divides by 1 + log(length)) and weights of D, C (the
-# document's name and label), B (header) and A (text): equal, as the SQLite store's FTS5 columns
-# are. Chosen by R@k on the 50 filings and 127 analyst questions (docs/benchmarks.md).
 # Dense search is exact below this many chunks and uses an HNSW index above it, built once by
 # ``optimize`` after a bulk load over the vectors cast to half precision (an expression index:
 # the column keeps float32). ``EF_SEARCH`` is the candidate list a query walks.
@@ -61,6 +58,9 @@ HNSW_M, HNSW_EF_CONSTRUCTION, EF_SEARCH = 16, 64, 100
 # A query term in more than this share of the chunks does not make a chunk a candidate by
 # itself (it still counts in the score of those that are): it spares ranking most of the store.
 COMMON_SHARE = 0.2  # 0.1 cost the 50 filings questions 16 points of keyword R@1 (docs/benchmarks.md)
+# ts_rank's length normalisation (1 divides by 1 + log(length)) and weights of D, C (the
+# document's name and label), B (header) and A (text): equal, as the SQLite store's FTS5 columns
+# are. Chosen by R@k on the 50 filings and 127 analyst questions (docs/benchmarks.md).
 RANK_NORMALIZATION = 1
 RANK_WEIGHTS = "{1, 1, 1, 1}"
 
@@ -214,8 +214,6 @@ class PostgresStore:
                 self._prepare(conn)
         except psycopg.Error as exc:
             raise explain(url, exc) from None
-        except ExpertError:
-            raise
         self.pool = ConnectionPool(
             url,
             min_size=1,

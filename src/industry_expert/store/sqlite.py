@@ -36,6 +36,9 @@ from .sqlite_errors import guard_methods
 from .vectors import VectorMatrix
 
 SCHEMA_VERSION = "1"
+# How the keyword index splits and stems words; routing's in-memory index of document names uses
+# the same, so both match a word alike.
+TOKENIZER = "porter unicode61 remove_diacritics 2"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -79,13 +82,9 @@ CREATE TABLE IF NOT EXISTS staged_vectors (
     vector BLOB NOT NULL
 );
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
-    doc, header, text, tokenize = 'porter unicode61 remove_diacritics 2'
+    doc, header, text, tokenize = 'TOKENIZER'
 );
-"""
-
-# How the keyword index splits and stems words (the schema above spells it out); routing's
-# in-memory index of document names uses the same, so both match a word alike.
-TOKENIZER = "porter unicode61 remove_diacritics 2"
+""".replace("TOKENIZER", TOKENIZER)
 
 
 def _fts_query(query: str) -> str:
