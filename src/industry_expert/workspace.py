@@ -51,6 +51,7 @@ from .ingest.yielding import AnswerGate, YieldingEmbedder, answering_flag
 from .keys import KeyRing
 from .retrieve import Retriever
 from .store import STORE_FILE, SearchFilter, Store, StoredDocument, open_store
+from .store.base import foreign_embedder
 from .store.locked import locked
 from .store.migrate import MigrationReport, migrate
 from .summarize import SummaryReport, summarize_documents
@@ -105,9 +106,7 @@ class Workspace:
                 shutil.rmtree(path, ignore_errors=True)
             raise
         wanted = embedder_id(settings.embedder)
-        built_by = store.get_meta("embedder")
-        if built_by and built_by != wanted and store.stats().chunks:
-            # a shared store (a PostgreSQL database) already holds another embedder's vectors
+        if built_by := foreign_embedder(store, wanted):
             store.close()
             if created:
                 shutil.rmtree(path, ignore_errors=True)

@@ -317,6 +317,14 @@ class Store(Protocol):
         ...
 
 
+def foreign_embedder(store: Store, embedder: str | None) -> str | None:
+    """The embedder whose vectors ``store`` already holds when it is not ``embedder``, else None:
+    a shared store (a workspace made elsewhere on the same database, a migration's target) must
+    not mix two embedders' vectors."""
+    theirs = store.get_meta("embedder")
+    return theirs if theirs and embedder and theirs != embedder and store.stats().chunks else None
+
+
 _STOPWORDS = frozenset(
     "a an and are as at be by did do does for from had has have how i in is it its of on or that the "
     "their this to was were what when where which who whom why will with".split()

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import StoreError
-from .base import Store
+from .base import Store, foreign_embedder
 
 Progress = Callable[[dict[str, Any]], None]
 _NOT_COPIED = frozenset({"generation", "schema_version"})  # each store keeps its own
@@ -53,8 +53,7 @@ def migrate(
     emit = progress or (lambda event: None)
     started = time.perf_counter()
     embedder = source.get_meta("embedder")
-    theirs = target.get_meta("embedder")
-    if theirs and embedder and theirs != embedder and target.stats().chunks:
+    if theirs := foreign_embedder(target, embedder):
         raise StoreError(
             f"the target already holds vectors made by {theirs}, and this workspace's are {embedder}; "
             "migrate into an empty database, or reindex one of them first"
