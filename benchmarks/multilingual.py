@@ -10,6 +10,12 @@ Embedders: the default MiniLM and the shipped multilingual-e5-small, both ONNX i
 hybrid. Ingest speed of each on the guides and on two filings, embedder time only and whole ingest.
 
     .venv/bin/python benchmarks/multilingual.py
+    .venv/bin/python benchmarks/multilingual.py --postgres-languages
+
+``--postgres-languages`` measures instead the keyword index's language per collection on the
+PostgreSQL store: each guide in a collection of its own, indexed as ``english`` (the default,
+which keeps words of these scripts whole) against each guide's own language (``arabic`` is
+stemmed; the four others have no stemmer and fall back to ``simple``), keyword and hybrid.
 """
 
 from __future__ import annotations
@@ -17,11 +23,12 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-from common import FILINGS, ROOT, machine, require
+from common import FILINGS, ROOT, local_postgres, machine, require
 
 from industry_expert import Workspace
 
@@ -76,6 +83,27 @@ def speed(tmp: Path, model: str, paths: list[Path], name: str) -> dict[str, floa
     }
 
 
+def postgres_languages(questions: list[dict], targets: dict[str, list[str]], tmp: Path) -> None:
+    from industry_expert.store.languages import text_search_config
+
+    for setting in ("english", "own"):
+        ws = Workspace.init(
+            tmp / setting, {"store.url": local_postgres(f"seeds_{setting}_{int(time.time())}")}
+        )
+        for lang in LANGS:
+            if setting == "own":
+                ws.set_language(lang, lang)
+            ws.ingest([SEEDS / f"LetPhi3gotoIndustry.{lang}.md"], collection=lang)
+        configs = {lang: text_search_config(lang) if setting == "own" else "english" for lang in LANGS}
+        for mode in ("keyword", "hybrid"):
+            same = [q for q in questions if q["lang"] in LANGS]
+            print(
+                json.dumps({"languages": configs, "mode": mode, **measure(ws, same, targets, mode)}),
+                flush=True,
+            )
+        ws.close()
+
+
 def main() -> None:
     require(SEEDS)
     questions = [
@@ -85,6 +113,10 @@ def main() -> None:
     assert len({len(p) for p in targets.values()}) == 1, "the guides' paragraphs no longer align"
     tmp = Path(tempfile.mkdtemp(prefix="bench-multilingual-"))
     print(f"# {machine()}; {len(questions)} questions, {len(LANGS)} guides")
+    if "--postgres-languages" in sys.argv:
+        postgres_languages(questions, targets, tmp)
+        shutil.rmtree(tmp, ignore_errors=True)
+        return
     try:
         for label, model in EMBEDDERS.items():
             ws = Workspace.init(tmp / label, {"embedder.backend": "onnx", "embedder.model": model})

@@ -110,6 +110,35 @@ def test_filters_sources_status(sample_ws: Path) -> None:
     assert again["unchanged"] == 3 and again["chunks"] == 0
 
 
+def test_a_collection_in_another_language(sample_ws: Path, tmp_path: Path) -> None:
+    """``--language`` is kept with the collection: PostgreSQL stems German; SQLite, one index for
+    all, refuses it in one line and takes the languages it keeps word for word."""
+    docs = tmp_path / "de"
+    docs.mkdir()
+    (docs / "verkauf.txt").write_text("Die Häuser am Hafen wurden im Jahr 2023 verkauft.\n")
+    result = expert("ingest", str(docs), "--collection", "de", "--language", "german", ws=sample_ws)
+    status = json.loads(expert("status", "--json", ws=sample_ws, check=True).stdout)
+    if sample_ws.joinpath("store.db").exists():
+        assert result.returncode != 0 and "Traceback" not in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1 and "PostgreSQL" in result.stderr
+        assert "de" not in status["collections"] and status["languages"] == {}
+        expert("ingest", str(docs), "--collection", "de", "--language", "fa", ws=sample_ws, check=True)
+        assert json.loads(expert("status", "--json", ws=sample_ws, check=True).stdout)["languages"] == {
+            "de": "simple"
+        }
+    else:
+        assert result.returncode == 0, result.stderr
+        assert status["collections"]["de"] == 1 and status["languages"] == {"de": "german"}
+        assert "de: german; others english" in expert("status", ws=sample_ws, check=True).stdout
+        hits = json.loads(
+            expert("search", "--json", "--mode", "keyword", "Haus", ws=sample_ws, check=True).stdout
+        )
+        assert [Path(h["source"]).name for h in hits["hits"]] == ["verkauf.txt"]
+        bad = expert("ingest", str(docs), "--collection", "de", "--language", "klingon", ws=sample_ws)
+        assert bad.returncode != 0 and "no text-search configuration 'klingon'" in bad.stderr
+    expert("forget", str(docs / "verkauf.txt"), ws=sample_ws, check=True)
+
+
 def test_bad_input_exit_codes_and_one_line_errors(tmp_path: Path) -> None:
     ws = tmp_path / "ws"
     missing = expert("status", ws=ws)

@@ -127,6 +127,7 @@ def test_migrate_a_sqlite_workspace_resumably(tmp_path: Path) -> None:
     expert("keys", "create", "--name", "analysts", "--read", "*", ws=ws, check=True)
     with Workspace.open(ws) as opened:
         opened.store.set_summary(str((docs / "plants.csv").resolve()), "Four plants and their staff.")
+        opened.set_language("contracts-fa", "fa")
     url = fresh_database()
 
     # a run that stops after its first document (as a kill would) leaves that document whole
@@ -158,6 +159,7 @@ def test_migrate_a_sqlite_workspace_resumably(tmp_path: Path) -> None:
     assert "broken.pdf" in expert("sources", ws=ws, check=True).stdout
     status = json.loads(expert("status", "--json", ws=ws, check=True).stdout)
     assert status["documents"] == 3 and status["problems"] == []
+    assert status["languages"] == {"contracts-fa": "simple"}
     with Workspace.open(ws) as moved:
         assert (
             moved.store.get_document(str((docs / "plants.csv").resolve())).summary

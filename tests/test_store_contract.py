@@ -204,6 +204,43 @@ def test_term_counts_and_generation(store: Store) -> None:
     assert store.term_counts("intel", [a]) == (2, 2)
 
 
+def test_a_collection_keeps_its_language_and_other_scripts_are_found_word_for_word(store: Store) -> None:
+    assert store.languages() == {}
+    put(store, "/fa", ["شرکت‌ها درآمد خود را گزارش کردند", "هیچ"], [unit(1, 0)] * 2, collection="fa")
+    put(store, "/en", ["revenues were growing"], [unit(0, 1)])
+    assert store.set_language("fa", "Persian") >= 0  # no stemmer there: simple, on every backend
+    assert store.languages() == {"fa": "simple"}
+    assert store.set_language("fa", "fa") == 0  # unchanged: nothing indexed again
+    hit = store.keyword_search("درآمد", 5, SearchFilter())
+    assert [h.source for h in store.get_chunks([i for i, _ in hit])] == ["/fa"]
+    # the English collection still stems ("grow" finds "growing"), also in a search over both
+    assert [
+        h.source
+        for h in store.get_chunks([i for i, _ in store.keyword_search("grow revenue", 5, SearchFilter())])
+    ] == ["/en"]
+    assert store.term_counts("درآمد", []) == (0, 1)
+
+
+def test_a_stemmed_language_is_indexed_or_refused_whole(store: Store) -> None:
+    put(store, "/de", ["Die Häuser wurden verkauft"], [unit(1, 0)], collection="de")
+    put(store, "/en", ["house prices"], [unit(0, 1)])
+    before = store.generation()
+    try:
+        redone = store.set_language("de", "german")
+    except StoreError as exc:  # SQLite: one index for every collection, English stems
+        assert "PostgreSQL" in str(exc) and store.languages() == {} and store.generation() == before
+        return
+    assert redone == 1 and store.languages() == {"de": "german"} and store.generation() != before
+    # the stored chunk was indexed again, and a new one is indexed the same way
+    assert [i for i, _ in store.keyword_search("Haus", 5, SearchFilter(collection="de"))]
+    put(store, "/de2", ["Ein Haus"], [unit(1, 0)], collection="de")
+    found = store.keyword_search("Häuser", 5, SearchFilter())
+    assert sorted(h.source for h in store.get_chunks([i for i, _ in found])) == ["/de", "/de2"]
+    with pytest.raises(StoreError, match="no text-search configuration 'klingon'"):
+        store.set_language("de", "klingon")
+    assert store.languages() == {"de": "german"}
+
+
 def test_export_gives_back_what_was_put(store: Store) -> None:
     record = DocumentRecord(
         "/r/caf\udce9.pdf", "r/caf\udce9.pdf", "finance", "abc", 7, 9, "Caf\u00e9 report", "CAFE report",

@@ -207,6 +207,13 @@ class Workspace:
         ``ingest.ocr``: ``auto``, ``always`` or ``never``)."""
         return self.ingestor.ingest(paths, collection, prune, max_file_mb, progress, follow_symlinks, ocr)
 
+    def set_language(self, collection: str, language: str) -> int:
+        """Index ``collection``'s words as ``language`` from now on (``store.languages``: a code,
+        a name or a text-search configuration; PostgreSQL stems some thirty languages and keeps
+        the words of the others whole), its stored chunks included; returns how many chunks were
+        indexed again. Raises ``StoreError`` for a language the store cannot index."""
+        return self.store.set_language(collection, language)
+
     def summarize(self, force: bool = False, progress: Progress | None = None) -> SummaryReport:
         """Write a summary for every document that has none (all of them with ``force``)."""
         return summarize_documents(self.store, lambda: self.generator, self.settings.summary, force, progress)
@@ -454,6 +461,8 @@ class Workspace:
             "tokens": stats.tokens,
             "database_bytes": stats.bytes,
             "collections": collections,
+            # the keyword index's language of each collection that has one recorded (else english)
+            "languages": self.store.languages(),
             "embedder": self.store.get_meta("embedder"),
             "embedder_dim": int(self.store.get_meta("embedder_dim") or 0) or None,
             "chunk_tokens": self.settings.chunking.max_tokens,

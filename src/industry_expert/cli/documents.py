@@ -44,6 +44,11 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     with Workspace.open(workspace_path(args)) as ws:
+        if args.language:
+            redone = ws.set_language(args.collection, args.language)
+            if redone and not args.json:
+                config = ws.store.languages().get(args.collection)
+                print(f"collection {safe(args.collection)}: {redone} chunks indexed again as {config}")
         report = ws.ingest(
             args.paths,
             collection=args.collection,
@@ -183,6 +188,9 @@ def cmd_status(args: argparse.Namespace) -> int:
                 value = "none (integrity check passed)" if not value else "; ".join(value)
             elif key == "collections":
                 value = ", ".join(f"{name} ({count})" for name, count in value.items()) or "none"
+            elif key == "languages":
+                recorded = ", ".join(f"{name}: {config}" for name, config in value.items())
+                value = f"{recorded}; others english" if recorded else "english"
             elif key == "database_bytes" and value is not None:
                 value = f"{value:,} ({value / 1e6:.1f} MB)"
             elif isinstance(value, int):

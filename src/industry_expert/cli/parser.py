@@ -105,6 +105,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", help="files and folders (recursive)")
     p.add_argument("--collection", default="default", help="collection name to file them under")
     p.add_argument(
+        "--language",
+        help="the collection's language for keyword search, kept for later ingests: a code or name "
+        "(de, german, fa, ...) or a PostgreSQL text-search configuration; default english. PostgreSQL "
+        "stems some thirty languages and keeps the words of others whole (simple); SQLite takes "
+        "english and the unstemmed ones",
+    )
+    p.add_argument(
         "--prune", action="store_true", help="remove documents whose files are gone from the given folders"
     )
     p.add_argument(

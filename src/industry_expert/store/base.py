@@ -273,6 +273,18 @@ class Store(Protocol):
         process or another): what callers key their caches on."""
         ...
 
+    def languages(self) -> dict[str, str]:
+        """``{collection: text-search configuration}`` recorded by ``set_language``; a collection
+        not in it is indexed as ``english``."""
+        ...
+
+    def set_language(self, collection: str, language: str) -> int:
+        """Index ``collection``'s words as ``language`` (a code, a name or a configuration,
+        ``store.languages.text_search_config``) from now on, its chunks already stored included, in
+        one transaction; returns how many chunks were indexed again. Raises ``StoreError`` for a
+        language the backend cannot index, leaving the store as it was."""
+        ...
+
     def all_chunks(self) -> list[tuple[int, str]]:
         """``(chunk id, header and text as embedded)`` of every chunk, by id."""
         ...

@@ -3,7 +3,7 @@
 ``migrate(source, target)`` copies, through the ``Store`` contract only, so any two backends work:
 
 1. the metadata (the embedder and its dimension, the server's API keys, ...), after checking that
-   the target holds no vectors of another embedder;
+   the target holds no vectors of another embedder, and each collection's language;
 2. every document as it was put (``export_document``: record, chunks, vectors; nothing is parsed
    or embedded again), one transaction per document, then its summary;
 3. the ingest history (files skipped and why).
@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import StoreError
+from . import languages
 from .base import Store, foreign_embedder
 
 Progress = Callable[[dict[str, Any]], None]
@@ -62,8 +63,10 @@ def migrate(
     report = MigrationReport(documents=len(documents))
     emit({"event": "start", "documents": len(documents)})
     for key, value in source.all_meta().items():
-        if key not in _NOT_COPIED:
+        if key not in _NOT_COPIED and not key.startswith(languages.META_PREFIX):
             target.set_meta(key, value)
+    for collection, config in source.languages().items():
+        target.set_language(collection, config)  # checked by the target: it may not index it
     for doc in documents:
         there = target.get_document(doc.key)
         if there is not None and there.sha256 == doc.sha256 and there.chunks == doc.chunks:

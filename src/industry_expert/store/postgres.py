@@ -10,13 +10,17 @@ keeps its settings. Several processes and machines may read and write at once:
 - **Writers serialize on one row.** Every write ends by bumping ``meta.generation`` in its own
   transaction: the row lock orders concurrent writers (two ingests into different collections
   interleave document by document) and readers key their caches on the committed value.
-- **Search in the database.** Dense: pgvector's cosine distance (``<=>``), exact for now (an HNSW
-  index needs a fixed dimension; issue 15 adds it after bulk load). Keyword: a ``tsvector`` per
-  chunk in a GIN index, with the document's name and label (weight C), the header (B) and the
-  text (A), so a term can be counted in header and text alone (``term:AB``); ranked as BM25
-  ranks: each term's ``ts_rank`` weighted by its inverse document frequency (``_idf``).
-  ``english`` stems as the SQLite store's Porter tokenizer does, and keeps words of any script
-  whole.
+- **Search in the database.** Dense: pgvector's cosine distance (``<=>``), exact below
+  ``HNSW_MIN_CHUNKS`` and through an HNSW index over half-precision vectors above it (``optimize``
+  builds it after a bulk load). Keyword: a ``tsvector`` per chunk in a GIN index, with the
+  document's name and label (weight C), the header (B) and the text (A), so a term can be counted
+  in header and text alone (``term:AB``); ranked as BM25 ranks: each term's ``ts_rank`` weighted
+  by its inverse document frequency (``_idf``).
+- **A language per collection** (``set_language``, ``store.languages``): a collection's words are
+  reduced to terms by its text-search configuration (``english`` unless one is recorded, which
+  stems as the SQLite store's Porter tokenizer does and keeps words of other scripts whole;
+  ``simple`` for languages PostgreSQL has no stemmer for), and a query by each configuration of
+  the collections it searches.
 - **Errors as one line**: an unreachable server, refused credentials, a database without the
   vector extension and no right to create it, a query vector of another dimension.
 
@@ -39,6 +43,7 @@ import numpy as np
 
 from ..errors import ExpertError, StoreError, WorkspaceError
 from ..types import Chunk, Hit
+from . import languages
 from .base import (
     DocumentRecord,
     SearchFilter,
@@ -49,12 +54,26 @@ from .base import (
 )
 
 SCHEMA_VERSION = "1"
-TEXT_SEARCH = "english"  # the text-search configuration of the keyword index
 # Dense search is exact below this many chunks and uses an HNSW index above it, built once by
 # ``optimize`` after a bulk load over the vectors cast to half precision (an expression index:
-# the column keeps float32). ``EF_SEARCH`` is the candidate list a query walks.
+# the column keeps float32). ``ef_search`` is the candidate list a query walks.
 HNSW_MIN_CHUNKS = 5_000  # exact search takes 38 ms at 10k chunks, the index 1.1 ms (docs/benchmarks.md)
-HNSW_M, HNSW_EF_CONSTRUCTION, EF_SEARCH = 16, 64, 100
+HNSW_M, HNSW_EF_CONSTRUCTION = 16, 64
+
+
+def ef_search(chunks: int, n: int = 10) -> int:
+    """The HNSW candidate list for a store of ``chunks``: 100 up to 100k chunks (recall@10 0.997
+    at 10k, 0.991 at 100k), growing in proportion beyond, to pgvector's most of 1,000 at 1M
+    (recall@10 there: 0.87 at 200, 0.94 at 400, 0.98 at 800, 0.99 at 1,000, each about 11 ms
+    warm; docs/benchmarks.md), and never fewer than ``n`` up to that most (beyond, the iterative
+    scan walks on until ``n`` are found).
+
+    >>> ef_search(10_000), ef_search(300_000), ef_search(1_000_000), ef_search(10, 500), ef_search(10, 5000)
+    (100, 300, 1000, 500, 1000)
+    """
+    return min(1000, max(n, int(100 * max(1.0, chunks / 100_000))))
+
+
 # A query term in more than this share of the chunks does not make a chunk a candidate by
 # itself (it still counts in the score of those that are): it spares ranking most of the store.
 COMMON_SHARE = 0.2  # 0.1 cost the 50 filings questions 16 points of keyword R@1 (docs/benchmarks.md)
@@ -190,6 +209,15 @@ def _guarded(method: Callable[..., Any]) -> Callable[..., Any]:
     return call
 
 
+# a chunk's index entry: its document's name and label (weight C), header (B) and text (A), each
+# reduced to terms by the collection's text-search configuration
+_TSVECTOR = (
+    "setweight(to_tsvector(%(config)s::regconfig, {name}), 'C')"
+    " || setweight(to_tsvector(%(config)s::regconfig, {header}), 'B')"
+    " || setweight(to_tsvector(%(config)s::regconfig, {text}), 'A')"
+)
+
+
 def _tsquery(terms: Sequence[str], weights: str = "") -> str:
     """A ``to_tsquery`` text that matches any of ``terms`` (restricted to ``weights``)."""
     suffix = f":{weights}" if weights else ""
@@ -206,9 +234,12 @@ class PostgresStore:
         from psycopg_pool import ConnectionPool
 
         self.url = url
-        self._idf_cache: dict[str, float] = {}
-        self._idf_generation = -1
+        # what keyword searches need of the whole store, read again when its generation moves
+        self._idf_cache: dict[tuple[str, tuple[str, ...]], float] = {}
+        self._cache_generation = -1
         self._chunk_count = 0
+        self._collections: set[str] = set()
+        self._languages: dict[str, str] = {}
         try:
             with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
                 self._prepare(conn)
@@ -343,28 +374,27 @@ class PostgresStore:
                     now,
                 ),
             ).fetchone()
+            config = self._language(conn, record.collection)
             name = _clean(pg_text(f"{record.source} {record.label}"))
             with conn.cursor() as cur:
+                # named values: psycopg sends each once, however often the statement uses it
                 cur.executemany(
                     "INSERT INTO chunks(doc_id, ordinal, page, locator, header, text, tokens, vector, tsv)"
-                    " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,"
-                    f" setweight(to_tsvector('{TEXT_SEARCH}', %s), 'C')"
-                    f" || setweight(to_tsvector('{TEXT_SEARCH}', %s), 'B')"
-                    f" || setweight(to_tsvector('{TEXT_SEARCH}', %s), 'A'))",
+                    " VALUES (%(doc)s, %(ordinal)s, %(page)s, %(locator)s, %(header)s, %(text)s, %(tokens)s,"
+                    f" %(vector)s, {_TSVECTOR.format(name='%(name)s', header='%(header)s', text='%(text)s')})",
                     [
-                        (
-                            doc_id,
-                            c.ordinal,
-                            c.page,
-                            c.locator,
-                            _clean(c.header),
-                            _clean(c.text),
-                            c.tokens,
-                            vectors[i],
-                            name,
-                            _clean(c.header),
-                            _clean(c.text),
-                        )
+                        {
+                            "doc": doc_id,
+                            "ordinal": c.ordinal,
+                            "page": c.page,
+                            "locator": c.locator,
+                            "header": _clean(c.header),
+                            "text": _clean(c.text),
+                            "tokens": c.tokens,
+                            "vector": vectors[i],
+                            "name": name,
+                            "config": config,
+                        }
                         for i, c in enumerate(chunks)
                     ],
                 )
@@ -478,15 +508,17 @@ class PostgresStore:
     def dense_search(self, vector: np.ndarray, n: int, where: SearchFilter) -> list[tuple[int, float]]:
         query = np.asarray(vector, dtype=np.float32)
         with self.pool.connection() as conn, conn.transaction():
+            self._refresh(conn)
             allowed = self._allowed_docs(conn, where)
             if allowed is not None and not allowed:
                 return []
             dims = set(self._hnsw_indexes(conn).values())
             if len(dims) == 1 and (dim := dims.pop()) == len(query):
-                # the index: half precision, a candidate list of EF_SEARCH; a filter keeps walking the
-                # graph until n pass it (pgvector 0.8's iterative scan), in roughly ranked order
+                # the index: half precision, a candidate list growing with the store; a filter keeps
+                # walking the graph until n pass it (pgvector 0.8's iterative scan), in roughly
+                # ranked order
                 column, probe = f"(vector::halfvec({dim}))", f"%s::halfvec({dim})"
-                conn.execute(f"SET LOCAL hnsw.ef_search = {max(EF_SEARCH, n)}")
+                conn.execute(f"SET LOCAL hnsw.ef_search = {ef_search(self._chunk_count, n)}")
                 conn.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
             else:
                 column, probe = "vector", "%s"
@@ -542,22 +574,55 @@ class PostgresStore:
                     f" WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION})"
                 )
 
-    def _idf(self, conn: Any, terms: Sequence[str]) -> dict[str, float]:
+    # -- keyword search -----------------------------------------------------------------------
+    def _refresh(self, conn: Any) -> None:
+        """Read the generation once; when another write has happened since the caches were filled,
+        forget the document frequencies and re-read the chunk count and the collections' languages."""
+        (generation,) = conn.execute("SELECT value::bigint FROM meta WHERE key = 'generation'").fetchone()
+        if generation == self._cache_generation:
+            return
+        self._idf_cache = {}
+        self._chunk_count = int(conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
+        self._collections = {str(r[0]) for r in conn.execute("SELECT DISTINCT collection FROM documents")}
+        self._languages = languages.recorded(
+            {
+                str(k): str(v)
+                for k, v in conn.execute("SELECT key, value FROM meta WHERE key LIKE 'language:%%'")
+            }
+        )
+        self._cache_generation = int(generation)
+
+    def _configs(self, where: SearchFilter | None = None) -> tuple[str, ...]:
+        """The text-search configurations of the collections ``where`` reaches: a query is reduced
+        to terms by each, so a German collection is searched with German stems and a Persian one
+        word for word (``_match``)."""
+        scope = self._collections
+        if where is not None and where.collection is not None:
+            scope = scope & {where.collection}
+        if where is not None and where.collections is not None:
+            scope = scope & where.collections
+        return tuple(sorted({self._languages.get(c, languages.DEFAULT) for c in scope})) or (
+            languages.DEFAULT,
+        )
+
+    @staticmethod
+    def _match(terms: Sequence[str], configs: Sequence[str], weights: str = "") -> tuple[str, list[Any]]:
+        """A ``tsquery`` expression matching any of ``terms`` as any of ``configs`` reduces them,
+        and its arguments."""
+        text = _tsquery(terms, weights)
+        sql = " || ".join("to_tsquery(%s::regconfig, %s)" for _ in configs)
+        return f"({sql})", [a for c in configs for a in (c, text)]
+
+    def _idf(self, conn: Any, terms: Sequence[str], configs: tuple[str, ...]) -> dict[str, float]:
         """BM25's inverse document frequency of each term over the chunks, ``ln(1 + (N - df +
         0.5) / (df + 0.5))``; counted once per term (an index scan) and kept until the store
-        changes."""
-        generation = self.generation()
-        if generation != self._idf_generation:
-            self._idf_cache, self._idf_generation = {}, generation
-            self._chunk_count = int(conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
+        changes (``_refresh``)."""
         for term in terms:
-            if term not in self._idf_cache:
-                (df,) = conn.execute(
-                    f"SELECT COUNT(*) FROM chunks WHERE tsv @@ to_tsquery('{TEXT_SEARCH}', %s)",
-                    (_tsquery([term]),),
-                ).fetchone()
-                self._idf_cache[term] = math.log(1 + (self._chunk_count - df + 0.5) / (df + 0.5))
-        return {t: self._idf_cache[t] for t in terms}
+            if (term, configs) not in self._idf_cache:
+                match, args = self._match([term], configs)
+                (df,) = conn.execute(f"SELECT COUNT(*) FROM chunks WHERE tsv @@ {match}", args).fetchone()
+                self._idf_cache[term, configs] = math.log(1 + (self._chunk_count - df + 0.5) / (df + 0.5))
+        return {t: self._idf_cache[t, configs] for t in terms}
 
     def keyword_search(self, query: str, n: int, where: SearchFilter) -> list[tuple[int, float]]:
         """Chunks holding any term, ranked as BM25 ranks them: each term's ``ts_rank`` (its
@@ -567,21 +632,24 @@ class PostgresStore:
         if not terms:
             return []
         with self.pool.connection() as conn:
+            self._refresh(conn)
             allowed = self._allowed_docs(conn, where)
             if allowed is not None and not allowed:
                 return []
-            idf = self._idf(conn, terms)
-            parts = " + ".join(
-                f"%s * ts_rank('{RANK_WEIGHTS}', tsv, to_tsquery('{TEXT_SEARCH}', %s), {RANK_NORMALIZATION})"
-                for _ in terms
-            )
-            args: list[Any] = [a for t in terms for a in (idf[t], _tsquery([t]))]
+            configs = self._configs(where)
+            idf = self._idf(conn, terms, configs)
+            parts, args = [], []
+            for term in terms:
+                match, match_args = self._match([term], configs)
+                parts.append(f"%s * ts_rank('{RANK_WEIGHTS}', tsv, {match}, {RANK_NORMALIZATION})")
+                args += [idf[term], *match_args]
             # the candidates: chunks holding a term that is not in most chunks ("2022" in a shelf
             # of 2022 filings), when the query has one; common terms still add to the score
             common = math.log(1 + (1 - COMMON_SHARE) / COMMON_SHARE)
             selective = [t for t in terms if idf[t] >= common] or terms
-            sql = f"SELECT id, {parts} AS s FROM chunks WHERE tsv @@ to_tsquery('{TEXT_SEARCH}', %s)"
-            args.append(_tsquery(selective))
+            match, match_args = self._match(selective, configs)
+            sql = f"SELECT id, {' + '.join(parts)} AS s FROM chunks WHERE tsv @@ {match}"
+            args += match_args
             if allowed is not None:
                 sql += " AND doc_id = ANY(%s)"
                 args.append(allowed)
@@ -590,12 +658,53 @@ class PostgresStore:
 
     def term_counts(self, term: str, doc_ids: Sequence[int]) -> tuple[int, int]:
         with self.pool.connection() as conn:
+            self._refresh(conn)
+            match, args = self._match([term], self._configs(), "AB")
             row = conn.execute(
-                "SELECT COUNT(*), COUNT(*) FILTER (WHERE doc_id = ANY(%s)) FROM chunks"
-                f" WHERE tsv @@ to_tsquery('{TEXT_SEARCH}', %s)",
-                ([int(i) for i in doc_ids], _tsquery([term], "AB")),
+                f"SELECT COUNT(*), COUNT(*) FILTER (WHERE doc_id = ANY(%s)) FROM chunks WHERE tsv @@ {match}",
+                [[int(i) for i in doc_ids], *args],
             ).fetchone()
         return int(row[1]), int(row[0])
+
+    # -- languages ----------------------------------------------------------------------------
+    @staticmethod
+    def _language(conn: Any, collection: str, exclusive: bool = False) -> str:
+        """The configuration ``collection`` is indexed with, read under the collection's advisory
+        lock (inside the caller's transaction): documents written into it share the lock and
+        ``set_language`` takes it alone, so no chunk is indexed with a language being replaced."""
+        lock = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+        conn.execute(f"SELECT {lock}(hashtext(%s))", ("industry_expert.language:" + collection,))
+        row = conn.execute(
+            "SELECT value FROM meta WHERE key = %s", (languages.META_PREFIX + collection,)
+        ).fetchone()
+        return languages.DEFAULT if row is None else str(row[0])
+
+    def languages(self) -> dict[str, str]:
+        return languages.recorded(self.all_meta())
+
+    def set_language(self, collection: str, language: str) -> int:
+        config = languages.text_search_config(language)
+        with self._write() as conn:
+            if conn.execute("SELECT 1 FROM pg_ts_config WHERE cfgname = %s", (config,)).fetchone() is None:
+                known = ", ".join(r[0] for r in conn.execute("SELECT cfgname FROM pg_ts_config ORDER BY 1"))
+                raise StoreError(
+                    f"PostgreSQL at {where_to(self.url)} has no text-search configuration {config!r} for "
+                    f"{language!r}; use one of {known} (simple keeps words whole, for any language)"
+                )
+            if self._language(conn, collection, exclusive=True) == config:
+                return 0
+            conn.execute(
+                "INSERT INTO meta(key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+                (languages.META_PREFIX + collection, config),
+            )
+            tsvector = _TSVECTOR.format(name="d.source || ' ' || d.label", header="c.header", text="c.text")
+            return int(
+                conn.execute(
+                    f"UPDATE chunks c SET tsv = {tsvector} FROM documents d"
+                    " WHERE d.id = c.doc_id AND d.collection = %(collection)s",
+                    {"config": config, "collection": collection},
+                ).rowcount
+            )
 
     def get_chunks(self, ids: Sequence[int]) -> list[Hit]:
         if not ids:

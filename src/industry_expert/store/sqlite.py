@@ -22,6 +22,7 @@ import numpy as np
 
 from ..errors import StoreError, WorkspaceError
 from ..types import Chunk, Hit
+from . import languages
 from .base import (
     DocumentRecord,
     SearchFilter,
@@ -157,6 +158,21 @@ class SQLiteStore:
 
     def generation(self) -> int:
         return int(self.get_meta("generation") or 0)
+
+    def languages(self) -> dict[str, str]:
+        return languages.recorded(self.all_meta())
+
+    def set_language(self, collection: str, language: str) -> int:
+        config = languages.text_search_config(language)
+        if not languages.stems_like_sqlite(config):
+            raise StoreError(
+                f"the SQLite store has one keyword index for every collection, which stems English and "
+                f"keeps the words of other scripts whole; it cannot index {language!r} ({config}): move "
+                "the workspace to PostgreSQL (`expert store migrate --to postgresql://...`) for a "
+                "language per collection, or leave --language out"
+            )
+        self.set_meta(languages.META_PREFIX + collection, config)
+        return 0  # the index is the same for every language it takes: nothing to redo
 
     # -- documents ----------------------------------------------------------------------------
     _DOC_COLUMNS = (
