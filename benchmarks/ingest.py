@@ -24,11 +24,15 @@ from common import FILINGS, OUT, local_postgres, machine, require
 from industry_expert import Workspace
 
 
-def run(embedder_name: str, store: str) -> dict:  # type: ignore[type-arg]
+def run(embedder_name: str, store: str, ocr: str = "auto") -> dict:  # type: ignore[type-arg]
     backend = "onnx" if embedder_name.startswith("onnx") else embedder_name
     path = OUT / f"ingest-{embedder_name}{'-pg' if store == 'postgresql' else ''}"
     shutil.rmtree(path, ignore_errors=True)
-    overrides = {"embedder.backend": backend, "embedder.quantize": embedder_name != "onnx-fp32"}
+    overrides = {
+        "embedder.backend": backend,
+        "embedder.quantize": embedder_name != "onnx-fp32",
+        "ingest.ocr": ocr,
+    }
     if store == "postgresql":
         overrides["store.url"] = local_postgres(f"ingest_{int(time.time())}")
     ws = Workspace.init(path, overrides)
@@ -43,6 +47,7 @@ def run(embedder_name: str, store: str) -> dict:  # type: ignore[type-arg]
     tokens = ws.status(check=False)["tokens"]
     result = {
         "store": store,
+        "ocr": ocr,
         "embedder": embedder.name,
         "machine": machine(),
         "files": len(report.added),
@@ -66,11 +71,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--embedder", default="onnx", help="sentence-transformers | onnx | onnx-fp32")
     parser.add_argument("--store", default="sqlite", help="sqlite, postgresql, or both: sqlite,postgresql")
+    parser.add_argument("--ocr", default="auto", help="auto | never | always (ingest.ocr)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     require(FILINGS)
     for store in args.store.split(","):
-        result = run(args.embedder, store)
+        result = run(args.embedder, store, args.ocr)
         print(
             json.dumps(result) if args.json else "\n".join(f"{k:22} {v}" for k, v in result.items()),
             flush=True,
