@@ -36,7 +36,7 @@ from .base import (
 from .sqlite_errors import guard_methods
 from .vectors import VectorMatrix
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: chunk_log (a store of version 1 is brought to 2 when opened for writing)
 # How the keyword index splits and stems words; routing's in-memory index of document names uses
 # the same, so both match a word alike.
 TOKENIZER = "porter unicode61 remove_diacritics 2"
@@ -85,7 +85,25 @@ CREATE TABLE IF NOT EXISTS staged_vectors (
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
     doc, header, text, tokenize = 'TOKENIZER'
 );
+-- Which chunks changed, in order, written by the same transaction as the change: what an index
+-- kept beside the rows (the vector matrix of each reader) reads to catch up instead of loading
+-- every row again. A chunk named here was added, deleted or given a new vector; its row now
+-- says which. AUTOINCREMENT: a number is never reused, so "everything after N" stays exact.
+CREATE TABLE IF NOT EXISTS chunk_log (seq INTEGER PRIMARY KEY AUTOINCREMENT, chunk_id INTEGER NOT NULL);
+CREATE TRIGGER IF NOT EXISTS chunk_log_insert AFTER INSERT ON chunks
+    BEGIN INSERT INTO chunk_log(chunk_id) VALUES (new.id); END;
+CREATE TRIGGER IF NOT EXISTS chunk_log_delete AFTER DELETE ON chunks
+    BEGIN INSERT INTO chunk_log(chunk_id) VALUES (old.id); END;
+CREATE TRIGGER IF NOT EXISTS chunk_log_vector AFTER UPDATE OF vector ON chunks
+    BEGIN INSERT INTO chunk_log(chunk_id) VALUES (new.id); END;
 """.replace("TOKENIZER", TOKENIZER)
+
+
+# versions the schema script brings to SCHEMA_VERSION by itself (CREATE ... IF NOT EXISTS)
+_UPGRADES = frozenset({"1"})
+# the log is cut back to this many entries per stored chunk by ``optimize`` (a reader further
+# behind than the cut loads every row again, as it would without a log)
+LOG_PER_CHUNK = 1
 
 
 def _fts_query(query: str) -> str:
@@ -133,10 +151,12 @@ class SQLiteStore:
                 f"{path} is not a usable workspace database ({exc}); restore it from a backup, or run "
                 "expert init in a new folder and ingest again"
             ) from None
-        if version is None and not self.read_only:
-            self.set_meta("schema_version", SCHEMA_VERSION)
-        elif version is not None and version != SCHEMA_VERSION:
+        if (version is None or version in _UPGRADES) and not self.read_only:
+            self.set_meta("schema_version", SCHEMA_VERSION)  # the schema script made what it lacked
+        elif version is not None and version != SCHEMA_VERSION and version not in _UPGRADES:
             raise WorkspaceError(f"{path} has store schema {version}; this version reads {SCHEMA_VERSION}")
+        # a read-only copy of a version-1 store has no log: its readers load every row instead
+        self.logged = version != "1" or not self.read_only
         self.vectors = VectorMatrix()
 
     # -- metadata -----------------------------------------------------------------------------
@@ -331,14 +351,48 @@ class SQLiteStore:
     def _load_vectors(self) -> None:
         if self.vectors.fresh(self.generation()):
             return
-        self.db.execute("BEGIN")  # one snapshot for the generation, the count and the rows
+        self.db.execute("BEGIN")  # one snapshot for the generation, the log and the rows
         try:
             generation = self.generation()
+            seq = self._log_seq() if self.logged else None
+            if seq is not None and self.vectors.seq is not None and self._catch_up(self.vectors.seq, seq):
+                self.vectors.generation = generation
+                return
             count, width = self.db.execute("SELECT COUNT(*), MAX(length(vector)) FROM chunks").fetchone()
             rows = self.db.execute("SELECT id, doc_id, vector FROM chunks ORDER BY id")
-            self.vectors.load(rows, count, (width or 0) // 4, generation)
+            self.vectors.load(rows, count, (width or 0) // 4, generation, seq)
         finally:
             self.db.execute("COMMIT")
+
+    def _log_seq(self) -> int:
+        """The number of the last log entry ever written (kept by SQLite even when the entries
+        themselves have been cut)."""
+        row = self.db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'chunk_log'").fetchone()
+        return 0 if row is None else int(row[0])
+
+    def _catch_up(self, since: int, seq: int) -> bool:
+        """Apply the chunks the log names after ``since`` to the vector matrix; False (nothing
+        applied) when the log no longer reaches back to ``since``, or when so much changed that
+        loading every row is as cheap (a reindex)."""
+        if seq == since:
+            return True  # a write that changed no chunk (a summary, a setting)
+        oldest = self.db.execute("SELECT MIN(seq) FROM chunk_log").fetchone()[0]
+        if oldest is None or oldest > since + 1:
+            return False  # cut by optimize since this reader last looked
+        changed = [
+            r[0] for r in self.db.execute("SELECT DISTINCT chunk_id FROM chunk_log WHERE seq > ?", (since,))
+        ]
+        if len(changed) > max(1000, len(self.vectors.ids) // 4):
+            return False
+        rows = []
+        for start in range(0, len(changed), 500):  # under SQLite's limit on bound parameters
+            part = changed[start : start + 500]
+            marks = ",".join("?" * len(part))
+            rows += self.db.execute(
+                f"SELECT id, doc_id, vector FROM chunks WHERE id IN ({marks})", part
+            ).fetchall()
+        present = {int(r[0]) for r in rows}
+        return self.vectors.apply(rows, [i for i in changed if i not in present], seq)
 
     def _allowed_docs(self, where: SearchFilter) -> np.ndarray | None:
         """The ids of the documents inside ``where``, or None when it restricts nothing."""
@@ -515,6 +569,11 @@ class SQLiteStore:
     def optimize(self) -> None:
         if not self.read_only:
             self.db.execute("PRAGMA optimize")  # refreshes the planner's statistics where they drifted
+            # the log keeps about one entry per stored chunk (at least 10,000): enough for readers
+            # to catch up after ordinary ingests; one further behind loads every row instead
+            (chunks,) = self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()
+            keep = max(10_000, int(chunks * LOG_PER_CHUNK))
+            self.db.execute("DELETE FROM chunk_log WHERE seq <= ?", (self._log_seq() - keep,))
 
     def stats(self) -> StoreStats:
         documents, chunks, tokens = self.db.execute(
