@@ -30,18 +30,29 @@ def test_the_matrix_applies_adds_replacements_and_deletions() -> None:
     assert m.apply([(1, 10, blob(0, 1))], [2], seq=5)
     found = m.search(np.array(unit(0, 1), dtype=np.float32), 5, None)
     assert [i for i, _ in found][0] == 1 and 2 not in [i for i, _ in found] and len(found) == 2
-    assert m.seq == 5 and m.size - m.dead == 2
+    assert m.seq == 5 and m.live == 2
     # a filter still applies to rows added later
     assert [i for i, _ in m.search(np.array(unit(1, 1), dtype=np.float32), 5, np.array([11]))] == [3]
     # a vector of another size is refused whole: the caller loads every row instead
     assert not m.apply([(4, 12, np.ones(3, dtype=np.float32).tobytes())], [], seq=6) and m.seq == 5
 
 
+def test_small_writes_go_beside_the_matrix_and_are_merged_later() -> None:
+    m = VectorMatrix()
+    m.load([(i, 1, blob(1, i)) for i in range(1, 9)], 8, 2, generation=1, seq=8)
+    loaded = m.matrix
+    assert m.apply([(9, 2, blob(0, 1))], [], seq=9)
+    assert m.matrix is loaded and m.extra_ids.tolist() == [9]  # the large matrix was not copied
+    assert m.apply([(9, 2, blob(1, 0))], [], seq=10)  # replaced while still beside it
+    assert m.extra_ids.tolist() == [9] and m.search(np.array([1, 0], dtype=np.float32), 1, None)[0][0] == 9
+    assert m.apply([], [9], seq=11) and m.live == 8
+
+
 def test_deleted_rows_are_compacted_away() -> None:
     m = VectorMatrix()
     m.load([(i, 1, blob(1, i)) for i in range(1, 9)], 8, 2, generation=1, seq=8)
     assert m.apply([], [1, 2, 3], seq=11)
-    assert m.dead == 0 and m.size == 5 and sorted(m.ids[: m.size].tolist()) == [4, 5, 6, 7, 8]
+    assert m.dead == 0 and m.live == 5 and sorted(m.ids.tolist()) == [4, 5, 6, 7, 8]
 
 
 def test_a_reader_catches_up_from_the_log_instead_of_reloading(tmp_path: Path) -> None:

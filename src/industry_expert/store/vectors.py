@@ -19,19 +19,28 @@ from ..errors import StoreError
 class VectorMatrix:
     """Every vector of a store with its chunk id and document id, for exact cosine search.
 
-    Rows ``[0, size)`` of ``matrix`` are in use; a row whose id is -1 belongs to a chunk deleted or
-    replaced since the load (``apply``), and is compacted away once a quarter of the rows are
-    such. ``seq`` is the store's change-log position the matrix reflects (None: unknown).
+    ``matrix`` holds the rows as loaded, ``extra`` the rows added since (``apply``), so that a
+    small write never copies the large matrix; a loaded row whose id is -1 belongs to a chunk
+    deleted or replaced since. Both are merged into one matrix when ``extra`` outgrows an eighth
+    of it or a quarter of its rows are dead. ``seq`` is the store's change-log position the
+    matrix reflects (None: unknown).
     """
 
     def __init__(self) -> None:
         self.matrix: np.ndarray | None = None
         self.ids = np.zeros(0, dtype=np.int64)
         self.doc_ids = np.zeros(0, dtype=np.int64)
-        self.size = 0
+        self.extra = np.zeros((0, 0), dtype=np.float32)
+        self.extra_ids = np.zeros(0, dtype=np.int64)
+        self.extra_doc_ids = np.zeros(0, dtype=np.int64)
         self.dead = 0
         self.generation = -1
         self.seq: int | None = None
+
+    @property
+    def live(self) -> int:
+        """How many chunks the matrix answers for."""
+        return len(self.ids) - self.dead + len(self.extra_ids)
 
     def fresh(self, generation: int) -> bool:
         """Whether the matrix holds the store as of ``generation``."""
@@ -51,13 +60,14 @@ class VectorMatrix:
         matrix = np.zeros((count, dim), dtype=np.float32)
         ids = np.zeros(count, dtype=np.int64)
         doc_ids = np.zeros(count, dtype=np.int64)
-        n = -1
         for n, (chunk_id, doc_id, blob) in enumerate(rows):
             ids[n], doc_ids[n] = chunk_id, doc_id
             if len(blob) == dim * 4:
                 matrix[n] = np.frombuffer(blob, dtype=np.float32)
-        self.matrix, self.ids, self.doc_ids = matrix, ids, doc_ids
-        self.size, self.dead, self.generation, self.seq = n + 1, 0, generation, seq
+        self.matrix, self.ids, self.doc_ids, self.dead = matrix, ids, doc_ids, 0
+        self.extra = np.zeros((0, dim), dtype=np.float32)
+        self.extra_ids, self.extra_doc_ids = ids[:0].copy(), ids[:0].copy()
+        self.generation, self.seq = generation, seq
 
     def apply(self, rows: Sequence[tuple[int, int, bytes]], deleted: Sequence[int], seq: int) -> bool:
         """Bring the matrix up to change-log position ``seq``: ``rows`` (chunk id, document id,
@@ -66,50 +76,55 @@ class VectorMatrix:
         another embedder: the caller loads every row instead)."""
         assert self.matrix is not None
         dim = self.matrix.shape[1]
-        if rows and self.size - self.dead == 0:  # nothing live: the matrix takes the new size
+        if rows and self.live == 0:  # nothing live: the matrix takes the new vectors' size
+            self.load([], 0, len(rows[0][2]) // 4, self.generation, self.seq)
             dim = len(rows[0][2]) // 4
-            self.matrix, self.size, self.dead = np.zeros((0, dim), dtype=np.float32), 0, 0
-            self.ids, self.doc_ids = self.ids[:0], self.doc_ids[:0]
         if any(len(r[2]) != dim * 4 for r in rows):
             return False
         touched = np.array([int(r[0]) for r in rows] + [int(i) for i in deleted], dtype=np.int64)
-        stale = np.flatnonzero(np.isin(self.ids[: self.size], touched))
+        stale = np.flatnonzero(np.isin(self.ids, touched))
         self.ids[stale] = -1
         self.dead += len(stale)
-        need = self.size + len(rows)
-        if need > len(self.matrix):
-            grown = max(need, int(len(self.matrix) * 1.25) + 16)
-            self.matrix = np.resize(self.matrix, (grown, dim))
-            self.ids = np.resize(self.ids, grown)
-            self.doc_ids = np.resize(self.doc_ids, grown)
-        for offset, (chunk_id, doc_id, blob) in enumerate(rows):
-            n = self.size + offset
-            self.ids[n], self.doc_ids[n] = int(chunk_id), int(doc_id)
-            self.matrix[n] = np.frombuffer(blob, dtype=np.float32)
-        self.size = need
+        keep = ~np.isin(self.extra_ids, touched)
+        added = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.float32).reshape(len(rows), dim)
+        self.extra = np.concatenate([self.extra[keep], added])
+        self.extra_ids = np.concatenate([self.extra_ids[keep], [int(r[0]) for r in rows]]).astype(np.int64)
+        self.extra_doc_ids = np.concatenate([self.extra_doc_ids[keep], [int(r[1]) for r in rows]]).astype(
+            np.int64
+        )
         self.seq = seq
-        if self.dead > self.size // 4:
-            keep = np.flatnonzero(self.ids[: self.size] >= 0)
-            self.matrix, self.ids, self.doc_ids = self.matrix[keep], self.ids[keep], self.doc_ids[keep]
-            self.size, self.dead = len(keep), 0
+        if len(self.extra_ids) > max(1024, len(self.ids) // 8) or self.dead > len(self.ids) // 4:
+            live = np.flatnonzero(self.ids >= 0)
+            self.matrix = np.concatenate([self.matrix[live], self.extra])
+            self.ids = np.concatenate([self.ids[live], self.extra_ids])
+            self.doc_ids = np.concatenate([self.doc_ids[live], self.extra_doc_ids])
+            self.extra, self.dead = self.extra[:0], 0
+            self.extra_ids, self.extra_doc_ids = self.extra_ids[:0], self.extra_doc_ids[:0]
         return True
 
     def search(self, vector: np.ndarray, n: int, allowed_docs: np.ndarray | None) -> list[tuple[int, float]]:
         """Up to ``n`` ``(chunk id, cosine)`` best first, among ``allowed_docs`` when given."""
-        if self.matrix is None or self.size - self.dead == 0:
+        if self.matrix is None or self.live == 0:
             return []
         if self.matrix.shape[1] != len(vector):
             raise StoreError(
                 f"the query vector has {len(vector)} dimensions but the stored ones {self.matrix.shape[1]}; "
                 "run `expert reindex`"
             )
-        scores = self.matrix[: self.size] @ np.asarray(vector, dtype=np.float32)
-        ids, doc_ids = self.ids[: self.size], self.doc_ids[: self.size]
-        if self.dead:
-            scores[ids < 0] = -np.inf
-        if allowed_docs is not None:
-            scores = np.where(np.isin(doc_ids, allowed_docs), scores, -np.inf)
-        n = min(n, len(scores))
-        top = np.argpartition(-scores, n - 1)[:n]
-        top = top[np.argsort(-scores[top])]
-        return [(int(ids[i]), float(scores[i])) for i in top if np.isfinite(scores[i])]
+        query = np.asarray(vector, dtype=np.float32)
+        found: list[tuple[int, float]] = []
+        for matrix, ids, doc_ids in (
+            (self.matrix, self.ids, self.doc_ids),
+            (self.extra, self.extra_ids, self.extra_doc_ids),
+        ):
+            if not len(ids):
+                continue
+            scores = matrix @ query
+            if matrix is self.matrix and self.dead:
+                scores[ids < 0] = -np.inf
+            if allowed_docs is not None:
+                scores = np.where(np.isin(doc_ids, allowed_docs), scores, -np.inf)
+            m = min(n, len(scores))
+            top = np.argpartition(-scores, m - 1)[:m]
+            found += [(int(ids[i]), float(scores[i])) for i in top if np.isfinite(scores[i])]
+        return sorted(found, key=lambda hit: -hit[1])[:n]
