@@ -8,6 +8,9 @@ writer stores a document of 20 chunks, and the reader's next search is timed; th
 the catching up turned off.
 
     .venv/bin/python benchmarks/catch_up.py --sizes 100000,1000000
+
+It also times what the log costs a writer: 500 documents of 20 chunks stored into a fresh store
+with the log's triggers and into one without them, alternately, three times each.
 """
 
 from __future__ import annotations
@@ -54,12 +57,48 @@ def one_write_then_search(db: Path, catch_up: bool, rng: np.random.Generator) ->
     return {"first_search_s": round(first, 2), "search_after_write_ms": round(after * 1000, 1)}
 
 
+def write_cost(rounds: int = 3, documents: int = 500) -> None:
+    rng = np.random.default_rng(1)
+    vectors = rng.standard_normal((20, DIM)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    chunks = [Chunk(" ".join(f"w{j}" for j in rng.integers(0, 5000, 60)), "h", i) for i in range(20)]
+    times: dict[str, list[float]] = {"with the log": [], "without": []}
+    for _ in range(rounds):
+        for kind in times:
+            with tempfile.TemporaryDirectory(dir=OUT) as tmp:
+                store = SQLiteStore(Path(tmp) / "store.db")
+                if kind == "without":
+                    store.db.executescript(
+                        "DROP TRIGGER chunk_log_insert; DROP TRIGGER chunk_log_delete; DROP TRIGGER chunk_log_vector;"
+                    )
+                t0 = time.perf_counter()
+                for d in range(documents):
+                    record = DocumentRecord(f"/w/{d}.txt", f"w/{d}.txt", "default", str(d), 1, 1, "w", "w")
+                    store.put_document(record, chunks, vectors)
+                times[kind].append(time.perf_counter() - t0)
+                store.close()
+    best = {kind: min(values) for kind, values in times.items()}
+    print(
+        json.dumps(
+            {
+                "write_cost": f"{documents} documents x 20 chunks",
+                **{f"{kind}_s": round(v, 2) for kind, v in best.items()},
+                "log_overhead_pct": round(100 * (best["with the log"] / best["without"] - 1), 1),
+            }
+        ),
+        flush=True,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="100000,1000000")
+    parser.add_argument("--no-write-cost", action="store_true")
     args = parser.parse_args()
     print(f"# {machine()}")
-    for size in [int(s) for s in args.sizes.split(",")]:
+    if not args.no_write_cost:
+        write_cost()
+    for size in [int(s) for s in args.sizes.split(",") if s]:
         source = OUT / f"latency-{size}-real" / "store.db"
         if not source.exists():
             print(f"# {source} is missing: run search_latency.py --vectors real --sizes {size} first")
