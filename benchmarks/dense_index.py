@@ -33,6 +33,7 @@ import argparse
 import json
 import os
 import time
+from collections.abc import Callable
 
 import numpy as np
 from common import OUT, machine, questions
@@ -224,18 +225,26 @@ def run_size(size: int, base: np.ndarray, queries: np.ndarray, designs: set[str]
         index.add(matrix)
         built = time.perf_counter() - t0
         faiss.omp_set_num_threads(1)  # one query at a time: threads cost more than they give
-        for nprobe, r in ((16, 100), (32, 200), (64, 400), (128, 800), (128, 400)):
-            index.nprobe = nprobe
 
-            def ivf_rescore(q: np.ndarray, r: int = r) -> np.ndarray:
+        def rescored(
+            r: int, rows_of: Callable[[np.ndarray], np.ndarray]
+        ) -> Callable[[np.ndarray], np.ndarray]:
+            """A search: the index's best ``r`` (in id order: fewer page faults in a file), re-scored
+            against the vectors ``rows_of`` gives for those ids."""
+
+            def search(q: np.ndarray) -> np.ndarray:
                 _, found = index.search(q[None, :], r)
-                short = found[0][found[0] >= 0]
-                exact = matrix[short] @ q
+                short = np.sort(found[0][found[0] >= 0])
+                exact = rows_of(short).astype(np.float32) @ q
                 return short[np.argsort(-exact)[:10]]
 
+            return search
+
+        for nprobe, r in ((16, 100), (32, 200), (64, 400), (128, 800), (128, 400)):
+            index.nprobe = nprobe
             emit(
                 f"faiss ivfpq {lists} lists nprobe {nprobe} + rescore {r}",
-                **measure(ivf_rescore, queries, truth),
+                **measure(rescored(r, lambda ids: matrix[ids]), queries, truth),
                 build_s=round(built, 1),
                 codes_mb=round(size * 48 / 1e6),
             )
@@ -247,16 +256,9 @@ def run_size(size: int, base: np.ndarray, queries: np.ndarray, designs: set[str]
         before = _rss_mb()
         for nprobe, r in ((64, 400), (128, 800)):
             index.nprobe = nprobe
-
-            def f16_rescore(q: np.ndarray, r: int = r) -> np.ndarray:
-                _, found = index.search(q[None, :], r)
-                short = np.sort(found[0][found[0] >= 0])  # in file order: fewer page faults
-                exact = half[short].astype(np.float32) @ q
-                return short[np.argsort(-exact)[:10]]
-
             emit(
                 f"faiss ivfpq {lists} lists nprobe {nprobe} + f16 mmap rescore {r}",
-                **measure(f16_rescore, queries, truth),
+                **measure(rescored(r, lambda ids: half[ids]), queries, truth),
                 rss_before_mb=before,
                 rss_after_mb=_rss_mb(),
                 peak_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
@@ -266,61 +268,38 @@ def run_size(size: int, base: np.ndarray, queries: np.ndarray, designs: set[str]
         # read-ahead), and row by row with positioned reads (no mapping at all)
         import mmap
 
-        offset = 128  # np.save's header for this shape fits in 128 bytes
+        offset, row_bytes = 128, DIM * 2  # np.save's header for this shape fits in 128 bytes
+        index.nprobe = 128
         with open(half_path, "rb") as handle:
             mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
             mapped.madvise(mmap.MADV_RANDOM)
             rows = np.frombuffer(mapped, dtype=np.float16, offset=offset).reshape(size, DIM)
-            before = _rss_mb()
-            index.nprobe = 128
 
-            def random_map(q: np.ndarray) -> np.ndarray:
-                _, found = index.search(q[None, :], 800)
-                short = np.sort(found[0][found[0] >= 0])
-                exact = rows[short].astype(np.float32) @ q
-                return short[np.argsort(-exact)[:10]]
+            def positioned(ids: np.ndarray) -> np.ndarray:
+                data = b"".join(
+                    os.pread(handle.fileno(), row_bytes, offset + int(i) * row_bytes) for i in ids
+                )
+                return np.frombuffer(data, dtype=np.float16).reshape(-1, DIM)
 
-            emit(
-                f"faiss ivfpq {lists} lists nprobe 128 + f16 mmap MADV_RANDOM rescore 800",
-                **measure(random_map, queries, truth),
-                rss_before_mb=before,
-                rss_after_mb=_rss_mb(),
-            )
+            for how, rows_of in (("mmap MADV_RANDOM", lambda ids: rows[ids]), ("pread", positioned)):
+                before = _rss_mb()
+                emit(
+                    f"faiss ivfpq {lists} lists nprobe 128 + f16 {how} rescore 800",
+                    **measure(rescored(800, rows_of), queries, truth),
+                    rss_before_mb=before,
+                    rss_after_mb=_rss_mb(),
+                )
             del rows
             mapped.close()
-            fd = handle.fileno()
-            row_bytes = DIM * 2
-            before = _rss_mb()
-
-            def positioned(q: np.ndarray) -> np.ndarray:
-                _, found = index.search(q[None, :], 800)
-                short = np.sort(found[0][found[0] >= 0])
-                data = b"".join(os.pread(fd, row_bytes, offset + int(i) * row_bytes) for i in short)
-                exact = np.frombuffer(data, dtype=np.float16).reshape(-1, DIM).astype(np.float32) @ q
-                return short[np.argsort(-exact)[:10]]
-
-            emit(
-                f"faiss ivfpq {lists} lists nprobe 128 + f16 pread rescore 800",
-                **measure(positioned, queries, truth),
-                rss_before_mb=before,
-                rss_after_mb=_rss_mb(),
-            )
         half_path.unlink()
         low, high = matrix.min(axis=0), matrix.max(axis=0)
         step = (high - low) / 255
         sq8 = np.round((matrix - low) / step).astype(np.uint8)
         for nprobe, r in ((64, 400), (128, 800)):
             index.nprobe = nprobe
-
-            def sq8_rescore(q: np.ndarray, r: int = r) -> np.ndarray:
-                _, found = index.search(q[None, :], r)
-                short = found[0][found[0] >= 0]
-                approx = (sq8[short].astype(np.float32) * step + low) @ q
-                return short[np.argsort(-approx)[:10]]
-
             emit(
                 f"faiss ivfpq {lists} lists nprobe {nprobe} + sq8 rescore {r}",
-                **measure(sq8_rescore, queries, truth),
+                **measure(rescored(r, lambda ids: sq8[ids] * step + low), queries, truth),
                 codes_mb=round(size * (48 + DIM) / 1e6),
             )
 

@@ -300,12 +300,17 @@ class PostgresStore:
             row = conn.execute("SELECT value FROM meta WHERE key = %s", (key,)).fetchone()
         return None if row is None else str(row[0])
 
+    @staticmethod
+    def _put_meta(conn: Any, key: str, value: str) -> None:
+        """Set one meta entry on ``conn`` (inside the caller's transaction, if any)."""
+        conn.execute(
+            "INSERT INTO meta(key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+            (key, value),
+        )
+
     def set_meta(self, key: str, value: str) -> None:
         with self.pool.connection() as conn:
-            conn.execute(
-                "INSERT INTO meta(key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
-                (key, value),
-            )
+            self._put_meta(conn, key, value)
 
     def all_meta(self) -> dict[str, str]:
         with self.pool.connection() as conn:
@@ -693,10 +698,7 @@ class PostgresStore:
                 )
             if self._language(conn, collection, exclusive=True) == config:
                 return 0
-            conn.execute(
-                "INSERT INTO meta(key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
-                (languages.META_PREFIX + collection, config),
-            )
+            self._put_meta(conn, languages.META_PREFIX + collection, config)
             tsvector = _TSVECTOR.format(name="d.source || ' ' || d.label", header="c.header", text="c.text")
             return int(
                 conn.execute(
@@ -779,11 +781,7 @@ class PostgresStore:
             ).rowcount
             conn.execute("DELETE FROM staged_vectors")
             for key, value in (meta or {}).items():
-                conn.execute(
-                    "INSERT INTO meta(key, value) VALUES (%s, %s)"
-                    " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
-                    (key, value),
-                )
+                self._put_meta(conn, key, value)
         return int(changed)
 
     def stats(self) -> StoreStats:

@@ -156,7 +156,7 @@ class SQLiteStore:
         elif version is not None and version != SCHEMA_VERSION and version not in _UPGRADES:
             raise WorkspaceError(f"{path} has store schema {version}; this version reads {SCHEMA_VERSION}")
         # a read-only copy of a version-1 store has no log: its readers load every row instead
-        self.logged = version != "1" or not self.read_only
+        self.logged = version not in _UPGRADES or not self.read_only
         self.vectors = VectorMatrix()
 
     # -- metadata -----------------------------------------------------------------------------
@@ -364,6 +364,15 @@ class SQLiteStore:
         finally:
             self.db.execute("COMMIT")
 
+    def _by_chunk_ids(self, select: str, ids: Sequence[int]) -> list[tuple[Any, ...]]:
+        """The rows of ``select`` (whose ``IN ({})`` takes the ids) for ``ids``, asked 500 at a
+        time: under SQLite's limit on bound parameters."""
+        rows: list[tuple[Any, ...]] = []
+        for start in range(0, len(ids), 500):
+            part = list(ids[start : start + 500])
+            rows += self.db.execute(select.format(",".join("?" * len(part))), part).fetchall()
+        return rows
+
     def _log_seq(self) -> int:
         """The number of the last log entry ever written (kept by SQLite even when the entries
         themselves have been cut)."""
@@ -384,13 +393,7 @@ class SQLiteStore:
         ]
         if len(changed) > max(1000, len(self.vectors.ids) // 4):
             return False
-        rows = []
-        for start in range(0, len(changed), 500):  # under SQLite's limit on bound parameters
-            part = changed[start : start + 500]
-            marks = ",".join("?" * len(part))
-            rows += self.db.execute(
-                f"SELECT id, doc_id, vector FROM chunks WHERE id IN ({marks})", part
-            ).fetchall()
+        rows = self._by_chunk_ids("SELECT id, doc_id, vector FROM chunks WHERE id IN ({})", changed)
         present = {int(r[0]) for r in rows}
         return self.vectors.apply(rows, [i for i in changed if i not in present], seq)
 
@@ -443,16 +446,14 @@ class SQLiteStore:
     def get_chunks(self, ids: Sequence[int]) -> list[Hit]:
         if not ids:
             return []
-        rows: dict[int, tuple[Any, ...]] = {}
-        for start in range(0, len(ids), 500):  # under SQLite's limit on bound parameters
-            part = list(ids[start : start + 500])
-            marks = ",".join("?" * len(part))
-            for r in self.db.execute(
+        rows = {
+            r[0]: r
+            for r in self._by_chunk_ids(
                 "SELECT c.id, d.source, c.page, c.locator, c.text, c.header, d.title, d.collection, d.id"
-                f" FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE c.id IN ({marks})",
-                part,
-            ):
-                rows[r[0]] = r
+                " FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE c.id IN ({})",
+                ids,
+            )
+        }
         return [
             Hit(
                 chunk_id=i,
