@@ -66,20 +66,31 @@ def _words(text: str) -> frozenset[str]:
     return frozenset(re.findall(r"\w+", text.lower()))
 
 
-def collapse_duplicates(hits: Sequence[Hit], threshold: float) -> list[Hit]:
-    """Drop each hit whose words overlap a higher-ranked hit's by ``threshold`` (Jaccard)."""
+def collapse_duplicates(hits: Sequence[Hit], threshold: float, limit: int | None = None) -> list[Hit]:
+    """Drop each hit whose words overlap a higher-ranked hit's by ``threshold`` (Jaccard); stop
+    once ``limit`` are kept."""
     kept: list[Hit] = []
     seen: list[frozenset[str]] = []
     for hit in hits:
+        if limit is not None and len(kept) >= limit:
+            break
         words = _words(hit.text)
-        duplicate = any(
-            words == other or (words and other and len(words & other) / len(words | other) >= threshold)
-            for other in seen
-        )
-        if not duplicate:
+        if not any(_near(words, other, threshold) for other in seen):
             kept.append(hit)
             seen.append(words)
     return kept
+
+
+def _near(a: frozenset[str], b: frozenset[str], threshold: float) -> bool:
+    """Whether the Jaccard overlap of ``a`` and ``b`` reaches ``threshold``, without building
+    their union; sets whose sizes alone rule it out are not intersected."""
+    if a == b:
+        return True
+    small, large = sorted((len(a), len(b)))
+    if not small or small < threshold * large:  # |a & b| / |a | b| <= small / large
+        return False
+    common = len(a & b)
+    return common >= threshold * (len(a) + len(b) - common)
 
 
 def name_text(source: str, title: str) -> str:
@@ -230,7 +241,7 @@ class Retriever:
         hits = [replace(h, score=scores[h.chunk_id]) for h in self.store.get_chunks([i for i, _ in ranked])]
         if settings.route_weight > 0 and len(runs) > 1:
             hits = self._route(query, hits)
-        return collapse_duplicates(hits, settings.dedupe_threshold)[:k], best
+        return collapse_duplicates(hits, settings.dedupe_threshold, k), best
 
     def _route(self, query: str, hits: list[Hit]) -> list[Hit]:
         """Raise the fused passages of the documents ``query`` names (``Router``): the first named
