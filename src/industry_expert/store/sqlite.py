@@ -14,7 +14,8 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Sequence
+import uuid
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ import numpy as np
 
 from ..errors import StoreError, WorkspaceError
 from ..types import Chunk, Hit
-from . import languages
+from . import dense_index, derived, languages
 from .base import (
     DocumentRecord,
     SearchFilter,
@@ -33,6 +34,8 @@ from .base import (
     read_text,
     store_text,
 )
+from .dense_index import DenseIndex
+from .keyword_index import KeywordIndex
 from .sqlite_errors import guard_methods
 from .vectors import VectorMatrix
 
@@ -151,6 +154,10 @@ class SQLiteStore:
                 f"{path} is not a usable workspace database ({exc}); restore it from a backup, or run "
                 "expert init in a new folder and ingest again"
             ) from None
+        if not self.read_only:  # names the store to the indexes kept beside it
+            self.db.execute(
+                "INSERT OR IGNORE INTO meta(key, value) VALUES ('store_id', ?)", (uuid.uuid4().hex,)
+            )
         if (version is None or version in _UPGRADES) and not self.read_only:
             self.set_meta("schema_version", SCHEMA_VERSION)  # the schema script made what it lacked
         elif version is not None and version != SCHEMA_VERSION and version not in _UPGRADES:
@@ -158,6 +165,10 @@ class SQLiteStore:
         # a read-only copy of a version-1 store has no log: its readers load every row instead
         self.logged = version not in _UPGRADES or not self.read_only
         self.vectors = VectorMatrix()
+        # the indexes kept beside the database for large stores, derived from its rows and log
+        store_id = self.get_meta("store_id") if self.logged else None
+        self.keyword = KeywordIndex(path.with_name(path.name + ".keyword"), store_id) if store_id else None
+        self.dense = DenseIndex(path.with_name(path.name + ".dense"), store_id) if store_id else None
 
     # -- metadata -----------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
@@ -414,16 +425,120 @@ class SQLiteStore:
         return np.array([r[0] for r in self.db.execute(sql, args)], dtype=np.int64)
 
     def dense_search(self, vector: np.ndarray, n: int, where: SearchFilter) -> list[tuple[int, float]]:
+        index = self._dense_index()
+        if index is not None:
+            if index.dim != len(vector):
+                raise StoreError(
+                    f"the query vector has {len(vector)} dimensions but the stored ones {index.dim}; "
+                    "run `expert reindex`"
+                )
+            return index.search(vector, n, self._allowed_docs(where))
         self._load_vectors()
         return self.vectors.search(vector, n, self._allowed_docs(where))
 
+    def _dense_index(self) -> DenseIndex | None:
+        """The IVF-PQ index with the changes since its generation applied, or None (the exact
+        matrix answers) when the store has none usable: below its size, or behind a log cut."""
+        index = self.dense
+        if index is None:
+            return None
+        seq = self._log_seq()
+        if index.opened and index.applied == seq:
+            return index
+        self.db.execute("BEGIN")  # one snapshot for the log position and the rows
+        try:
+            seq = self._log_seq()
+            recorded = index.recorded()
+            if recorded is None:
+                index.close()
+                return None
+            if (not index.opened or recorded["seq"] != index.seq) and not index.open():
+                return None
+            if not self._dense_catch_up(index, seq):
+                index.close()
+                return None
+            if not index.verified:  # first use in this process: one count
+                (chunks,) = self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()
+                index.verified = index.live() == chunks
+                if not index.verified:
+                    index.close()
+                    return None
+        except (OSError, ValueError, RuntimeError):
+            index.close()  # unreadable: the exact matrix answers, and optimize builds it again
+            return None
+        finally:
+            self.db.execute("COMMIT")
+        return index
+
+    def _changed_since(self, since: int, limit: int) -> list[int] | None:
+        """The chunk ids the log names after ``since``; None when it no longer reaches back that
+        far, or names more than ``limit`` (loading everything again is then as cheap)."""
+        oldest = self.db.execute("SELECT MIN(seq) FROM chunk_log").fetchone()[0]
+        if oldest is None or oldest > since + 1:
+            return None
+        changed = [
+            int(r[0])
+            for r in self.db.execute("SELECT DISTINCT chunk_id FROM chunk_log WHERE seq > ?", (since,))
+        ]
+        return None if len(changed) > limit else changed
+
+    def _dense_catch_up(self, index: DenseIndex, seq: int) -> bool:
+        since = index.applied
+        if since is None or since > seq:
+            return False
+        if since == seq:
+            return True
+        changed = self._changed_since(since, max(1000, int(index.index.ntotal) // 4))
+        if changed is None:
+            return False
+        rows = self._by_chunk_ids("SELECT id, doc_id, vector FROM chunks WHERE id IN ({})", changed)
+        present = {int(r[0]) for r in rows}
+        return index.apply(rows, [i for i in changed if i not in present], seq)
+
+    def _maintain_dense_index(self) -> None:
+        """After a bulk load: fold the changes into the dense index, or build it when there is
+        none usable and the store has reached ``dense_index.MIN_CHUNKS``."""
+        index = self.dense
+        if index is None:
+            return
+        with index.locked() as mine:
+            if not mine:
+                return  # another process is at it
+            self.db.execute("BEGIN")
+            try:
+                seq = self._log_seq()
+                (count,) = self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()
+                usable = index.open() and self._dense_catch_up(index, seq)
+                usable = usable and index.live() == count  # else rows were written behind the log's back
+                if usable and index.pending() == 0:
+                    return
+                if usable and index.pending() <= max(1000, count // 4):
+                    index.persist(seq)
+                elif count >= dense_index.MIN_CHUNKS:
+                    (width,) = self.db.execute("SELECT MAX(length(vector)) FROM chunks").fetchone()
+                    rows = self.db.execute("SELECT id, doc_id, vector FROM chunks ORDER BY id")
+                    index.build(rows, count, int(width) // 4, seq)
+                    index.open()
+                else:
+                    index.close()
+                    derived.remove(index.path)  # too small now: the exact matrix answers
+                index.verified = True
+            finally:
+                self.db.execute("COMMIT")
+
     def keyword_search(self, query: str, n: int, where: SearchFilter) -> list[tuple[int, float]]:
-        match = _fts_query(query)
-        if not match:
+        terms = keyword_terms(query)
+        if not terms:
             return []
         allowed = self._allowed_docs(where)
         if allowed is not None and not len(allowed):
             return []
+        index = self._keyword_index()
+        if index is not None:
+            try:
+                return index.search(terms, n, allowed)
+            except (OSError, ValueError):
+                index.close()  # damaged under us: FTS5 answers, the next search rebuilds it
         sql = "SELECT f.rowid, bm25(chunks_fts) AS s FROM chunks_fts f"
         args: list[Any] = []
         if allowed is not None:
@@ -431,8 +546,70 @@ class SQLiteStore:
             args.append(json.dumps(allowed.tolist()))
         else:
             sql += " WHERE"
-        rows = self.db.execute(sql + " chunks_fts MATCH ? ORDER BY s LIMIT ?", [*args, match, n]).fetchall()
+        rows = self.db.execute(
+            sql + " chunks_fts MATCH ? ORDER BY s LIMIT ?", [*args, _fts_query(query), n]
+        ).fetchall()
         return [(int(r[0]), -float(r[1])) for r in rows]
+
+    _KEYWORD_ROWS = (
+        "SELECT c.id, c.doc_id, d.source || ' ' || d.label || char(10) || c.header || char(10) || c.text"
+        " FROM chunks c JOIN documents d ON d.id = c.doc_id"
+    )
+
+    def _keyword_index(self) -> KeywordIndex | None:
+        """The tantivy index brought up to the store's last write, or None (FTS5 answers) when
+        there is none and none can be made (a read-only copy, another process writing it)."""
+        index = self.keyword
+        if index is None:
+            return None
+        if index.opened and index.seq == self._log_seq():
+            return index
+        self.db.execute("BEGIN")  # one snapshot for the log position and the rows
+        try:
+            seq = self._log_seq()
+            current = (index.opened or index.open()) and self._keyword_catch_up(index, seq)
+            if current and not index.verified:  # first use in this process: one count
+                (chunks,) = self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()
+                current = index.verified = index.documents() == chunks
+            if not current and not self.read_only:
+
+                def rows() -> Iterator[tuple[int, int, str]]:
+                    for chunk_id, doc_id, text in self.db.execute(self._KEYWORD_ROWS):
+                        yield int(chunk_id), int(doc_id), str(text)
+
+                current = index.rebuild(rows(), seq)
+        except (OSError, ValueError):
+            index.close()  # unreadable: FTS5 answers; the next search rebuilds it
+            current = False
+        finally:
+            self.db.execute("COMMIT")
+        return index if current else None
+
+    def _keyword_catch_up(self, index: KeywordIndex, seq: int) -> bool:
+        """Apply the chunks the log names after the index's position; False when that cannot be
+        done (no position, a log cut past it, another process holding the lock) or is not worth
+        it (more than a quarter of the chunks changed: a rebuild is cheaper)."""
+        recorded = index.recorded_seq()
+        if recorded is None or recorded > seq:
+            return False
+        if recorded == seq:
+            index.reload(seq)
+            return True
+        if self.read_only:
+            return False
+        changed = self._changed_since(recorded, max(1000, index.documents() // 4))
+        if changed is None:
+            return False
+
+        def changes() -> tuple[list[tuple[int, int, str]], list[int]]:
+            rows = [
+                (int(r[0]), int(r[1]), str(r[2]))
+                for r in self._by_chunk_ids(self._KEYWORD_ROWS + " WHERE c.id IN ({})", changed)
+            ]
+            present = {r[0] for r in rows}
+            return rows, [i for i in changed if i not in present]
+
+        return index.apply(recorded, changes, seq)
 
     def term_counts(self, term: str, doc_ids: Sequence[int]) -> tuple[int, int]:
         match = '{header text} : "' + term.replace('"', '""') + '"'
@@ -570,6 +747,8 @@ class SQLiteStore:
     def optimize(self) -> None:
         if not self.read_only:
             self.db.execute("PRAGMA optimize")  # refreshes the planner's statistics where they drifted
+            self._keyword_index()  # after a bulk load: the keyword index catches up (or is built) now
+            self._maintain_dense_index()
             # the log keeps about one entry per stored chunk (at least 10,000): enough for readers
             # to catch up after ordinary ingests; one further behind loads every row instead
             (chunks,) = self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()
@@ -581,7 +760,12 @@ class SQLiteStore:
             "SELECT (SELECT COUNT(*) FROM documents), (SELECT COUNT(*) FROM chunks),"
             " (SELECT COALESCE(SUM(tokens), 0) FROM chunks)"
         ).fetchone()
-        size = sum(p.stat().st_size for p in self.path.parent.glob(self.path.name + "*") if p.is_file())
+        size = sum(
+            f.stat().st_size
+            for p in self.path.parent.glob(self.path.name + "*")
+            for f in ([p] if p.is_file() else p.rglob("*"))
+            if f.is_file()
+        )
         return StoreStats(documents, chunks, tokens, size)
 
     def check(self) -> list[str]:
@@ -611,6 +795,8 @@ class SQLiteStore:
         return problems
 
     def close(self) -> None:
+        if self.keyword is not None:
+            self.keyword.close()
         self.db.close()
 
 

@@ -1,0 +1,203 @@
+"""The SQLite store's keyword index for large stores: tantivy (BM25 with block-max WAND) beside
+the database, kept up to date from the store's change log.
+
+FTS5 ranks every chunk that holds any query word, so a common word walks a long posting list:
+413 ms p95 at a million chunks. tantivy skips the blocks that cannot reach the top k and answers
+the same questions in 4 ms p95 with the same R@k (``benchmarks/keyword_index.py``). The FTS5 table
+stays the store's own index (written in each document's transaction, used by ``term_counts`` and
+by a search this index cannot serve); this one is derived from the rows and never trusted blindly:
+
+- ``state.json`` beside it names the store (``meta.store_id``) and the change-log position the
+  index reflects, written only after tantivy's commit (itself atomic). A ``kill -9`` between the
+  two leaves the position behind the index, and applying a chunk twice is harmless (each change
+  deletes the chunk's entry, then adds its current row), so the index is never silently stale.
+- On first use in a process its size is checked against the store's chunk count; a mismatch, a
+  log cut past its position, another store's name or an unreadable index rebuilds it.
+- Only one process (or connection) writes it at a time: ``flock`` on a file beside it, which the
+  kernel releases when its holder dies. A search that finds the index behind while another holds
+  the lock is answered by FTS5.
+
+One field holds the document's name and label, the chunk's header and text, stemmed in English
+as FTS5's porter tokenizer does: three fields scored apart lost 14 points of R@5, the short name
+field outweighing the text.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import derived
+
+FORMAT = 1  # bumped when the schema or the analyzer changes: an index of another format is rebuilt
+ANALYZER = "expert_en"
+
+
+def _schema() -> Any:
+    import tantivy
+
+    builder = tantivy.SchemaBuilder()
+    builder.add_unsigned_field("id", stored=True, indexed=True, fast=True)
+    builder.add_unsigned_field("doc", stored=False, indexed=True, fast=True)
+    # positions: a word the tokenizer splits ("pg_dump") is searched as a phrase, as FTS5 does
+    builder.add_text_field("body", stored=False, tokenizer_name=ANALYZER, index_option="position")
+    return builder.build()
+
+
+def _analyzer() -> Any:
+    """Words of letters and digits in any script, lower-cased, Latin accents folded, English
+    stems: what FTS5's ``porter unicode61 remove_diacritics 2`` makes of the same text."""
+    import tantivy
+
+    return (
+        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+        .filter(tantivy.Filter.remove_long(64))
+        .filter(tantivy.Filter.lowercase())
+        .filter(tantivy.Filter.ascii_fold())
+        .filter(tantivy.Filter.stemmer("english"))
+        .build()
+    )
+
+
+class KeywordIndex:
+    """A tantivy index in folder ``path``; ``store_id`` names the store it must belong to."""
+
+    def __init__(self, path: Path, store_id: str):
+        self.path = path
+        self.store_id = store_id
+        self.seq: int | None = None  # the log position this process's view reflects
+        self.verified = False
+        self._index: Any = None
+        self._schema: Any = None
+
+    # -- state ---------------------------------------------------------------------------------
+    def recorded_seq(self) -> int | None:
+        """The log position recorded beside the index, or None when it is missing, of another
+        format, or of another store."""
+        state = derived.read_state(self.path, self.store_id, FORMAT)
+        seq = None if state is None else state.get("seq")
+        return seq if isinstance(seq, int) else None
+
+    def _record(self, seq: int) -> None:
+        derived.write_state(self.path, {"format": FORMAT, "store": self.store_id, "seq": seq})
+        self.seq = seq
+
+    def open(self) -> bool:
+        """Open the index on disk for searching; False when there is none usable."""
+        if self.recorded_seq() is None:
+            return False
+        try:
+            import tantivy
+
+            self._schema = _schema()
+            self._index = tantivy.Index.open(str(self.path / "index"))
+            self._index.register_tokenizer(ANALYZER, _analyzer())
+        except (OSError, ValueError):
+            self._index = None
+            return False
+        return True
+
+    @property
+    def opened(self) -> bool:
+        return self._index is not None
+
+    def documents(self) -> int:
+        self._index.reload()
+        return int(self._index.searcher().num_docs)
+
+    def reload(self, seq: int) -> None:
+        """See the commits another process made, up to ``seq``."""
+        self._index.reload()
+        self.seq = seq
+
+    # -- writing -------------------------------------------------------------------------------
+    def _document(self, chunk_id: int, doc_id: int, text: str) -> Any:
+        import tantivy
+
+        return tantivy.Document.from_dict({"id": chunk_id, "doc": doc_id, "body": text}, self._schema)
+
+    def rebuild(self, rows: Iterable[tuple[int, int, str]], seq: int) -> bool:
+        """Index ``rows`` of ``(chunk id, document id, text)`` from nothing, as of ``seq``; False
+        when another process is writing the index."""
+        import tantivy
+
+        with derived.write_lock(self.path) as mine:
+            if not mine:
+                return False
+            self._index = None
+            shutil.rmtree(self.path, ignore_errors=True)
+            self.path.mkdir(mode=0o700)  # private, as the workspace's other files
+            (self.path / "index").mkdir()
+            self._schema = _schema()
+            self._index = tantivy.Index(self._schema, path=str(self.path / "index"))
+            self._index.register_tokenizer(ANALYZER, _analyzer())
+            writer = self._index.writer(heap_size=128_000_000, num_threads=1)
+            for chunk_id, doc_id, text in rows:
+                writer.add_document(self._document(chunk_id, doc_id, text))
+            writer.commit()
+            writer.wait_merging_threads()
+            del writer
+            self._record(seq)
+            self._index.reload()
+            self.verified = True
+            return True
+
+    def apply(
+        self,
+        since: int,
+        changes: Callable[[], tuple[Sequence[tuple[int, int, str]], Sequence[int]]],
+        seq: int,
+    ) -> bool:
+        """Bring the index from ``since`` to ``seq``: ``changes()`` gives the rows that replace
+        their chunks' entries and the chunks deleted. False, changing nothing, when another
+        process holds the lock or has moved the index elsewhere meanwhile."""
+
+        with derived.write_lock(self.path) as mine:
+            if not mine:
+                return False
+            recorded = self.recorded_seq()
+            if recorded == seq:  # another process caught it up first
+                self.reload(seq)
+                return True
+            if recorded != since:
+                return False
+            rows, deleted = changes()
+            writer = self._index.writer(heap_size=32_000_000, num_threads=1)
+            for chunk_id in [*deleted, *(r[0] for r in rows)]:
+                writer.delete_documents_by_term("id", int(chunk_id))
+            for chunk_id, doc_id, text in rows:
+                writer.add_document(self._document(chunk_id, doc_id, text))
+            writer.commit()
+            writer.wait_merging_threads()
+            del writer
+            self._record(seq)
+            self._index.reload()
+            return True
+
+    def close(self) -> None:
+        self._index = None
+
+    # -- searching -----------------------------------------------------------------------------
+    def search(
+        self, terms: Sequence[str], n: int, allowed_docs: np.ndarray | None
+    ) -> list[tuple[int, float]]:
+        """Up to ``n`` ``(chunk id, BM25)`` best first for any of ``terms``, among ``allowed_docs``
+        when given."""
+        import tantivy
+
+        if not terms:
+            return []
+        # quoted: a term the analyzer splits in two ("pg_dump") is a phrase, as in FTS5
+        query = self._index.parse_query(" ".join(f'"{t}"' for t in terms), ["body"])
+        if allowed_docs is not None:
+            inside = tantivy.Query.const_score_query(
+                tantivy.Query.term_set_query(self._schema, "doc", [int(d) for d in allowed_docs]), 0.0
+            )
+            query = tantivy.Query.boolean_query([(tantivy.Occur.Must, query), (tantivy.Occur.Must, inside)])
+        searcher = self._index.searcher()
+        hits = searcher.search(query, n, count=False).hits
+        return [(int(searcher.doc(address)["id"][0]), float(score)) for score, address in hits]
