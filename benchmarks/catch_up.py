@@ -9,6 +9,13 @@ the catching up turned off.
 
     .venv/bin/python benchmarks/catch_up.py --sizes 100000,1000000
 
+With ``--indexes``, the same write against the indexes kept beside the database (the tantivy
+keyword index and, from 50k chunks, the IVF-PQ dense index), copied with the store: the reader's
+first dense and keyword searches after opening, its next ones after the write (each index catches
+up from the log: the keyword one commits the change, the dense one holds it in memory), the
+writer's ``optimize`` (which folds the change into a new dense generation), and the reader's
+search after that.
+
 It also times what the log costs a writer: 500 documents of 20 chunks stored into a fresh store
 with the log's triggers and into one without them, alternately, three times each.
 """
@@ -57,6 +64,43 @@ def one_write_then_search(db: Path, catch_up: bool, rng: np.random.Generator) ->
     return {"first_search_s": round(first, 2), "search_after_write_ms": round(after * 1000, 1)}
 
 
+def indexes_after_write(db: Path, rng: np.random.Generator) -> dict[str, float]:
+    reader, writer = SQLiteStore(db), SQLiteStore(db)
+    query = rng.standard_normal(DIM).astype(np.float32)
+    query /= np.linalg.norm(query)
+    figures: dict[str, float] = {}
+
+    def both(name: str, vector: np.ndarray, words: str) -> list[int]:
+        t0 = time.perf_counter()
+        found = reader.dense_search(vector, 10, SearchFilter())
+        t1 = time.perf_counter()
+        reader.keyword_search(words, 10, SearchFilter())
+        t2 = time.perf_counter()
+        figures[f"{name}_dense_ms"] = round((t1 - t0) * 1000, 1)
+        figures[f"{name}_keyword_ms"] = round((t2 - t1) * 1000, 1)
+        return [i for i, _ in found]
+
+    both("first_after_open", query, "w1 w2 w3")
+    assert reader.dense is not None and reader.dense.opened, "no dense index beside this store"
+    vectors = rng.standard_normal((20, DIM)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    stamp = time.time_ns()
+    record = DocumentRecord(
+        f"/new/{stamp}.txt", f"new/{stamp}.txt", "default", str(stamp), 1, 1, "new", "new"
+    )
+    writer.put_document(record, [Chunk(f"fresh{i} chunk", "new", i) for i in range(20)], vectors)
+    found = both("after_write", vectors[0], "fresh0")
+    assert reader.get_chunks(found[:1])[0].text == "fresh0 chunk"
+    t0 = time.perf_counter()
+    writer.optimize()
+    figures["writer_optimize_s"] = round(time.perf_counter() - t0, 2)
+    found = both("after_optimize", vectors[0], "fresh0")
+    assert reader.get_chunks(found[:1])[0].text == "fresh0 chunk"
+    reader.close()
+    writer.close()
+    return figures
+
+
 def write_cost(rounds: int = 3, documents: int = 500) -> None:
     rng = np.random.default_rng(1)
     vectors = rng.standard_normal((20, DIM)).astype(np.float32)
@@ -94,6 +138,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="100000,1000000")
     parser.add_argument("--no-write-cost", action="store_true")
+    parser.add_argument("--indexes", action="store_true", help="the indexes beside the database")
     args = parser.parse_args()
     print(f"# {machine()}")
     if not args.no_write_cost:
@@ -107,6 +152,11 @@ def main() -> None:
             db = Path(tmp) / "store.db"
             shutil.copy(source, db)
             rng = np.random.default_rng(0)
+            if args.indexes:
+                for folder in ("store.db.keyword", "store.db.dense"):
+                    shutil.copytree(source.with_name(folder), db.with_name(folder))
+                print(json.dumps({"chunks": size, **indexes_after_write(db, rng)}), flush=True)
+                continue
             for catch_up in (True, False):
                 figures = one_write_then_search(db, catch_up, rng)
                 print(json.dumps({"chunks": size, "catch_up": catch_up, **figures}), flush=True)
