@@ -63,7 +63,9 @@ def test_another_connections_writes_and_forgets_are_caught_up(tmp_path: Path) ->
     ]
     assert texts(reader, "margins") == ["margins narrowed"] and texts(reader, "capital") == []
     writer.delete_documents(["/c"])
-    assert texts(reader, "asia") == []
+    assert texts(reader, "asia") == [] and reader.keyword_search("asia", 10, ALL) == []
+    index = reader._keyword_index()
+    assert index is not None and index.documents() == 3  # the replaced and forgotten chunks are gone
     assert state(db)["seq"] == writer._log_seq()
     # the writer's own view moves with the index another connection advanced
     assert texts(writer, "margins") == ["margins narrowed"]

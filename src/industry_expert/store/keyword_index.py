@@ -33,7 +33,9 @@ import numpy as np
 
 from . import derived
 
-FORMAT = 1  # bumped when the schema or the analyzer changes: an index of another format is rebuilt
+FORMAT = 2  # bumped when the schema or the analyzer changes: an index of another format is rebuilt
+# A row to index: chunk id, document id, the document's name and label, the chunk's header and text
+Row = tuple[int, int, str, str]
 ANALYZER = "expert_en"
 
 
@@ -45,6 +47,9 @@ def _schema() -> Any:
     builder.add_unsigned_field("doc", stored=False, indexed=True, fast=True)
     # positions: a word the tokenizer splits ("pg_dump") is searched as a phrase, as FTS5 does
     builder.add_text_field("body", stored=False, tokenizer_name=ANALYZER, index_option="position")
+    # header and text without the document's name, documents only (no positions, no frequencies):
+    # what routing counts (``count``), where a name would count every chunk of its document
+    builder.add_text_field("content", stored=False, tokenizer_name=ANALYZER, index_option="basic")
     return builder.build()
 
 
@@ -115,13 +120,15 @@ class KeywordIndex:
         self.seq = seq
 
     # -- writing -------------------------------------------------------------------------------
-    def _document(self, chunk_id: int, doc_id: int, text: str) -> Any:
+    def _document(self, row: Row) -> Any:
         import tantivy
 
-        return tantivy.Document.from_dict({"id": chunk_id, "doc": doc_id, "body": text}, self._schema)
+        chunk_id, doc_id, name, content = row
+        fields = {"id": chunk_id, "doc": doc_id, "body": f"{name}\n{content}", "content": content}
+        return tantivy.Document.from_dict(fields, self._schema)
 
-    def rebuild(self, rows: Iterable[tuple[int, int, str]], seq: int) -> bool:
-        """Index ``rows`` of ``(chunk id, document id, text)`` from nothing, as of ``seq``; False
+    def rebuild(self, rows: Iterable[Row], seq: int) -> bool:
+        """Index ``rows`` from nothing, as of ``seq``; False
         when another process is writing the index."""
         import tantivy
 
@@ -136,8 +143,8 @@ class KeywordIndex:
             self._index = tantivy.Index(self._schema, path=str(self.path / "index"))
             self._index.register_tokenizer(ANALYZER, _analyzer())
             writer = self._index.writer(heap_size=128_000_000, num_threads=1)
-            for chunk_id, doc_id, text in rows:
-                writer.add_document(self._document(chunk_id, doc_id, text))
+            for row in rows:
+                writer.add_document(self._document(row))
             writer.commit()
             writer.wait_merging_threads()
             del writer
@@ -149,12 +156,14 @@ class KeywordIndex:
     def apply(
         self,
         since: int,
-        changes: Callable[[], tuple[Sequence[tuple[int, int, str]], Sequence[int]]],
+        changes: Callable[[], tuple[Sequence[Row], Sequence[int]]],
         seq: int,
     ) -> bool:
         """Bring the index from ``since`` to ``seq``: ``changes()`` gives the rows that replace
         their chunks' entries and the chunks deleted. False, changing nothing, when another
         process holds the lock or has moved the index elsewhere meanwhile."""
+
+        import tantivy
 
         with derived.write_lock(self.path) as mine:
             if not mine:
@@ -167,10 +176,11 @@ class KeywordIndex:
                 return False
             rows, deleted = changes()
             writer = self._index.writer(heap_size=32_000_000, num_threads=1)
-            for chunk_id in [*deleted, *(r[0] for r in rows)]:
-                writer.delete_documents_by_term("id", int(chunk_id))
-            for chunk_id, doc_id, text in rows:
-                writer.add_document(self._document(chunk_id, doc_id, text))
+            touched = [int(i) for i in [*deleted, *(r[0] for r in rows)]]
+            if touched:  # by query: delete_documents_by_term misses an unsigned field's terms
+                writer.delete_documents_by_query(tantivy.Query.term_set_query(self._schema, "id", touched))
+            for row in rows:
+                writer.add_document(self._document(row))
             writer.commit()
             writer.wait_merging_threads()
             del writer
@@ -201,3 +211,22 @@ class KeywordIndex:
         searcher = self._index.searcher()
         hits = searcher.search(query, n, count=False).hits
         return [(int(searcher.doc(address)["id"][0]), float(score)) for score, address in hits]
+
+    def count(self, term: str, doc_ids: Sequence[int]) -> tuple[int, int] | None:
+        """``(chunks of doc_ids, all chunks)`` whose header or text holds ``term`` (stemmed as a
+        search stems it); None when the analyzer splits it into several words ("pg_dump"), which
+        would take a phrase, and this field keeps no positions."""
+        import tantivy
+
+        words = _analyzer().analyze(term)
+        if len(words) != 1:
+            return None
+        searcher = self._index.searcher()
+        query = tantivy.Query.term_query(self._schema, "content", words[0])
+        total = searcher.search(query, 1, count=True).count
+        inside = 0
+        if total and doc_ids:
+            named = tantivy.Query.term_set_query(self._schema, "doc", [int(d) for d in doc_ids])
+            both = tantivy.Query.boolean_query([(tantivy.Occur.Must, query), (tantivy.Occur.Must, named)])
+            inside = searcher.search(both, 1, count=True).count
+        return int(inside), int(total)

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..errors import StoreError, WorkspaceError
 from ..types import Chunk, Hit
-from . import dense_index, derived, languages
+from . import dense_index, derived, keyword_index, languages
 from .base import (
     DocumentRecord,
     SearchFilter,
@@ -552,7 +552,7 @@ class SQLiteStore:
         return [(int(r[0]), -float(r[1])) for r in rows]
 
     _KEYWORD_ROWS = (
-        "SELECT c.id, c.doc_id, d.source || ' ' || d.label || char(10) || c.header || char(10) || c.text"
+        "SELECT c.id, c.doc_id, d.source || ' ' || d.label, c.header || char(10) || c.text"
         " FROM chunks c JOIN documents d ON d.id = c.doc_id"
     )
 
@@ -573,9 +573,9 @@ class SQLiteStore:
                 current = index.verified = index.documents() == chunks
             if not current and not self.read_only:
 
-                def rows() -> Iterator[tuple[int, int, str]]:
-                    for chunk_id, doc_id, text in self.db.execute(self._KEYWORD_ROWS):
-                        yield int(chunk_id), int(doc_id), str(text)
+                def rows() -> Iterator[keyword_index.Row]:
+                    for chunk_id, doc_id, name, content in self.db.execute(self._KEYWORD_ROWS):
+                        yield int(chunk_id), int(doc_id), str(name), str(content)
 
                 current = index.rebuild(rows(), seq)
         except (OSError, ValueError):
@@ -601,9 +601,9 @@ class SQLiteStore:
         if changed is None:
             return False
 
-        def changes() -> tuple[list[tuple[int, int, str]], list[int]]:
+        def changes() -> tuple[list[keyword_index.Row], list[int]]:
             rows = [
-                (int(r[0]), int(r[1]), str(r[2]))
+                (int(r[0]), int(r[1]), str(r[2]), str(r[3]))
                 for r in self._by_chunk_ids(self._KEYWORD_ROWS + " WHERE c.id IN ({})", changed)
             ]
             present = {r[0] for r in rows}
@@ -612,6 +612,14 @@ class SQLiteStore:
         return index.apply(recorded, changes, seq)
 
     def term_counts(self, term: str, doc_ids: Sequence[int]) -> tuple[int, int]:
+        index = self._keyword_index()
+        if index is not None:
+            try:
+                counted = index.count(term, doc_ids)
+            except (OSError, ValueError):
+                counted = None
+            if counted is not None:
+                return counted
         match = '{header text} : "' + term.replace('"', '""') + '"'
         row = self.db.execute(
             "SELECT COUNT(*), COALESCE(SUM(c.doc_id IN (SELECT value FROM json_each(?))), 0)"
