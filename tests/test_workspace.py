@@ -335,3 +335,19 @@ def test_a_killed_reindex_leaves_search_as_it_was_and_a_rerun_finishes_it(
         workspace.store.get_meta("embedder") == "fake/next" and workspace.store.staged("fake/next") == set()
     )
     assert workspace.store.check() == []
+
+
+def test_the_ingest_report_says_where_the_time_went(tmp_path: Path, fake_embedder: FakeEmbedder) -> None:
+    ws = Workspace.init(tmp_path / "ws")
+    ws.use_embedder(fake_embedder)
+    report = ws.ingest([corpus(tmp_path / "docs")])
+    parts = [report.embed_seconds, report.parse_seconds, report.store_seconds, report.index_seconds]
+    assert all(p > 0 for p in parts) and report.wait_seconds >= 0, report
+    # the main thread's parts (the parsing worker overlaps them) fit inside the whole
+    assert (
+        report.embed_seconds + report.wait_seconds + report.store_seconds + report.index_seconds
+        <= report.seconds
+    )
+    assert {"parse_seconds", "wait_seconds", "store_seconds", "index_seconds"} <= set(report.to_dict())
+    assert ws.ingest([tmp_path / "docs"]).index_seconds == 0  # nothing changed: no optimize
+    ws.close()

@@ -446,6 +446,8 @@ class Workspace:
             for key in skipped:
                 self.store.record_skipped(key, "", None)
             self.store.delete_documents(list(matches))
+            if matches:
+                self.store.optimize()  # as after an ingest: the store's indexes fold the change in
         return sorted(matches.values())
 
     def status(self, check: bool = True) -> dict[str, Any]:

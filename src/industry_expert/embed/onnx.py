@@ -25,7 +25,7 @@ import numpy as np
 from ..errors import EmbedderError
 from ..models import cache_dir
 from .base import normalize
-from .local import counting_tokenizer, model_label, prompts, resolve_model_dir
+from .local import count_with, counting_tokenizer, model_label, prompts, resolve_model_dir
 
 
 def _weights_fingerprint(model_dir: Path) -> str:
@@ -209,4 +209,4 @@ class OnnxEmbedder:
         return normalize(out) if self.normalized else out
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
-        return [len(e.ids) for e in self.counter.encode_batch(list(texts), add_special_tokens=False)]
+        return count_with(self.counter, texts)

@@ -53,7 +53,13 @@ class IngestReport:
     chunks: int = 0
     pages: int = 0
     seconds: float = 0.0
+    # where the time went: embedding, the parsing worker (overlapped with embedding), waiting for
+    # it, writing documents to the store, and the store's optimize at the end (its indexes)
     embed_seconds: float = 0.0
+    parse_seconds: float = 0.0
+    wait_seconds: float = 0.0
+    store_seconds: float = 0.0
+    index_seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -66,6 +72,10 @@ class IngestReport:
             "pages": self.pages,
             "seconds": round(self.seconds, 3),
             "embed_seconds": round(self.embed_seconds, 3),
+            "parse_seconds": round(self.parse_seconds, 3),
+            "wait_seconds": round(self.wait_seconds, 3),
+            "store_seconds": round(self.store_seconds, 3),
+            "index_seconds": round(self.index_seconds, 3),
         }
 
 
@@ -219,15 +229,23 @@ class Ingestor:
         # Parsing the next files overlaps embedding: PDFium and the tokenizer release the GIL.
         with ThreadPoolExecutor(max_workers=1) as pool:
 
+            def prepare(path: Path, stored: StoredDocument | None) -> _Prepared:
+                t0 = time.perf_counter()
+                try:
+                    return self._prepare(path, collection, max_bytes, stored, emit, ocr_mode)
+                finally:
+                    report.parse_seconds += time.perf_counter() - t0
+
             def submit(path: Path) -> Future[_Prepared]:
-                stored = self.store.get_document(str(path.resolve()))
-                return pool.submit(self._prepare, path, collection, max_bytes, stored, emit, ocr_mode)
+                return pool.submit(prepare, path, self.store.get_document(str(path.resolve())))
 
             pending = [submit(p) for p in todo[:2]]
             next_index = len(pending)
             group: list[_Prepared] = []
             while pending:
+                t0 = time.perf_counter()
                 prepared = pending.pop(0).result()
+                report.wait_seconds += time.perf_counter() - t0
                 if next_index < len(todo):
                     pending.append(submit(todo[next_index]))
                     next_index += 1
@@ -246,7 +264,9 @@ class Ingestor:
             for source in report.removed:
                 emit({"event": "file", "path": source, "status": "removed", "reason": None, "chunks": 0})
         if report.added or report.updated or report.removed:
-            self.store.optimize()  # after the bulk load: PostgreSQL builds its vector index here
+            t0 = time.perf_counter()
+            self.store.optimize()  # after the bulk load: the stores' indexes are built or caught up here
+            report.index_seconds = time.perf_counter() - t0
         report.seconds = time.perf_counter() - started
         emit({"event": "done", **report.to_dict()})
         return report
@@ -282,7 +302,9 @@ class Ingestor:
         for prepared in group:
             assert prepared.record is not None
             end = start + len(prepared.chunks)
+            t0 = time.perf_counter()
             self.store.put_document(prepared.record, prepared.chunks, vectors[start:end])
+            report.store_seconds += time.perf_counter() - t0
             start = end
             (report.updated if prepared.existed else report.added).append(prepared.source)
             report.chunks += len(prepared.chunks)
