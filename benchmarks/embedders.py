@@ -3,11 +3,18 @@ and int8, exported locally from the same weights), on the same 2,000 chunk texts
 
 Also reports how close each ONNX variant's vectors are to sentence-transformers' (mean and
 minimum cosine). Recall of each on the question set comes from benchmarks/retrieval.py.
+
+``--sweep`` adds the shapes of the default (ONNX int8): batch sizes and intra-op threads, each
+against the same sentence-transformers baseline of the run.
+
+    python benchmarks/embedders.py --sweep
 """
 
 from __future__ import annotations
 
+import argparse
 import time
+from typing import Any
 
 import numpy as np
 from common import FILINGS, machine, require
@@ -27,6 +34,9 @@ def sample_texts(count_tokens, n: int = 2000) -> list[str]:  # type: ignore[no-u
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sweep", action="store_true", help="ONNX int8 batch sizes and threads too")
+    args = parser.parse_args()
     require(FILINGS)
     reference = SentenceTransformerEmbedder()
     texts = sample_texts(reference.count_tokens)
@@ -39,8 +49,12 @@ def main() -> None:
         ("sentence-transformers fp32", lambda: reference),
         ("onnx fp32", lambda: OnnxEmbedder("all-MiniLM-L6-v2", quantize=False)),
         ("onnx int8", lambda: OnnxEmbedder("all-MiniLM-L6-v2", quantize=True)),
-    ]:
-        embedder = make()
+    ] + [
+        (f"onnx int8, batch {b}, {t} thread{'s' if t > 1 else ''}",
+         lambda b=b, t=t: OnnxEmbedder("all-MiniLM-L6-v2", batch_size=b, threads=t))
+        for b, t in ([(8, 2), (16, 2), (64, 2), (128, 2), (32, 1)] if args.sweep else [])
+    ]:  # fmt: skip
+        embedder: Any = make()
         embedder.embed_batch(texts[:64])  # warm up
         t0 = time.perf_counter()
         vectors = embedder.embed_batch(texts)

@@ -78,6 +78,9 @@ def main() -> None:
     parser.add_argument(
         "--store", default="sqlite", help="sqlite | postgresql (a local server kept in bench-out/pg)"
     )
+    parser.add_argument(
+        "--fts5", action="store_true", help="SQLite: keyword search and term counts by FTS5, not tantivy"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     corpus = POSTGRES_DOCS if args.questions.startswith("postgres") else FILINGS
@@ -101,6 +104,9 @@ def main() -> None:
         ws, report, name = Workspace.open(args.workspace), None, Path(args.workspace).name
     else:
         ws, report = build_workspace(name, overrides, [corpus])
+    if args.fts5:
+        ws.store.keyword = None  # the SQLite store falls back to its FTS5 table
+        name += "-fts5"
     qs = questions(args.questions)
     rows = {}
     for mode in ("keyword", "dense"):
