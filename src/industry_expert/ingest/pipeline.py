@@ -41,6 +41,10 @@ OCR_FORMATS = {"pdf", *(e.lstrip(".") for e in IMAGE_EXTENSIONS)}
 Progress = Callable[[dict[str, Any]], None]
 
 
+# files the parsing worker may run ahead of embedding (and at most one embed group of chunks)
+PARSE_AHEAD = 32
+
+
 @dataclass
 class IngestReport:
     """What one ``ingest`` did; ``skipped`` holds ``(path, reason)`` for every file left out."""
@@ -226,7 +230,10 @@ class Ingestor:
         for source, reason in report.skipped:
             emit({"event": "file", "path": source, "status": "skipped", "reason": reason, "chunks": 0})
         seen: set[str] = set()
-        # Parsing the next files overlaps embedding: PDFium and the tokenizer release the GIL.
+        # Parsing runs ahead of embedding in a worker thread (PDFium, lxml and the tokenizer release
+        # the GIL), up to PARSE_AHEAD files and one embed group of parsed chunks: two files ahead
+        # left the embedder waiting 33 s of a 791 s ingest on a shelf of small HTML pages (10 s
+        # now; on two cores the parsing then costs the embedder as much, docs/benchmarks.md).
         with ThreadPoolExecutor(max_workers=1) as pool:
 
             def prepare(path: Path, stored: StoredDocument | None) -> _Prepared:
@@ -236,19 +243,28 @@ class Ingestor:
                 finally:
                     report.parse_seconds += time.perf_counter() - t0
 
-            def submit(path: Path) -> Future[_Prepared]:
-                return pool.submit(prepare, path, self.store.get_document(str(path.resolve())))
+            pending: list[Future[_Prepared]] = []
+            next_index = 0
 
-            pending = [submit(p) for p in todo[:2]]
-            next_index = len(pending)
+            def top_up() -> None:
+                nonlocal next_index
+                parsed = sum(len(f.result().chunks) for f in pending if f.done() and f.exception() is None)
+                while (
+                    next_index < len(todo)
+                    and len(pending) < PARSE_AHEAD
+                    and parsed < self.settings.embed_group
+                ):
+                    path = todo[next_index]
+                    pending.append(pool.submit(prepare, path, self.store.get_document(str(path.resolve()))))
+                    next_index += 1
+
+            top_up()
             group: list[_Prepared] = []
             while pending:
                 t0 = time.perf_counter()
                 prepared = pending.pop(0).result()
                 report.wait_seconds += time.perf_counter() - t0
-                if next_index < len(todo):
-                    pending.append(submit(todo[next_index]))
-                    next_index += 1
+                top_up()
                 seen.add(prepared.key)
                 if prepared.record is not None:
                     group.append(prepared)
