@@ -184,3 +184,17 @@ def test_a_new_embedder_rebuilds_the_index(tmp_path: Path) -> None:
     store.optimize()
     assert store._dense_index() is not None and store.dense.dim == DIM * 2  # type: ignore[union-attr]
     assert found(store, wider[0] / np.linalg.norm(wider[0]))[0] == ids[0]
+
+
+def test_a_store_grown_four_times_past_its_training_is_rebuilt(tmp_path: Path) -> None:
+    db = tmp_path / "store.db"
+    store = fill(db, documents=3)  # 1,500 chunks: 154 lists
+    assert store._dense_index() is not None
+    lists = store.dense.index.nlist  # type: ignore[union-attr]
+    rng = np.random.default_rng(4)
+    for d in range(3, 12):  # small steps, each folded in with the trained lists
+        put(store, f"/d{d}", clustered(rng, 500))
+        store.optimize()
+        assert store.dense.index.nlist == lists or store.dense.live() >= 4 * 1500  # type: ignore[union-attr]
+    assert store.dense.index.nlist > lists and store.dense.live() == 6000  # type: ignore[union-attr]
+    assert recall(store) >= 0.9

@@ -122,6 +122,11 @@ class DenseIndex:
         self.masked = np.zeros(0, dtype=np.int64)
         self.applied = self.seq
 
+    def outgrown(self, chunks: int) -> bool:
+        """Whether the store has grown four times past what the lists were trained for (a build
+        makes 4·√N lists; adds after it reuse them), so that a rebuild is due."""
+        return 4 * math.sqrt(chunks) >= 2 * int(self.index.nlist)
+
     def live(self) -> int:
         """How many chunks this view answers for."""
         return int(self.index.ntotal) - len(self.masked) + self.extra.live

@@ -509,7 +509,8 @@ class SQLiteStore:
                 seq = self._log_seq()
                 (count,) = self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()
                 usable = index.open() and self._dense_catch_up(index, seq)
-                usable = usable and index.live() == count  # else rows were written behind the log's back
+                # else rows were written behind the log's back, or the store outgrew its lists
+                usable = usable and index.live() == count and not index.outgrown(count)
                 if usable and index.pending() == 0:
                     return
                 if usable and index.pending() <= max(1000, count // 4):
