@@ -198,3 +198,27 @@ def test_a_store_grown_four_times_past_its_training_is_rebuilt(tmp_path: Path) -
         assert store.dense.index.nlist == lists or store.dense.live() >= 4 * 1500  # type: ignore[union-attr]
     assert store.dense.index.nlist > lists and store.dense.live() == 6000  # type: ignore[union-attr]
     assert recall(store) >= 0.9
+
+
+def test_an_unusable_index_is_not_loaded_again_for_every_search(tmp_path: Path) -> None:
+    db = tmp_path / "store.db"
+    fill(db).close()
+    raw = SQLiteStore(db)
+    raw.db.execute("DROP TRIGGER chunk_log_insert")
+    put(raw, "/z", np.ones((1, DIM), dtype=np.float32) / np.sqrt(DIM))
+    raw.close()
+    store = SQLiteStore(db)
+    assert store.dense is not None
+    opened: list[int] = []
+    real_open = store.dense.open
+
+    def counted() -> bool:
+        opened.append(1)
+        return real_open()
+
+    store.dense.open = counted  # type: ignore[method-assign]
+    for q in queries(3):
+        assert found(store, q) == exact(store, q)
+    assert len(opened) == 1  # tried once at this position; the exact matrix answers meanwhile
+    store.optimize()  # rebuilt: the next search uses it
+    assert store._dense_index() is not None and recall(store) >= 0.9

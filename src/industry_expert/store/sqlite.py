@@ -169,6 +169,7 @@ class SQLiteStore:
         store_id = self.get_meta("store_id") if self.logged else None
         self.keyword = KeywordIndex(path.with_name(path.name + ".keyword"), store_id) if store_id else None
         self.dense = DenseIndex(path.with_name(path.name + ".dense"), store_id) if store_id else None
+        self._dense_unusable_at: int | None = None  # the log position the dense index failed at
 
     # -- metadata -----------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
@@ -445,9 +446,12 @@ class SQLiteStore:
         seq = self._log_seq()
         if index.opened and index.applied == seq:
             return index
+        if self._dense_unusable_at == seq:
+            return None  # found unusable at this position already: not loaded again per search
         self.db.execute("BEGIN")  # one snapshot for the log position and the rows
         try:
             seq = self._log_seq()
+            self._dense_unusable_at = seq  # until it is found usable below
             recorded = index.recorded()
             if recorded is None:
                 index.close()
@@ -463,6 +467,7 @@ class SQLiteStore:
                 if not index.verified:
                     index.close()
                     return None
+            self._dense_unusable_at = None
         except (OSError, ValueError, RuntimeError):
             index.close()  # unreadable: the exact matrix answers, and optimize builds it again
             return None
@@ -512,8 +517,8 @@ class SQLiteStore:
                 # else rows were written behind the log's back, or the store outgrew its lists
                 usable = usable and index.live() == count and not index.outgrown(count)
                 if usable and index.pending() == 0:
-                    return
-                if usable and index.pending() <= max(1000, count // 4):
+                    pass  # up to date
+                elif usable and index.pending() <= max(1000, count // 4):
                     index.persist(seq)
                 elif count >= dense_index.MIN_CHUNKS:
                     (width,) = self.db.execute("SELECT MAX(length(vector)) FROM chunks").fetchone()
@@ -524,6 +529,7 @@ class SQLiteStore:
                     index.close()
                     derived.remove(index.path)  # too small now: the exact matrix answers
                 index.verified = True
+                self._dense_unusable_at = None  # built or brought up to date: searches may use it
             finally:
                 self.db.execute("COMMIT")
 
