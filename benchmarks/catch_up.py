@@ -39,6 +39,19 @@ from industry_expert.types import Chunk
 DIM = 384
 
 
+def write_document(writer: SQLiteStore, rng: np.random.Generator, text: str) -> np.ndarray:
+    """Store one new document of 20 chunks (``text`` formatted with each chunk's number) with
+    random unit vectors, as an ingest job would; return the vectors."""
+    vectors = rng.standard_normal((20, DIM)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    stamp = time.time_ns()
+    record = DocumentRecord(
+        f"/new/{stamp}.txt", f"new/{stamp}.txt", "default", str(stamp), 1, 1, "new", "new"
+    )
+    writer.put_document(record, [Chunk(text.format(i), "new", i) for i in range(20)], vectors)
+    return vectors
+
+
 def one_write_then_search(db: Path, catch_up: bool, rng: np.random.Generator) -> dict[str, float]:
     reader, writer = SQLiteStore(db), SQLiteStore(db)
     if not catch_up:
@@ -48,13 +61,7 @@ def one_write_then_search(db: Path, catch_up: bool, rng: np.random.Generator) ->
     t0 = time.perf_counter()
     reader.dense_search(query, 10, SearchFilter())
     first = time.perf_counter() - t0
-    vectors = rng.standard_normal((20, DIM)).astype(np.float32)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    stamp = time.time_ns()
-    record = DocumentRecord(
-        f"/new/{stamp}.txt", f"new/{stamp}.txt", "default", str(stamp), 1, 1, "new", "new"
-    )
-    writer.put_document(record, [Chunk(f"new chunk {i}", "new", i) for i in range(20)], vectors)
+    vectors = write_document(writer, rng, "new chunk {}")
     t0 = time.perf_counter()
     found = reader.dense_search(vectors[0], 1, SearchFilter())
     after = time.perf_counter() - t0
@@ -82,13 +89,7 @@ def indexes_after_write(db: Path, rng: np.random.Generator) -> dict[str, float]:
 
     both("first_after_open", query, "w1 w2 w3")
     assert reader.dense is not None and reader.dense.opened, "no dense index beside this store"
-    vectors = rng.standard_normal((20, DIM)).astype(np.float32)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    stamp = time.time_ns()
-    record = DocumentRecord(
-        f"/new/{stamp}.txt", f"new/{stamp}.txt", "default", str(stamp), 1, 1, "new", "new"
-    )
-    writer.put_document(record, [Chunk(f"fresh{i} chunk", "new", i) for i in range(20)], vectors)
+    vectors = write_document(writer, rng, "fresh{} chunk")
     found = both("after_write", vectors[0], "fresh0")
     assert reader.get_chunks(found[:1])[0].text == "fresh0 chunk"
     t0 = time.perf_counter()

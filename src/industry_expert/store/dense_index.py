@@ -68,15 +68,23 @@ class DenseIndex:
         self.ids = np.zeros(0, dtype=np.int64)  # chunk id per row of the file, -1 once gone
         self.docs = np.zeros(0, dtype=np.int64)
         self.order = np.zeros(0, dtype=np.int64)  # rows by chunk id, for the re-score's lookups
-        self.dim = 0
-        self.seq: int | None = None  # position the persisted generation reflects
-        self.state: dict[str, Any] = {}
+        self.state: dict[str, Any] = {}  # the recorded state of the generation loaded
         self.handle: Any = None  # the float16 file, read with pread
         # changes since ``seq``, held in memory: new and re-embedded chunks searched exactly
         self.extra = VectorMatrix()
         self.masked = np.zeros(0, dtype=np.int64)  # chunk ids whose row in the index is stale
         self.applied: int | None = None  # the position index + extra reflect
         self.verified = False
+        self.unusable_at: int | None = None  # the store's log position it was found unusable at
+
+    @property
+    def seq(self) -> int | None:
+        """The log position the loaded generation reflects."""
+        return self.state.get("seq")
+
+    @property
+    def dim(self) -> int:
+        return int(self.state.get("dim", 0))
 
     # -- state ---------------------------------------------------------------------------------
     def recorded(self) -> dict[str, Any] | None:
@@ -112,7 +120,7 @@ class DenseIndex:
         self.close()
         self.index, self.ids, self.docs, self.handle = index, ids, docs, handle
         self.order = np.argsort(ids, kind="stable")
-        self.dim, self.seq, self.state = int(state["dim"]), int(state["seq"]), state
+        self.state = state
         self.reset_changes()
         return True
 

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import tantivy
 
 from . import derived
 
@@ -40,8 +41,6 @@ ANALYZER = "expert_en"
 
 
 def _schema() -> Any:
-    import tantivy
-
     builder = tantivy.SchemaBuilder()
     builder.add_unsigned_field("id", stored=True, indexed=True, fast=True)
     builder.add_unsigned_field("doc", stored=False, indexed=True, fast=True)
@@ -56,8 +55,6 @@ def _schema() -> Any:
 def _analyzer() -> Any:
     """Words of letters and digits in any script, lower-cased, Latin accents folded, English
     stems: what FTS5's ``porter unicode61 remove_diacritics 2`` makes of the same text."""
-    import tantivy
-
     return (
         tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
         .filter(tantivy.Filter.remove_long(64))
@@ -78,6 +75,7 @@ class KeywordIndex:
         self.verified = False
         self._index: Any = None
         self._schema: Any = None
+        self._analyzer = _analyzer()
 
     # -- state ---------------------------------------------------------------------------------
     def recorded_seq(self) -> int | None:
@@ -96,11 +94,9 @@ class KeywordIndex:
         if self.recorded_seq() is None:
             return False
         try:
-            import tantivy
-
             self._schema = _schema()
             self._index = tantivy.Index.open(str(self.path / "index"))
-            self._index.register_tokenizer(ANALYZER, _analyzer())
+            self._index.register_tokenizer(ANALYZER, self._analyzer)
         except (OSError, ValueError):
             self._index = None
             return False
@@ -121,8 +117,6 @@ class KeywordIndex:
 
     # -- writing -------------------------------------------------------------------------------
     def _document(self, row: Row) -> Any:
-        import tantivy
-
         chunk_id, doc_id, name, content = row
         fields = {"id": chunk_id, "doc": doc_id, "body": f"{name}\n{content}", "content": content}
         return tantivy.Document.from_dict(fields, self._schema)
@@ -130,8 +124,6 @@ class KeywordIndex:
     def rebuild(self, rows: Iterable[Row], seq: int) -> bool:
         """Index ``rows`` from nothing, as of ``seq``; False
         when another process is writing the index."""
-        import tantivy
-
         with derived.write_lock(self.path) as mine:
             if not mine:
                 return False
@@ -141,15 +133,8 @@ class KeywordIndex:
             (self.path / "index").mkdir()
             self._schema = _schema()
             self._index = tantivy.Index(self._schema, path=str(self.path / "index"))
-            self._index.register_tokenizer(ANALYZER, _analyzer())
-            writer = self._index.writer(heap_size=128_000_000, num_threads=1)
-            for row in rows:
-                writer.add_document(self._document(row))
-            writer.commit()
-            writer.wait_merging_threads()
-            del writer
-            self._record(seq)
-            self._index.reload()
+            self._index.register_tokenizer(ANALYZER, self._analyzer)
+            self._write(self._index.writer(heap_size=128_000_000, num_threads=1), rows, seq)
             self.verified = True
             return True
 
@@ -162,8 +147,6 @@ class KeywordIndex:
         """Bring the index from ``since`` to ``seq``: ``changes()`` gives the rows that replace
         their chunks' entries and the chunks deleted. False, changing nothing, when another
         process holds the lock or has moved the index elsewhere meanwhile."""
-
-        import tantivy
 
         with derived.write_lock(self.path) as mine:
             if not mine:
@@ -179,14 +162,19 @@ class KeywordIndex:
             touched = [int(i) for i in [*deleted, *(r[0] for r in rows)]]
             if touched:  # by query: delete_documents_by_term misses an unsigned field's terms
                 writer.delete_documents_by_query(tantivy.Query.term_set_query(self._schema, "id", touched))
-            for row in rows:
-                writer.add_document(self._document(row))
-            writer.commit()
-            writer.wait_merging_threads()
-            del writer
-            self._record(seq)
-            self._index.reload()
+            self._write(writer, rows, seq)
             return True
+
+    def _write(self, writer: Any, rows: Iterable[Row], seq: int) -> None:
+        """Add ``rows`` through ``writer``, commit, then record ``seq`` (after the commit: see the
+        module's notes) and let this process's searcher see it."""
+        for row in rows:
+            writer.add_document(self._document(row))
+        writer.commit()
+        writer.wait_merging_threads()
+        del writer  # the writer's lock on the index goes with it
+        self._record(seq)
+        self._index.reload()
 
     def close(self) -> None:
         self._index = None
@@ -197,17 +185,12 @@ class KeywordIndex:
     ) -> list[tuple[int, float]]:
         """Up to ``n`` ``(chunk id, BM25)`` best first for any of ``terms``, among ``allowed_docs``
         when given."""
-        import tantivy
-
         if not terms:
             return []
         # quoted: a term the analyzer splits in two ("pg_dump") is a phrase, as in FTS5
         query = self._index.parse_query(" ".join(f'"{t}"' for t in terms), ["body"])
         if allowed_docs is not None:
-            inside = tantivy.Query.const_score_query(
-                tantivy.Query.term_set_query(self._schema, "doc", [int(d) for d in allowed_docs]), 0.0
-            )
-            query = tantivy.Query.boolean_query([(tantivy.Occur.Must, query), (tantivy.Occur.Must, inside)])
+            query = self._within(query, allowed_docs)
         searcher = self._index.searcher()
         hits = searcher.search(query, n, count=False).hits
         return [(int(searcher.doc(address)["id"][0]), float(score)) for score, address in hits]
@@ -216,9 +199,7 @@ class KeywordIndex:
         """``(chunks of doc_ids, all chunks)`` whose header or text holds ``term`` (stemmed as a
         search stems it); None when the analyzer splits it into several words ("pg_dump"), which
         would take a phrase, and this field keeps no positions."""
-        import tantivy
-
-        words = _analyzer().analyze(term)
+        words = self._analyzer.analyze(term)
         if len(words) != 1:
             return None
         searcher = self._index.searcher()
@@ -226,7 +207,13 @@ class KeywordIndex:
         total = searcher.search(query, 1, count=True).count
         inside = 0
         if total and doc_ids:
-            named = tantivy.Query.term_set_query(self._schema, "doc", [int(d) for d in doc_ids])
-            both = tantivy.Query.boolean_query([(tantivy.Occur.Must, query), (tantivy.Occur.Must, named)])
-            inside = searcher.search(both, 1, count=True).count
+            inside = searcher.search(self._within(query, doc_ids), 1, count=True).count
         return int(inside), int(total)
+
+    def _within(self, query: Any, doc_ids: Iterable[int]) -> Any:
+        """``query`` among the chunks of ``doc_ids``, scored as ``query`` alone."""
+        inside = tantivy.Query.term_set_query(self._schema, "doc", [int(d) for d in doc_ids])
+        must = tantivy.Occur.Must
+        return tantivy.Query.boolean_query(
+            [(must, query), (must, tantivy.Query.const_score_query(inside, 0.0))]
+        )

@@ -15,7 +15,7 @@ import os
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ import numpy as np
 
 from ..errors import StoreError, WorkspaceError
 from ..types import Chunk, Hit
-from . import dense_index, derived, keyword_index, languages
+from . import dense_index, derived, languages
 from .base import (
     DocumentRecord,
     SearchFilter,
@@ -107,6 +107,14 @@ _UPGRADES = frozenset({"1"})
 # the log is cut back to this many entries per stored chunk by ``optimize`` (a reader further
 # behind than the cut loads every row again, as it would without a log)
 LOG_PER_CHUNK = 1
+# what the indexes beside the database are made of, for the chunk ids in the ``{}``
+_VECTOR_ROWS = "SELECT id, doc_id, vector FROM chunks WHERE id IN ({})"
+_ALL_VECTORS = "SELECT id, doc_id, vector FROM chunks ORDER BY id"
+# the document's name and label, then the chunk's header and text (keyword_index.Row)
+_KEYWORD_ROWS = (
+    "SELECT c.id, c.doc_id, d.source || ' ' || d.label, c.header || char(10) || c.text"
+    " FROM chunks c JOIN documents d ON d.id = c.doc_id"
+)
 
 
 def _fts_query(query: str) -> str:
@@ -169,7 +177,6 @@ class SQLiteStore:
         store_id = self.get_meta("store_id") if self.logged else None
         self.keyword = KeywordIndex(path.with_name(path.name + ".keyword"), store_id) if store_id else None
         self.dense = DenseIndex(path.with_name(path.name + ".dense"), store_id) if store_id else None
-        self._dense_unusable_at: int | None = None  # the log position the dense index failed at
 
     # -- metadata -----------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
@@ -371,7 +378,7 @@ class SQLiteStore:
                 self.vectors.generation = generation
                 return
             count, width = self.db.execute("SELECT COUNT(*), MAX(length(vector)) FROM chunks").fetchone()
-            rows = self.db.execute("SELECT id, doc_id, vector FROM chunks ORDER BY id")
+            rows = self.db.execute(_ALL_VECTORS)
             self.vectors.load(rows, count, (width or 0) // 4, generation, seq)
         finally:
             self.db.execute("COMMIT")
@@ -397,17 +404,31 @@ class SQLiteStore:
         loading every row is as cheap (a reindex)."""
         if seq == since:
             return True  # a write that changed no chunk (a summary, a setting)
+        changed = self._changed_since(since, max(1000, len(self.vectors.ids) // 4))
+        return changed is not None and self.vectors.apply(*self._rows_of(_VECTOR_ROWS, changed), seq)
+
+    def _changed_since(self, since: int, limit: int) -> list[int] | None:
+        """The chunk ids the log names after ``since``; None when it no longer reaches back that
+        far (cut by optimize), or names more than ``limit`` (loading everything again is then as
+        cheap)."""
         oldest = self.db.execute("SELECT MIN(seq) FROM chunk_log").fetchone()[0]
         if oldest is None or oldest > since + 1:
-            return False  # cut by optimize since this reader last looked
+            return None
         changed = [
-            r[0] for r in self.db.execute("SELECT DISTINCT chunk_id FROM chunk_log WHERE seq > ?", (since,))
+            int(r[0])
+            for r in self.db.execute("SELECT DISTINCT chunk_id FROM chunk_log WHERE seq > ?", (since,))
         ]
-        if len(changed) > max(1000, len(self.vectors.ids) // 4):
-            return False
-        rows = self._by_chunk_ids("SELECT id, doc_id, vector FROM chunks WHERE id IN ({})", changed)
+        return None if len(changed) > limit else changed
+
+    def _rows_of(self, select: str, changed: Sequence[int]) -> tuple[list[tuple[Any, ...]], list[int]]:
+        """The rows ``select`` gives for the chunk ids ``changed`` (first column: the id), and the
+        ids among them that have no row any more (deleted)."""
+        rows = self._by_chunk_ids(select, changed)
         present = {int(r[0]) for r in rows}
-        return self.vectors.apply(rows, [i for i in changed if i not in present], seq)
+        return rows, [i for i in changed if i not in present]
+
+    def _chunk_count(self) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
 
     def _allowed_docs(self, where: SearchFilter) -> np.ndarray | None:
         """The ids of the documents inside ``where``, or None when it restricts nothing."""
@@ -446,12 +467,12 @@ class SQLiteStore:
         seq = self._log_seq()
         if index.opened and index.applied == seq:
             return index
-        if self._dense_unusable_at == seq:
+        if index.unusable_at == seq:
             return None  # found unusable at this position already: not loaded again per search
         self.db.execute("BEGIN")  # one snapshot for the log position and the rows
         try:
             seq = self._log_seq()
-            self._dense_unusable_at = seq  # until it is found usable below
+            index.unusable_at = seq  # until it is found usable below
             recorded = index.recorded()
             if recorded is None:
                 index.close()
@@ -462,30 +483,17 @@ class SQLiteStore:
                 index.close()
                 return None
             if not index.verified:  # first use in this process: one count
-                (chunks,) = self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()
-                index.verified = index.live() == chunks
+                index.verified = index.live() == self._chunk_count()
                 if not index.verified:
                     index.close()
                     return None
-            self._dense_unusable_at = None
+            index.unusable_at = None
         except (OSError, ValueError, RuntimeError):
             index.close()  # unreadable: the exact matrix answers, and optimize builds it again
             return None
         finally:
             self.db.execute("COMMIT")
         return index
-
-    def _changed_since(self, since: int, limit: int) -> list[int] | None:
-        """The chunk ids the log names after ``since``; None when it no longer reaches back that
-        far, or names more than ``limit`` (loading everything again is then as cheap)."""
-        oldest = self.db.execute("SELECT MIN(seq) FROM chunk_log").fetchone()[0]
-        if oldest is None or oldest > since + 1:
-            return None
-        changed = [
-            int(r[0])
-            for r in self.db.execute("SELECT DISTINCT chunk_id FROM chunk_log WHERE seq > ?", (since,))
-        ]
-        return None if len(changed) > limit else changed
 
     def _dense_catch_up(self, index: DenseIndex, seq: int) -> bool:
         since = index.applied
@@ -494,11 +502,7 @@ class SQLiteStore:
         if since == seq:
             return True
         changed = self._changed_since(since, max(1000, int(index.index.ntotal) // 4))
-        if changed is None:
-            return False
-        rows = self._by_chunk_ids("SELECT id, doc_id, vector FROM chunks WHERE id IN ({})", changed)
-        present = {int(r[0]) for r in rows}
-        return index.apply(rows, [i for i in changed if i not in present], seq)
+        return changed is not None and index.apply(*self._rows_of(_VECTOR_ROWS, changed), seq)
 
     def _maintain_dense_index(self) -> None:
         """After a bulk load: fold the changes into the dense index, or build it when there is
@@ -512,7 +516,7 @@ class SQLiteStore:
             self.db.execute("BEGIN")
             try:
                 seq = self._log_seq()
-                (count,) = self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()
+                count = self._chunk_count()
                 usable = index.open() and self._dense_catch_up(index, seq)
                 # else rows were written behind the log's back, or the store outgrew its lists
                 usable = usable and index.live() == count and not index.outgrown(count)
@@ -522,14 +526,14 @@ class SQLiteStore:
                     index.persist(seq)
                 elif count >= dense_index.MIN_CHUNKS:
                     (width,) = self.db.execute("SELECT MAX(length(vector)) FROM chunks").fetchone()
-                    rows = self.db.execute("SELECT id, doc_id, vector FROM chunks ORDER BY id")
+                    rows = self.db.execute(_ALL_VECTORS)
                     index.build(rows, count, int(width) // 4, seq)
                     index.open()
                 else:
                     index.close()
                     derived.remove(index.path)  # too small now: the exact matrix answers
                 index.verified = True
-                self._dense_unusable_at = None  # built or brought up to date: searches may use it
+                index.unusable_at = None  # built or brought up to date: searches may use it
             finally:
                 self.db.execute("COMMIT")
 
@@ -558,11 +562,6 @@ class SQLiteStore:
         ).fetchall()
         return [(int(r[0]), -float(r[1])) for r in rows]
 
-    _KEYWORD_ROWS = (
-        "SELECT c.id, c.doc_id, d.source || ' ' || d.label, c.header || char(10) || c.text"
-        " FROM chunks c JOIN documents d ON d.id = c.doc_id"
-    )
-
     def _keyword_index(self) -> KeywordIndex | None:
         """The tantivy index brought up to the store's last write, or None (FTS5 answers) when
         there is none and none can be made (a read-only copy, another process writing it)."""
@@ -576,15 +575,9 @@ class SQLiteStore:
             seq = self._log_seq()
             current = (index.opened or index.open()) and self._keyword_catch_up(index, seq)
             if current and not index.verified:  # first use in this process: one count
-                (chunks,) = self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()
-                current = index.verified = index.documents() == chunks
+                current = index.verified = index.documents() == self._chunk_count()
             if not current and not self.read_only:
-
-                def rows() -> Iterator[keyword_index.Row]:
-                    for chunk_id, doc_id, name, content in self.db.execute(self._KEYWORD_ROWS):
-                        yield int(chunk_id), int(doc_id), str(name), str(content)
-
-                current = index.rebuild(rows(), seq)
+                current = index.rebuild(self.db.execute(_KEYWORD_ROWS), seq)
         except (OSError, ValueError):
             index.close()  # unreadable: FTS5 answers; the next search rebuilds it
             current = False
@@ -607,16 +600,10 @@ class SQLiteStore:
         changed = self._changed_since(recorded, max(1000, index.documents() // 4))
         if changed is None:
             return False
-
-        def changes() -> tuple[list[keyword_index.Row], list[int]]:
-            rows = [
-                (int(r[0]), int(r[1]), str(r[2]), str(r[3]))
-                for r in self._by_chunk_ids(self._KEYWORD_ROWS + " WHERE c.id IN ({})", changed)
-            ]
-            present = {r[0] for r in rows}
-            return rows, [i for i in changed if i not in present]
-
-        return index.apply(recorded, changes, seq)
+        # read under the index's lock, only when this connection is the one to apply them
+        return index.apply(
+            recorded, lambda: self._rows_of(_KEYWORD_ROWS + " WHERE c.id IN ({})", changed), seq
+        )
 
     def term_counts(self, term: str, doc_ids: Sequence[int]) -> tuple[int, int]:
         index = self._keyword_index()
@@ -766,8 +753,7 @@ class SQLiteStore:
             self._maintain_dense_index()
             # the log keeps about one entry per stored chunk (at least 10,000): enough for readers
             # to catch up after ordinary ingests; one further behind loads every row instead
-            (chunks,) = self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()
-            keep = max(10_000, int(chunks * LOG_PER_CHUNK))
+            keep = max(10_000, int(self._chunk_count() * LOG_PER_CHUNK))
             self.db.execute("DELETE FROM chunk_log WHERE seq <= ?", (self._log_seq() - keep,))
 
     def stats(self) -> StoreStats:
