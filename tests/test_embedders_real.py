@@ -61,3 +61,14 @@ def test_local_model_folder_and_bad_folder(tmp_path: Path, monkeypatch: pytest.M
     (tmp_path / "empty").mkdir()
     with pytest.raises(EmbedderError, match="no config.json"):
         SentenceTransformerEmbedder(str(tmp_path / "empty"))
+
+
+def test_onnx_calls_its_hook_before_each_batch() -> None:
+    onnx = OnnxEmbedder("all-MiniLM-L6-v2", batch_size=1)
+    calls: list[int] = []
+    onnx.before_batches(lambda: calls.append(1))
+    onnx.embed_batch(TEXTS)
+    assert len(calls) == 3
+    onnx.before_batches(None)
+    onnx.embed_batch(TEXTS)
+    assert len(calls) == 3

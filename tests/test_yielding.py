@@ -43,3 +43,33 @@ def test_the_gate_holds_only_for_a_live_other_process(tmp_path: Path) -> None:
     assert not gate.raised()  # the process that held it is gone
     gate.release()
     assert not flag.exists()
+
+
+def test_an_embedder_with_its_own_batches_waits_between_them(tmp_path: Path) -> None:
+    """An embedder offering ``before_batches`` gets the whole call and the gate as its hook (its
+    batches are sorted by tokens; pieces cut outside would pad more), which is taken back after."""
+
+    class Batching(FakeEmbedder):
+        def __init__(self) -> None:
+            super().__init__()
+            self.hook: object = None
+            self.hooks: list[object] = []
+
+        def before_batches(self, hook: object) -> None:
+            self.hook = hook
+            self.hooks.append(hook)
+
+        def embed_batch(self, texts):  # type: ignore[no-untyped-def]
+            for _ in range(0, len(texts), 32):
+                self.hook()  # type: ignore[operator]
+            return super().embed_batch(texts)
+
+    inner = Batching()
+    gate = AnswerGate(answering_flag(tmp_path))
+    waits: list[int] = []
+    gate.wait = lambda: waits.append(1)  # type: ignore[method-assign]
+    texts = [f"text {i}" for i in range(300)]
+    assert np.array_equal(
+        YieldingEmbedder(inner, gate, piece=64).embed_batch(texts), FakeEmbedder().embed_batch(texts)
+    )
+    assert inner.calls == [300] and len(waits) == 10 and inner.hooks == [gate.wait, None]
