@@ -102,12 +102,15 @@ def main() -> None:
     parser.add_argument("--embedder", default="onnx", help="sentence-transformers | onnx | onnx-fp32")
     parser.add_argument("--store", default="sqlite", help="sqlite, postgresql, or both: sqlite,postgresql")
     parser.add_argument("--ocr", default="auto", help="auto | never | always (ingest.ocr)")
-    parser.add_argument("--corpus", default="filings", help="filings | large")
+    parser.add_argument("--corpus", default="filings", help="filings | large | a folder")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     require(FILINGS)
     for store in args.store.split(","):
-        result = run(args.embedder, store, args.ocr, large_corpus() if args.corpus == "large" else FILINGS)
+        corpus = {"filings": FILINGS}.get(args.corpus) or (
+            large_corpus() if args.corpus == "large" else Path(args.corpus)
+        )
+        result = run(args.embedder, store, args.ocr, corpus)
         print(
             json.dumps(result) if args.json else "\n".join(f"{k:22} {v}" for k, v in result.items()),
             flush=True,

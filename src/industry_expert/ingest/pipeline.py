@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,10 +40,6 @@ from .pdf import pages_for_ocr
 OCR_FORMATS = {"pdf", *(e.lstrip(".") for e in IMAGE_EXTENSIONS)}
 
 Progress = Callable[[dict[str, Any]], None]
-
-
-# files the parsing worker may run ahead of embedding (and at most one embed group of chunks)
-PARSE_AHEAD = 32
 
 
 @dataclass
@@ -96,6 +93,87 @@ class _Prepared:
     problem: str | None = None
     existed: bool = False  # the workspace held an earlier version (an update, not an addition)
     metadata: dict[str, str] | None = None  # new metadata for an unchanged document
+
+
+class _ParseAhead:
+    """Parses files in a worker thread, in order, while the caller embeds: it runs ahead until
+    it holds ``limit`` chunks not yet taken (always at least one file), then waits.
+
+    The worker drives itself, so that it keeps parsing while the caller is busy embedding; with
+    a pool topped up by the caller between groups, the embedder waited 33 s of a 791 s ingest of a
+    shelf of small HTML pages, file after file, to fill its next group (docs/benchmarks.md).
+    PDFium, lxml and the tokenizer release the GIL, so parsing overlaps embedding.
+
+    ``take`` returns the next file's result, or ``None`` after the last; an error raised by the
+    worker is raised there. Leaving the ``with`` block stops the worker (an interrupted ingest
+    does not wait for the rest of the files to be parsed).
+    """
+
+    def __init__(
+        self,
+        jobs: Sequence[tuple[Path, StoredDocument | None]],
+        prepare: Callable[[Path, StoredDocument | None], _Prepared],
+        limit: int,
+    ):
+        self._jobs = jobs
+        self._prepare = prepare
+        self._limit = limit
+        self._ready: deque[_Prepared] = deque()
+        self._held = 0  # chunks parsed and not yet taken
+        self._done = False
+        self._stop = False
+        self._error: BaseException | None = None
+        self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name="ingest-parse", daemon=True)
+
+    def __enter__(self) -> _ParseAhead:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with self._cond:
+            self._stop = True
+            self._cond.notify_all()
+        self._thread.join()
+
+    def _run(self) -> None:
+        try:
+            for path, stored in self._jobs:
+                with self._cond:
+                    while self._held >= self._limit and not self._stop:
+                        self._cond.wait()
+                    if self._stop:
+                        return
+                prepared = self._prepare(path, stored)
+                with self._cond:
+                    self._ready.append(prepared)
+                    self._held += len(prepared.chunks)
+                    self._cond.notify_all()
+        except BaseException as exc:  # handed to the caller, which raises it
+            with self._cond:
+                self._error = exc
+        finally:
+            with self._cond:
+                self._done = True
+                self._cond.notify_all()
+
+    def ready(self) -> bool:
+        """Whether ``take`` would answer at once."""
+        with self._cond:
+            return bool(self._ready) or self._done
+
+    def take(self) -> _Prepared | None:
+        with self._cond:
+            while not self._ready and not self._done:
+                self._cond.wait()
+            if self._ready:
+                prepared = self._ready.popleft()
+                self._held -= len(prepared.chunks)
+                self._cond.notify_all()
+                return prepared
+            if self._error is not None:
+                raise self._error
+            return None
 
 
 def _sha256(data: bytes) -> str:
@@ -230,45 +308,30 @@ class Ingestor:
         for source, reason in report.skipped:
             emit({"event": "file", "path": source, "status": "skipped", "reason": reason, "chunks": 0})
         seen: set[str] = set()
-        # Parsing runs ahead of embedding in a worker thread (PDFium, lxml and the tokenizer release
-        # the GIL), up to PARSE_AHEAD files and one embed group of parsed chunks: two files ahead
-        # left the embedder waiting 33 s of a 791 s ingest on a shelf of small HTML pages (10 s
-        # now; on two cores the parsing then costs the embedder as much, docs/benchmarks.md).
-        with ThreadPoolExecutor(max_workers=1) as pool:
 
-            def prepare(path: Path, stored: StoredDocument | None) -> _Prepared:
-                t0 = time.perf_counter()
-                try:
-                    return self._prepare(path, collection, max_bytes, stored, emit, ocr_mode)
-                finally:
-                    report.parse_seconds += time.perf_counter() - t0
+        def prepare(path: Path, stored: StoredDocument | None) -> _Prepared:
+            t0 = time.perf_counter()
+            try:
+                return self._prepare(path, collection, max_bytes, stored, emit, ocr_mode)
+            finally:
+                report.parse_seconds += time.perf_counter() - t0
 
-            pending: list[Future[_Prepared]] = []
-            next_index = 0
-
-            def top_up() -> None:
-                nonlocal next_index
-                parsed = sum(len(f.result().chunks) for f in pending if f.done() and f.exception() is None)
-                while (
-                    next_index < len(todo)
-                    and len(pending) < PARSE_AHEAD
-                    and parsed < self.settings.embed_group
-                ):
-                    path = todo[next_index]
-                    pending.append(pool.submit(prepare, path, self.store.get_document(str(path.resolve()))))
-                    next_index += 1
-
-            top_up()
+        jobs = [(path, self.store.get_document(str(path.resolve()))) for path in todo]
+        with _ParseAhead(jobs, prepare, self.settings.embed_group) as ahead:
             group: list[_Prepared] = []
-            while pending:
+            while True:
+                if group and not ahead.ready():  # rather than wait for the parser, embed what is here
+                    self._store_group(group, report, emit)
+                    group = []
                 t0 = time.perf_counter()
-                prepared = pending.pop(0).result()
+                prepared = ahead.take()
                 report.wait_seconds += time.perf_counter() - t0
-                top_up()
+                if prepared is None:
+                    break
                 seen.add(prepared.key)
                 if prepared.record is not None:
                     group.append(prepared)
-                    if sum(len(p.chunks) for p in group) >= self.settings.embed_group or not pending:
+                    if sum(len(p.chunks) for p in group) >= self.settings.embed_group:
                         self._store_group(group, report, emit)
                         group = []
                 else:
