@@ -8,6 +8,7 @@ minimum cosine). Recall of each on the question set comes from benchmarks/retrie
 against the same sentence-transformers baseline of the run.
 
     python benchmarks/embedders.py --sweep
+    python benchmarks/embedders.py --alternate    # batch 8, 16 and 32 in turn, three rounds
 """
 
 from __future__ import annotations
@@ -36,8 +37,12 @@ def sample_texts(count_tokens, n: int = 2000) -> list[str]:  # type: ignore[no-u
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sweep", action="store_true", help="ONNX int8 batch sizes and threads too")
+    parser.add_argument("--alternate", action="store_true", help="ONNX int8 batch 8, 16, 32 in turn")
     args = parser.parse_args()
     require(FILINGS)
+    if args.alternate:
+        alternate()
+        return
     reference = SentenceTransformerEmbedder()
     texts = sample_texts(reference.count_tokens)
     tokens = sum(reference.count_tokens(texts)) + 2 * len(texts)
@@ -66,6 +71,23 @@ def main() -> None:
             f"| {name} | {seconds:.1f} | {tokens / seconds:.0f} | {base_seconds / seconds:.2f}x | "
             f"{np.mean(cos):.4f} / {np.min(cos):.4f} |"
         )
+
+
+def alternate(sizes: tuple[int, ...] = (8, 16, 32), rounds: int = 3) -> None:
+    """Batch sizes in turn, so that the machine's drift hits each alike."""
+    embedders = {b: OnnxEmbedder("all-MiniLM-L6-v2", batch_size=b) for b in sizes}
+    texts = sample_texts(embedders[sizes[0]].count_tokens)
+    for embedder in embedders.values():
+        embedder.embed_batch(texts[:64])  # warm up
+    seconds: dict[int, list[float]] = {b: [] for b in sizes}
+    for _ in range(rounds):
+        for b, embedder in embedders.items():
+            t0 = time.perf_counter()
+            embedder.embed_batch(texts)
+            seconds[b].append(time.perf_counter() - t0)
+    print(f"# {machine()}; {len(texts)} texts, ONNX int8, {rounds} rounds in turn")
+    for b, s in seconds.items():
+        print(f"batch {b:3}: " + " / ".join(f"{x:.1f}" for x in s) + f" s (mean {sum(s) / len(s):.2f})")
 
 
 if __name__ == "__main__":

@@ -40,3 +40,11 @@ def test_environment_and_flags_override_file(tmp_path: Path) -> None:
     assert load_settings(path, env={"EXPERT_MAX_FILE_MB": "7"}).ingest.max_file_mb == 7
     flagged = load_settings(path, {"ingest.max_file_mb": 9}, env={"EXPERT_MAX_FILE_MB": "7"})
     assert flagged.ingest.max_file_mb == 9
+
+
+def test_embedder_batch_size_zero_is_the_backends_own(tmp_path: Path) -> None:
+    assert Settings().embedder.batch_size == 0
+    path = tmp_path / "expert.toml"
+    path.write_text("[embedder]\nbatch_size = -1\n")
+    with pytest.raises(ConfigError, match=r"embedder.batch_size: expected >= 0 \(0: the backend's own\)"):
+        load_settings(path)

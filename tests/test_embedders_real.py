@@ -72,3 +72,11 @@ def test_onnx_calls_its_hook_before_each_batch() -> None:
     onnx.before_batches(None)
     onnx.embed_batch(TEXTS)
     assert len(calls) == 3
+
+
+def test_the_onnx_backend_batches_by_eight_unless_told() -> None:
+    from industry_expert.config import EmbedderSettings
+    from industry_expert.embed import create_embedder
+
+    assert create_embedder(EmbedderSettings()).batch_size == 8  # type: ignore[attr-defined]
+    assert create_embedder(EmbedderSettings(batch_size=4)).batch_size == 4  # type: ignore[attr-defined]

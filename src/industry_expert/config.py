@@ -57,7 +57,8 @@ class EmbedderSettings:
     api_key_env: str = ""
     api_version: str = "2024-10-21"
     dimensions: int = 0
-    batch_size: int = 32
+    # texts per forward pass or request; 0: the backend's own (embed/__init__.py)
+    batch_size: int = 0
     quantize: bool = True  # onnx only: int8 dynamic quantization of the exported model
     timeout: float = 60.0  # API backends: seconds to wait for the server's next bytes (connect: 10 at most)
 
@@ -303,7 +304,10 @@ def _validate(s: Settings, problems: list[str]) -> None:
         if not ok:
             problems.append(message)
 
-    check(s.embedder.batch_size > 0, f"embedder.batch_size: expected > 0, found {s.embedder.batch_size}")
+    check(
+        s.embedder.batch_size >= 0,
+        f"embedder.batch_size: expected >= 0 (0: the backend's own), found {s.embedder.batch_size}",
+    )
     check(
         16 <= s.chunking.max_tokens <= 8192,
         f"chunking.max_tokens: expected 16..8192, found {s.chunking.max_tokens}",
