@@ -107,9 +107,12 @@ def main() -> None:
     args = parser.parse_args()
     require(FILINGS)
     for store in args.store.split(","):
-        corpus = {"filings": FILINGS}.get(args.corpus) or (
-            large_corpus() if args.corpus == "large" else Path(args.corpus)
-        )
+        if args.corpus == "filings":
+            corpus = FILINGS
+        elif args.corpus == "large":
+            corpus = large_corpus()
+        else:
+            corpus = Path(args.corpus)
         result = run(args.embedder, store, args.ocr, corpus)
         print(
             json.dumps(result) if args.json else "\n".join(f"{k:22} {v}" for k, v in result.items()),

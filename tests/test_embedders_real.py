@@ -66,11 +66,10 @@ def test_local_model_folder_and_bad_folder(tmp_path: Path, monkeypatch: pytest.M
 def test_onnx_calls_its_hook_before_each_batch() -> None:
     onnx = OnnxEmbedder("all-MiniLM-L6-v2", batch_size=1)
     calls: list[int] = []
-    onnx.before_batches(lambda: calls.append(1))
-    onnx.embed_batch(TEXTS)
+    hooked = onnx.embed_batch(TEXTS, before_batch=lambda: calls.append(1))
     assert len(calls) == 3
-    onnx.before_batches(None)
-    onnx.embed_batch(TEXTS)
+    assert np.allclose(onnx.embed_batch(TEXTS), hooked, atol=1e-6)
+    onnx.embed_queries(TEXTS)  # a search's question never waits for ingest's pause
     assert len(calls) == 3
 
 

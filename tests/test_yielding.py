@@ -46,22 +46,20 @@ def test_the_gate_holds_only_for_a_live_other_process(tmp_path: Path) -> None:
 
 
 def test_an_embedder_with_its_own_batches_waits_between_them(tmp_path: Path) -> None:
-    """An embedder offering ``before_batches`` gets the whole call and the gate as its hook (its
-    batches are sorted by tokens; pieces cut outside would pad more), which is taken back after."""
+    """An embedder that paces its own batches gets the whole call and the gate as that call's
+    ``before_batch`` (its batches are sorted by tokens; pieces cut outside would pad more)."""
 
     class Batching(FakeEmbedder):
+        paces_batches = True
+
         def __init__(self) -> None:
             super().__init__()
-            self.hook: object = None
             self.hooks: list[object] = []
 
-        def before_batches(self, hook: object) -> None:
-            self.hook = hook
-            self.hooks.append(hook)
-
-        def embed_batch(self, texts):  # type: ignore[no-untyped-def]
+        def embed_batch(self, texts, before_batch=None):  # type: ignore[no-untyped-def]
+            self.hooks.append(before_batch)
             for _ in range(0, len(texts), 32):
-                self.hook()  # type: ignore[operator]
+                before_batch()
             return super().embed_batch(texts)
 
     inner = Batching()
@@ -72,4 +70,4 @@ def test_an_embedder_with_its_own_batches_waits_between_them(tmp_path: Path) -> 
     assert np.array_equal(
         YieldingEmbedder(inner, gate, piece=64).embed_batch(texts), FakeEmbedder().embed_batch(texts)
     )
-    assert inner.calls == [300] and len(waits) == 10 and inner.hooks == [gate.wait, None]
+    assert inner.calls == [300] and len(waits) == 10 and inner.hooks == [gate.wait]

@@ -4,8 +4,9 @@ Vectors come back as a float32 matrix with unit-length rows, so a dot product is
 similarity. ``count_tokens`` lets the chunker size chunks in the embedder's own tokens; backends
 without a local tokenizer estimate (four characters a token, as OpenAI's guide does).
 
-A local backend may also offer ``before_batches(hook)``: ingest's pause for a server's answers
-then waits between the backend's own batches (ingest/yielding.py, embed/onnx.py).
+A local backend whose ``embed_batch`` takes ``before_batch`` (a function called before each of its
+own batches) says so with ``paces_batches = True``: ingest's pause for a server's answers then
+waits there (ingest/yielding.py, embed/onnx.py).
 """
 
 from __future__ import annotations

@@ -158,7 +158,6 @@ class OnnxEmbedder:
         # Ingest parses the next file in another thread; spinning workers would starve it.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        self._before: Callable[[], None] | None = None
         self.tokenizer = counting_tokenizer(model_dir)
         config = (
             json.loads((model_dir / "sentence_bert_config.json").read_text())
@@ -175,23 +174,23 @@ class OnnxEmbedder:
         self.name = f"onnx{'-int8' if quantize else ''}/{model_label(model)}"
         self.dim = int(self.embed_batch(["x"]).shape[1])
 
-    def before_batches(self, hook: Callable[[], None] | None) -> None:
-        """Call ``hook`` before each batch of ``batch_size`` texts (``None``: stop calling it).
+    # ``embed_batch`` takes ``before_batch``: ingest's pause for a server's answers
+    # (ingest/yielding.py) waits between this embedder's own batches, which are sorted by tokens;
+    # pieces cut outside cost 10% more time, each padded to its longest text.
+    paces_batches = True
 
-        Ingest waits here while a server answers (ingest/yielding.py): between the embedder's own
-        batches, which are sorted by token count; cutting the texts into pieces outside cost 10%
-        more time, as each piece was padded to its longest text."""
-        self._before = hook
-
-    def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
-        """Passages (with the model's passage prompt, if it has one)."""
-        return self._embed(texts, self.prompts.get("passage", ""))
+    def embed_batch(self, texts: Sequence[str], before_batch: Callable[[], None] | None = None) -> np.ndarray:
+        """Passages (with the model's passage prompt, if it has one); ``before_batch`` is called
+        before each batch of ``batch_size`` texts."""
+        return self._embed(texts, self.prompts.get("passage", ""), before_batch)
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Questions (with the model's query prompt, if it has one)."""
         return self._embed(texts, self.prompts.get("query", ""))
 
-    def _embed(self, texts: Sequence[str], prompt: str) -> np.ndarray:
+    def _embed(
+        self, texts: Sequence[str], prompt: str, before_batch: Callable[[], None] | None = None
+    ) -> np.ndarray:
         if not texts:
             return np.zeros((0, getattr(self, "dim", 0)), dtype=np.float32)
         encodings = self.tokenizer.encode_batch([prompt + t for t in texts] if prompt else list(texts))
@@ -208,8 +207,8 @@ class OnnxEmbedder:
                 ids[row, : len(e.ids)] = e.ids
                 mask[row, : len(e.ids)] = 1
                 types[row, : len(e.ids)] = e.type_ids
-            if self._before is not None:
-                self._before()
+            if before_batch is not None:
+                before_batch()
             vectors = self.session.run(
                 None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
             )[0]

@@ -74,7 +74,7 @@ class AnswerGate:
 
 class YieldingEmbedder:
     """``inner`` whose ``embed_batch`` waits at ``gate`` before each batch: inside the embedder,
-    between its own batches, where it offers ``before_batches`` (embed/onnx.py); else it embeds
+    between its own batches, where it takes ``before_batch`` (embed/onnx.py); else it embeds
     ``piece`` texts at a time (the shortest first) and waits before each piece.
 
     Pieces cost time: the ONNX embedder took 10% longer on the filings' chunks in pieces of 128
@@ -102,13 +102,8 @@ class YieldingEmbedder:
         return self.inner.count_tokens(texts)
 
     def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
-        before = getattr(self.inner, "before_batches", None)
-        if before is not None:
-            before(self.gate.wait)
-            try:
-                return self.inner.embed_batch(texts)
-            finally:
-                before(None)
+        if getattr(self.inner, "paces_batches", False):
+            return self.inner.embed_batch(texts, before_batch=self.gate.wait)  # type: ignore[call-arg]
         if len(texts) <= self.piece:
             self.gate.wait()
             return self.inner.embed_batch(texts)
