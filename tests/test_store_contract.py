@@ -376,3 +376,19 @@ def test_staged_vectors_take_over_at_once_and_never_outlive_their_chunk(store: S
     store.stage_vectors("second", ids[1:2], np.array([unit(1, 0)], dtype=np.float32))
     assert store.staged("first") == set() and store.staged("second") == {ids[1]}
     assert store.check() == []
+
+
+def test_one_ingest_holds_the_lock_and_another_connection_waits(
+    backend: tuple[str, str], store: Store
+) -> None:
+    name, where = backend
+    other = BACKENDS[name][0](where)  # another process's connection, as far as the lock knows
+    try:
+        with store.ingest_lock() as held:
+            assert held
+            with other.ingest_lock() as second:
+                assert not second  # told at once, not blocked
+        with other.ingest_lock() as second:
+            assert second  # released on exit
+    finally:
+        other.close()

@@ -31,21 +31,11 @@ from dataclasses import asdict, dataclass, replace
 
 from .errors import InputError
 from .store import Store
+from .types import check_name
 
 META_KEY = "api_keys"
 ALL = "*"
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _TOKEN = re.compile(r"ie_([0-9a-f]{12})_([A-Za-z0-9_-]{43})")
-
-
-def check_name(name: str, what: str = "collection") -> str:
-    """``name`` if it is a valid collection or key name (letters, digits, ``_ . -``; 64 at most)."""
-    if not isinstance(name, str) or not _NAME.fullmatch(name):
-        raise InputError(
-            f"{what} name {name!r} is not valid: use 1-64 letters, digits, '_', '.' or '-', "
-            "starting with a letter or digit"
-        )
-    return name
 
 
 def parse_scope(value: str | Iterable[str] | None) -> tuple[str, ...]:

@@ -134,6 +134,13 @@ def resolve_model(ref: str, error: type[UserError] = ModelError) -> ModelRef:
     )
 
 
+def check_model(ref: str, error: type[UserError] = ModelError) -> None:
+    """Raise ``error`` now if ``ref`` cannot name a model: what ``resolve_model`` checks, without
+    fetching a hub file (that happens on first use, where a network exists)."""
+    if parse_hub_file(ref) is None:
+        resolve_model(ref, error)
+
+
 def gguf_file(model: ModelRef, error: type[UserError] = ModelError) -> Path:
     """The GGUF file llama.cpp loads for ``model``."""
     if model.kind == "gguf" and model.path is not None:

@@ -8,10 +8,30 @@ on top of hits: a citation is a hit narrowed to the passage an answer relies on.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from .errors import InputError
+
 BlockKind = Literal["heading", "text", "table", "row"]
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+def check_name(name: str, what: str = "collection") -> str:
+    """``name`` if it is a valid collection, key or adapter name: 1-64 letters, digits, ``_ . -``,
+    starting with a letter or digit. The one rule for such names, wherever they come from (the
+    command line, a request, a key's scope), so that a name one part takes another never refuses.
+
+    >>> check_name("finance-2023")
+    'finance-2023'
+    """
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise InputError(
+            f"{what} name {name!r} is not valid: use 1-64 letters, digits, '_', '.' or '-', "
+            "starting with a letter or digit"
+        )
+    return name
 
 
 @dataclass(frozen=True)

@@ -20,15 +20,15 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
 from .answer import AnswerStream
 from .config import Settings, load_settings, settings_to_toml
-from .embed import Embedder, create_embedder, embedder_id
-from .errors import EmbedderMismatchError, InputError, WorkspaceError
+from .embed import Embedder, check_embedder, create_embedder, embedder_id
+from .errors import ConfigError, EmbedderMismatchError, ExpertError, InputError, WorkspaceError
 from .evaluate.advise import (
     Advice,
     Novelty,
@@ -44,7 +44,7 @@ from .evaluate.report import load_summary
 from .evaluate.run import RETRIEVAL_MODES, TUNED_MODES, EvalRun, run_eval
 from .finetune.build import UsedChunks
 from .finetune.retriever import RetrieverConfig, RetrieverReport, tune_retriever
-from .generate import Generator, create_base_and_tuned, create_generator
+from .generate import Generator, check_generator, create_base_and_tuned, create_generator
 from .ingest.ocr import OcrMode
 from .ingest.pipeline import Ingestor, IngestReport, Progress
 from .ingest.yielding import AnswerGate, YieldingEmbedder, answering_flag
@@ -55,7 +55,7 @@ from .store.base import foreign_embedder
 from .store.locked import locked
 from .store.migrate import MigrationReport, migrate
 from .summarize import SummaryReport, summarize_documents
-from .types import Answer, Hit
+from .types import Answer, Hit, check_name
 
 SETTINGS_FILE = "expert.toml"
 
@@ -67,6 +67,28 @@ def _write_settings(path: Path, settings: Settings) -> None:
     settings_file = path / SETTINGS_FILE
     settings_file.write_text(settings_to_toml(settings), encoding="utf-8")
     settings_file.chmod(0o600)
+
+
+def _not_a_file(path: Path) -> None:
+    if path.exists() and not path.is_dir():
+        raise WorkspaceError(f"{path} is a file, not a folder; a workspace is a folder (--workspace DIR)")
+
+
+def check_models(settings: Settings) -> None:
+    """Fail at once, one line each, when the settings name an embedder or a model that is not
+    there (an unknown backend, a missing local folder or file); loads nothing."""
+    problems = []
+    checks: list[Callable[[], None]] = [
+        lambda: check_embedder(settings.embedder),
+        lambda: check_generator(settings.generator),
+    ]
+    for check in checks:
+        try:
+            check()
+        except ExpertError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise ConfigError("\n".join(problems))
 
 
 def _is_workspace(path: Path) -> bool:
@@ -88,12 +110,16 @@ class Workspace:
 
     # -- lifecycle ----------------------------------------------------------------------------
     @classmethod
-    def init(cls, path: str | Path, overrides: dict[str, Any] | None = None) -> Workspace:
-        """Create a workspace at ``path`` (settings from ``overrides``, e.g. ``{"embedder.backend": "onnx"}``)."""
+    def init(cls, path: str | Path, overrides: dict[str, Any] | None = None, load: bool = False) -> Workspace:
+        """Create a workspace at ``path`` (settings from ``overrides``, e.g. ``{"embedder.backend": "onnx"}``).
+        ``load``: also load the embedder first, so that one that cannot load leaves nothing behind."""
         path = Path(path)
+        _not_a_file(path)
         if _is_workspace(path):
             raise WorkspaceError(f"{path} is already a workspace; use it, or pick another folder")
         settings = load_settings(None, overrides)
+        check_models(settings)  # before anything is written: a bad name leaves nothing behind
+        embedder = create_embedder(settings.embedder) if load else None
         created = not path.exists()
         try:
             path.mkdir(parents=True, exist_ok=True, mode=0o700)  # company data: the owner's only
@@ -120,7 +146,9 @@ class Workspace:
             store.close()
             raise WorkspaceError(f"cannot create a workspace at {path}: {exc.strerror}") from None
         store.set_meta("embedder", wanted)
-        return cls(path, settings, store)
+        ws = cls(path, settings, store)
+        ws._embedder = embedder
+        return ws
 
     @classmethod
     def open(
@@ -133,9 +161,11 @@ class Workspace:
         """Open the workspace at ``path``; refuse it if its vectors came from another embedder.
         ``shared``: its store is used by several threads (a server), one call at a time."""
         path = Path(path)
+        _not_a_file(path)
         if not _is_workspace(path):
             raise WorkspaceError(f"no workspace at {path}; run `expert init` (or pass --workspace DIR)")
         settings = load_settings(path / SETTINGS_FILE, overrides)
+        check_embedder(settings.embedder)
         store = open_store(settings.store, path)
         if shared:
             store = locked(store)
@@ -202,17 +232,20 @@ class Workspace:
         progress: Progress | None = None,
         follow_symlinks: bool = False,
         ocr: OcrMode | None = None,
+        move: bool = False,
     ) -> IngestReport:
         """``Ingestor.ingest`` with the workspace's embedder and settings (``ocr`` overrides
-        ``ingest.ocr``: ``auto``, ``always`` or ``never``)."""
-        return self.ingestor.ingest(paths, collection, prune, max_file_mb, progress, follow_symlinks, ocr)
+        ``ingest.ocr``: ``auto``, ``always`` or ``never``; ``move`` lets a file change collection)."""
+        return self.ingestor.ingest(
+            paths, collection, prune, max_file_mb, progress, follow_symlinks, ocr, move
+        )
 
     def set_language(self, collection: str, language: str) -> int:
         """Index ``collection``'s words as ``language`` from now on (``store.languages``: a code,
         a name or a text-search configuration; PostgreSQL stems some thirty languages and keeps
         the words of the others whole), its stored chunks included; returns how many chunks were
         indexed again. Raises ``StoreError`` for a language the store cannot index."""
-        return self.store.set_language(collection, language)
+        return self.store.set_language(check_name(collection), language)
 
     def summarize(self, force: bool = False, progress: Progress | None = None) -> SummaryReport:
         """Write a summary for every document that has none (all of them with ``force``)."""

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..ingest import LOADERS
 from ..workspace import Workspace
 from .output import (
     format_hit,
@@ -37,7 +38,7 @@ def cmd_init(args: argparse.Namespace) -> int:
         overrides["chunking.max_tokens"] = args.chunk_tokens
     if args.store:
         overrides["store.url"] = args.store
-    ws = Workspace.init(workspace_path(args), overrides)
+    ws = Workspace.init(workspace_path(args), overrides, load=True)
     print(f"initialised workspace {ws.path} (embedder {ws.store.get_meta('embedder')})")
     return 0
 
@@ -57,10 +58,17 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             progress=ingest_progress(args.json),
             follow_symlinks=args.follow_symlinks,
             ocr=args.ocr,
+            move=args.move,
         )
         summaries = ws.summarize(progress=summary_progress(args.json)) if args.summarize else None
+    found = report.added or report.updated or report.unchanged or report.skipped or report.removed
     if args.json:
         print_json({**report.to_dict(), **({"summaries": summaries.to_dict()} if summaries else {})})
+    elif not found:
+        named = ", ".join(safe(p) for p in args.paths)
+        kinds = " ".join(sorted(LOADERS))
+        print(f"nothing to ingest: no files under {named}; the formats read are {kinds}")
+        return 1
     else:
         print(
             f"{len(report.added)} added, {len(report.updated)} updated, {len(report.unchanged)} unchanged, "
@@ -72,9 +80,11 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                 f"{len(summaries.written)} summaries written ({summaries.skipped} documents already had one) "
                 f"in {summaries.seconds:.1f}s"
             )
+        for path, held in report.moved:
+            print(f"moved {safe(path)} from collection {safe(held)} to {safe(args.collection)}")
         for path, reason in report.skipped:
             print(f"skipped {safe(path)}: {safe(reason)}")
-    return 1 if report.skipped else 0
+    return 1 if report.skipped or not found else 0
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -164,9 +174,15 @@ def cmd_forget(args: argparse.Namespace) -> int:
     elif args.dry_run:
         print(f"would remove {len(named)} document(s)" + "".join(f"\n  {safe(s)}" for s in named))
     else:
-        print(f"removed {len(removed)} document(s)" + "".join(f"\n  {safe(s)}" for s in removed))
-        if not named and not args.glob and any(c in args.target for c in "*?["):
-            print("(the target is a path; to use it as a pattern, add --glob)", file=sys.stderr)
+        if not named:
+            hint = (
+                "; the target is a path: to use it as a pattern, add --glob"
+                if not args.glob and any(c in args.target for c in "*?[")
+                else "; `expert sources` lists the documents by the path they were ingested as"
+            )
+            print(f"no document matches {safe(args.target)}, nothing removed{hint}", file=sys.stderr)
+        else:
+            print(f"removed {len(removed)} document(s)" + "".join(f"\n  {safe(s)}" for s in removed))
     return 0 if named else 1
 
 

@@ -86,7 +86,9 @@ def ingest_progress(json_mode: bool) -> Any:
 
     def on(event: dict[str, Any]) -> None:
         kind = event["event"]
-        if kind == "start":
+        if kind == "waiting":
+            out.log(f"waiting: {event['reason']}")
+        elif kind == "start":
             out.begin(event["files"] + event["skipped"], "file", "ingest")
         elif kind == "file":
             status = event["status"]

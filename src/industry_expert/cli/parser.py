@@ -54,6 +54,22 @@ def version() -> str:
         return "unknown"
 
 
+def positive(kind: type[int] | type[float]) -> Any:
+    """An argparse type: a number above zero (``-k 0`` or ``--max-file-mb -1`` is refused)."""
+
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, found {text!r}") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"expected a number above 0, found {text}")
+        return value
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
 def default(owner: Any, name: str) -> Any:
     """The default of a dataclass field or of a function's parameter, read where it is defined."""
     if dataclasses.is_dataclass(owner):
@@ -91,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--chunk-tokens",
-        type=int,
+        type=positive(int),
         help=f"chunk size in embedder tokens (default {SETTINGS.chunking.max_tokens})",
     )
     p.add_argument(
@@ -105,6 +121,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", help="files and folders (recursive)")
     p.add_argument("--collection", default="default", help="collection name to file them under")
     p.add_argument(
+        "--move",
+        action="store_true",
+        help="file documents the workspace holds in another collection under --collection instead "
+        "(refused without it: keys scoped to either collection would change what they read)",
+    )
+    p.add_argument(
         "--language",
         help="the collection's language for keyword search, kept for later ingests: a code or name "
         "(de, german, fa, ...) or a PostgreSQL text-search configuration; default english. PostgreSQL "
@@ -116,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--max-file-mb",
-        type=float,
+        type=positive(float),
         help=f"skip files larger than this (default {SETTINGS.ingest.max_file_mb:g})",
     )
     p.add_argument(
@@ -140,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("search", help="find the passages that answer a question")
     p.add_argument("query", nargs="*")
-    p.add_argument("-k", type=int, default=5, help="number of hits (default 5)")
+    p.add_argument("-k", type=positive(int), default=5, help="number of hits (default 5)")
     p.add_argument("--mode", choices=choices("retrieval.mode"), help=f"default {SETTINGS.retrieval.mode}")
     p.add_argument("--source", help="only sources matching this path or glob, e.g. '*10K*'")
     p.add_argument("--collection", help="only this collection")
@@ -188,7 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
         generator_flags(p)
 
     def answer_flags(p: argparse.ArgumentParser) -> None:
-        p.add_argument("-k", type=int, help=f"passages to retrieve (default {SETTINGS.answer.k})")
+        p.add_argument("-k", type=positive(int), help=f"passages to retrieve (default {SETTINGS.answer.k})")
         p.add_argument("--source", help="only sources matching this path or glob, e.g. '*10K*'")
         p.add_argument("--collection", help="only this collection")
         generator_flags(p)
@@ -231,7 +253,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", required=True, help="training JSONL to write (also OUT.val.jsonl and OUT.chunks.json)"
     )
     d.add_argument(
-        "-n", type=int, default=default(build_dataset, "n"), help="examples to make (default %(default)s)"
+        "-n",
+        type=positive(int),
+        default=default(build_dataset, "n"),
+        help="examples to make (default %(default)s)",
     )
     d.add_argument(
         "--distractors",
@@ -267,7 +292,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     e.add_argument("--out", required=True, help="question JSONL to write (also OUT.chunks.json)")
     e.add_argument(
-        "-n", type=int, default=default(build_questions, "n"), help="questions to make (default %(default)s)"
+        "-n",
+        type=positive(int),
+        default=default(build_questions, "n"),
+        help="questions to make (default %(default)s)",
     )
     e.add_argument(
         "--exclude",
@@ -291,7 +319,9 @@ def build_parser() -> argparse.ArgumentParser:
         default="base,rag",
         help="comma-separated, of base, rag, ft, rag+ft (default %(default)s; ft modes need --adapter)",
     )
-    e.add_argument("-k", type=int, help=f"passages per answer in the rag modes (default {SETTINGS.answer.k})")
+    e.add_argument(
+        "-k", type=positive(int), help=f"passages per answer in the rag modes (default {SETTINGS.answer.k})"
+    )
     e.add_argument(
         "--judge-url",
         metavar="URL",

@@ -13,13 +13,29 @@ from ..errors import EmbedderError
 from .base import Embedder, embed_query, estimate_tokens, normalize
 
 EmbedderFactory = Callable[[EmbedderSettings], Embedder]
+EmbedderCheck = Callable[[EmbedderSettings], None]
 _REGISTRY: dict[str, EmbedderFactory] = {}
+_CHECKS: dict[str, EmbedderCheck] = {}
 
 
-def register_embedder(backend: str, factory: EmbedderFactory) -> None:
-    """Make ``embedder.backend = BACKEND`` build ``factory(settings)``."""
+def register_embedder(backend: str, factory: EmbedderFactory, check: EmbedderCheck | None = None) -> None:
+    """Make ``embedder.backend = BACKEND`` build ``factory(settings)``; ``check(settings)``, if
+    given, raises at once (without loading anything) when the settings cannot work."""
     _REGISTRY[backend] = factory
+    if check is not None:
+        _CHECKS[backend] = check
     add_choice("embedder.backend", backend)
+
+
+def check_embedder(settings: EmbedderSettings) -> None:
+    """Raise ``EmbedderError`` now, in one line, if ``settings`` name a backend or a model that is
+    not there; loads nothing (milliseconds), so ``init`` and ``open`` can afford it."""
+    if settings.backend not in _REGISTRY:
+        raise EmbedderError(
+            f"unknown embedder backend {settings.backend!r}; known: {', '.join(sorted(_REGISTRY))}"
+        )
+    if settings.backend in _CHECKS:
+        _CHECKS[settings.backend](settings)
 
 
 def embedder_id(settings: EmbedderSettings) -> str:
@@ -79,13 +95,20 @@ def _http(s: EmbedderSettings) -> Embedder:
     )
 
 
-register_embedder("sentence-transformers", _sentence_transformers)
-register_embedder("onnx", _onnx)
+def _local_model(s: EmbedderSettings) -> None:
+    from .local import resolve_model_dir
+
+    resolve_model_dir(s.model)
+
+
+register_embedder("sentence-transformers", _sentence_transformers, _local_model)
+register_embedder("onnx", _onnx, _local_model)
 for _name in ("openai", "azure", "jina"):
     register_embedder(_name, _http)
 
 __all__ = [
     "Embedder",
+    "check_embedder",
     "create_embedder",
     "embedder_id",
     "embed_query",

@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 from ..config import GeneratorSettings, add_choice
 from ..errors import ConfigError, GeneratorError
-from ..models import base_and_tuned
+from ..models import base_and_tuned, check_model
 from .base import Generator, complete
 from .citations import CitationFilter, resolve_citations
 from .llama import LlamaCppGenerator
@@ -26,13 +26,29 @@ from .openai import OpenAIChatGenerator
 from .prompt import Prompt, QuestionTooLongError, build_prompt
 
 GeneratorFactory = Callable[[GeneratorSettings], Generator]
+GeneratorCheck = Callable[[GeneratorSettings], None]
 _REGISTRY: dict[str, GeneratorFactory] = {}
+_CHECKS: dict[str, GeneratorCheck] = {}
 
 
-def register_generator(backend: str, factory: GeneratorFactory) -> None:
-    """Make ``generator.backend = BACKEND`` build ``factory(settings)``."""
+def register_generator(backend: str, factory: GeneratorFactory, check: GeneratorCheck | None = None) -> None:
+    """Make ``generator.backend = BACKEND`` build ``factory(settings)``; ``check(settings)``, if
+    given, raises at once (without loading anything) when the settings cannot work."""
     _REGISTRY[backend] = factory
+    if check is not None:
+        _CHECKS[backend] = check
     add_choice("generator.backend", backend)
+
+
+def check_generator(settings: GeneratorSettings) -> None:
+    """Raise now, in one line, if ``settings`` name a backend or a model that is not there; loads
+    and downloads nothing (a hub file is fetched on first use)."""
+    if settings.backend not in _REGISTRY:
+        raise ConfigError(
+            f"generator.backend: unknown backend {settings.backend!r} (known: {', '.join(sorted(_REGISTRY))})"
+        )
+    if settings.backend in _CHECKS:
+        _CHECKS[settings.backend](settings)
 
 
 def create_generator(settings: GeneratorSettings) -> Generator:
@@ -65,19 +81,27 @@ def _transformers(s: GeneratorSettings) -> Generator:
 
 
 def _openai(s: GeneratorSettings) -> Generator:
-    if not s.model or s.model == GeneratorSettings.model:
-        raise GeneratorError(
-            f"the {s.backend} backend needs the server's model name (--model or generator.model)"
-        )
+    _server_model(s)
     return OpenAIChatGenerator(
         s.model, s.backend, s.base_url, s.api_key_env, s.api_version, s.context_window, timeout=s.timeout
     )
 
 
-register_generator("llama-cpp", _llama_cpp)
-register_generator("transformers", _transformers)
-register_generator("openai", _openai)
-register_generator("azure", _openai)
+def _local_model(s: GeneratorSettings) -> None:
+    check_model(s.model, GeneratorError)
+
+
+def _server_model(s: GeneratorSettings) -> None:
+    if not s.model or s.model == GeneratorSettings.model:
+        raise GeneratorError(
+            f"the {s.backend} backend needs the server's model name (--model or generator.model)"
+        )
+
+
+register_generator("llama-cpp", _llama_cpp, _local_model)
+register_generator("transformers", _transformers, _local_model)
+register_generator("openai", _openai, _server_model)
+register_generator("azure", _openai, _server_model)
 
 __all__ = [
     "CitationFilter",
@@ -88,6 +112,7 @@ __all__ = [
     "Prompt",
     "QuestionTooLongError",
     "build_prompt",
+    "check_generator",
     "complete",
     "create_base_and_tuned",
     "create_generator",

@@ -79,7 +79,45 @@ class CitationFilter:
         return _check(out, self.sources, self.invalid, self._cited)
 
 
+def uncite(text: str, numbers: Sequence[int]) -> str:
+    """``text`` without its citations of ``numbers`` (``[2]`` goes, ``[1, 2]`` becomes ``[1]``).
+
+    >>> uncite("It was 42 [2]. It rose [1, 2].", [2])
+    'It was 42. It rose [1].'
+    """
+
+    def keep(match: re.Match[str]) -> str:
+        kept = [n for n in re.split(r"\s*[,;]\s*", match.group(1)) if int(n) not in numbers]
+        return (
+            f"{match.group(0)[0] if match.group(0)[0].isspace() else ''}[{', '.join(kept)}]" if kept else ""
+        )
+
+    return CITATION.sub(keep, text)
+
+
 _SENTENCE = re.compile(r"(?<=[.!?])(\s+)")
+_ABBREVIATION = re.compile(r"(?:^|[\s(])(?:[^\W\d_]\.){1,3}$")  # U.S., e.g., J. (an initial)
+
+
+def split_sentences(text: str) -> list[str]:
+    """``text`` cut after ``.``, ``!`` or ``?`` and the space that follows, the spaces kept as
+    every other item (``"".join`` gives ``text`` back), except where the stop ends an
+    abbreviation of single letters (``U.S.``, ``e.g.``) or the next word starts in lower case.
+
+    >>> split_sentences("It is in U.S. dollars. Next one.")
+    ['It is in U.S. dollars.', ' ', 'Next one.']
+    """
+    parts = _SENTENCE.split(text)
+    out = [parts[0]]
+    for i in range(1, len(parts), 2):
+        space, following = parts[i], parts[i + 1]
+        if _ABBREVIATION.search(out[-1]) or following[:1].islower():
+            out[-1] += space + following
+        else:
+            out += [space, following]
+    return out
+
+
 _TERM = re.compile(r"\d[\d,]*(?:\.\d+)?|[^\W\d_]{4,}")
 _COMMON = frozenset(
     "that this with from have were which their there about would these other into more than been "
@@ -116,7 +154,7 @@ def attribute_citations(text: str, sources: Sequence[Hit], min_share: float = 0.
     passages = [content_terms(f"{h.header} {h.text}") for h in sources]
     added: list[int] = []
     out: list[str] = []
-    for i, sentence in enumerate(_SENTENCE.split(text)):
+    for i, sentence in enumerate(split_sentences(text)):
         terms = content_terms(sentence) if i % 2 == 0 else set()
         if not terms or CITATION.search(sentence):
             out.append(sentence)

@@ -15,12 +15,13 @@ overlaps embedding (PDFium and the tokenizer release the GIL).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,9 +30,9 @@ import numpy as np
 
 from ..config import ChunkSettings, IngestSettings
 from ..embed import Embedder
-from ..errors import LoadError, StoreError
+from ..errors import InputError, LoadError, StoreError
 from ..store import DocumentRecord, Store, StoredDocument
-from ..types import Chunk, Document
+from ..types import Chunk, Document, check_name
 from . import LOADERS, LoadOptions, chunk_document, document_label, load_document, read_bytes, walk
 from .images import IMAGE_EXTENSIONS
 from .ocr import OcrMode
@@ -48,6 +49,7 @@ class IngestReport:
 
     added: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
+    moved: list[tuple[str, str]] = field(default_factory=list)  # (source, the collection it left)
     unchanged: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
@@ -66,6 +68,7 @@ class IngestReport:
         return {
             "added": self.added,
             "updated": self.updated,
+            "moved": [{"path": p, "from": c} for p, c in self.moved],
             "unchanged": len(self.unchanged),
             "removed": self.removed,
             "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
@@ -92,6 +95,7 @@ class _Prepared:
     touch_mtime: int | None = None
     problem: str | None = None
     existed: bool = False  # the workspace held an earlier version (an update, not an addition)
+    moved_from: str | None = None  # the collection it was in, when it changes collection
     metadata: dict[str, str] | None = None  # new metadata for an unchanged document
 
 
@@ -260,7 +264,10 @@ class Ingestor:
             metadata={**doc.metadata, **self._ocr_metadata(doc, ocr)},
         )
         pages = len({b.page for b in doc.blocks if b.page is not None})
-        return _Prepared(path, key, source, record, tuple(chunks), pages, existed=stored is not None)
+        moved_from = stored.collection if stored is not None and not same_place else None
+        return _Prepared(
+            path, key, source, record, tuple(chunks), pages, existed=stored is not None, moved_from=moved_from
+        )
 
     @staticmethod
     def _ocr_metadata(doc: Document, mode: str) -> dict[str, str]:
@@ -279,18 +286,52 @@ class Ingestor:
         progress: Progress | None = None,
         follow_symlinks: bool = False,
         ocr: OcrMode | None = None,
+        move: bool = False,
     ) -> IngestReport:
         """Load, chunk, embed and store every file under ``paths``; return what happened.
 
         Files that cannot be used are listed in ``report.skipped`` with a reason; the rest are
         stored. With ``prune``, documents under the given folders whose files are gone are removed.
         ``ocr`` (``auto``, ``always``, ``never``) overrides ``ingest.ocr``; pages read by OCR are
-        reported as ``ocr`` events, one per page.
+        reported as ``ocr`` events, one per page. A file the workspace holds in another collection
+        is refused, before any work, unless ``move`` says to file it under ``collection`` instead
+        (``report.moved``): a key scoped to a collection would otherwise lose or gain documents
+        that nobody meant to move.
         """
+        check_name(collection)
+        emit = progress or (lambda event: None)
+        with self._one_writer(emit):
+            return self._ingest(paths, collection, prune, max_file_mb, emit, follow_symlinks, ocr, move)
+
+    @contextlib.contextmanager
+    def _one_writer(self, emit: Progress, poll: float = 0.5) -> Iterator[None]:
+        """Hold the store's ingest lock, waiting (and saying so, once) while another ingest has it:
+        the files it is embedding are then unchanged here, and each run reports what it did."""
+        said = False
+        while True:
+            with self.store.ingest_lock() as held:
+                if held:
+                    yield
+                    return
+            if not said:
+                emit({"event": "waiting", "reason": "another ingest is writing to this workspace's store"})
+                said = True
+            time.sleep(poll)
+
+    def _ingest(
+        self,
+        paths: Iterable[str | Path],
+        collection: str,
+        prune: bool,
+        max_file_mb: float | None,
+        emit: Progress,
+        follow_symlinks: bool,
+        ocr: OcrMode | None,
+        move: bool,
+    ) -> IngestReport:
         ocr_mode = ocr or self.settings.ocr
         started = time.perf_counter()
         roots = [Path(p) for p in paths]
-        emit = progress or (lambda event: None)
         report = IngestReport()
         max_bytes = int((max_file_mb or self.settings.max_file_mb) * 1_000_000)
         found = list(walk(roots, LOADERS, follow_symlinks))
@@ -300,6 +341,8 @@ class Ingestor:
             if f.problem is None:
                 unique.setdefault(str(f.path.resolve()), f.path)
         todo = list(unique.values())
+        if todo:
+            self.embedder()  # an embedder that cannot load fails the run now, not every file
         for f in found:
             if f.problem is not None:
                 report.skipped.append((os.path.normpath(str(f.path)), f.problem))
@@ -317,6 +360,14 @@ class Ingestor:
                 report.parse_seconds += time.perf_counter() - t0
 
         jobs = [(path, self.store.get_document(str(path.resolve()))) for path in todo]
+        elsewhere = [(p, d.collection) for p, d in jobs if d is not None and d.collection != collection]
+        if elsewhere and not move:
+            path, held = elsewhere[0]
+            more = f" and {len(elsewhere) - 1} more" if len(elsewhere) > 1 else ""
+            raise InputError(
+                f"{os.path.normpath(str(path))}{more} already in collection {held!r}; nothing was ingested. "
+                f"Pass --move to move them to {collection!r}, or ingest them with --collection {held}"
+            )
         with _ParseAhead(jobs, prepare, self.settings.embed_group) as ahead:
             group: list[_Prepared] = []
             while True:
@@ -385,10 +436,15 @@ class Ingestor:
             self.store.put_document(prepared.record, prepared.chunks, vectors[start:end])
             report.store_seconds += time.perf_counter() - t0
             start = end
+            if prepared.moved_from is not None:
+                report.moved.append((prepared.source, prepared.moved_from))
             (report.updated if prepared.existed else report.added).append(prepared.source)
             report.chunks += len(prepared.chunks)
             report.pages += prepared.pages
-            self._report(prepared, "updated" if prepared.existed else "added", emit)
+            status = (
+                "moved" if prepared.moved_from is not None else "updated" if prepared.existed else "added"
+            )
+            self._report(prepared, status, emit)
 
     def _embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:

@@ -16,8 +16,8 @@ from pathlib import Path
 from ..config import GeneratorSettings
 from ..errors import InputError, NotFoundError
 from ..generate import Generator, create_generator
-from ..keys import check_name
 from ..models import base_and_tuned
+from ..types import check_name
 
 
 @dataclass(frozen=True)

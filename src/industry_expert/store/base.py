@@ -23,6 +23,7 @@ A backend is one class with these methods and one ``register_store`` call (see `
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -307,6 +308,14 @@ class Store(Protocol):
         """Make the vectors staged under ``tag`` the chunks' vectors and set the ``meta`` entries
         (which embedder made them), in one transaction, and drop the staging; chunks deleted since
         are skipped. Returns how many chunks changed."""
+        ...
+
+    def ingest_lock(self) -> contextlib.AbstractContextManager[bool]:
+        """Try to become the one ingest writing to this store: a context that yields True while
+        this caller holds the lock, or False at once when another holds it (another process,
+        another machine on a shared database). Released on exit, and by the system when its
+        holder dies. The ingest pipeline waits for it, so that two ingests of one folder do not
+        embed the same files twice and each reports what it did."""
         ...
 
     def optimize(self) -> None:

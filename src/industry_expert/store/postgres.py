@@ -538,6 +538,20 @@ class PostgresStore:
         found = [(int(r[0]), float(r[1])) for r in rows]
         return sorted(found, key=lambda hit: -hit[1])
 
+    @contextlib.contextmanager
+    def ingest_lock(self) -> Iterator[bool]:
+        # a session-level advisory lock on a connection held for the whole ingest: PostgreSQL
+        # releases it when that connection ends, however its holder died
+        with self.pool.connection() as conn:
+            held = conn.execute("SELECT pg_try_advisory_lock(hashtext('industry_expert.ingest'))").fetchone()
+            if not (held and held[0]):
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(hashtext('industry_expert.ingest'))")
+
     def optimize(self) -> None:
         """VACUUM and ANALYZE the chunks, and build the HNSW index once the store holds
         ``hnsw_min_chunks`` vectors of one dimension (``CREATE INDEX CONCURRENTLY``: searches and

@@ -15,7 +15,7 @@ import os
 import sqlite3
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -745,6 +745,14 @@ class SQLiteStore:
             cur.execute("ROLLBACK")
             raise
         return int(changed)
+
+    @contextlib.contextmanager
+    def ingest_lock(self) -> Iterator[bool]:
+        if self.read_only:  # nothing can be written: every writer fails on its own
+            yield True
+            return
+        with derived.write_lock(self.path.with_name(self.path.name + ".ingest")) as held:
+            yield held
 
     def optimize(self) -> None:
         if not self.read_only:
