@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -133,3 +134,77 @@ def test_with_keys_on_the_page_asks_for_one_and_shows_only_its_collections(
         options = [o.text for o in find(By.ID, "ask-collection").find_elements(By.TAG_NAME, "option")]
         assert options == ["all I may read", "finance (2)"]
         keep(driver, tmp_path, "serve-key.png")
+
+
+# A stored document that tries everything a script in the server's origin could do: mark the page's
+# storage, rename the window, and read the reader's key through its opener.
+EVIL = (
+    "<html><head><title>Q3 capital expenditure</title></head><body>"
+    "<p>Northwind's capital expenditure in fiscal 2023 was $38.4 million.</p>"
+    "<script>document.title = 'pwned';"
+    "try { localStorage.setItem('pwned', 'script'); } catch (e) {}"
+    "try { localStorage.setItem('stolen', window.opener.sessionStorage.getItem('expert-key')); } catch (e) {}"
+    "try { window.opener.document.title = 'pwned'; } catch (e) {}</script>"
+    "<img src=x onerror=\"document.title = 'pwned'; try { localStorage.setItem('pwned', 'onerror'); } catch (e) {}\">"
+    "</body></html>"
+)
+
+
+def _nothing_ran(driver: object, page: str) -> None:
+    """No window shows a title the script set, and the page's origin holds nothing it wrote."""
+    for handle in driver.window_handles:  # type: ignore[attr-defined]
+        driver.switch_to.window(handle)  # type: ignore[attr-defined]
+        assert driver.title != "pwned", driver.current_url  # type: ignore[attr-defined]
+    driver.switch_to.window(page)  # type: ignore[attr-defined]
+    marks = driver.execute_script(  # type: ignore[attr-defined]
+        "return [localStorage.getItem('pwned'), localStorage.getItem('stolen')]"
+    )
+    assert marks == [None, None], marks
+
+
+@pytest.mark.parametrize("keys", ["on", "off"])
+def test_a_document_with_script_never_runs_in_the_servers_origin(
+    driver: object, tmp_path: Path, keys: str
+) -> None:
+    from conftest import FakeGenerator
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    evil = tmp_path / "report_q3.html"
+    evil.write_text(EVIL, encoding="utf-8")
+    with Workspace.init(tmp_path / "ws") as ws:
+        ws.ingest([evil], collection="finance")
+        secret = ws.keys.create("analysts", read="finance")[0] if keys == "on" else ""
+    b = driver
+    find = b.find_element  # type: ignore[attr-defined]
+    answer = FakeGenerator(["Capital expenditure was $38.4 million in fiscal 2023 [1]."])
+    with serving(tmp_path / "ws", answer) as live:
+        b.get(live.url)  # type: ignore[attr-defined]
+        page = b.current_window_handle  # type: ignore[attr-defined]
+        b.execute_script("localStorage.clear()")  # type: ignore[attr-defined]
+        if secret:
+            find(By.ID, "key").send_keys(secret, Keys.TAB)
+        wait_for(b, lambda d: "1 documents" in find(By.ID, "status").text)
+        find(By.CSS_SELECTOR, "[data-tab=documents]").click()
+        link = find(By.CSS_SELECTOR, "#documents a")
+        assert link.text.endswith("report_q3.html") and link.get_attribute("rel") == "noopener noreferrer"
+        link.click()
+        time.sleep(2)  # what the document would run, it would have run by now
+        _nothing_ran(b, page)
+
+        find(By.CSS_SELECTOR, "[data-tab=ask]").click()
+        find(By.ID, "question").send_keys("What was Northwind's capital expenditure in fiscal 2023?")
+        find(By.ID, "ask").click()
+        wait_for(b, lambda d: find(By.CSS_SELECTOR, "#sources li a") and find(By.ID, "ask").is_enabled())
+        cited = find(By.CSS_SELECTOR, "#sources li a")
+        assert "report_q3.html" in cited.text
+        cited.click()
+        time.sleep(2)
+        _nothing_ran(b, page)
+        if secret:  # the key is still the page's alone
+            assert b.execute_script("return sessionStorage.getItem('expert-key')") == secret  # type: ignore[attr-defined]
+        for handle in b.window_handles:  # type: ignore[attr-defined]
+            if handle != page:
+                b.switch_to.window(handle)  # type: ignore[attr-defined]
+                b.close()  # type: ignore[attr-defined]
+        b.switch_to.window(page)  # type: ignore[attr-defined]

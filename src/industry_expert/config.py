@@ -169,10 +169,14 @@ class ServeSettings:
     auth: Literal["auto", "on", "off"] = "auto"
     parallel: int = 1  # answers generated at once: 1 for a local model; more for a model server
     queue: int = 8  # requests that may wait for the model; beyond that, 503 with Retry-After
+    max_wait_s: float = 30.0  # longest wait for the model; beyond (or expected beyond), 503 too
     # Ingest jobs run in a child process at this CPU priority (nice), so answers keep the cores.
     ingest_nice: int = 10
     max_upload_mb: float = 100.0  # one upload request, all its files together
     max_message_chars: int = 20_000  # one chat message
+    # One JSON request body (a chat with its history, a batch of texts to embed), refused with 413
+    # before it is read; the default holds a chat of longest messages (escaped) or a batch to embed
+    max_body_kb: int = 4000
     evaluations: str = ""  # folder searched for `eval run` folders (empty: the current folder)
 
 
@@ -361,9 +365,16 @@ def _validate(s: Settings, problems: list[str]) -> None:
     check(0 < v.port < 65536, f"serve.port: expected 1..65535, found {v.port}")
     check(v.parallel >= 1, f"serve.parallel: expected >= 1, found {v.parallel}")
     check(v.queue >= 0, f"serve.queue: expected >= 0, found {v.queue}")
+    check(v.max_wait_s > 0, f"serve.max_wait_s: expected > 0, found {v.max_wait_s}")
     check(0 <= v.ingest_nice <= 19, f"serve.ingest_nice: expected 0..19, found {v.ingest_nice}")
     check(v.max_upload_mb > 0, f"serve.max_upload_mb: expected > 0, found {v.max_upload_mb}")
     check(v.max_message_chars > 0, f"serve.max_message_chars: expected > 0, found {v.max_message_chars}")
+    check(
+        v.max_body_kb * 1000 >= 6 * v.max_message_chars,
+        f"serve.max_body_kb: {v.max_body_kb} cannot hold one message of serve.max_message_chars "
+        f"({v.max_message_chars:,} characters, up to 6 bytes each in JSON); expected >= "
+        f"{-(-6 * v.max_message_chars // 1000)}",
+    )
     check(s.summary.max_parts >= 1, f"summary.max_parts: expected >= 1, found {s.summary.max_parts}")
 
 

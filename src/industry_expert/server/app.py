@@ -20,6 +20,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from .. import __version__
 from ..errors import ConfigError
+from .guard import Guard, Scope
 from .http import install_handlers
 from .native_api import router as native_router
 from .openai_api import router as openai_router
@@ -43,6 +44,7 @@ def create_app(state: ServerState) -> FastAPI:
         redoc_url=None,
     )
     app.state.server = state
+    app.add_middleware(Guard, limit=lambda scope: body_limit(state, scope))
     install_handlers(app)
     app.include_router(openai_router)
     app.include_router(native_router)
@@ -62,6 +64,15 @@ def create_app(state: ServerState) -> FastAPI:
         return {"status": "ok", "keys_required": state.auth_required()}
 
     return app
+
+
+def body_limit(state: ServerState, scope: Scope) -> tuple[int, str]:
+    """The most bytes a request may send, and the setting that says so: an upload's files, or
+    one JSON body."""
+    path = str(scope.get("path", ""))
+    if scope.get("method") == "POST" and path.startswith("/api/collections/") and path.endswith("/files"):
+        return int(state.settings.max_upload_mb * 1_000_000), "serve.max_upload_mb"
+    return state.settings.max_body_kb * 1000, "serve.max_body_kb"
 
 
 def check_port(host: str, port: int) -> None:

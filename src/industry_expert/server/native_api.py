@@ -9,7 +9,6 @@ ingested by a job (``jobs``) with the same per-file reasons as ``expert ingest``
 
 from __future__ import annotations
 
-import mimetypes
 import secrets
 import shutil
 from pathlib import Path
@@ -26,9 +25,11 @@ from ..errors import InputError, NotFoundError, PermissionDeniedError, TooLargeE
 from ..evaluate.advise import find_evaluations
 from ..evaluate.html import write_html
 from ..evaluate.report import load_summary
-from ..keys import Access, check_name
+from ..keys import Access
 from ..store import StoredDocument
+from ..types import check_name
 from .deps import Key, State
+from .guard import document_headers
 from .state import UPLOADS, ServerState
 
 router = APIRouter(tags=["native"])
@@ -106,8 +107,10 @@ def original(doc_id: int, state: State, access: Key) -> Any:
         raise NotFoundError(
             f"the file of document {doc_id} is no longer at {doc.source}; its passages are at /api/documents/{doc_id}"
         )
-    media = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    return FileResponse(path, media_type=media, filename=path.name, content_disposition_type="inline")
+    media, disposition, headers = document_headers(path)
+    return FileResponse(
+        path, media_type=media, filename=path.name, content_disposition_type=disposition, headers=headers
+    )
 
 
 UPLOAD_BODY = {

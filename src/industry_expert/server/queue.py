@@ -4,7 +4,10 @@ their client leaves.
 A loaded model answers ``parallel`` requests at a time (one for a local model on a CPU: two
 answers at once would each take twice as long). Up to ``queue`` more wait their turn, in order;
 beyond that a request is refused at once with 503 and a ``Retry-After`` estimated from recent
-answer times, instead of piling up. A request whose client disconnects, while it waits or while
+answer times, instead of piling up. A wait is bounded too (``max_wait`` seconds, the setting
+``serve.max_wait_s``): a request whose estimated wait is longer is refused at once, and one that
+has waited that long is refused then, so that a busy server answers in time for a client to
+come back rather than leave it to time out. A request whose client disconnects, while it waits or while
 its answer is being written, gives its place back: ``Interruptible`` stops the model between two
 tokens, and the slot is released only once the model has really stopped.
 """
@@ -14,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import math
 import threading
+import time
 from collections.abc import Awaitable, Callable, Iterator
 
 from ..errors import BusyError
@@ -61,9 +65,16 @@ class Interruptible:
 class ModelQueue:
     """``parallel`` slots and at most ``limit`` waiting requests (asyncio; one event loop)."""
 
-    def __init__(self, parallel: int = 1, limit: int = 8, on_busy: Callable[[bool], None] | None = None):
+    def __init__(
+        self,
+        parallel: int = 1,
+        limit: int = 8,
+        on_busy: Callable[[bool], None] | None = None,
+        max_wait: float = 30.0,
+    ):
         self.parallel = parallel
         self.limit = limit
+        self.max_wait = max_wait
         self.waiting = 0
         self.running = 0
         self._free = asyncio.Semaphore(parallel)
@@ -78,18 +89,31 @@ class ModelQueue:
             self._busy = busy
             self._on_busy(busy)
 
+    def _typical(self) -> float:
+        return sorted(self._recent)[len(self._recent) // 2] if self._recent else 5.0
+
     def retry_after(self) -> int:
-        typical = sorted(self._recent)[len(self._recent) // 2] if self._recent else 5.0
-        return max(1, math.ceil(typical * (self.waiting + 1) / self.parallel))
+        return max(1, math.ceil(self._typical() * (self.waiting + 1) / self.parallel))
+
+    def _busy_error(self, why: str) -> BusyError:
+        seconds = self.retry_after()
+        return BusyError(
+            f"the model is busy ({why}: {self.running} answer(s) running, {self.waiting} waiting); "
+            f"try again in {seconds} s",
+            seconds,
+        )
 
     async def acquire(self, gone: Callable[[], Awaitable[bool]], poll: float = 0.5) -> None:
-        """Wait for a slot; raise ``BusyError`` if the queue is full, ``Cancelled`` if ``gone()``."""
-        if self.running >= self.parallel and self.waiting >= self.limit:
-            raise BusyError(
-                f"the model is busy: {self.running} answer(s) running and {self.waiting} waiting; "
-                f"try again in {self.retry_after()} s",
-                self.retry_after(),
-            )
+        """Wait for a slot; raise ``BusyError`` if the queue is full, the wait would be longer
+        than ``max_wait`` or has been, and ``Cancelled`` if ``gone()``."""
+        full = self.running >= self.parallel
+        if full and self.waiting >= self.limit:
+            raise self._busy_error("the queue is full")
+        # an estimate needs a few answers measured; until then only the deadline below bounds it
+        expected = self._typical() * (self.waiting + 1) / self.parallel
+        if full and len(self._recent) >= 3 and expected > self.max_wait:
+            raise self._busy_error(f"the wait would be about {expected:.0f} s")
+        deadline = time.monotonic() + self.max_wait
         self.waiting += 1
         self._changed()
         try:
@@ -100,6 +124,11 @@ class ModelQueue:
                 except TimeoutError:
                     if await gone():
                         raise Cancelled from None
+                    if time.monotonic() > deadline:
+                        self.waiting -= 1  # the error's count leaves this request out
+                        error = self._busy_error(f"waited {self.max_wait:g} s")
+                        self.waiting += 1
+                        raise error from None
         except BaseException:
             self.waiting -= 1
             self._changed()
@@ -121,4 +150,5 @@ class ModelQueue:
             "running": self.running,
             "waiting": self.waiting,
             "limit": self.limit,
+            "max_wait_s": int(self.max_wait),
         }

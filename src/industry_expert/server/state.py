@@ -46,7 +46,9 @@ class ServerState:
         self.gate = AnswerGate(answering_flag(ws.path))
         local = ws.settings.generator.backend in ("llama-cpp", "transformers")
         on_busy = (lambda busy: self.gate.hold() if busy else self.gate.release()) if local else None
-        self.queue = ModelQueue(self.settings.parallel, self.settings.queue, on_busy)
+        self.queue = ModelQueue(
+            self.settings.parallel, self.settings.queue, on_busy, self.settings.max_wait_s
+        )
         self.uploads = (ws.path / UPLOADS).resolve()
         clear_partial_uploads(self.uploads)  # what an upload cut by a crash left
         self.jobs = IngestJobs(ws.path, self.settings.ingest_nice, on_done=self._tidy)

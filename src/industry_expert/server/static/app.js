@@ -61,12 +61,34 @@ function where(item) {
   return item.source + (item.page ? `, page ${item.page}` : "") + (item.locator ? ` (${item.locator})` : "");
 }
 
+// A document's original opens in a new tab without an opener, so nothing in it can reach this
+// page. With a key, it is fetched here (a link cannot send the key) and shown from a blob only if
+// its type shows without running anything; any other type (HTML, SVG, XML, Office) is saved as a
+// download, as the server's own headers say (Content-Disposition: attachment).
+const INERT = new Set(["application/pdf", "text/plain", "image/png", "image/jpeg", "image/gif", "image/webp"]);
+
 async function openDocument(event, url) {
-  if (!state.key) return; // the link opens it directly
+  if (!state.key) return; // the link opens it directly, served sandboxed by the server
   event.preventDefault();
+  const [path, fragment] = url.split("#");
   try {
-    const blob = await (await api(url.split("#")[0])).blob();
-    window.open(URL.createObjectURL(blob) + (url.includes("#") ? "#" + url.split("#")[1] : ""), "_blank");
+    const response = await api(path);
+    const disposition = response.headers.get("content-disposition") || "";
+    const blob = await response.blob();
+    const type = blob.type.split(";")[0].trim().toLowerCase();
+    if (disposition.startsWith("attachment") || !INERT.has(type)) {
+      const name = (/filename\*?=(?:UTF-8'')?"?([^";]+)"?/i.exec(disposition) || [])[1] || "document";
+      const href = URL.createObjectURL(new Blob([blob], { type: "application/octet-stream" }));
+      const save = el("a", { href, download: decodeURIComponent(name) });
+      document.body.append(save);
+      save.click();
+      save.remove();
+      setTimeout(() => URL.revokeObjectURL(href), 60000);
+      return;
+    }
+    const href = URL.createObjectURL(blob);
+    window.open(href + (fragment ? `#${fragment}` : ""), "_blank", "noopener,noreferrer");
+    setTimeout(() => URL.revokeObjectURL(href), 60000);
   } catch (error) { showError(error.message); }
 }
 
@@ -75,7 +97,7 @@ function renderSources(sources, answer) {
   list.replaceChildren();
   $("sources-empty").hidden = sources.length > 0;
   for (const s of sources) {
-    const link = el("a", { href: s.url, target: "_blank", onclick: (e) => openDocument(e, s.url), text: where(s) });
+    const link = el("a", { href: s.url, target: "_blank", rel: "noopener noreferrer", onclick: (e) => openDocument(e, s.url), text: where(s) });
     const how = s.attributed ? el("span", { class: "muted", text: " (matched by its figures and words)" }) : "";
     list.append(el("li", { value: String(s.n), id: `source-${s.n}` }, el("div", { class: "where" }, link, how), highlighted(s.passage, answer)));
   }
@@ -194,7 +216,7 @@ async function loadDocuments() {
         if (!confirm(`Forget ${d.source}?`)) return;
         try { await api(`/api/documents/${d.id}`, { method: "DELETE" }); await refresh(); } catch (error) { showError(error.message); }
       } });
-      const link = el("a", { href: d.url, target: "_blank", onclick: (e) => openDocument(e, d.url), text: d.source });
+      const link = el("a", { href: d.url, target: "_blank", rel: "noopener noreferrer", onclick: (e) => openDocument(e, d.url), text: d.source });
       body.append(el("tr", {}, el("td", { class: "source" }, link), el("td", { text: d.collection }), el("td", { text: String(d.chunks) }),
         el("td", { dir: "auto", text: d.title }), el("td", { text: d.ingested_at }), el("td", {}, forget)));
     }
