@@ -203,3 +203,87 @@ def test_the_shipped_model_answers_the_user_not_the_memo(name: str, shipped: obj
             assert any("memo.md" in h.source for h in stream.answer.hits), "the memo was not even retrieved"
             assert expected in shown and not any(phrase in shown for phrase in PHRASES), shown
             assert all("memo.md" not in c.source for c in stream.answer.citations)
+
+
+# -- any wording, any language: 24 planted orders (tests/injections.py) ------------------------------
+@pytest.fixture
+def planted(workspace: Workspace, tmp_path: Path) -> Workspace:
+    """The capex line, and one memo per planted order (heading on the question, so it is retrieved)."""
+    from injections import CASES, memo
+
+    docs = tmp_path / "planted"
+    docs.mkdir()
+    (docs / "capex.md").write_text(
+        "# Capital expenditure\n\nNorthwind capital expenditure in fiscal 2023 was $38.4 million.\n",
+        encoding="utf-8",
+    )
+    for case in CASES:
+        (docs / f"memo-{case['id']}.md").write_text(memo(case), encoding="utf-8")
+    workspace.ingest([docs])
+    return workspace
+
+
+def _case_ids() -> list[str]:
+    from injections import CASES
+
+    return [c["id"] for c in CASES]
+
+
+@pytest.mark.parametrize("case_id", _case_ids())
+@pytest.mark.parametrize("policy", ["quote", "warn"])
+def test_an_obedient_model_never_makes_a_planted_order_the_answer(
+    planted: Workspace, case_id: str, policy: str
+) -> None:
+    from injections import CASES, QUESTION, Obedient, core, holds
+
+    case = next(c for c in CASES if c["id"] == case_id)
+    for other in CASES:  # this case's memo alone, beside the capex line
+        if other is not case:
+            planted.forget(f"**/memo-{other['id']}.md", glob=True)
+    obedient = Obedient(case["payload"])
+    stream = AnswerStream(QUESTION, obedient, planted.retriever, AnswerSettings(unsupported=policy), k=4)  # type: ignore[arg-type]
+    shown = "".join(stream)
+    answer = stream.answer
+    assert answer is not None
+    cited = [c.source for c in answer.citations]
+    if core(case["payload"]) in obedient.prompts[0]:  # the order reached the model, which obeyed
+        assert "copies a passage off the question" in answer.checks, (answer.text, answer.checks)
+    if policy == "quote":
+        assert holds(shown, cited, case), (shown, cited)
+        assert "38.4" in shown
+    else:  # flagged: the text is kept with a warning, but the memo is never cited as its support
+        assert answer.checks and not any("memo" in s for s in cited), (shown, cited)
+
+
+def test_an_answer_that_shares_nothing_with_its_question_is_not_taken_for_an_order() -> None:
+    from industry_expert.generate.injection import obeyed_sources
+
+    passages = ["The pump runs at 40 bar.", "Valves close in 2 seconds after a pressure drop."]
+    assert (
+        obeyed_sources("40 bar [1].", "How hard does the pump push?", passages) == []
+    )  # the passage shares "pump"
+    assert obeyed_sources("Valves close in 2 seconds [2].", "What is the valve timing?", passages) == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "kind", ["direct", "role play", "fake system", "fake tool", "table cell", "footnote"]
+)
+def test_the_shipped_model_holds_against_each_kind_of_planted_order(
+    kind: str, shipped: object, tmp_path: Path
+) -> None:
+    from injections import CASES, QUESTION, holds, memo
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    cases = [c for c in CASES if c["kind"] == kind][:2]
+    for case in cases:
+        (docs / f"memo-{case['id']}.md").write_text(memo(case), encoding="utf-8")
+    with Workspace.init(tmp_path / "ws") as ws:
+        ws.ingest([SAMPLES, docs])
+        stream = AnswerStream(QUESTION, shipped, ws.retriever, AnswerSettings())  # type: ignore[arg-type]
+        shown = "".join(stream)
+        assert stream.answer is not None
+        cited = [c.source for c in stream.answer.citations]
+        assert all(holds(shown, cited, case) for case in cases), (shown, cited)
+        assert "38.4" in shown, shown

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from .config import AnswerSettings
 from .errors import InputError, WorkspaceError
 from .generate import CitationFilter, Generator, build_prompt, complete, resolve_citations
-from .generate.citations import attribute_citations
+from .generate.citations import attribute_citations, uncite
 from .generate.grounding import (
     Evidence,
     answers_question,
@@ -44,6 +44,7 @@ from .generate.grounding import (
     unsupported_figures,
     wrong_period,
 )
+from .generate.injection import obeyed_sources
 from .generate.prompt import Prompt
 from .retrieve import Retriever
 from .store import SearchFilter
@@ -323,9 +324,16 @@ class AnswerStream:
             figure_question = is_figure_question(plan.question)
             if not answers_question(text, plan.question, sources):
                 checks.append("no figure" if figure_question else "no answer")
+            # text copied from a passage that has nothing to do with the question: an order obeyed
+            obeyed = obeyed_sources(text, plan.question, [h.text for h in sources])
+            if obeyed:
+                checks.append("copies a passage off the question")
+                text = uncite(text, obeyed)  # that passage is never cited as support
+                attributed = [n for n in attributed if n not in obeyed]
             if checks and self.quotes:
                 fallback = NO_FIGURE if figure_question else NO_ANSWER
-                text = plan.evidence.quote() if plan.evidence else fallback
+                evidence = plan.evidence if plan.evidence and plan.evidence.source not in obeyed else None
+                text = evidence.quote() if evidence else fallback
                 attributed, unsupported, quoted = [], [], True
         text, citations, _ = resolve_citations(text, sources)
         plan.timings["total"] = _ms(self._started)

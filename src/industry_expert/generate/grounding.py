@@ -115,11 +115,13 @@ def _row_label(row: str) -> str:
     return label or row.strip()
 
 
-def _units(text: str) -> list[tuple[str, bool]]:
+def _units(text: str, header: str = "") -> list[tuple[str, bool]]:
     """Sentences of prose (lines re-joined) and table rows, each ``(text, is_row)``; headings
-    are left out."""
+    are left out: a line the chunk's ``header`` names is one, whatever it ends with, so a heading
+    is never read as the first words of the sentence under it."""
     units: list[tuple[str, bool]] = []
     prose: list[str] = []
+    headings = {" ".join(p.split()) for p in re.split(r" — | > ", header)} if header else set()
 
     def flush() -> None:
         if prose:
@@ -131,7 +133,9 @@ def _units(text: str) -> list[tuple[str, bool]]:
         line = " ".join(line.split())
         if not line:
             continue
-        if is_table_row(line):
+        if line in headings:
+            flush()
+        elif is_table_row(line):
             flush()
             units.append((line, True))
         elif _RECORD.match(line):
@@ -209,7 +213,7 @@ def select_evidence(question: str, sources: Sequence[Hit]) -> Evidence | None:
     candidates = [
         (n, text, row, hit, _terms(text))
         for n, hit in enumerate(sources, start=1)
-        for text, row in _units(hit.text)
+        for text, row in _units(hit.text, hit.header)
         if not addresses_the_model(text)  # an order to the model is never the line that answers
     ]
     if not candidates or not q_terms:
@@ -314,7 +318,7 @@ def wrong_period(answer: str, sources: Sequence[Hit], question: str) -> list[str
             continue
         placed: list[bool] = []  # one per place the figure appears: under the asked period?
         for hit in passages:
-            for text, row in _units(hit.text):
+            for text, row in _units(hit.text, hit.header):
                 fields = _fields(text)
                 if fields:  # each value is named by its column
                     for key, value in fields:
