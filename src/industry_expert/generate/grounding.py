@@ -115,38 +115,46 @@ def _row_label(row: str) -> str:
     return label or row.strip()
 
 
-def _units(text: str, header: str = "") -> list[tuple[str, bool]]:
-    """Sentences of prose (lines re-joined) and table rows, each ``(text, is_row)``; headings
-    are left out: a line the chunk's ``header`` names is one, whatever it ends with, so a heading
-    is never read as the first words of the sentence under it."""
-    units: list[tuple[str, bool]] = []
+def _units(text: str, header: str = "") -> list[tuple[str, bool, str]]:
+    """Sentences of prose (lines re-joined) and table rows, each ``(text, is_row, lead)``;
+    headings are left out. A line the chunk's ``header`` names is a heading whatever it ends with
+    ("First quarter financial performance:"), and is the ``lead`` of the sentence under it: the
+    caller reads the two together only when the sentence itself is about the question, so that a
+    heading on the question cannot carry any sentence under it (an order planted in a memo)."""
+    units: list[tuple[str, bool, str]] = []
     prose: list[str] = []
+    lead = ""
     headings = {" ".join(p.split()) for p in re.split(r" — | > ", header)} if header else set()
 
     def flush() -> None:
+        nonlocal lead
         if prose:
             joined = " ".join(prose)
-            units.extend((s.strip(), False) for s in _SENTENCE.split(joined) if s.strip())
+            for i, sentence in enumerate(s.strip() for s in _SENTENCE.split(joined) if s.strip()):
+                units.append((sentence, False, lead if i == 0 else ""))
             prose.clear()
+        lead = ""
 
     for line in text.splitlines():
         line = " ".join(line.split())
         if not line:
             continue
-        if line in headings:
-            flush()
-        elif is_table_row(line):
-            flush()
-            units.append((line, True))
-        elif _RECORD.match(line):
-            flush()  # "Code: E17; Meaning: Actuator stalled; Action: ...": one row, not three sentences
-            units.append((line, True))
-        elif (
+        short_heading = (
             len(line.split()) <= 6
             and line[0].isupper()
             and not line.endswith((".", ",", ";", ":", "!", "?"))
             and (not prose or prose[-1].endswith((".", "!", "?", ":")))
-        ):
+        )
+        if line in headings:
+            flush()
+            lead = "" if short_heading else line  # "Employees" stands alone, as it always did
+        elif is_table_row(line):
+            flush()
+            units.append((line, True, ""))
+        elif _RECORD.match(line):
+            flush()  # "Code: E17; Meaning: Actuator stalled; Action: ...": one row, not three sentences
+            units.append((line, True, ""))
+        elif short_heading:
             flush()  # a heading ("Employees") is not the first words of the next sentence
         else:
             prose.append(line)
@@ -210,13 +218,16 @@ def select_evidence(question: str, sources: Sequence[Hit]) -> Evidence | None:
     years = question_years(question)
     q_terms -= years
     wants_figure = is_figure_question(question)
-    candidates = [
-        (n, text, row, hit, _terms(text))
-        for n, hit in enumerate(sources, start=1)
-        for text, row in _units(hit.text, hit.header)
-        if not addresses_the_model(text)  # an order to the model is never the line that answers
-    ]
-    if not candidates or not q_terms:
+    if not q_terms:
+        return None
+    candidates = []
+    for n, hit in enumerate(sources, start=1):
+        for text, row, lead in _units(hit.text, hit.header):
+            if lead and q_terms & set(_terms(text)):
+                text = f"{lead} {text}"  # the heading over a sentence about the question reads with it
+            if not addresses_the_model(text):  # an order to the model is never the line that answers
+                candidates.append((n, text, row, hit, _terms(text)))
+    if not candidates:
         return None
     # rarer question words weigh more: a word in every line ("Apple") says little
     df = {t: sum(1 for *_, unit in candidates if t in unit) for t in q_terms}
@@ -318,7 +329,7 @@ def wrong_period(answer: str, sources: Sequence[Hit], question: str) -> list[str
             continue
         placed: list[bool] = []  # one per place the figure appears: under the asked period?
         for hit in passages:
-            for text, row in _units(hit.text, hit.header):
+            for text, row, _ in _units(hit.text, hit.header):
                 fields = _fields(text)
                 if fields:  # each value is named by its column
                     for key, value in fields:
