@@ -192,14 +192,10 @@ def mixed(url: str, clients: int, seconds: float) -> dict[str, Any]:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--seconds", type=float, default=30.0)
-    parser.add_argument("--port", type=int, default=8377)
-    args = parser.parse_args()
+def start_server(work: Path, port: int, *options: str) -> subprocess.Popen[str]:
+    """A fresh workspace in ``work`` with the BASE filings (collection ``base``), served by
+    `expert serve` on ``port`` with ``options``; prints the machine and the ingest time."""
     require(FILINGS)
-    work = OUT / "serve"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     ws = str(work / "ws")
@@ -214,9 +210,29 @@ def main() -> None:
         f"# {machine()}\n# base workspace: {len(BASE)} filings in {time.perf_counter() - started:.0f} s",
         flush=True,
     )
+    return expert("-w", ws, "serve", "--port", str(port), "--quiet", *options,
+                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+
+
+def wait_up(url: str) -> None:
+    for _ in range(600):
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--port", type=int, default=8377)
+    args = parser.parse_args()
+    work = OUT / "serve"
+    ws, bin_expert = str(work / "ws"), str(ROOT / ".venv/bin/expert")
     url = f"http://127.0.0.1:{args.port}"
-    server = expert("-w", ws, "serve", "--port", str(args.port), "--quiet", "--queue", "64",
-                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    server = start_server(work, args.port, "--queue", "64")
     report: dict[str, Any] = {"machine": machine(), "clients": args.clients, "seconds": args.seconds}
 
     rss: list[tuple[str, float]] = []
@@ -226,12 +242,7 @@ def main() -> None:
         print(json.dumps({key: report[key], "rss_mb": rss[-1][1]}), flush=True)
 
     try:
-        for _ in range(600):
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
+        wait_up(url)
         answers(url)  # warm caches
         report["rss_before_mb"] = round(rss_mb(server.pid), 1)
 

@@ -187,3 +187,29 @@ def test_a_long_wait_for_the_model_ends_in_503_with_retry_after(served_ws: Path)
     for status, seconds, retry in results:
         if status == 503:
             assert seconds < 3 and retry is not None and int(retry) >= 1, results
+
+
+def test_requests_waiting_for_the_model_are_served_in_order() -> None:
+    from industry_expert.server.queue import ModelQueue
+
+    async def run() -> list[int]:
+        queue = ModelQueue(parallel=1, limit=8, max_wait=30)
+        served: list[int] = []
+
+        async def never_gone() -> bool:
+            return False
+
+        async def request(i: int) -> None:
+            await queue.acquire(never_gone, poll=0.01)
+            served.append(i)
+            await asyncio.sleep(0.03)  # longer than a poll: an unordered queue would let a later one in
+            queue.release(0.03)
+
+        tasks = []
+        for i in range(6):
+            tasks.append(asyncio.ensure_future(request(i)))
+            await asyncio.sleep(0.005)
+        await asyncio.gather(*tasks)
+        return served
+
+    assert asyncio.run(run()) == [0, 1, 2, 3, 4, 5]

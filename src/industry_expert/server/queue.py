@@ -116,20 +116,23 @@ class ModelQueue:
         deadline = time.monotonic() + self.max_wait
         self.waiting += 1
         self._changed()
+        # one acquire for the whole wait keeps the request's place in line (asyncio's semaphore
+        # serves its waiters in order); polling only looks at the client and the clock meanwhile
+        turn = asyncio.ensure_future(self._free.acquire())
         try:
-            while True:
-                try:
-                    await asyncio.wait_for(self._free.acquire(), poll)
-                    break
-                except TimeoutError:
-                    if await gone():
-                        raise Cancelled from None
-                    if time.monotonic() > deadline:
-                        self.waiting -= 1  # the error's count leaves this request out
-                        error = self._busy_error(f"waited {self.max_wait:g} s")
-                        self.waiting += 1
-                        raise error from None
+            while not (await asyncio.wait({turn}, timeout=poll))[0]:
+                if await gone():
+                    raise Cancelled
+                if time.monotonic() > deadline:
+                    self.waiting -= 1  # the error's count leaves this request out
+                    error = self._busy_error(f"waited {self.max_wait:g} s")
+                    self.waiting += 1
+                    raise error
         except BaseException:
+            if turn.done() and not turn.cancelled() and turn.exception() is None:
+                self._free.release()  # the slot came just as the request left: pass it on
+            else:
+                turn.cancel()
             self.waiting -= 1
             self._changed()
             raise
