@@ -36,6 +36,23 @@ router = APIRouter(tags=["native"])
 MAX_FILES = 100
 
 
+def _links(status: int = 200, **targets: tuple[str, str, str]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI links from an operation's response: ``name=(operationId, parameter, where in the
+    body)``, so that a client (or a stateful fuzzer) knows which id leads where."""
+    links = {
+        name: {"operationId": op, "parameters": {param: f"$response.body#{where}"}}
+        for name, (op, param, where) in targets.items()
+    }
+    return {status: {"description": "Successful Response", "links": links}}
+
+
+DOCUMENT_LINKS = _links(
+    GetDocument=("getDocument", "doc_id", "/data/0/id"),
+    GetOriginal=("getOriginal", "doc_id", "/data/0/id"),
+    ForgetDocument=("forgetDocument", "doc_id", "/data/0/id"),
+)
+
+
 def document_dict(doc: StoredDocument, request: Request) -> dict[str, Any]:
     return {**doc.to_dict(), "url": f"{str(request.base_url).rstrip('/')}/documents/{doc.id}"}
 
@@ -64,7 +81,12 @@ def collections(state: State, access: Key) -> dict[str, Any]:
     return {"object": "list", "data": [{"name": n, **v} for n, v in state.collections(access).items()]}
 
 
-@router.get("/api/documents", summary="The documents this key may read (as `expert sources --json`)")
+@router.get(
+    "/api/documents",
+    summary="The documents this key may read (as `expert sources --json`)",
+    operation_id="listDocuments",
+    responses=DOCUMENT_LINKS,
+)
 def documents(
     state: State,
     access: Key,
@@ -85,21 +107,33 @@ def documents(
     return body
 
 
-@router.get("/api/documents/{doc_id}", summary="One document, with its passages in reading order")
+@router.get(
+    "/api/documents/{doc_id}",
+    summary="One document, with its passages in reading order",
+    operation_id="getDocument",
+)
 def document(doc_id: int, request: Request, state: State, access: Key) -> dict[str, Any]:
     doc = state.document(doc_id, access)
     chunks = state.ws.store.document_chunks(doc.key)
     return {**document_dict(doc, request), "passages": [{"page": p, "text": t} for p, t in chunks]}
 
 
-@router.delete("/api/documents/{doc_id}", summary="Forget a document (and its uploaded file)")
+@router.delete(
+    "/api/documents/{doc_id}",
+    summary="Forget a document (and its uploaded file)",
+    operation_id="forgetDocument",
+)
 def forget(doc_id: int, state: State, access: Key) -> dict[str, Any]:
     doc = state.document(doc_id, access, write=True)
     state.forget(doc)
     return {"removed": [doc.source]}
 
 
-@router.get("/documents/{doc_id}", summary="The original file of a document (citation links point here)")
+@router.get(
+    "/documents/{doc_id}",
+    summary="The original file of a document (citation links point here)",
+    operation_id="getOriginal",
+)
 def original(doc_id: int, state: State, access: Key) -> Any:
     doc = state.document(doc_id, access)
     path = Path(doc.key)
@@ -151,6 +185,8 @@ def upload_name(name: str | None) -> str:
 @router.post(
     "/api/collections/{collection}/files",
     status_code=202,
+    operation_id="uploadFiles",
+    responses=_links(202, GetJob=("getJob", "job_id", "/id")),
     summary="Upload files into a collection and ingest them (multipart field `files`)",
     openapi_extra=UPLOAD_BODY,
 )
@@ -212,13 +248,20 @@ def _save(folder: Path, files: list[UploadFile], names: list[str]) -> list[str]:
     return names
 
 
-@router.get("/api/jobs", summary="Ingest jobs of the collections this key may write or read")
+@router.get(
+    "/api/jobs",
+    summary="Ingest jobs of the collections this key may write or read",
+    operation_id="listJobs",
+    responses=_links(GetJob=("getJob", "job_id", "/data/0/id")),
+)
 def jobs(state: State, access: Key) -> dict[str, Any]:
     visible = [j for j in state.jobs.all() if access.can_write(j.collection) or access.can_read(j.collection)]
     return {"object": "list", "data": [j.to_dict() for j in visible]}
 
 
-@router.get("/api/jobs/{job_id}", summary="One ingest job: its status and a result per file")
+@router.get(
+    "/api/jobs/{job_id}", summary="One ingest job: its status and a result per file", operation_id="getJob"
+)
 def job(job_id: str, state: State, access: Key) -> dict[str, Any]:
     found = state.jobs.get(job_id)
     if found is None or not (access.can_write(found.collection) or access.can_read(found.collection)):
