@@ -96,9 +96,14 @@ def _http(s: EmbedderSettings) -> Embedder:
 
 
 def _local_model(s: EmbedderSettings) -> None:
-    from .local import resolve_model_dir
+    from .local import MULTILINGUAL, resolve_model_dir
 
-    resolve_model_dir(s.model)
+    if s.model in MULTILINGUAL:  # its folder is built on first use: check only that its weights are here
+        from .multilingual import weights_file
+
+        weights_file()
+    else:
+        resolve_model_dir(s.model)
 
 
 register_embedder("sentence-transformers", _sentence_transformers, _local_model)
