@@ -23,6 +23,7 @@ from industry_expert.generate.grounding import (
     unsupported_figures,
     wrong_period,
 )
+from industry_expert.store import SearchFilter
 from industry_expert.types import Hit
 
 QUESTION = "What was Northwind's capital expenditure in fiscal 2023?"
@@ -260,8 +261,41 @@ def test_a_name_no_passage_mentions_is_not_answered(capex: Workspace) -> None:
         AnswerSettings(min_relevance=0),
     )
     answer = stream.run()
-    assert not answer.found and 'mentions "Tesla"' in answer.text and gen.calls == []
+    assert not answer.found and 'is about "Tesla"' in answer.text and gen.calls == []
     assert missing_names("What was Northwind's capital expenditure?", stream.hits) == []
+
+
+def test_only_a_name_the_whole_workspace_lacks_is_refused(capex: Workspace, tmp_path: Path) -> None:
+    """A sentence's first word is no name ("Answer in USD millions."); a name that the retrieved
+    passages lack but a document's name holds is not "absent from the workspace"; one that a
+    document only uses in passing is."""
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "contoso-supplier-review.md").write_text(
+        "# Supplier review\n\nCastings arrived on time in every quarter.\n", encoding="utf-8"
+    )
+    (other / "partners.md").write_text("# Partners\n\nFabrikam supplies the valves.\n", encoding="utf-8")
+    capex.ingest([other])
+    reply = FakeGenerator(["Capital expenditure was $38.4 million in fiscal 2023 [1]."])
+    kept = SearchFilter(source="**/capex.md")  # what a key's collections or --source leave to read
+    for question in (
+        "What was Northwind's capital expenditure in fiscal 2023? Answer in USD millions.",
+        "What was Northwind's capital expenditure in fiscal 2023? Round your answer to one decimal.",
+    ):
+        stream = AnswerStream(
+            question, reply, capex.retriever, AnswerSettings(min_relevance=0), k=1, where=kept
+        )
+        answer = stream.run()
+        assert answer.found and "does not contain" not in answer.text, (question, answer.text)
+    assert capex.retriever.names("Contoso") and not capex.retriever.names(
+        "Contoso", SearchFilter(collection="hr")
+    )
+    for name in ("Fabrikam", "Litware"):  # used in passing; absent
+        refused = AnswerStream(
+            f"What was {name}'s capital expenditure in fiscal 2023?", reply, capex.retriever,
+            AnswerSettings(min_relevance=0), k=1, where=kept,
+        ).run()  # fmt: skip
+        assert not refused.found and f'is about "{name}"' in refused.text, refused.text
 
 
 def test_no_evidence_and_a_failed_answer_says_so(capex: Workspace) -> None:

@@ -206,10 +206,12 @@ class AnswerStream:
         threshold = settings.min_relevance
         if not hits or (threshold > 0 and relevance is not None and relevance < threshold):
             return _Plan(question, query, hits, relevance, None, timings)
-        if missing := missing_names(question, hits):
+        # "not in the workspace" asks the workspace too: a name the retrieved passages lack may
+        # name a document that retrieval did not rank (benchmarks/refusals.py)
+        if missing := [n for n in missing_names(question, hits) if not self.retriever.names(n, self.where)]:
             names = " or ".join(f'"{name}"' for name in missing)
             refusal = (
-                f"The workspace does not contain an answer to this question: no passage found mentions {names}. "
+                f"The workspace does not contain an answer to this question: nothing found in it is about {names}. "
                 "Add the documents about it, or check the spelling."
             )
             return _Plan(question, query, hits, relevance, None, timings, refusal=refusal)

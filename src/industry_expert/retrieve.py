@@ -158,6 +158,20 @@ class Router:
             self._terms[term] = found
         return self._terms[term]
 
+    def named(self, words: str) -> set[int]:
+        """The documents whose file name or title holds a term of ``words``, however many."""
+        found: set[int] = set()
+        with self._lock:
+            self._refresh()
+            for term in keyword_terms(words):
+                if len(term) > 1:
+                    match = '"' + term.replace('"', '""') + '"'
+                    found.update(
+                        int(r[0])
+                        for r in self._names.execute("SELECT rowid FROM names WHERE names MATCH ?", (match,))
+                    )
+        return found
+
     def ranks(self, query: str) -> dict[int, int]:
         """``{document id: rank}`` of the documents ``query`` names, best first from 1."""
         scores: dict[int, float] = {}
@@ -267,6 +281,23 @@ class Retriever:
                 if doc.summary and doc.source == source:
                     found[source] = doc.summary
         return found
+
+    def names(self, word: str, where: SearchFilter | None = None) -> bool:
+        """Whether a document a search under ``where`` may read has ``word`` in its file name or
+        title: the workspace-wide evidence that "not in the workspace" needs beside the few
+        passages retrieved. A word the documents only use in passing ("competitors include
+        Samsung") does not count: asked about Samsung, a shelf of other companies' filings holds
+        no answer. Never wider than ``where``: a key must not learn what another collection
+        holds from whether its question is refused."""
+        docs = self.router.named(word)
+        if not docs or where is None or where.unrestricted:
+            return bool(docs)
+        return any(
+            d.id in docs
+            and where.collection in (None, d.collection)
+            and (where.collections is None or d.collection in where.collections)
+            for d in self.store.list_documents(where.source)
+        )
 
     def is_empty(self) -> bool:
         """Whether the store holds no document at all."""

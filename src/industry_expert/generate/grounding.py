@@ -445,7 +445,8 @@ _NOT_NAMES = frozenset(
 
 
 def missing_names(question: str, sources: Sequence[Hit]) -> list[str]:
-    """Names in the question (capitalised words past its first) that no passage mentions.
+    """Names in the question (capitalised words that do not open a sentence) that no passage
+    mentions; the caller asks the whole workspace about them before it refuses (``answer.py``).
 
     "What was Tesla's revenue in 2021?" over a workspace of other companies' filings finds
     revenue passages; none of them says "Tesla", so the answer must not be another company's
@@ -453,10 +454,13 @@ def missing_names(question: str, sources: Sequence[Hit]) -> list[str]:
 
     >>> missing_names("What was Tesla's revenue in 2021?", [Hit(1, "apple.pdf", 1, None, 1.0, "Revenue was $1.")])
     ['Tesla']
+    >>> missing_names("What was 3M's capex in 2022? Round your answer.", [Hit(1, "3m.pdf", 1, None, 1.0, "Capex.")])
+    []
     """
     words = _NAME.findall(question)
-    first = re.match(r"\s*([A-Z][a-z]+)", question)
-    names = [w for w in dict.fromkeys(words) if w not in _NOT_NAMES and not (first and w == first.group(1))]
+    # a sentence's first word is capitalised whatever it is ("... for 3M? Answer in USD millions.")
+    openers = set(re.findall(r"(?:^|[.!?:;]\s+)[\"“(]?([A-Z][a-z]+)", question.strip()))
+    names = [w for w in dict.fromkeys(words) if w not in _NOT_NAMES and w not in openers]
     if not names:
         return []
     seen = " ".join(f"{h.source} {h.title} {h.header} {h.text}" for h in sources).lower().replace("’", "'")
