@@ -146,11 +146,7 @@ class Router:
         if term not in self._terms:
             found: tuple[list[int], float] | None = None
             if len(term) > 1:
-                match = '"' + term.replace('"', '""') + '"'
-                docs = [
-                    int(r[0])
-                    for r in self._names.execute("SELECT rowid FROM names WHERE names MATCH ?", (match,))
-                ]
+                docs = self._named_by(term)
                 if docs and 2 * len(docs) < self._documents:
                     inside, total = self.store.term_counts(term, docs)
                     if not total or inside / total >= self.concentration:
@@ -158,19 +154,18 @@ class Router:
             self._terms[term] = found
         return self._terms[term]
 
+    def _named_by(self, term: str) -> list[int]:
+        """The documents whose file name or title holds ``term`` (call under the lock, refreshed)."""
+        match = '"' + term.replace('"', '""') + '"'
+        return [
+            int(r[0]) for r in self._names.execute("SELECT rowid FROM names WHERE names MATCH ?", (match,))
+        ]
+
     def named(self, words: str) -> set[int]:
         """The documents whose file name or title holds a term of ``words``, however many."""
-        found: set[int] = set()
         with self._lock:
             self._refresh()
-            for term in keyword_terms(words):
-                if len(term) > 1:
-                    match = '"' + term.replace('"', '""') + '"'
-                    found.update(
-                        int(r[0])
-                        for r in self._names.execute("SELECT rowid FROM names WHERE names MATCH ?", (match,))
-                    )
-        return found
+            return {doc for term in keyword_terms(words) if len(term) > 1 for doc in self._named_by(term)}
 
     def ranks(self, query: str) -> dict[int, int]:
         """``{document id: rank}`` of the documents ``query`` names, best first from 1."""

@@ -9,7 +9,7 @@ the same to a stream, holding back an unfinished ``[..`` until its bracket close
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from ..types import Citation, Hit
 
@@ -17,14 +17,15 @@ CITATION = re.compile(r"\s?\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 _HOLD = 24  # an open bracket longer than this is not a citation
 
 
-def _check(text: str, count: int, invalid: list[int], cited: list[int]) -> str:
-    """``text`` with citation numbers outside 1..count removed (recorded in ``invalid``)."""
+def _check(text: str, wanted: Callable[[int], bool], dropped: list[int], kept: list[int]) -> str:
+    """``text`` with the citation numbers ``wanted`` refuses removed (recorded in ``dropped``; the
+    rest in ``kept``); a marker left empty goes with the space before it."""
 
     def keep(match: re.Match[str]) -> str:
         numbers = [int(n) for n in re.split(r"\s*[,;]\s*", match.group(1))]
-        valid = [n for n in numbers if 1 <= n <= count]
-        invalid.extend(n for n in numbers if n not in valid)
-        cited.extend(valid)
+        valid = [n for n in numbers if wanted(n)]
+        dropped.extend(n for n in numbers if n not in valid)
+        kept.extend(valid)
         if not valid:
             return ""
         prefix = " " if match.group(0).startswith((" ", "\t", "\n")) else ""
@@ -42,7 +43,7 @@ def resolve_citations(text: str, sources: Sequence[Hit]) -> tuple[str, tuple[Cit
     """Return the answer with invalid markers removed, its citations, and the invalid numbers."""
     invalid: list[int] = []
     cited: list[int] = []
-    cleaned = _check(text, len(sources), invalid, cited)
+    cleaned = _check(text, lambda n: 1 <= n <= len(sources), invalid, cited)
     citations = tuple(Citation.from_hit(n, sources[n - 1]) for n in dict.fromkeys(cited))
     return cleaned, citations, invalid
 
@@ -63,6 +64,9 @@ class CitationFilter:
         self.invalid: list[int] = []
         self._cited: list[int] = []
 
+    def _valid(self, n: int) -> bool:
+        return 1 <= n <= self.sources
+
     def feed(self, piece: str) -> str:
         self.pending += piece
         cut = len(self.pending)
@@ -72,11 +76,11 @@ class CitationFilter:
         while cut > 0 and self.pending[cut - 1] in " \t\n":
             cut -= 1  # a following invalid citation takes its leading space with it
         out, self.pending = self.pending[:cut], self.pending[cut:]
-        return _check(out, self.sources, self.invalid, self._cited)
+        return _check(out, self._valid, self.invalid, self._cited)
 
     def flush(self) -> str:
         out, self.pending = self.pending, ""
-        return _check(out, self.sources, self.invalid, self._cited)
+        return _check(out, self._valid, self.invalid, self._cited)
 
 
 def uncite(text: str, numbers: Sequence[int]) -> str:
@@ -85,14 +89,7 @@ def uncite(text: str, numbers: Sequence[int]) -> str:
     >>> uncite("It was 42 [2]. It rose [1, 2].", [2])
     'It was 42. It rose [1].'
     """
-
-    def keep(match: re.Match[str]) -> str:
-        kept = [n for n in re.split(r"\s*[,;]\s*", match.group(1)) if int(n) not in numbers]
-        return (
-            f"{match.group(0)[0] if match.group(0)[0].isspace() else ''}[{', '.join(kept)}]" if kept else ""
-        )
-
-    return CITATION.sub(keep, text)
+    return _check(text, lambda n: n not in numbers, [], [])
 
 
 _SENTENCE = re.compile(r"(?<=[.!?])(\s+)")

@@ -95,8 +95,6 @@ _PIECE_END = re.compile(r"(?<=[.!?。！？؟])\s+|[\n|;]")
 _CONTENT = re.compile(r"\w*\d\w*|[^\W\d_]{4,}")
 _UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")  # Chinese, Japanese
 _COPIED = 0.6  # the share of an answer's words one passage piece must hold for the answer to copy it
-
-
 _PREFIX = 5  # words cut to five letters: "valves" meets "valve", "Investitionen" "Investition"
 
 

@@ -11,8 +11,8 @@ this server's origin, where the page keeps a reader's key.
 Bodies. A request that declares a ``Content-Length`` over its limit is refused with 413 before a
 byte of its body is read; one that sends more than it declared, or streams without a length, is
 cut off at the limit. JSON endpoints take ``serve.max_body_kb``; the upload endpoint takes
-``serve.max_upload_mb`` (its own check gives the friendlier message). The 413 is in OpenAI's
-error shape, as every other error here.
+``serve.max_upload_mb``. The 413 is in OpenAI's error shape, as every other error here, and comes
+before the key is checked: a body too large for anyone is refused without reading it.
 """
 
 from __future__ import annotations

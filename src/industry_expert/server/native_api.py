@@ -200,15 +200,10 @@ async def upload(
     check_name(collection)
     if not access.can_write(collection):
         raise PermissionDeniedError(f"this key may not write the collection {collection!r}")
-    limit = int(state.settings.max_upload_mb * 1_000_000)
+    # its size against serve.max_upload_mb is checked before the body is read (guard.py)
     length = request.headers.get("content-length")
     if length is None or not length.isdigit():
         raise InputError("send the upload with a Content-Length header (a multipart/form-data body)")
-    if int(length) > limit:
-        raise TooLargeError(
-            f"the upload is {int(length) / 1e6:.1f} MB; this server takes {limit / 1e6:g} MB per request "
-            "(serve.max_upload_mb): send fewer or smaller files"
-        )
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise InputError("send the files as multipart/form-data in the field 'files'")
     form = await request.form(max_files=MAX_FILES, max_fields=10)

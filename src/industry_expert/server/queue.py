@@ -89,16 +89,18 @@ class ModelQueue:
             self._busy = busy
             self._on_busy(busy)
 
-    def _typical(self) -> float:
-        return sorted(self._recent)[len(self._recent) // 2] if self._recent else 5.0
+    def _expected_wait(self, waiting: int) -> float:
+        """Seconds until a request behind ``waiting`` others gets a slot, by recent answer times."""
+        typical = sorted(self._recent)[len(self._recent) // 2] if self._recent else 5.0
+        return typical * (waiting + 1) / self.parallel
 
-    def retry_after(self) -> int:
-        return max(1, math.ceil(self._typical() * (self.waiting + 1) / self.parallel))
+    def retry_after(self, waiting: int | None = None) -> int:
+        return max(1, math.ceil(self._expected_wait(self.waiting if waiting is None else waiting)))
 
-    def _busy_error(self, why: str) -> BusyError:
-        seconds = self.retry_after()
+    def _busy_error(self, why: str, waiting: int) -> BusyError:
+        seconds = self.retry_after(waiting)
         return BusyError(
-            f"the model is busy ({why}: {self.running} answer(s) running, {self.waiting} waiting); "
+            f"the model is busy ({why}: {self.running} answer(s) running, {waiting} waiting); "
             f"try again in {seconds} s",
             seconds,
         )
@@ -108,11 +110,11 @@ class ModelQueue:
         than ``max_wait`` or has been, and ``Cancelled`` if ``gone()``."""
         full = self.running >= self.parallel
         if full and self.waiting >= self.limit:
-            raise self._busy_error("the queue is full")
+            raise self._busy_error("the queue is full", self.waiting)
         # an estimate needs a few answers measured; until then only the deadline below bounds it
-        expected = self._typical() * (self.waiting + 1) / self.parallel
+        expected = self._expected_wait(self.waiting)
         if full and len(self._recent) >= 3 and expected > self.max_wait:
-            raise self._busy_error(f"the wait would be about {expected:.0f} s")
+            raise self._busy_error(f"the wait would be about {expected:.0f} s", self.waiting)
         deadline = time.monotonic() + self.max_wait
         self.waiting += 1
         self._changed()
@@ -123,11 +125,8 @@ class ModelQueue:
             while not (await asyncio.wait({turn}, timeout=poll))[0]:
                 if await gone():
                     raise Cancelled
-                if time.monotonic() > deadline:
-                    self.waiting -= 1  # the error's count leaves this request out
-                    error = self._busy_error(f"waited {self.max_wait:g} s")
-                    self.waiting += 1
-                    raise error
+                if time.monotonic() > deadline:  # the error's count leaves this request out
+                    raise self._busy_error(f"waited {self.max_wait:g} s", self.waiting - 1)
         except BaseException:
             if turn.done() and not turn.cancelled() and turn.exception() is None:
                 self._free.release()  # the slot came just as the request left: pass it on
