@@ -363,9 +363,10 @@ class Ingestor:
         elsewhere = [(p, d.collection) for p, d in jobs if d is not None and d.collection != collection]
         if elsewhere and not move:
             path, held = elsewhere[0]
-            more = f" and {len(elsewhere) - 1} more" if len(elsewhere) > 1 else ""
+            named = os.path.normpath(str(path))
+            which = f"{named} and {len(elsewhere) - 1} more are" if len(elsewhere) > 1 else f"{named} is"
             raise InputError(
-                f"{os.path.normpath(str(path))}{more} already in collection {held!r}; nothing was ingested. "
+                f"{which} already in collection {held!r}; nothing was ingested. "
                 f"Pass --move to move them to {collection!r}, or ingest them with --collection {held}"
             )
         with _ParseAhead(jobs, prepare, self.settings.embed_group) as ahead:
