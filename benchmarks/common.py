@@ -15,6 +15,23 @@ FILINGS = ROOT.parent / "shared" / "data" / "filings"
 POSTGRES_DOCS = Path("/usr/share/doc/postgresql-doc-15/html")
 QUESTIONS = Path(__file__).resolve().parent / "data" / "filings_questions.jsonl"
 OUT = ROOT / "bench-out"
+KG_RAG = ROOT.parent / "shared" / "data" / "kg-rag"
+# question sets over Docugami's KG-RAG documents: name -> (documents, questions, absent questions);
+# the sec-10-q questions were written by others (kg-rag's qna_data.csv, benchmarks/kg_questions.py)
+INDUSTRIES = {
+    "aviation": (
+        KG_RAG / "ntsb-aviation-incident-accident-reports/data/v1/docs",
+        "aviation_questions",
+        "aviation_absent",
+    ),
+    "clinical": (
+        KG_RAG / "nih-clinical-trial-protocols/data/v1/docs",
+        "clinical_questions",
+        "clinical_absent",
+    ),
+    "federal": (KG_RAG / "us-fed-agency-reports/data/v1/docs", "federal_questions", "federal_absent"),
+    "sec10q": (KG_RAG / "sec-10-q/data/v1/docs", "sec10q_questions", ""),
+}
 
 
 def machine() -> str:

@@ -11,11 +11,19 @@ Sets, over the 20 filings (the cached benchmark workspace, as benchmarks/answer.
   workspace does not hold (Tesla, Toyota, Siemens ...): every answer is a false one.
 
 "before" is the rule as it was (a capitalised word past the question's first that no retrieved
-passage holds); "after" is the rule in ``answer.py`` (a capitalised word that opens no sentence,
-that no retrieved passage holds and that no document's file name or title holds). No threshold
-is fitted here, so there are no tuning and test halves to keep apart. Tried and dropped: any
-chunk of the workspace holding the word (0 false refusals, but 51 of 105 absent companies
-refused: filings name their competitors).
+passage holds); "after" is the rule in ``answer.py`` (``AnswerStream`` run to the point where a model would be
+asked: names and codes of ``question.py`` that no retrieved passage, no chunk of a retrieved
+document and no file name or title holds, a code held anywhere in the workspace, and near
+spellings searched as the word the passages hold). No threshold is fitted, but the rules were
+shaped by reading refusals of the aviation, federal and analyst sets (both halves): the
+industry sets are reported by half (benchmarks/evidence.py's hash), and clinical and sec10q are
+the sets whose failures were not read. Tried and dropped: any chunk of the workspace holding the
+word (0 false refusals, but 51 of 105 absent companies refused: filings name their competitors);
+for a name of several capitalised words, each word alone (Federal Election Commission: every
+word is in the federal reports).
+
+Also over KG-RAG's documents (benchmarks/common.py INDUSTRIES): each set's questions (every
+refusal false) and its questions about names the documents lack (``*_absent.jsonl``).
 
     .venv/bin/python benchmarks/refusals.py [--json]
 """
@@ -27,13 +35,38 @@ import json
 import re
 from pathlib import Path
 
-from common import FILINGS, build_workspace, machine, questions, require
+from common import FILINGS, INDUSTRIES, build_workspace, machine, questions, require
+from evidence import half
 
-from industry_expert.generate.grounding import _NAME, _NOT_NAMES, missing_names
+from industry_expert.answer import AnswerStream
+
+# the rule before issue 28 (a capitalised word past the question's first that no retrieved passage
+# holds, bar a list of English words), kept here to measure against
+_NAME = re.compile(r"(?<![\w'’])([A-Z][a-z]+(?:[A-Z][a-z]+)*)(?:['’]s)?(?![\w&])")
+_NOT_NAMES = frozenset(
+    """What Which Who Whom Whose When Where Why How Is Are Was Were Did Does Do Can Could Should
+    Would Will Has Have Had The A An In On At For Of By To From And Or Please Tell Give List Show
+    Name Describe Explain Compare Summarize January February March April May June July August
+    September October November December Monday Tuesday Wednesday Thursday Friday Saturday Sunday
+    Q1 Q2 Q3 Q4 Fiscal Year Quarter Total Net Gross Form Item Part Note""".split()
+)
 
 OVERRIDES = {"embedder.backend": "onnx", "chunking.max_tokens": 200}
 SUFFIXES = ("", " Answer in USD millions.", " Round your answer to two decimal places.")
 ABSENT = ["Tesla", "Toyota", "Siemens", "Nestle", "Samsung", "Unilever", "Boeing", "Pfizer"]
+
+
+class Nothing:
+    """A generator that is never asked: the refusal is decided before a model would be."""
+
+    name = "none"
+    context_window = 4096
+
+    def stream(self, messages, max_tokens=0, temperature=0.0):  # type: ignore[no-untyped-def]
+        raise AssertionError("not asked")
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
 
 
 def before(question: str, hits: list) -> list[str]:  # type: ignore[type-arg]
@@ -57,12 +90,14 @@ def main() -> None:
     threshold = ws.settings.answer.min_relevance
     k = ws.settings.answer.k
 
-    def refused(question: str) -> tuple[bool, bool]:
+    def refused(question: str, ws=ws) -> tuple[bool, bool]:  # type: ignore[no-untyped-def]
         hits, relevance = ws.retriever.search_scored(question, k)
         low = not hits or (threshold > 0 and relevance is not None and relevance < threshold)
         old = low or bool(before(question, hits))
-        new = low or any(not ws.retriever.names(n) for n in missing_names(question, hits))
-        return old, new
+        if low:
+            return True, True
+        stream = AnswerStream(question, Nothing(), ws.retriever, ws.settings.answer)
+        return old, stream.prompt is None
 
     rows = []
     answerable = [(q["question"], "filings") for q in questions()]
@@ -84,8 +119,22 @@ def main() -> None:
         absent += 1
         rows.append({"set": "analyst", "kind": "absent", "suffix": "", "before": old, "after": new})
 
+    # the industries of KG-RAG's documents: their questions, and questions about what they lack
+    for name, (docs, file, absent_file) in INDUSTRIES.items():
+        if not docs.exists():
+            continue
+        kg, _ = build_workspace(f"kg-{name}-onnx-200", OVERRIDES, [docs])
+        for q in questions(file):
+            old, new = refused(q["question"], kg)
+            rows.append({"set": name, "kind": "answerable", "suffix": "", "before": old, "after": new,
+                         "half": half(q["question"])})  # fmt: skip
+        for q in questions(absent_file) if absent_file else []:
+            old, new = refused(q["question"], kg)
+            rows.append({"set": name, "kind": "absent", "suffix": "", "before": old, "after": new,
+                         "half": half(q["question"])})  # fmt: skip
+
     def share(kind: str, when: str, **match: str) -> str:
-        picked = [r for r in rows if r["kind"] == kind and all(r[k] == v for k, v in match.items())]
+        picked = [r for r in rows if r["kind"] == kind and all(r.get(k) == v for k, v in match.items())]
         return f"{sum(r[when] for r in picked)}/{len(picked)}" if picked else "-"
 
     table = []
@@ -94,7 +143,17 @@ def main() -> None:
             label = f"{name}, {'as written' if not suffix else suffix.strip()}"
             table.append((f"false refusals: {label}", share("answerable", "before", set=name, suffix=suffix.strip()),
                           share("answerable", "after", set=name, suffix=suffix.strip())))  # fmt: skip
-    table.append(("true refusals: an absent company", share("absent", "before"), share("absent", "after")))
+    table.append(("true refusals: analyst, an absent company", share("absent", "before", set="analyst"),
+                  share("absent", "after", set="analyst")))  # fmt: skip
+    for name, (_, _, absent_file) in INDUSTRIES.items():
+        if any(r["set"] == name for r in rows):
+            for part in ("tune", "test"):
+                table.append((f"false refusals: {name}, {part} half", share("answerable", "before", set=name, half=part),
+                              share("answerable", "after", set=name, half=part)))  # fmt: skip
+                if absent_file:
+                    table.append((f"true refusals: {name}, absent names, {part} half",
+                                  share("absent", "before", set=name, half=part),
+                                  share("absent", "after", set=name, half=part)))  # fmt: skip
     if args.json:
         print(json.dumps({"machine": machine(), "rows": rows, "table": table}))
         return

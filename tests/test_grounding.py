@@ -16,17 +16,18 @@ from industry_expert.figures import figures, same_figure
 from industry_expert.generate.grounding import (
     answers_question,
     degenerate,
-    is_figure_question,
     missing_names,
     select_evidence,
     tidy_answer,
     unsupported_figures,
     wrong_period,
 )
+from industry_expert.question import Question
 from industry_expert.store import SearchFilter
 from industry_expert.types import Hit
 
 QUESTION = "What was Northwind's capital expenditure in fiscal 2023?"
+Q = Question.analyse
 
 
 def one(text: str):  # type: ignore[no-untyped-def]
@@ -89,7 +90,7 @@ def test_evidence_is_the_answering_sentence_of_the_asked_year() -> None:
         "Revenue grew 12% to $482.6 million. Capital expenditure in fiscal 2022 was $29.9 million.",
         "Capital expenditure in fiscal 2023 was $38.4 million, compared with $29.9 million in fiscal 2022.",
     )
-    evidence = select_evidence(QUESTION, sources)
+    evidence = select_evidence(Q(QUESTION), sources)
     assert evidence is not None and evidence.source == 2
     assert evidence.quote() == (
         "Capital expenditure in fiscal 2023 was $38.4 million, compared with $29.9 million in fiscal 2022 [2]."
@@ -101,52 +102,59 @@ def test_evidence_in_a_table_takes_the_cell_under_the_asked_period() -> None:
         "(in millions) FY2023 FY2022\nRevenue $482.6 $430.9\nOther capital items $1.0 $2.0\n"
         "Capital expenditure $38.4 $29.9"
     )
-    evidence = select_evidence(QUESTION, sources)
+    evidence = select_evidence(Q(QUESTION), sources)
     assert evidence is not None and (evidence.cell, evidence.column) == ("$38.4", "FY2023")
     assert evidence.quote() == "Capital expenditure, FY2023: $38.4 [1]"
-    last_year = select_evidence("What was capital expenditure in FY2022?", sources)
+    last_year = select_evidence(Q("What was capital expenditure in FY2022?"), sources)
     assert last_year is not None and last_year.cell == "$29.9"
 
 
 def test_no_evidence_when_nothing_matches() -> None:
-    assert select_evidence("Who founded the company?", hits("Revenue $482.6 $430.9")) is None
+    assert select_evidence(Q("Who founded the company?"), hits("Revenue $482.6 $430.9")) is None
 
 
 def test_unsupported_figures_are_looked_up_in_the_cited_passages_only() -> None:
     sources = hits("Capital expenditure in fiscal 2023 was $38.4 million.", "Revenue was $52.0 million.")
-    assert unsupported_figures("Capex was $38.4 million [1].", sources, QUESTION) == []
-    assert unsupported_figures("Capex was $52.0 million [1].", sources, QUESTION) == ["$52.0 million"]
-    assert unsupported_figures("Capex in 2023 was $41 million.", sources, QUESTION) == ["$41 million"]
+    assert unsupported_figures("Capex was $38.4 million [1].", sources, Q(QUESTION)) == []
+    assert unsupported_figures("Capex was $52.0 million [1].", sources, Q(QUESTION)) == ["$52.0 million"]
+    assert unsupported_figures("Capex in 2023 was $41 million.", sources, Q(QUESTION)) == ["$41 million"]
 
 
 def test_a_table_figure_from_another_years_column_is_the_wrong_period() -> None:
     table = "(in millions) FY2023 FY2022\nRevenue $482.6 $430.9\nCapital expenditure $38.4 $29.9"
     sources = hits(table)
-    assert wrong_period("It was $29.9 million [1].", sources, QUESTION) == ["$29.9 million"]
-    assert wrong_period("It was $38.4 million [1].", sources, QUESTION) == []
-    assert wrong_period("It was $29.9 million [1].", sources, "What was capital expenditure in FY2022?") == []
+    assert wrong_period("It was $29.9 million [1].", sources, Q(QUESTION)) == ["$29.9 million"]
+    assert wrong_period("It was $38.4 million [1].", sources, Q(QUESTION)) == []
     assert (
-        wrong_period("It was $29.9 million [1].", sources, "What was capital expenditure?") == []
+        wrong_period("It was $29.9 million [1].", sources, Q("What was capital expenditure in FY2022?")) == []
+    )
+    assert (
+        wrong_period("It was $29.9 million [1].", sources, Q("What was capital expenditure?")) == []
     )  # no period
     # a sentence carries its own context, and a table without year headings cannot be judged
     prose = hits("Capital expenditure was $29.9 million, up from the prior year.")
-    assert wrong_period("It was $29.9 million [1].", prose, QUESTION) == []
-    assert wrong_period("It was $29.9 [1].", hits("Capital expenditure $38.4 $29.9"), QUESTION) == []
+    assert wrong_period("It was $29.9 million [1].", prose, Q(QUESTION)) == []
+    assert wrong_period("It was $29.9 [1].", hits("Capital expenditure $38.4 $29.9"), Q(QUESTION)) == []
 
 
 def test_a_change_column_between_the_years_does_not_hide_the_period() -> None:
     sources = hits("Years ended 2022 Change 2021\nTotal net sales $ 394,328 8 % $ 365,817")
-    question = "What were total net sales in fiscal 2022?"
+    question = Q("What were total net sales in fiscal 2022?")
     evidence = select_evidence(question, sources)
     assert evidence is not None and evidence.quote() == "Total net sales, 2022: $ 394,328 [1]"
     assert wrong_period("They were $365,817 [1].", sources, question) == ["$365,817"]
 
 
 def test_answers_question_and_degenerate() -> None:
-    assert is_figure_question(QUESTION) and not is_figure_question("Where is the headquarters?")
-    assert not answers_question("The answer is: [1]", QUESTION)
-    assert not answers_question("Capital expenditure grew in fiscal 2023 [1].", QUESTION)
-    assert answers_question("It was $38.4 million [1].", QUESTION)
+    assert Q("How much did Northwind spend on equipment?").wants_figure
+    assert not Q(QUESTION).wants_figure and not Q("Where is the headquarters?").wants_figure
+    assert not answers_question("The answer is: [1]", Q(QUESTION))
+    # a question wants a figure by its grammar, or once its evidence is a table's cell (answer.py)
+    assert not answers_question(
+        "Capital expenditure grew in fiscal 2023 [1].", Q(QUESTION), wants_figure=True
+    )
+    assert answers_question("It was $38.4 million [1].", Q(QUESTION), wants_figure=True)
+    assert not answers_question("Capital expenditure grew [1].", Q("How much was capital expenditure?"))
     assert degenerate("Item 7. Management's Discussion and Analysis\n" * 3)
     assert degenerate("net sales for the year " * 5)
     assert not degenerate("Capital expenditure in fiscal 2023 was $38.4 million [1].")
@@ -262,7 +270,7 @@ def test_a_name_no_passage_mentions_is_not_answered(capex: Workspace) -> None:
     )
     answer = stream.run()
     assert not answer.found and 'is about "Tesla"' in answer.text and gen.calls == []
-    assert missing_names("What was Northwind's capital expenditure?", stream.hits) == []
+    assert missing_names(Q("What was Northwind's capital expenditure?"), stream.hits) == []
 
 
 def test_only_a_name_the_whole_workspace_lacks_is_refused(capex: Workspace, tmp_path: Path) -> None:

@@ -25,6 +25,7 @@ The steps, each timed (``Answer.timings``, ms):
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,20 +33,19 @@ from dataclasses import dataclass, field
 from .config import AnswerSettings
 from .errors import InputError, WorkspaceError
 from .generate import CitationFilter, Generator, build_prompt, complete, resolve_citations
+from .generate.checks import Draft, run_checks
 from .generate.citations import attribute_citations, uncite
 from .generate.grounding import (
     Evidence,
-    answers_question,
     degenerate,
-    is_figure_question,
+    figures_without_years,
     missing_names,
     select_evidence,
     tidy_answer,
-    unsupported_figures,
-    wrong_period,
 )
-from .generate.injection import obeyed_sources
 from .generate.prompt import Prompt
+from .language import DEFAULT, code, near_spelling
+from .question import Question
 from .retrieve import Retriever
 from .store import SearchFilter
 from .types import Answer, Hit
@@ -101,7 +101,6 @@ NO_ANSWER = (
     "The passages found do not answer this clearly; read the sources below, or ask with the words "
     "the documents use."
 )
-SMALL_MODELS = ("smollm2",)  # shipped models whose answers are replaced, not flagged, when a check fails
 _CHECK_EVERY = 8  # streamed pieces between checks for repetition
 
 
@@ -115,6 +114,8 @@ class _Plan:
     timings: dict[str, float] = field(default_factory=dict)
     evidence: Evidence | None = None
     refusal: str = NOT_FOUND  # what to say when prompt is None
+    analysis: Question | None = None  # the question, analysed once (question.py)
+    spelled: list[tuple[str, str]] = field(default_factory=list)  # (asked, searched) near spellings
 
 
 def evidence_line(evidence: Evidence) -> str:
@@ -161,6 +162,62 @@ class AnswerStream:
         self._started = time.perf_counter()
         self._planned: _Plan | None = None
 
+    def _analyse(self) -> Question:
+        """The question analysed once; its language is the text's, else the collection's."""
+        fallback = DEFAULT
+        if self.retriever is not None:
+            recorded = self.retriever.store.languages()
+            configs = {
+                recorded.get(c, "") for c in ([self.where.collection] if self.where.collection else recorded)
+            }
+            if len(configs) == 1:
+                fallback = code(configs.pop()) or DEFAULT
+        return Question.analyse(self.question, fallback)
+
+    def _missing(self, analysis: Question, hits: Sequence[Hit]) -> list[str]:
+        """The names and codes the question writes that nothing found is about: no retrieved
+        passage, no chunk of the documents retrieved, and no file name or title a search may read
+        has them ("not in the workspace" asks the workspace, not a few passages:
+        benchmarks/refusals.py)."""
+        assert self.retriever is not None
+        docs = sorted({h.document_id for h in hits if h.document_id is not None})
+        missing = [
+            n
+            for n in missing_names(analysis, hits)
+            if not self._held(n, hits, docs)
+            and not (n in analysis.codes and self.retriever.mentions_anywhere(n, self.where))
+        ]
+        # a code names one thing, which the workspace holds or does not wherever retrieval looked; a
+        # question that names its subject by a code the workspace holds ("the Beech Musketeer N8770M":
+        # the report says "Beech A23") is about the workspace, and a detail it words otherwise is no
+        # reason to refuse. Capitalised words are no such evidence ("Annual Performance Report")
+        if missing and any(c not in missing for c in analysis.codes):
+            return []
+        return missing
+
+    def _held(self, name: str, hits: Sequence[Hit], docs: Sequence[int]) -> bool:
+        """Whether the workspace is about ``name``: a retrieved passage, a chunk of a retrieved
+        document, or a file name or title holds it. Capitalised words side by side may be two names
+        ("the Weiser Air Park Cessna"): they are held when every word is and two of them stand
+        together as written, or when one retrieved passage holds them all."""
+        assert self.retriever is not None
+        passages = [" ".join(f"{h.source} {h.title} {h.header} {h.text}".split()).lower() for h in hits]
+
+        def holds(words: str) -> bool:
+            low = words.lower()
+            return any(low in p for p in passages) or self.retriever.mentions(words, docs)  # type: ignore[union-attr]
+
+        if holds(name) or self.retriever.names(name, self.where):
+            return True
+        parts = name.split()
+        if len(parts) < 2:
+            return False
+        if all(holds(p) for p in parts) and any(
+            holds(f"{a} {b}") for a, b in zip(parts, parts[1:], strict=False)
+        ):
+            return True
+        return any(all(re.search(rf"\b{re.escape(p.lower())}\b", text) for p in parts) for text in passages)
+
     @property
     def _plan(self) -> _Plan:
         if self._planned is None:
@@ -206,15 +263,51 @@ class AnswerStream:
         threshold = settings.min_relevance
         if not hits or (threshold > 0 and relevance is not None and relevance < threshold):
             return _Plan(question, query, hits, relevance, None, timings)
-        # "not in the workspace" asks the workspace too: a name the retrieved passages lack may
-        # name a document that retrieval did not rank (benchmarks/refusals.py)
-        if missing := [n for n in missing_names(question, hits) if not self.retriever.names(n, self.where)]:
+        analysis = self._analyse()
+        spelled: list[tuple[str, str]] = []
+        if missing := self._missing(analysis, hits):
+            # a near spelling of a word the passages found hold ("Tallahasee") is searched as that word
+            seen = {
+                w
+                for h in hits
+                for w in re.findall(r"[^\W\d_][\w'’-]+", f"{h.source} {h.title} {h.header} {h.text}")
+            }
+            docs = sorted({h.document_id for h in hits if h.document_id is not None})
+            fixes: dict[str, str | None] = {}
+            for name in missing:  # each word of a name that nothing holds, spelled as a word that is held
+                for word in name.split():
+                    if not self._held(word, hits, docs):
+                        fixes[word] = near_spelling(word, seen)
+            if fixes and all(fixes.values()):
+                corrected = question
+                for asked, found in fixes.items():
+                    corrected = re.sub(rf"\b{re.escape(asked)}\b", str(found), corrected)
+                    spelled.append((asked, str(found)))
+                t = time.perf_counter()
+                for asked, found in spelled:
+                    query = re.sub(rf"\b{re.escape(asked)}\b", found, query)
+                hits, relevance = self.retriever.search_scored(query, self.k or settings.k, where=self.where)
+                timings["retrieve"] += _ms(t)
+                analysis = Question.analyse(corrected, analysis.language)
+                question = corrected
+                missing = self._missing(analysis, hits)
+        if missing:
             names = " or ".join(f'"{name}"' for name in missing)
             refusal = (
                 f"The workspace does not contain an answer to this question: nothing found in it is about {names}. "
                 "Add the documents about it, or check the spelling."
             )
-            return _Plan(question, query, hits, relevance, None, timings, refusal=refusal)
+            return _Plan(
+                self.question,
+                query,
+                hits,
+                relevance,
+                None,
+                timings,
+                refusal=refusal,
+                analysis=analysis,
+                spelled=spelled,
+            )
         t = time.perf_counter()
         summaries: Mapping[str, str] = (
             self.retriever.summaries({h.source for h in hits}) if settings.summaries else {}
@@ -234,7 +327,7 @@ class AnswerStream:
             )
 
         prompt = build()
-        evidence = select_evidence(question, prompt.sources) if settings.evidence else None
+        evidence = select_evidence(analysis, prompt.sources) if settings.evidence else None
         if evidence is not None:
             with_line = build(evidence_line(evidence))
             # the line takes room from the passages: keep it only if its source keeps its number
@@ -243,15 +336,24 @@ class AnswerStream:
             else:
                 evidence = None
         timings["prompt"] = _ms(t)
-        return _Plan(question, query, hits, relevance, prompt, timings, evidence)
+        return _Plan(
+            self.question,
+            query,
+            hits,
+            relevance,
+            prompt,
+            timings,
+            evidence,
+            analysis=analysis,
+            spelled=spelled,
+        )
 
     @property
     def quotes(self) -> bool:
         """Whether an answer that fails its checks is replaced (True) or flagged (False)."""
         policy = self.settings.unsupported
-        if policy == "auto":
-            name = self.generator.name.lower()
-            return any(small in name for small in SMALL_MODELS)
+        if policy == "auto":  # the model's entry decides (models.py)
+            return getattr(self.generator, "on_failed_check", "flag") == "quote"
         return policy == "quote"
 
     def __iter__(self) -> Iterator[str]:
@@ -316,24 +418,25 @@ class AnswerStream:
             text = tidy_answer(text)
             if self.settings.attribute:
                 text, attributed = attribute_citations(text, sources)
-            unsupported = unsupported_figures(text, sources, plan.question)
-            if unsupported:
-                checks.append("unsupported figure")
-            elif wrong_period(text, sources, plan.question):
-                checks.append("wrong period")  # a table's figure from another year's column
-            if repeated:
-                checks.append("repetition")
-            figure_question = is_figure_question(plan.question)
-            if not answers_question(text, plan.question, sources):
-                checks.append("no figure" if figure_question else "no answer")
+            analysis = plan.analysis or self._analyse()
+            # a question that names a measure in any words ("What was net income?") wants a figure
+            # when the line that answers it states one
+            wants_figure = not analysis.open and bool(
+                plan.evidence and (plan.evidence.cell or figures_without_years(plan.evidence.text))
+            )
+            verdicts = run_checks(Draft(text, analysis, sources, wants_figure, repeated))
+            failed = [v for v in verdicts if not v.passed]
+            checks = [v.failed for v in failed]
+            unsupported = [d for v in failed if v.failed == "unsupported figure" for d in v.details]
             # text copied from a passage that has nothing to do with the question: an order obeyed
-            obeyed = obeyed_sources(text, plan.question, [h.text for h in sources])
+            obeyed = [
+                int(d) for v in failed if v.failed == "copies a passage off the question" for d in v.details
+            ]
             if obeyed:
-                checks.append("copies a passage off the question")
                 text = uncite(text, obeyed)  # that passage is never cited as support
                 attributed = [n for n in attributed if n not in obeyed]
             if checks and self.quotes:
-                fallback = NO_FIGURE if figure_question else NO_ANSWER
+                fallback = NO_FIGURE if "no figure" in checks or analysis.wants_figure else NO_ANSWER
                 evidence = plan.evidence if plan.evidence and plan.evidence.source not in obeyed else None
                 text = evidence.quote() if evidence else fallback
                 attributed, unsupported, quoted = [], [], True
@@ -354,6 +457,7 @@ class AnswerStream:
             checks=tuple(checks),
             quoted=quoted,
             evidence=f"[{plan.evidence.source}] {plan.evidence.text}" if plan.evidence else "",
+            spelled=tuple(plan.spelled),
             dropped=plan.prompt.dropped if plan.prompt else 0,
             prompt_tokens=plan.prompt.tokens if plan.prompt else 0,
             completion_tokens=completion_tokens,

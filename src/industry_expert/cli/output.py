@@ -177,6 +177,10 @@ def where(citation: Any) -> str:
 
 
 def print_sources(answer: Any) -> None:
+    for asked, searched in getattr(answer, "spelled", ()):
+        print(
+            f'note: no document has "{safe(asked)}"; searched for "{safe(searched)}" instead', file=sys.stderr
+        )
     if answer.quoted:
         why = ", ".join(answer.checks)
         print(

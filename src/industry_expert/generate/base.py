@@ -3,6 +3,11 @@
 A generator takes chat messages (``{"role": ..., "content": ...}``) and yields the answer's text
 as it is produced; ``complete`` joins the pieces. ``count_tokens`` and ``context_window`` let the
 prompt builder fit retrieved passages to the model.
+
+A generator may also say what becomes of its answers when a check fails (``generate/checks.py``):
+``on_failed_check``, ``"quote"`` (replaced by the quoted evidence) or ``"flag"`` (shown, flagged;
+the default when the attribute is absent). The local generators take it from their model's entry
+(``models.ModelRef.on_failed_check``).
 """
 
 from __future__ import annotations

@@ -18,36 +18,24 @@ wrong year. Three steps keep what a user sees tied to the documents:
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
+from importlib import resources
 
 from ..figures import Figure, figures, is_table_row, same_figure, supported
+from ..question import Question, years_in
 from ..types import Hit
 from .citations import CITATION, cited_numbers
 from .injection import addresses_the_model, withhold
 
-_WORD = re.compile(r"[^\W\d_][\w'’&-]*|\d[\d,.]*\d|\d", re.U)
 _YEAR = re.compile(r"(?<!\d)(19\d{2}|20\d{2})(?!\d)")
-_FY_SHORT = re.compile(r"\bF[Yy]\s?'?(\d{2})\b")
 _SENTENCE = re.compile(
     r"(?<!\bInc\.)(?<!\bCorp\.)(?<!\bCo\.)(?<!\bLtd\.)(?<!\bNo\.)(?<!\bU\.S\.)(?<!\bvs\.)"
     r"(?<=[.!?;])\s+(?=[A-Z(\"“$•])"
-)
-_STOP = frozenset(
-    """a an the of in on at to for from by with and or as is was were be been are what which who whom
-    whose how much many did does do its it their this that these those than then there any all
-    per into over under about according s company company's fiscal year years quarter ended total
-    tell me please give report reported i we you my our your should can could would when where""".split()
-)
-_FIGURE_QUESTION = re.compile(
-    r"^\s*(how (much|many|large|big|high|low)|what\b(.*\b)?("
-    r"revenue|revenues|sales|income|loss|earnings|eps|margin|expenditure|capex|cost|costs|expense|"
-    r"expenses|cash|debt|assets|liabilities|equity|dividend|dividends|price|rate|ratio|growth|share|"
-    r"shares|employees|headcount|number|amount|total|value|guidance|spend|spending|profit|ebitda|"
-    r"percentage|percent|size|count|volume|capacity|tax|payment|purchase|backlog)s?\b)",
-    re.I,
 )
 _RECORD = re.compile(r"^(?:[^:;]{1,40}: [^;]+; )+[^:;]{1,40}: ")  # a table row written as fields
 _REPEAT_NGRAM = 4
@@ -72,30 +60,6 @@ class Evidence:
         text = self.text.strip()
         body, stop = (text[:-1], text[-1]) if text.endswith((".", "!", "?")) else (text, "")
         return f"{body} [{self.source}]{stop or ('' if text.endswith(':') else '.')}"
-
-
-def _terms(text: str) -> list[str]:
-    out = []
-    for word in _WORD.findall(text.lower().replace("’", "'")):
-        word = word.removesuffix("'s").strip("'")
-        if not word or word in _STOP:
-            continue
-        if word[0].isalpha() and len(word) > 4 and word.endswith("s") and not word.endswith("ss"):
-            word = word[:-1]  # plural: "expenditures" finds "expenditure"
-        out.append(word)
-    return out
-
-
-def question_years(question: str) -> set[str]:
-    """Years a question names: ``2023``, ``FY2023``, ``FY23``."""
-    years = set(_YEAR.findall(question))
-    years.update("20" + y for y in _FY_SHORT.findall(question))
-    return years
-
-
-def is_figure_question(question: str) -> bool:
-    """Whether the question asks for an amount, a count or a rate."""
-    return bool(_FIGURE_QUESTION.search(question))
 
 
 def _fields(unit: str) -> list[tuple[str, str]]:
@@ -192,7 +156,7 @@ def _column_cell(row: str, passage: str, years: set[str]) -> tuple[str, str]:
     """In a table whose heading line names periods, the row's cell under the question's year
     (in a row written as fields, the field named by that year)."""
     for key, value in _fields(row):
-        if question_years(key) & years and figures_without_years(value):
+        if years_in(key) & years and figures_without_years(value):
             return value, key
     if years:
         for cell, head in _period_columns(row, passage):
@@ -205,89 +169,169 @@ def figures_without_years(line: str) -> list[Figure]:
     return [f for f in figures(line) if not f.year_like]
 
 
-def select_evidence(question: str, sources: Sequence[Hit]) -> Evidence | None:
-    """The sentence or table row among ``sources`` that best answers ``question``, or None.
+FEATURES = (
+    "overlap",  # the question's key terms of what it asks the line holds, each weighed by its rarity among the lines
+    "entity_overlap",  # ... of the names and codes it asks about
+    "stop_overlap",  # ... of its words on the stop list (some lists hold "length" or "net"), by rarity too
+    "header_overlap",  # ... that only the passage's header holds
+    "pairs",  # the share of the question's word pairs the line holds in order ("net income", not "income, net")
+    "row_extra",  # a table row's label words the question did not use (at most 3)
+    "row_named",  # a table row named by the question's own words
+    "period_cell",  # a row with a cell under the asked year's column
+    "period_table",  # a row of a table about the asked year (its column heading elsewhere)
+    "period_sentence",  # a sentence naming the asked year
+    "other_year",  # a sentence naming only other years
+    "figure",  # the line states a figure
+    "figure_wanted",  # ... and the question asks for one
+    "figure_open",  # ... and the question asks for a reason, a manner, a person or a place
+    "no_figure_wanted",  # the question asks for a figure and the line has none
+    "rank",  # the passage's place in the retriever's order (0 first)
+    "length",  # the line's words beyond twelve that the question did not use
+)
 
-    >>> hits = [Hit(1, "r.pdf", 2, None, 1.0, "(in millions) FY2023 FY2022\\nRevenue $482.6 $430.9\\n"
-    ...     "Capital expenditure $38.4 $29.9")]
-    >>> e = select_evidence("What was capital expenditure in fiscal 2023?", hits)
-    >>> e.quote()
-    'Capital expenditure, FY2023: $38.4 [1]'
-    """
-    q_terms = set(_terms(question))
-    years = question_years(question)
-    q_terms -= years
-    wants_figure = is_figure_question(question)
+
+@dataclass(frozen=True)
+class EvidenceModel:
+    """A linear scorer of a line's ``FEATURES`` and the score under which no line answers, fitted
+    on question sets with evidence (``benchmarks/evidence.py fit``) and kept in
+    ``reference/evidence.json``."""
+
+    weights: dict[str, float]
+    threshold: float
+
+    def score(self, features: dict[str, float]) -> float:
+        return sum(self.weights.get(name, 0.0) * value for name, value in features.items())
+
+    @staticmethod
+    @cache
+    def shipped() -> EvidenceModel:
+        data = json.loads(
+            resources.files("industry_expert").joinpath("reference/evidence.json").read_text("utf-8")
+        )
+        return EvidenceModel(dict(data["weights"]), float(data["threshold"]))
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A line of a passage that may answer, with what the scorer reads of it."""
+
+    source: int
+    text: str
+    row: bool
+    features: dict[str, float]
+    cell: str = ""
+    column: str = ""
+
+
+def candidates(question: Question, sources: Sequence[Hit]) -> list[Candidate]:
+    """Every sentence and table row of ``sources`` with its features against ``question``."""
+    words = question.words
+    q_terms = set(question.terms)
+    years = set(question.years)
     if not q_terms:
-        return None
-    candidates = []
+        return []
+    units = []
     for n, hit in enumerate(sources, start=1):
         for text, row, lead in _units(hit.text, hit.header):
-            if lead and q_terms & set(_terms(text)):
+            terms = words.terms(text)
+            if lead and q_terms & set(terms):
                 text = f"{lead} {text}"  # the heading over a sentence about the question reads with it
+                terms = words.terms(text)
             if not addresses_the_model(text):  # an order to the model is never the line that answers
-                candidates.append((n, text, row, hit, _terms(text)))
-    if not candidates:
-        return None
+                units.append((n, text, row, hit, terms))
+    if not units:
+        return []
     # rarer question words weigh more: a word in every line ("Apple") says little
-    df = {t: sum(1 for *_, unit in candidates if t in unit) for t in q_terms}
-    weight = {t: math.log(1 + len(candidates) / (1 + df[t])) for t in q_terms}
+    stops = set(question.stop_terms) - q_terms
+    every_unit = [set(words.all_terms(text)) for _, text, *_ in units] if stops else []
+    stop_df = {t: sum(1 for unit in every_unit if t in unit) for t in stops}
+    stop_weight = {t: math.log(1 + len(units) / (1 + stop_df[t])) for t in stops}
+    stop_total = sum(stop_weight.values()) or 1.0
+    df = {t: sum(1 for *_, unit in units if t in unit) for t in q_terms}
+    weight = {t: math.log(1 + len(units) / (1 + df[t])) for t in q_terms}
     total = sum(weight.values()) or 1.0
-    headers = [set(_terms(hit.header)) for hit in sources]
-    scored: list[tuple[Evidence, bool]] = []
-    q_list = [t for t in _terms(question) if t in q_terms]
-    pairs = set(zip(q_list, q_list[1:], strict=False))
-    best: tuple[Evidence, bool] | None = None
-    for n, text, row, hit, unit in candidates:
-        passage = hit.text
-        terms = set(unit)
-        header_terms = headers[n - 1]
-        score = sum(weight[t] for t in q_terms & terms) / total
-        score += 0.6 * sum(weight[t] for t in (q_terms & header_terms) - terms) / total
-        score += 0.15 * len(pairs & set(zip(unit, unit[1:], strict=False)))  # "net income", not "income, net"
+    entities = q_terms & question.entities
+    asked = q_terms - entities
+    asked_total = sum(weight[t] for t in asked) or 1.0
+    entity_total = sum(weight[t] for t in entities) or 1.0
+    headers = [set(words.terms(hit.header)) for hit in sources]
+    phrase = [t for t in question.phrase if t not in years]
+    asked_words = set(phrase)
+    pairs = set(zip(phrase, phrase[1:], strict=False))
+    out = []
+    for i, (n, text, row, hit, unit) in enumerate(units):
+        held = set(unit)
+        f = dict.fromkeys(FEATURES, 0.0)
+        f["overlap"] = sum(weight[t] for t in asked & held) / asked_total
+        f["entity_overlap"] = sum(weight[t] for t in entities & held) / entity_total
+        if stops:
+            f["stop_overlap"] = sum(stop_weight[t] for t in stops & every_unit[i]) / stop_total
+        f["header_overlap"] = sum(weight[t] for t in (q_terms & headers[n - 1]) - held) / total
+        every = words.all_terms(text)
+        f["pairs"] = len(pairs & set(zip(every, every[1:], strict=False))) / (len(pairs) or 1)
         if row:  # a row's label should be what was asked: "Other income, net" is not "net income"
-            label = set(_terms(_row_label(text)))
-            extra = label - q_terms
-            score -= min(0.1 * len(extra), 0.3)
-            if label and not extra:
-                score += 0.15  # the row is named by the question's own words
-        found = figures_without_years(text)
+            label = set(words.all_terms(_row_label(text))) - years
+            f["row_extra"] = float(min(len(label - asked_words), 3))
+            f["row_named"] = float(bool(label & q_terms) and not label - asked_words)
         cell, column = ("", "")
         if years:
             text_years = set(_YEAR.findall(text))
             if row:
-                cell, column = _column_cell(text, passage, years)
+                cell, column = _column_cell(text, hit.text, years)
                 if cell:
-                    score += 0.3
-                elif years & set(_YEAR.findall(f"{hit.header} {passage}")):
-                    score += 0.2  # the table is about the asked year; its column heading is elsewhere
+                    f["period_cell"] = 1.0
+                elif years & set(_YEAR.findall(f"{hit.header} {hit.text}")):
+                    f["period_table"] = 1.0
             elif text_years & years:
-                score += 0.3
+                f["period_sentence"] = 1.0
             elif text_years:
-                score -= 0.2  # another year's sentence
-        if wants_figure:
-            score += 0.2 if found else -0.5
-        score -= 0.03 * (n - 1)  # the retriever's order breaks ties
-        score -= 0.01 * max(0, len(terms - q_terms) - 12)  # a long sentence about much else
-        scored.append((Evidence(n, text, score, cell, column), row))
-        if best is None or score > best[0].score:
-            best = scored[-1]
-    if best is None or best[0].score < 0.3:
+                f["other_year"] = 1.0
+        found = bool(figures_without_years(text))
+        f["figure"] = float(found)
+        if question.wants_figure:
+            f["figure_wanted" if found else "no_figure_wanted"] = 1.0
+        elif question.open and found:
+            f["figure_open"] = 1.0
+        f["rank"] = float(n - 1)
+        f["length"] = float(max(0, len(held - q_terms) - 12))
+        out.append(Candidate(n, text, row, f, cell, column))
+    return out
+
+
+def select_evidence(
+    question: Question, sources: Sequence[Hit], model: EvidenceModel | None = None
+) -> Evidence | None:
+    """The sentence or table row among ``sources`` that best answers ``question``, or None.
+
+    >>> hits = [Hit(1, "r.pdf", 2, None, 1.0, "(in millions) FY2023 FY2022\\nRevenue $482.6 $430.9\\n"
+    ...     "Capital expenditure $38.4 $29.9")]
+    >>> e = select_evidence(Question.analyse("What was capital expenditure in fiscal 2023?"), hits)
+    >>> e.quote()
+    'Capital expenditure, FY2023: $38.4 [1]'
+    """
+    model = model or EvidenceModel.shipped()
+    scored = sorted(
+        ((model.score(c.features), c) for c in candidates(question, sources)), key=lambda pair: -pair[0]
+    )
+    if not scored or scored[0][0] < model.threshold:
         return None
-    chosen, is_row = best
-    if is_row:
-        # a sentence stating the row's figure says it with its unit and period: prefer it
-        figure = figures(chosen.cell) if chosen.cell else figures_without_years(chosen.text)[:1]
+    best_score, best = scored[0]
+    chosen = Evidence(best.source, best.text, best_score, best.cell, best.column)
+    if best.row:
+        # a sentence stating the row's figure says it with its unit and period: prefer it when it
+        # scores within half of what a line holding every asked word gains over one holding none
+        margin = 0.5 * model.weights.get("overlap", 1.0)
+        figure = figures(best.cell) if best.cell else figures_without_years(best.text)[:1]
         if figure:
-            for other, other_row in sorted(scored, key=lambda pair: -pair[0].score):
-                if other.score < chosen.score - 0.5:
+            for score, other in scored:
+                if score < best_score - margin:
                     break
-                if not other_row and supported(figure[0], figures_without_years(other.text)):
-                    return other
+                if not other.row and supported(figure[0], figures_without_years(other.text)):
+                    return Evidence(other.source, other.text, score)
     return chosen
 
 
-def unsupported_figures(answer: str, sources: Sequence[Hit], question: str = "") -> list[str]:
+def unsupported_figures(answer: str, sources: Sequence[Hit], question: Question | None = None) -> list[str]:
     """Figures ``answer`` states that none of the passages it cites holds.
 
     Years the question names are not checked; an answer that cites nothing is checked against
@@ -296,7 +340,7 @@ def unsupported_figures(answer: str, sources: Sequence[Hit], question: str = "")
     cited = [n for n in dict.fromkeys(cited_numbers(answer)) if 1 <= n <= len(sources)]
     passages = [sources[n - 1] for n in cited] or list(sources)
     found = [f for hit in passages for f in figures(f"{hit.header}\n{hit.text}")]
-    asked = {f.number for f in figures(question)}
+    asked = {f.number for f in figures(question.text)} if question else set()
     out = []
     for figure in figures(answer):
         if figure.number in asked and (figure.year_like or not figure.money):
@@ -306,7 +350,7 @@ def unsupported_figures(answer: str, sources: Sequence[Hit], question: str = "")
     return out
 
 
-def wrong_period(answer: str, sources: Sequence[Hit], question: str) -> list[str]:
+def wrong_period(answer: str, sources: Sequence[Hit], question: Question) -> list[str]:
     """Figures ``answer`` takes from a table column of another period than the question's.
 
     A figure counts only when every place it appears in the cited passages is a table row under
@@ -314,15 +358,15 @@ def wrong_period(answer: str, sources: Sequence[Hit], question: str) -> list[str
     table without year headings cannot be judged).
 
     >>> table = Hit(1, "r.pdf", 2, None, 1.0, "(in millions) FY2023 FY2022\\nCapital expenditure $38.4 $29.9")
-    >>> wrong_period("It was $29.9 million [1].", [table], "What was capital expenditure in 2023?")
+    >>> wrong_period("It was $29.9 million [1].", [table], Question.analyse("What was capital expenditure in 2023?"))
     ['$29.9 million']
     """
-    years = question_years(question)
+    years = set(question.years)
     if not years:
         return []
     cited = [n for n in dict.fromkeys(cited_numbers(answer)) if 1 <= n <= len(sources)]
     passages = [sources[n - 1] for n in cited] or list(sources)
-    asked = {f.number for f in figures(question)}
+    asked = {f.number for f in figures(question.text)}
     out = []
     for figure in figures_without_years(answer):
         if figure.number in asked:
@@ -334,7 +378,7 @@ def wrong_period(answer: str, sources: Sequence[Hit], question: str) -> list[str
                 if fields:  # each value is named by its column
                     for key, value in fields:
                         if any(same_figure(figure, cell) for cell in figures_without_years(value)):
-                            periods = question_years(key)
+                            periods = years_in(key)
                             placed.append(not periods or bool(periods & years))
                     continue
                 if not supported(figure, figures_without_years(text)):
@@ -361,33 +405,35 @@ def degenerate(text: str) -> bool:
     return any(lines.count(line) >= 3 for line in set(lines))
 
 
-_META = frozenset(
-    "document documents source sources passage passages cite cites cited citation number numbers "
-    "answer answers question questions information provided text line lines".split()
-)
+# what an answer says about itself rather than about the question ("the documents provided ...")
+_META = "document documents source sources passage passages cite cites cited citation number numbers answer answers question questions information provided text line lines"
 
 
-def answers_question(answer: str, question: str, sources: Sequence[Hit] = ()) -> bool:
-    """Whether ``answer`` says something the user asked. A figure question gets a figure. Any
-    other answer adds a word to the question's and shares one with it, or two with the passages
-    it cites (all ``sources`` when it cites none) read without their sentences that address the
-    model: a fixed phrase a document ordered ("The documents are classified.") answers nothing."""
+def answers_question(
+    answer: str, question: Question, sources: Sequence[Hit] = (), wants_figure: bool = False
+) -> bool:
+    """Whether ``answer`` says something the user asked. A figure question (``wants_figure``, or
+    the question's own grammar) gets a figure. Any other answer adds a word to the question's and
+    shares one with it, or two with the passages it cites (all ``sources`` when it cites none)
+    read without their sentences that address the model: a fixed phrase a document ordered
+    ("The documents are classified.") answers nothing."""
+    words = question.words
     body = CITATION.sub(" ", answer).strip()
-    words = _terms(body)
-    if len(words) < 2:
+    said = words.terms(body)
+    if len(words.tokens(body)) < 2 or not said:
         return False
-    if is_figure_question(question):
-        numbers = {f.number for f in figures(question)}
+    if wants_figure or question.wants_figure:
+        numbers = {f.number for f in figures(question.text)}
         return any(f.number not in numbers or not f.year_like for f in figures(body))
-    terms = set(words) - _META
-    asked = set(_terms(question))
+    terms = set(said) - set(words.terms(_META))
+    asked = set(question.terms) | question.years
     new = terms - asked
     if not new:
         return False  # says nothing the question did not ("The guidance was [4] in [6].")
     if terms & asked or not sources:
         return True
     cited = [sources[n - 1] for n in cited_numbers(answer) if 1 <= n <= len(sources)] or list(sources)
-    grounded = {t for hit in cited for t in _terms(withhold(hit.text))}
+    grounded = {t for hit in cited for t in words.terms(withhold(hit.text))}
     return len(new & grounded) >= min(2, len(new))
 
 
@@ -434,34 +480,24 @@ def tidy_answer(text: str) -> str:
     return f"{rest}{' ' + citations if citations else ''}{stop}"
 
 
-_NAME = re.compile(r"(?<![\w'’])([A-Z][a-z]+(?:[A-Z][a-z]+)*)(?:['’]s)?(?![\w&])")
-_NOT_NAMES = frozenset(
-    """What Which Who Whom Whose When Where Why How Is Are Was Were Did Does Do Can Could Should
-    Would Will Has Have Had The A An In On At For Of By To From And Or Please Tell Give List Show
-    Name Describe Explain Compare Summarize January February March April May June July August
-    September October November December Monday Tuesday Wednesday Thursday Friday Saturday Sunday
-    Q1 Q2 Q3 Q4 Fiscal Year Quarter Total Net Gross Form Item Part Note""".split()
-)
-
-
-def missing_names(question: str, sources: Sequence[Hit]) -> list[str]:
-    """Names in the question (capitalised words that do not open a sentence) that no passage
-    mentions; the caller asks the whole workspace about them before it refuses (``answer.py``).
+def missing_names(question: Question, sources: Sequence[Hit]) -> list[str]:
+    """The names and codes ``question`` writes (``Question.names``, ``codes``) that no passage
+    mentions; the caller asks
+    the whole workspace about them before it refuses (``answer.py``).
 
     "What was Tesla's revenue in 2021?" over a workspace of other companies' filings finds
     revenue passages; none of them says "Tesla", so the answer must not be another company's
     figure.
 
-    >>> missing_names("What was Tesla's revenue in 2021?", [Hit(1, "apple.pdf", 1, None, 1.0, "Revenue was $1.")])
+    >>> hits = [Hit(1, "apple.pdf", 1, None, 1.0, "Revenue was $1.")]
+    >>> missing_names(Question.analyse("What was Tesla's revenue in 2021?"), hits)
     ['Tesla']
-    >>> missing_names("What was 3M's capex in 2022? Round your answer.", [Hit(1, "3m.pdf", 1, None, 1.0, "Capex.")])
+    >>> missing_names(Question.analyse("What was 3M's capex in 2022? Round your answer."), hits)
     []
     """
-    words = _NAME.findall(question)
-    # a sentence's first word is capitalised whatever it is ("... for 3M? Answer in USD millions.")
-    openers = set(re.findall(r"(?:^|[.!?:;]\s+)[\"“(]?([A-Z][a-z]+)", question.strip()))
-    names = [w for w in dict.fromkeys(words) if w not in _NOT_NAMES and w not in openers]
-    if not names:
+    wanted = [*question.names, *question.codes]
+    if not wanted:
         return []
-    seen = " ".join(f"{h.source} {h.title} {h.header} {h.text}" for h in sources).lower().replace("’", "'")
-    return [n for n in names if n.lower() not in seen]
+    seen = " ".join(" ".join(f"{h.source} {h.title} {h.header} {h.text}".split()) for h in sources)
+    seen = seen.lower().replace("’", "'")
+    return [n for n in wanted if n.lower() not in seen]

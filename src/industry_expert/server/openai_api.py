@@ -185,6 +185,7 @@ def extras(answer: Answer, urls: dict[int, str]) -> dict[str, Any]:
         "unsupported": list(answer.unsupported),
         "checks": list(answer.checks),
         "quoted": answer.quoted,
+        "spelled": [{"asked": a, "searched": b} for a, b in answer.spelled],
     }
 
 

@@ -1,0 +1,122 @@
+"""A question is analysed once, in its own language, with word handling from maintained libraries;
+the checks an answer passes are parts with one verdict type; the policy on a failed check is the
+model's entry."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from industry_expert.generate.checks import CHECKS, Draft, run_checks
+from industry_expert.generate.grounding import FEATURES, EvidenceModel, select_evidence
+from industry_expert.language import Words, detect, near_spelling
+from industry_expert.models import resolve_model
+from industry_expert.question import Question
+from industry_expert.types import Hit
+
+SEEDS = Path(__file__).resolve().parents[1] / "benchmarks" / "data" / "seeds_questions.jsonl"
+
+
+def hits(*texts: str) -> list[Hit]:
+    return [Hit(i, f"doc{i}.pdf", 1, None, 1.0, t) for i, t in enumerate(texts, 1)]
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("چه زمانی تنظیم دقیق بهتر از بازیابی است؟", "fa"),
+        ("ما هي فوائد الضبط الدقيق للنموذج؟", "ar"),
+        ("מתי עדיף כוונון עדין על פני אחזור?", "he"),
+        ("Кога финото настройване е по-добро от извличането?", "bg"),
+        ("فائن ٹیوننگ کب بازیافت سے بہتر ہے؟", "ur"),
+        ("Wie hoch waren die Investitionen im Geschäftsjahr 2023?", "de"),
+        ("What was capital expenditure in fiscal 2023?", "en"),
+    ],
+)
+def test_the_language_comes_from_the_text_with_its_own_word_handling(text: str, language: str) -> None:
+    q = Question.analyse(text)
+    assert q.language == language and q.words.language == language
+    assert q.terms, "every language keeps its content words"
+    assert not set(q.terms) & q.words.stop, "the language's own stop words are left out"
+
+
+def test_the_seed_questions_are_all_read_in_their_language() -> None:
+    rows = [json.loads(line) for line in SEEDS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert {Question.analyse(r["question"]).language == r["lang"] for r in rows} == {True}
+
+
+def test_a_short_or_mixed_question_takes_the_collections_language() -> None:
+    assert detect("Capex FY2023?", fallback="de") == "de"
+    assert Question.analyse("Capex FY2023?", "de").language == "de"
+
+
+def test_stems_come_from_snowball_per_language() -> None:
+    assert Words.of("en").terms("expenditures") == Words.of("en").terms("expenditure")
+    assert Words.of("de").terms("Investitionen") == Words.of("de").terms("Investition")
+    assert Words.of("he").stem("כוונון") == "כוונון"  # no Snowball stemmer: kept whole, as the index does
+
+
+def test_names_are_capitalised_words_that_open_no_sentence_in_a_language_that_writes_names_so() -> None:
+    assert Question.analyse("What was 3M's capex in FY2022? Answer in USD millions.").names == ()
+    assert Question.analyse("What did the Federal Election Commission review in 2022?").names == (
+        "Federal Election Commission",
+    )
+    assert Question.analyse("What happened near Venice on December 8, 2007?").names == ("Venice",)
+    # every German noun is capitalised: a capital letter is no sign of a name there
+    assert Question.analyse("Wie hoch war der Umsatz von Siemens im Geschäftsjahr 2023?").names == ()
+
+
+def test_codes_that_name_one_thing_are_not_periods_or_kinds_of_document() -> None:
+    q = Question.analyse("What did the 10-Qs say in FY23 and Q3 about N74SR, PA-22-150 and NCT06152367?")
+    assert q.codes == ("N74SR", "PA-22-150", "NCT06152367")
+
+
+def test_figures_and_operations_come_from_the_grammar_not_a_trade() -> None:
+    assert Question.analyse("How many employees did it have?").wants_figure
+    assert Question.analyse("Wie viele Mitarbeiter hatte es?").wants_figure
+    assert Question.analyse("Why did margins fall?").open
+    q = Question.analyse("What was the year-over-year percentage change in revenue from FY2016 to FY2017?")
+    assert q.operation == "percent_change" and q.years == {"2016", "2017"}
+    assert Question.analyse("What is the ratio of debt to equity?").operation == "ratio"
+
+
+def test_near_spelling() -> None:
+    assert near_spelling("Zanamavir", {"zanamivir", "oseltamivir"}) == "zanamivir"
+    assert near_spelling("Sewrad", {"Seward"}) == "Seward"  # two letters swapped: one edit
+    assert near_spelling("Tesla", {"Texas", "Toyota"}) is None
+
+
+def test_the_evidence_scorer_reads_its_weights_from_a_data_file() -> None:
+    model = EvidenceModel.shipped()
+    assert model.weights and set(model.weights) <= set(FEATURES)
+    table = hits("(in millions) FY2023 FY2022\nRevenue $482.6 $430.9\nCapital expenditure $38.4 $29.9")
+    evidence = select_evidence(Question.analyse("What was capital expenditure in fiscal 2023?"), table)
+    # known answer: the row and column the question names, never the heading row
+    assert evidence is not None and (evidence.cell, evidence.column) == ("$38.4", "FY2023")
+    flat = EvidenceModel(dict.fromkeys(model.weights, 0.0), threshold=1.0)
+    assert (
+        select_evidence(Question.analyse("What was capital expenditure in fiscal 2023?"), table, flat) is None
+    )
+
+
+def test_checks_are_parts_with_one_verdict_type() -> None:
+    assert len({c.name for c in CHECKS}) == len(CHECKS) == 5
+    q = Question.analyse("What was capital expenditure in fiscal 2023?")
+    sources = hits("Capital expenditure in fiscal 2023 was $38.4 million.")
+    assert [v.failed for v in run_checks(Draft("It was $38.4 million [1].", q, sources, True))] == [""] * 5
+    verdicts = run_checks(Draft("It was $52 million [1].", q, sources, True))
+    failed = [v for v in verdicts if not v.passed]
+    assert [(v.check, v.failed, v.details) for v in failed] == [
+        ("figures supported", "unsupported figure", ("$52 million",))
+    ]
+
+
+def test_the_policy_on_a_failed_check_is_the_models_entry(tmp_path: Path) -> None:
+    shipped = resolve_model("smollm2")
+    assert shipped.on_failed_check == "quote"
+    assert resolve_model(str(shipped.path)).on_failed_check == "quote"  # the same file, named by its path
+    copy = tmp_path / "SmolLM2-renamed.gguf"  # a name is no entry: another file is flagged, not quoted
+    copy.write_bytes(shipped.path.read_bytes()[:64] if shipped.path else b"")
+    assert resolve_model(str(copy)).on_failed_check == "flag"
