@@ -29,21 +29,16 @@ import fnmatch
 import hashlib
 import json
 import re
-import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from common import FILINGS, INDUSTRIES, build_workspace, machine, questions, require
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-from industry_expert.figures import figures, same_figure  # noqa: E402
-from industry_expert.generate.grounding import (  # noqa: E402
-    FEATURES,
-    EvidenceModel,
-    candidates,
-    select_evidence,
-)
-from industry_expert.question import Question  # noqa: E402
+from industry_expert.figures import figures, same_figure
+
+if TYPE_CHECKING:
+    from industry_expert.generate.grounding import EvidenceModel
 
 OVERRIDES = {"embedder.backend": "onnx", "chunking.max_tokens": 200}
 SETS = ("filings", "analyst", "aviation", "clinical", "federal", "sec10q")
@@ -93,6 +88,9 @@ def on_page(hit, q: dict) -> bool:  # type: ignore[no-untyped-def,type-arg]
 
 def gather(names: list[str]) -> list[dict]:  # type: ignore[type-arg]
     """Every question of the sets with its retrieved passages' candidate lines and their labels."""
+    from industry_expert.generate.grounding import candidates
+    from industry_expert.question import Question
+
     rows = []
     for name in names:
         ws, qs = load(name)
@@ -118,6 +116,8 @@ def gather(names: list[str]) -> list[dict]:  # type: ignore[type-arg]
 
 
 def measure(rows: list[dict], model: EvidenceModel) -> list[dict]:  # type: ignore[type-arg]
+    from industry_expert.generate.grounding import select_evidence
+
     table = []
     for name in dict.fromkeys(r["set"] for r in rows):
         for part in ("tune", "test"):
@@ -149,6 +149,8 @@ def fit(rows: list[dict], l2: float = 0.01) -> EvidenceModel:  # type: ignore[ty
     best line of a question is not shown."""
     import numpy as np
     from scipy.optimize import minimize
+
+    from industry_expert.generate.grounding import FEATURES, EvidenceModel
 
     groups = []
     for r in rows:
@@ -196,6 +198,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="where fit writes the weights (default: print)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    from industry_expert.generate.grounding import EvidenceModel
+
     start = time.perf_counter()
     rows = gather(args.sets)
     if args.mode == "fit":

@@ -120,3 +120,52 @@ def test_the_policy_on_a_failed_check_is_the_models_entry(tmp_path: Path) -> Non
     copy = tmp_path / "SmolLM2-renamed.gguf"  # a name is no entry: another file is flagged, not quoted
     copy.write_bytes(shipped.path.read_bytes()[:64] if shipped.path else b"")
     assert resolve_model(str(copy)).on_failed_check == "flag"
+
+
+class EnglishOnly:
+    """A generator whose entry says it writes English: it must not be asked in Persian."""
+
+    name = "fake/english-only"
+    context_window = 2048
+    languages = ("en",)
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def stream(self, messages, max_tokens: int = 512, temperature: float = 0.0):  # type: ignore[no-untyped-def]
+        self.calls += 1
+        yield "Every employee gets 27 days [1]."
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+
+@pytest.mark.parametrize(
+    ("document", "question", "line"),
+    [
+        (
+            "# راهنمای مرخصی\n\nهر کارمند در هر سال ۲۷ روز مرخصی با حقوق دریافت می‌کند.\n\nپروازها با کلاس اقتصادی رزرو می‌شوند.\n",
+            "هر کارمند در هر سال چند روز مرخصی با حقوق دریافت می‌کند؟",
+            "۲۷ روز مرخصی با حقوق",
+        ),
+        (
+            "# Отпуск\n\nВсеки служител получава 27 дни платен отпуск годишно.\n\nПолетите се резервират в икономична класа.\n",
+            "Колко дни платен отпуск получава всеки служител годишно?",
+            "27 дни платен отпуск",
+        ),
+    ],
+)
+def test_a_question_in_a_language_the_model_does_not_write_gets_its_line_quoted(
+    workspace, tmp_path: Path, document: str, question: str, line: str
+) -> None:  # type: ignore[no-untyped-def]
+    from industry_expert.answer import AnswerStream
+    from industry_expert.config import AnswerSettings
+
+    doc = tmp_path / "leave.md"
+    doc.write_text(document, encoding="utf-8")
+    workspace.ingest([doc])
+    generator = EnglishOnly()
+    answer = AnswerStream(question, generator, workspace.retriever, AnswerSettings(min_relevance=0)).run()
+    assert generator.calls == 0 and answer.quoted and line in answer.text and "[1]" in answer.text
+    assert answer.checks[0].startswith("the model does not write")
+    assert answer.citations and answer.citations[0].source.endswith("leave.md")

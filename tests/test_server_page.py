@@ -208,3 +208,39 @@ def test_a_document_with_script_never_runs_in_the_servers_origin(
                 b.switch_to.window(handle)  # type: ignore[attr-defined]
                 b.close()  # type: ignore[attr-defined]
         b.switch_to.window(page)  # type: ignore[attr-defined]
+
+
+PERSIAN_DOC = (
+    "# راهنمای مرخصی\n\nهر کارمند در هر سال ۲۷ روز مرخصی با حقوق دریافت می‌کند.\n\n"
+    "پروازهای کوتاه‌تر از شش ساعت با کلاس اقتصادی رزرو می‌شوند.\n"
+)
+PERSIAN_QUESTION = "هر کارمند در هر سال چند روز مرخصی با حقوق دریافت می‌کند؟"
+
+
+def test_a_persian_question_gets_its_line_quoted_right_to_left(driver: object, tmp_path: Path) -> None:
+    """The shipped model writes English only (its entry in models.py): a Persian question gets the
+    Persian line that answers it, cited, and the page lays question and answer out right to left."""
+    from selenium.webdriver.common.by import By
+
+    ws_path = build_workspace(tmp_path)
+    doc = tmp_path / "leave-fa.md"
+    doc.write_text(PERSIAN_DOC, encoding="utf-8")
+    with Workspace.open(ws_path) as ws:
+        ws.ingest([doc], collection="hr")
+    b = driver
+    find = b.find_element  # type: ignore[attr-defined]
+    with serving(ws_path) as live:
+        b.get(live.url)  # type: ignore[attr-defined]
+        wait_for(b, lambda d: "documents" in find(By.ID, "status").text)
+        find(By.CSS_SELECTOR, "[data-tab=ask]").click()
+        find(By.ID, "question").send_keys(PERSIAN_QUESTION)
+        find(By.ID, "ask").click()
+        wait_for(b, lambda d: find(By.CSS_SELECTOR, "#sources li") and find(By.ID, "ask").is_enabled())
+        answer = find(By.CSS_SELECTOR, "#conversation .turn .a")
+        question = find(By.CSS_SELECTOR, "#conversation .turn .q")
+        assert "مرخصی با حقوق" in answer.text and "[1]" in answer.text, answer.text
+        direction = "return getComputedStyle(arguments[0]).direction"
+        assert b.execute_script(direction, answer) == "rtl"  # type: ignore[attr-defined]
+        assert b.execute_script(direction, question) == "rtl"  # type: ignore[attr-defined]
+        assert "leave-fa.md" in find(By.CSS_SELECTOR, "#sources li").text
+        keep(b, tmp_path, "serve-rtl.png")

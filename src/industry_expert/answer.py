@@ -356,11 +356,26 @@ class AnswerStream:
             return getattr(self.generator, "on_failed_check", "flag") == "quote"
         return policy == "quote"
 
+    def writes(self, language: str) -> bool:
+        """Whether the generator writes ``language`` (its model's entry says; unsaid: any)."""
+        languages = getattr(self.generator, "languages", ())
+        return not languages or language in languages
+
     def __iter__(self) -> Iterator[str]:
         plan = self._plan
         if plan.prompt is None:
             yield plan.refusal
             self.answer = self._finish(plan.refusal, found=False)
+            return
+        if (
+            plan.evidence is not None
+            and plan.analysis is not None
+            and not self.writes(plan.analysis.language)
+        ):
+            # the model cannot write the question's language: the line that answers, in its own words
+            text = plan.evidence.quote()
+            yield text
+            self.answer = self._finish(text, language=plan.analysis.language)
             return
         sources = plan.prompt.sources
         check = CitationFilter(len(sources)) if sources else None
@@ -407,6 +422,7 @@ class AnswerStream:
         removed: tuple[int, ...] = (),
         completion_tokens: int = 0,
         repeated: bool = False,
+        language: str = "",
     ) -> Answer:
         plan = self._plan
         sources = plan.prompt.sources if plan.prompt else ()
@@ -414,7 +430,9 @@ class AnswerStream:
         unsupported: list[str] = []
         checks: list[str] = []
         quoted = False
-        if found and sources:
+        if language:  # quoted, as the model does not write the question's language
+            checks, quoted = [f"the model does not write {language}"], True
+        elif found and sources:
             text = tidy_answer(text)
             if self.settings.attribute:
                 text, attributed = attribute_citations(text, sources)

@@ -40,6 +40,7 @@ from .errors import ModelError, UserError
 from .hub import fetch, parse_hub_file
 
 SHIPPED_ALIASES = frozenset({"", "smollm2", "SmolLM2-135M-Instruct"})
+SHIPPED_LANGUAGES = ("en",)  # SmolLM2's model card: trained on English
 CONVERTERS_ENV = "EXPERT_LLAMA_CPP_DIR"
 
 
@@ -95,6 +96,10 @@ class ModelRef:
     kind: Literal["gguf", "folder", "hub"]
     path: Path | None = None  # the file or folder; None for a hub id
     on_failed_check: FailedCheck = "flag"
+    # the languages the model writes (ISO 639-1); () when its entry does not say: any. A question in
+    # another language gets the line that answers it quoted, in its own words, rather than an answer
+    # the model cannot write
+    languages: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -121,7 +126,13 @@ def _is_shipped(path: Path) -> bool:
 def resolve_model(ref: str, error: type[UserError] = ModelError) -> ModelRef:
     """What ``ref`` names; ``error`` is the class raised (``GeneratorError``, ``TrainError`` ...)."""
     if ref in SHIPPED_ALIASES:
-        return ModelRef(ref or "smollm2", "gguf", shipped_gguf(error), on_failed_check="quote")
+        return ModelRef(
+            ref or "smollm2",
+            "gguf",
+            shipped_gguf(error),
+            on_failed_check="quote",
+            languages=SHIPPED_LANGUAGES,
+        )
     path = Path(ref).expanduser()
     if path.is_file():
         if not _is_gguf(path):
@@ -129,8 +140,9 @@ def resolve_model(ref: str, error: type[UserError] = ModelError) -> ModelRef:
                 f"{path} is not a GGUF file; give a .gguf file or a Hugging Face model folder "
                 "(convert a model with llama.cpp's convert_hf_to_gguf.py)"
             )
-        shipped = _is_shipped(path)
-        return ModelRef(ref, "gguf", path, on_failed_check="quote" if shipped else "flag")
+        if _is_shipped(path):
+            return ModelRef(ref, "gguf", path, on_failed_check="quote", languages=SHIPPED_LANGUAGES)
+        return ModelRef(ref, "gguf", path)
     if path.is_dir():
         if not (path / "config.json").is_file():
             raise error(f"{path} has no config.json, so it is not a Hugging Face model folder")

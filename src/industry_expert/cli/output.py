@@ -181,7 +181,12 @@ def print_sources(answer: Any) -> None:
         print(
             f'note: no document has "{safe(asked)}"; searched for "{safe(searched)}" instead', file=sys.stderr
         )
-    if answer.quoted:
+    language = [c for c in answer.checks if c.startswith("the model does not write")]
+    if language:
+        print(
+            f"note: {language[0]}: the line that answers is quoted in the document's words", file=sys.stderr
+        )
+    elif answer.quoted:
         why = ", ".join(answer.checks)
         print(
             f"note: the model's answer failed its checks ({why}); the line that answers is quoted instead",

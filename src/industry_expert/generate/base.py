@@ -7,7 +7,8 @@ prompt builder fit retrieved passages to the model.
 A generator may also say what becomes of its answers when a check fails (``generate/checks.py``):
 ``on_failed_check``, ``"quote"`` (replaced by the quoted evidence) or ``"flag"`` (shown, flagged;
 the default when the attribute is absent). The local generators take it from their model's entry
-(``models.ModelRef.on_failed_check``).
+(``models.ModelRef.on_failed_check``). ``languages`` (ISO 639-1 codes, absent or empty: any) says
+which languages it writes; a question in another is answered by quoting the line that answers it.
 """
 
 from __future__ import annotations

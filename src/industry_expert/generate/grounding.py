@@ -33,9 +33,11 @@ from .citations import CITATION, cited_numbers
 from .injection import addresses_the_model, withhold
 
 _YEAR = re.compile(r"(?<!\d)(19\d{2}|20\d{2})(?!\d)")
+# a sentence ends at a stop followed by anything but a lower-case letter: scripts without case
+# (Persian, Arabic, Hebrew ...) end their sentences as often as Latin ones do
 _SENTENCE = re.compile(
     r"(?<!\bInc\.)(?<!\bCorp\.)(?<!\bCo\.)(?<!\bLtd\.)(?<!\bNo\.)(?<!\bU\.S\.)(?<!\bvs\.)"
-    r"(?<=[.!?;])\s+(?=[A-Z(\"“$•])"
+    r"(?<=[.!?;؟。])\s+(?=[^\sa-zà-ÿα-ωа-я0-9,;:)\]])"
 )
 _RECORD = re.compile(r"^(?:[^:;]{1,40}: [^;]+; )+[^:;]{1,40}: ")  # a table row written as fields
 _REPEAT_NGRAM = 4

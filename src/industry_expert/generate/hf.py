@@ -45,6 +45,7 @@ class TransformersGenerator:
         found = resolve_adapter(adapter, GeneratorError) if adapter else None
         ref = resolve_model(model_for(model, found), GeneratorError)
         self.on_failed_check = ref.on_failed_check  # the model's entry decides (models.py)
+        self.languages = ref.languages
         if threads:
             torch.set_num_threads(threads)
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")

@@ -42,6 +42,7 @@ class LlamaCppGenerator:
         found = resolve_adapter(adapter, GeneratorError) if adapter else None
         ref = resolve_model(model_for(model, found), GeneratorError)
         self.on_failed_check = ref.on_failed_check  # the model's entry decides (models.py)
+        self.languages = ref.languages
         path = gguf_file(ref, GeneratorError)
         lora, label = None, ""
         if found is not None:

@@ -44,6 +44,14 @@ class Interruptible:
     def context_window(self) -> int:
         return self.inner.context_window
 
+    @property
+    def on_failed_check(self) -> str:  # the model's entry, seen through the wrapper (base.py)
+        return str(getattr(self.inner, "on_failed_check", "flag"))
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        return tuple(getattr(self.inner, "languages", ()))
+
     def count_tokens(self, text: str) -> int:
         return self.inner.count_tokens(text)
 

@@ -173,7 +173,9 @@ async function ask(event) {
         citeLinks(answerNode, text);
         renderSources(chunk.sources, text);
         const flags = [];
-        if (chunk.quoted) flags.push(`the model's answer failed its checks (${chunk.checks.join(", ")}); the line that answers is quoted instead`);
+        const language = chunk.checks.find((c) => c.startsWith("the model does not write"));
+        if (language) flags.push(`${language}: the line that answers is quoted in the document's words`);
+        else if (chunk.quoted) flags.push(`the model's answer failed its checks (${chunk.checks.join(", ")}); the line that answers is quoted instead`);
         else if (chunk.unsupported.length) flags.push(`not in the cited sources: ${chunk.unsupported.join(", ")}; check this answer`);
         else if (chunk.checks.length) flags.push(`this answer failed a check (${chunk.checks.join(", ")}); read the sources`);
         note.textContent = flags.join(" ");
