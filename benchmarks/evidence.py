@@ -13,8 +13,8 @@ line states one of its figures).
 
 **Tuning and test halves** are fixed by a hash of the question (``half``), before any fit: ``fit``
 reads tuning halves only and ``measure`` reports each half separately; quote the test half.
-``fit --leave-out SET`` fits without that set (all its questions unseen) to measure it as an
-industry nobody fitted on.
+``fit --leave-out SET,...`` fits without those sets (all their questions unseen) to measure an
+industry nobody fitted on: finance is filings, analyst and sec10q together.
 
 Per set and half: questions; "found" the share whose answering page (document, for sec10q) is
 among the passages retrieved; "holds" the share whose chosen line holds the reference, over the
@@ -194,7 +194,11 @@ def main() -> None:
     parser.add_argument("mode", choices=["measure", "fit"])
     parser.add_argument("--sets", nargs="*", default=list(SETS))
     parser.add_argument("--weights", type=Path, help="a weights file to measure instead of the shipped one")
-    parser.add_argument("--leave-out", default="", help="fit without this set")
+    parser.add_argument(
+        "--leave-out",
+        default="",
+        help="fit without these sets (comma-separated: an industry's, e.g. filings,analyst,sec10q)",
+    )
     parser.add_argument("--out", type=Path, help="where fit writes the weights (default: print)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -203,7 +207,8 @@ def main() -> None:
     start = time.perf_counter()
     rows = gather(args.sets)
     if args.mode == "fit":
-        tuning = [r for r in rows if r["half"] == "tune" and r["set"] != args.leave_out]
+        left_out = set(filter(None, args.leave_out.split(",")))
+        tuning = [r for r in rows if r["half"] == "tune" and r["set"] not in left_out]
         model = fit(tuning)
         data = {
             "about": "Weights of generate/grounding.py's evidence scorer (FEATURES) and the score under "

@@ -169,3 +169,43 @@ def test_a_question_in_a_language_the_model_does_not_write_gets_its_line_quoted(
     assert generator.calls == 0 and answer.quoted and line in answer.text and "[1]" in answer.text
     assert answer.checks[0].startswith("the model does not write")
     assert answer.citations and answer.citations[0].source.endswith("leave.md")
+
+
+def test_an_operation_the_question_names_is_computed_with_each_operand_cited(
+    workspace, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    from conftest import FakeGenerator
+
+    from industry_expert.answer import NO_OPERANDS, AnswerStream
+    from industry_expert.config import AnswerSettings
+    from industry_expert.generate.arithmetic import compute
+
+    table = hits(
+        "(in millions) FY2017 FY2016\nTotal net sales $ 81,797 $ 82,959\nOperating income $ 4,100 $ 3,900"
+    )
+    change = compute(
+        Question.analyse("What was the percentage change in total net sales from FY2016 to FY2017?"), table
+    )
+    assert change is not None and change.text().endswith("= -1.4% [1]")
+    ratio = compute(
+        Question.analyse("What was the ratio of operating income to total net sales in FY2017?"), table
+    )
+    assert ratio is not None and [o.figure.text for o in ratio.operands] == ["$ 4,100", "$ 81,797"]
+    assert ratio.text().endswith("= 0.05 [1]")
+    # the answer path: computed from the passages, the model not asked; a missing operand said plainly
+    doc = tmp_path / "sales.md"
+    doc.write_text(
+        "# Net sales\n\n| Item | FY2017 | FY2016 |\n|---|---|---|\n| Total net sales | 81,797 | 82,959 |\n",
+        encoding="utf-8",
+    )
+    workspace.ingest([doc])
+    model = FakeGenerator(["It grew a lot [1]."])
+    asked = "What was the percentage change in total net sales from FY2016 to FY2017?"
+    answer = AnswerStream(asked, model, workspace.retriever, AnswerSettings(min_relevance=0)).run()
+    assert model.calls == [] and answer.computation == "percent_change"
+    assert "= -1.4% [1]" in answer.text and answer.citations[0].source.endswith("sales.md")
+    missing = AnswerStream(
+        "What was the percentage change in total net sales from FY2012 to FY2013?",
+        model, workspace.retriever, AnswerSettings(min_relevance=0),
+    ).run()  # fmt: skip
+    assert missing.text == NO_OPERANDS and model.calls == []

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 
 from .config import AnswerSettings
 from .errors import InputError, WorkspaceError
-from .generate import CitationFilter, Generator, build_prompt, complete, resolve_citations
+from .generate import CitationFilter, Generator, arithmetic, build_prompt, complete, resolve_citations
 from .generate.checks import Draft, run_checks
 from .generate.citations import attribute_citations, uncite
 from .generate.grounding import (
@@ -101,6 +101,10 @@ NO_ANSWER = (
     "The passages found do not answer this clearly; read the sources below, or ask with the words "
     "the documents use."
 )
+NO_OPERANDS = (
+    "The passages found do not state every figure this computation needs; read the sources below, "
+    "or ask for each figure on its own."
+)
 _CHECK_EVERY = 8  # streamed pieces between checks for repetition
 
 
@@ -116,6 +120,7 @@ class _Plan:
     refusal: str = NOT_FOUND  # what to say when prompt is None
     analysis: Question | None = None  # the question, analysed once (question.py)
     spelled: list[tuple[str, str]] = field(default_factory=list)  # (asked, searched) near spellings
+    computation: arithmetic.Computation | None = None  # the operation the question names, computed
 
 
 def evidence_line(evidence: Evidence) -> str:
@@ -335,6 +340,7 @@ class AnswerStream:
                 prompt = with_line
             else:
                 evidence = None
+        computation = arithmetic.compute(analysis, prompt.sources) if settings.evidence else None
         timings["prompt"] = _ms(t)
         return _Plan(
             self.question,
@@ -346,6 +352,7 @@ class AnswerStream:
             evidence,
             analysis=analysis,
             spelled=spelled,
+            computation=computation,
         )
 
     @property
@@ -366,6 +373,13 @@ class AnswerStream:
         if plan.prompt is None:
             yield plan.refusal
             self.answer = self._finish(plan.refusal, found=False)
+            return
+        if plan.computation is not None or (plan.analysis is not None and arithmetic.needed(plan.analysis)):
+            # the operation the question names, on figures the passages state, each cited; or
+            # plainly no figure when one is missing (a small model cannot compute either)
+            text = plan.computation.text() if plan.computation else NO_OPERANDS
+            yield text
+            self.answer = self._finish(text, computed=True)
             return
         if (
             plan.evidence is not None
@@ -423,6 +437,7 @@ class AnswerStream:
         completion_tokens: int = 0,
         repeated: bool = False,
         language: str = "",
+        computed: bool = False,
     ) -> Answer:
         plan = self._plan
         sources = plan.prompt.sources if plan.prompt else ()
@@ -432,6 +447,8 @@ class AnswerStream:
         quoted = False
         if language:  # quoted, as the model does not write the question's language
             checks, quoted = [f"the model does not write {language}"], True
+        elif computed:
+            pass  # written here from the passages' figures, not by the model: nothing to check
         elif found and sources:
             text = tidy_answer(text)
             if self.settings.attribute:
@@ -476,6 +493,7 @@ class AnswerStream:
             quoted=quoted,
             evidence=f"[{plan.evidence.source}] {plan.evidence.text}" if plan.evidence else "",
             spelled=tuple(plan.spelled),
+            computation=plan.computation.operation if plan.computation else "",
             dropped=plan.prompt.dropped if plan.prompt else 0,
             prompt_tokens=plan.prompt.tokens if plan.prompt else 0,
             completion_tokens=completion_tokens,

@@ -142,9 +142,9 @@ class Answer:
     checks: tuple[str, ...] = ()  # what failed: "unsupported figure", "no figure", "repetition"
     quoted: bool = False  # the model's answer failed its checks and the evidence was quoted instead
     evidence: str = ""  # the line picked as the answer's evidence, "[n] text"
-    spelled: tuple[
-        tuple[str, str], ...
-    ] = ()  # (asked, searched): a name no document has, searched as the near spelling one does
+    # (asked, searched): a name no document has, searched as the near spelling one does
+    spelled: tuple[tuple[str, str], ...] = ()
+    computation: str = ""  # the operation computed from the passages' figures ("percent_change"), if any
     dropped: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0

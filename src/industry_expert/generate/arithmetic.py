@@ -1,0 +1,264 @@
+"""One step of arithmetic on figures the passages state, shown with each operand cited.
+
+A small model cannot compute "the year-over-year change in revenue from FY2016 to FY2017 in
+percent"; the documents state both figures. When ``Question.operation`` names an operation and its
+operands are found, the answer is the computation itself::
+
+    Revenue, FY2016 to FY2017: (81,797 - 82,959) / 82,959 = -1.4% [1]
+
+Operands are found two ways, both by the evidence scorer (``grounding``), never by a trade's
+vocabulary:
+
+- **over periods**: the question names two years ("from FY2016 to FY2017"; "year-over-year in
+  FY22" is that year and the one before), and one line states the measure for both (a table row
+  with a cell under each year's column), or two lines state it for one year each;
+- **between two measures**: the question writes them in one of its language's patterns
+  (``reference/questions.json``, "operands": "ratio of {a} to {b}", "{a} as a percentage of
+  {b}" ...), and each is the evidence for a question about it alone.
+
+Operations: ``change`` (b - a, the later minus the earlier), ``percent_change`` ((b - a) / a),
+``ratio`` (a / b), ``share`` (a / b as a percentage), ``sum`` and ``average``. A figure the
+passages do not state means no computation (``compute`` returns None); the caller says so when
+the question's wording left no doubt that it asked for one (``Computation.needed``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+from ..figures import Figure, figures
+from ..question import Question, years_in
+from ..types import Hit
+from .grounding import EvidenceModel, _column_cell, candidates, figures_without_years, select_evidence
+
+
+@dataclass(frozen=True)
+class Operand:
+    label: str  # what it is: "Revenue, FY2016"
+    figure: Figure
+    source: int  # 1-based source number
+
+
+@dataclass(frozen=True)
+class Computation:
+    operation: str
+    operands: tuple[Operand, ...]
+    value: float
+    percent: bool
+
+    def text(self) -> str:
+        """The computation as an answer, each operand's source cited."""
+        a = self.operands[0].figure.text
+        rest = [o.figure.text for o in self.operands[1:]]
+        shown = {
+            "change": f"{rest[0] if rest else ''} - {a}" if rest else a,
+            "percent_change": f"({rest[0]} - {a}) / {a}" if rest else a,
+            "ratio": f"{a} / {rest[0]}" if rest else a,
+            "share": f"{a} / {rest[0]}" if rest else a,
+            "sum": " + ".join([a, *rest]),
+            "average": f"({' + '.join([a, *rest])}) / {len(self.operands)}",
+        }[self.operation]
+        result = f"{self.value:,.1f}%" if self.percent else _number(self.value)
+        cites = "".join(f"[{n}]" for n in dict.fromkeys(o.source for o in self.operands))
+        labels = "; ".join(o.label for o in self.operands)
+        return f"{labels}: {shown} = {result} {cites}"
+
+
+def _number(value: float) -> str:
+    if abs(value) >= 100 or value == int(value):
+        return f"{value:,.0f}" if value == int(value) else f"{value:,.1f}"
+    return f"{value:,.2f}"
+
+
+@cache
+def _patterns() -> dict:  # type: ignore[type-arg]
+    data = json.loads(
+        resources.files("industry_expert").joinpath("reference/questions.json").read_text("utf-8")
+    )
+    return dict(data.get("operands", {}))
+
+
+def _apply(operation: str, values: list[float]) -> tuple[float, bool] | None:
+    if len(values) < 2:
+        return None
+    a, b = values[0], values[1]
+    if operation == "change":
+        return b - a, False
+    if operation == "percent_change":
+        return None if a == 0 else (100 * (b - a) / abs(a), True)  # type: ignore[return-value]
+    if operation == "ratio":
+        return None if b == 0 else (a / b, False)  # type: ignore[return-value]
+    if operation == "share":
+        return None if b == 0 else (100 * a / b, True)  # type: ignore[return-value]
+    if operation == "sum":
+        return sum(values), False
+    if operation == "average":
+        return sum(values) / len(values), False
+    return None
+
+
+def _periods(question: Question) -> list[str]:
+    """The two years the operation runs over, earlier first: two the question names, or the year
+    it names and the one before for a change without a second year ("year-over-year in FY22")."""
+    years = sorted(question.years)
+    if len(years) >= 2:
+        return years[-2:]
+    if len(years) == 1 and question.operation in ("change", "percent_change"):
+        return [str(int(years[0]) - 1), years[0]]
+    return []
+
+
+def _over_periods(question: Question, sources: Sequence[Hit], model: EvidenceModel) -> list[Operand]:
+    periods = _periods(question)
+    if len(periods) != 2:
+        return []
+    # one line with a cell under each year's column: the best-scored row that has both
+    lines = sorted(candidates(question, sources), key=lambda c: -model.score(c.features))
+    for line in lines[:5]:
+        if not line.row:
+            continue
+        passage = sources[line.source - 1].text
+        found = []
+        for year in periods:
+            cell, column = _column_cell(line.text, passage, {year})
+            stated = figures(cell)
+            if not stated:
+                break
+            found.append(Operand(f"{_label(line.text)}, {column}", stated[0], line.source))
+        if len(found) == 2:
+            return found
+    # two lines, each stating the measure for one year
+    out = []
+    for year in periods:
+        evidence = select_evidence(_with_years(question, {year}), sources, model)
+        if evidence is None:
+            return []
+        if evidence.cell:
+            stated = figures(evidence.cell)
+            label = f"{_label(evidence.text)}, {evidence.column}"
+        else:
+            stated = figures_without_years(evidence.text)[:1] if year in years_in(evidence.text) else []
+            label = f"{year}"
+        if not stated:
+            return []
+        out.append(Operand(label, stated[0], evidence.source))
+    return out
+
+
+def _with_years(question: Question, years: set[str]) -> Question:
+    from dataclasses import replace
+
+    return replace(question, years=frozenset(years), operation=None)
+
+
+def _label(row: str) -> str:
+    return re.split(r"\s[\(\$€£¥\d—–-]", " " + row.strip(), maxsplit=1)[0].strip() or row.strip()
+
+
+def _figure_near(line: str, words: set[str], question: Question) -> Figure | None:
+    """The figure of ``line`` whose neighbouring words (up to the figures on either side) share
+    most with ``words``: in "3861 hours (Total, all aircraft), 2313 hours (Total, this make and
+    model)" the figure of "make and model" is 2313."""
+    stated = figures_without_years(line)
+    if not stated:
+        return None
+    best: tuple[float, Figure] | None = None
+    position = 0
+    spans = []
+    for figure in stated:
+        at = line.find(figure.text, position)
+        spans.append((at, at + len(figure.text), figure))
+        position = max(position, at + len(figure.text))
+    for i, (start, end, figure) in enumerate(spans):
+        before = line[spans[i - 1][1] if i else 0 : start]
+        after = line[end : spans[i + 1][0] if i + 1 < len(spans) else len(line)]
+        near = set(question.words.terms(after))
+        score = len(words & near) + 0.5 * len(words & set(question.words.terms(before)))
+        if best is None or score > best[0]:
+            best = (score, figure)
+    return best[1] if best else None
+
+
+def _between_measures(
+    question: Question, sources: Sequence[Hit], model: EvidenceModel
+) -> list[Operand] | None:
+    """Operands of "ratio of {a} to {b}" and the like; None when no pattern of the language fits.
+    Each operand is the evidence for a question about it alone; two operands in one line are
+    that line's figures nearest each one's words."""
+    for pattern in _patterns().get(question.language, {}).get(question.operation or "", []):
+        regex = re.escape(pattern).replace(r"\{a\}", r"(?P<a>.+?)").replace(r"\{b\}", r"(?P<b>.+?)")
+        m = re.search(regex + r"(?=[,.?;]|\s+(?:in|for|during|at|as of|from)\b|$)", question.text, re.I)
+        if not m:
+            continue
+        out: list[Operand] = []
+        for part in (m.group("a"), m.group("b")):
+            years = " ".join(sorted(question.years))
+            sub = Question.analyse(f"{part} {years}".strip(), question.language)
+            evidence = select_evidence(_with_years(sub, set(question.years)), sources, model)
+            if evidence is None:
+                return []
+            stated: Figure | None
+            if evidence.cell:
+                cells = figures(evidence.cell)
+                stated = cells[0] if cells else None
+            else:
+                stated = _figure_near(evidence.text, set(sub.terms) - set(question.entities), question)
+            if stated is None:
+                return []
+            out.append(Operand(part.strip(), stated, evidence.source))
+        if len(out) == 2 and out[0].figure.text == out[1].figure.text and out[0].source == out[1].source:
+            return []  # one figure for both: the two measures were not told apart
+        return out
+    return None
+
+
+def compute(
+    question: Question, sources: Sequence[Hit], model: EvidenceModel | None = None
+) -> Computation | None:
+    """The operation ``question`` names, computed on the figures ``sources`` state; None when it
+    names none, asks for a reason or a manner, or an operand is not found.
+
+    >>> table = [Hit(1, "r.pdf", 2, None, 1.0, "(in millions) FY2017 FY2016\\nTotal net sales $ 81,797 $ 82,959")]
+    >>> q = Question.analyse("What was the percentage change in total net sales from FY2016 to FY2017?")
+    >>> compute(q, table).text()
+    'Total net sales, FY2016; Total net sales, FY2017: ($ 81,797 - $ 82,959) / $ 82,959 = -1.4% [1]'
+    """
+    if question.operation is None or question.open or not sources:
+        return None
+    model = model or EvidenceModel.shipped()
+    operands = _between_measures(question, sources, model)
+    if operands is None:
+        operands = _over_periods(question, sources, model)
+    if len(operands) < 2:
+        return None
+    done = _apply(question.operation, [o.figure.value for o in operands])
+    if done is None:
+        return None
+    value, percent = done
+    if (
+        not percent
+        and all(o.figure.percent for o in operands)
+        and question.operation in ("change", "sum", "average")
+    ):
+        percent = True  # points between two rates
+    if not percent and operands[0].figure.scale != 1 and question.operation in ("change", "sum", "average"):
+        value /= operands[0].figure.scale  # in the operands' own unit
+    return Computation(question.operation, tuple(operands), value, percent)
+
+
+def needed(question: Question) -> bool:
+    """Whether the question's wording leaves no doubt that it asks for a computation: an operation
+    between two measures in one of its language's patterns, or a change between two years."""
+    if question.operation is None or question.open:
+        return False
+    text = question.text
+    for pattern in _patterns().get(question.language, {}).get(question.operation, []):
+        regex = re.escape(pattern).replace(r"\{a\}", r".+?").replace(r"\{b\}", r".+?")
+        if re.search(regex, text, re.I):
+            return True
+    return question.operation in ("change", "percent_change") and len(question.years) >= 2
