@@ -64,6 +64,7 @@ def test_names_are_capitalised_words_that_open_no_sentence_in_a_language_that_wr
         "Federal Election Commission",
     )
     assert Question.analyse("What happened near Venice on December 8, 2007?").names == ("Venice",)
+    assert Question.analyse("How did Apple's Services revenue change?").names == ("Apple", "Services")
     # every German noun is capitalised: a capital letter is no sign of a name there
     assert Question.analyse("Wie hoch war der Umsatz von Siemens im Geschäftsjahr 2023?").names == ()
 

@@ -204,7 +204,7 @@ class AnswerStream:
         """Whether the workspace is about ``name``: a retrieved passage, a chunk of a retrieved
         document, or a file name or title holds it. Capitalised words side by side may be two names
         ("the Weiser Air Park Cessna"): they are held when every word is and two of them stand
-        together as written, or when one retrieved passage holds them all."""
+        together as written, or when one retrieved passage holds them all close together."""
         assert self.retriever is not None
         passages = [" ".join(f"{h.source} {h.title} {h.header} {h.text}".split()).lower() for h in hits]
 
@@ -221,7 +221,15 @@ class AnswerStream:
             holds(f"{a} {b}") for a, b in zip(parts, parts[1:], strict=False)
         ):
             return True
-        return any(all(re.search(rf"\b{re.escape(p.lower())}\b", text) for p in parts) for text in passages)
+        # or the words stand close together in one passage, in any order ("the Commerce Department"
+        # is the "Department of Commerce")
+        wanted = {p.lower() for p in parts}
+        for text in passages:
+            tokens = re.findall(r"\w+", text)
+            for i, token in enumerate(tokens):
+                if token in wanted and wanted <= set(tokens[i : i + len(wanted) + 2]):
+                    return True
+        return False
 
     @property
     def _plan(self) -> _Plan:

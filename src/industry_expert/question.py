@@ -164,10 +164,11 @@ def _names(text: str, words: Words) -> tuple[str, ...]:
         if word in skip or word.lower() in words.stop:
             last = -2
             continue
-        # capitalised words in a row are one name ("Federal Election Commission")
+        # capitalised words in a row are one name ("Federal Election Commission"); a possessive
+        # ends one ("Apple's Services")
         if kept and last == m.start() - 1 and text[m.start() - 1] == " ":
             kept[-1].append(word)
         else:
             kept.append([word])
-        last = m.end()
+        last = m.end() if m.end() == m.end(1) else -2
     return tuple(dict.fromkeys(" ".join(k) for k in kept))
