@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -53,8 +54,10 @@ def holds_answer(text: str, q: dict) -> bool:  # type: ignore[type-arg]
 def run(name: str, part: str) -> dict:  # type: ignore[type-arg]
     ws, qs = load(name)
     rows = []
-    for q in (q for q in qs if half(q["question"]) == part):
+    picked = [q for q in qs if half(q["question"]) == part]
+    for i, q in enumerate(picked, 1):
         answer = ws.ask(q["question"])
+        print(f"{name} {i}/{len(picked)}", file=sys.stderr, flush=True)
         rows.append(
             {
                 "question": q["question"],
