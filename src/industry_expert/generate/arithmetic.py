@@ -234,8 +234,12 @@ def compute(
     operands = _between_measures(question, sources, model)
     if operands is None:
         operands = _over_periods(question, sources, model)
-    if len(operands) < 2:
-        return None
+    if len(operands) < 2 or len({(o.figure.text, o.source) for o in operands}) < len(operands):
+        return None  # one figure twice is no computation
+    if question.codes and not all(
+        _names_its_subject(sources[o.source - 1], question.codes) for o in operands
+    ):
+        return None  # an operand from a passage about another thing than the one the question names
     done = _apply(question.operation, [o.figure.value for o in operands])
     if done is None:
         return None
@@ -249,6 +253,12 @@ def compute(
     if not percent and operands[0].figure.scale != 1 and question.operation in ("change", "sum", "average"):
         value /= operands[0].figure.scale  # in the operands' own unit
     return Computation(question.operation, tuple(operands), value, percent)
+
+
+def _names_its_subject(hit: Hit, codes: Sequence[str]) -> bool:
+    """Whether ``hit`` is about the thing a code of the question names (N8770M's report, not another's)."""
+    seen = f"{hit.source} {hit.title} {hit.header} {hit.text}".lower()
+    return any(code.lower() in seen for code in codes)
 
 
 def needed(question: Question) -> bool:
