@@ -177,7 +177,9 @@ def fit(rows: list[dict], l2: float = 0.01) -> EvidenceModel:  # type: ignore[ty
             total -= np.log((p * y).sum() + 1e-12)
             q = p * y / ((p * y).sum() + 1e-12)
             grad -= x.T @ (q - p)
-        return total / len(groups) + l2 * ((w - prior) @ (w - prior)), grad / len(groups) + 2 * l2 * (w - prior)
+        return total / len(groups) + l2 * ((w - prior) @ (w - prior)), grad / len(groups) + 2 * l2 * (
+            w - prior
+        )
 
     # regularised towards the design's prior weights (PRIOR), not towards 0: a feature the tuning
     # sets say little about (a year's column, in sets without tables by year) keeps what it was
