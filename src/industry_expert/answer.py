@@ -40,6 +40,7 @@ from .generate.grounding import (
     degenerate,
     figures_without_years,
     missing_names,
+    name_texts,
     select_evidence,
     tidy_answer,
 )
@@ -186,10 +187,11 @@ class AnswerStream:
         benchmarks/refusals.py)."""
         assert self.retriever is not None
         docs = sorted({h.document_id for h in hits if h.document_id is not None})
+        passages = name_texts(hits)
         missing = [
             n
             for n in missing_names(analysis, hits)
-            if not self._held(n, hits, docs)
+            if not self._held(n, passages, docs)
             and not (n in analysis.codes and self.retriever.mentions_anywhere(n, self.where))
         ]
         # a code names one thing, which the workspace holds or does not wherever retrieval looked; a
@@ -200,13 +202,12 @@ class AnswerStream:
             return []
         return missing
 
-    def _held(self, name: str, hits: Sequence[Hit], docs: Sequence[int]) -> bool:
+    def _held(self, name: str, passages: Sequence[str], docs: Sequence[int]) -> bool:
         """Whether the workspace is about ``name``: a retrieved passage, a chunk of a retrieved
         document, or a file name or title holds it. Capitalised words side by side may be two names
         ("the Weiser Air Park Cessna"): they are held when every word is and two of them stand
         together as written, or when one retrieved passage holds them all close together."""
         assert self.retriever is not None
-        passages = [" ".join(f"{h.source} {h.title} {h.header} {h.text}".split()).lower() for h in hits]
 
         def holds(words: str) -> bool:
             low = words.lower()
@@ -286,10 +287,11 @@ class AnswerStream:
                 for w in re.findall(r"[^\W\d_][\w'’-]+", f"{h.source} {h.title} {h.header} {h.text}")
             }
             docs = sorted({h.document_id for h in hits if h.document_id is not None})
+            passages = name_texts(hits)
             fixes: dict[str, str | None] = {}
             for name in missing:  # each word of a name that nothing holds, spelled as a word that is held
                 for word in name.split():
-                    if not self._held(word, hits, docs):
+                    if not self._held(word, passages, docs):
                         fixes[word] = near_spelling(word, seen)
             if fixes and all(fixes.values()):
                 corrected = question
@@ -461,7 +463,8 @@ class AnswerStream:
             text = tidy_answer(text)
             if self.settings.attribute:
                 text, attributed = attribute_citations(text, sources)
-            analysis = plan.analysis or self._analyse()
+            analysis = plan.analysis
+            assert analysis is not None  # analysed whenever there are sources
             # a question that names a measure in any words ("What was net income?") wants a figure
             # when the line that answers it states one
             wants_figure = not analysis.open and bool(

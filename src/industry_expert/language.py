@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 DEFAULT = "en"
@@ -48,6 +48,7 @@ CAPITALISES_NOUNS = frozenset({"de", "lb"})
 _TOKEN = re.compile(r"\d[\d,.]*\d|\d|[^\W\d_][\w'’-]*", re.U)
 _UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _lock = threading.Lock()
+_stem_lock = threading.Lock()
 _identifier: Any = None
 
 
@@ -126,7 +127,7 @@ class Words:
     def stem(self, word: str) -> str:
         if self.stemmer is None or not word[:1].isalpha():
             return word
-        return str(self.stemmer.stemWord(word))
+        return _stemmed(self.language, word)
 
     def terms(self, text: str) -> list[str]:
         """The stems of ``text``'s content words and its figures, in order, stop words left out.
@@ -141,6 +142,26 @@ class Words:
     def all_terms(self, text: str) -> list[str]:
         """The stems of every word, stop words included: for phrases ("net income")."""
         return [self.stem(w) for w in self.tokens(text)]
+
+    def read(self, text: str) -> tuple[list[str], list[str]]:
+        """``(terms(text), all_terms(text))`` from one pass over its words."""
+        every, content = [], []
+        for word in self.tokens(text):
+            stem = self.stem(word)
+            every.append(stem)
+            if word not in self.stop:
+                content.append(stem)
+        return content, every
+
+
+@lru_cache(maxsize=1 << 16)
+def _stemmed(language: str, word: str) -> str:
+    """``word``'s Snowball stem: cached (answer paths stem the same words over and over), and one
+    call at a time, since a Snowball stemmer keeps the word it works on in itself and a server's
+    threads share it."""
+    stemmer = _words(language).stemmer
+    with _stem_lock:
+        return str(stemmer.stemWord(word))
 
 
 @cache

@@ -291,12 +291,16 @@ class Retriever:
         docs = self.router.named(word, every=True)
         if not docs or where is None or where.unrestricted:
             return bool(docs)
-        return any(
-            d.id in docs
-            and where.collection in (None, d.collection)
-            and (where.collections is None or d.collection in where.collections)
+        return any(d in docs for d in self._readable(where))
+
+    def _readable(self, where: SearchFilter) -> list[int]:
+        """The ids of the documents a search under ``where`` may read."""
+        return [
+            d.id
             for d in self.store.list_documents(where.source)
-        )
+            if where.collection in (None, d.collection)
+            and (where.collections is None or d.collection in where.collections)
+        ]
 
     def mentions(self, word: str, doc_ids: Sequence[int]) -> bool:
         """Whether a chunk of the documents ``doc_ids`` (those a search under the caller's filter
@@ -314,13 +318,7 @@ class Retriever:
         if where is None or where.unrestricted:
             words = re.findall(r"\w+", word.lower())
             return bool(words) and self.store.term_counts(" ".join(words), [])[1] > 0
-        ids = [
-            d.id
-            for d in self.store.list_documents(where.source)
-            if where.collection in (None, d.collection)
-            and (where.collections is None or d.collection in where.collections)
-        ]
-        return self.mentions(word, ids)
+        return self.mentions(word, self._readable(where))
 
     def is_empty(self) -> bool:
         """Whether the store holds no document at all."""

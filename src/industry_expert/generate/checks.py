@@ -70,8 +70,7 @@ class RightPeriod:
     name = "right period"
 
     def __call__(self, draft: Draft) -> Verdict:
-        if unsupported_figures(draft.text, draft.sources, draft.question):
-            return Verdict(self.name)  # already failed as unsupported: one finding per figure
+        # only figures the cited passages hold are placed in a column: an unsupported one is not judged again
         wrong = wrong_period(draft.text, draft.sources, draft.question)
         return Verdict(self.name, "wrong period" if wrong else "", tuple(wrong))
 

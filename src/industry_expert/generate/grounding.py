@@ -235,21 +235,21 @@ def candidates(question: Question, sources: Sequence[Hit]) -> list[Candidate]:
     units = []
     for n, hit in enumerate(sources, start=1):
         for text, row, lead in _units(hit.text, hit.header):
-            terms = words.terms(text)
+            terms, every = words.read(text)
             if lead and q_terms & set(terms):
                 text = f"{lead} {text}"  # the heading over a sentence about the question reads with it
-                terms = words.terms(text)
+                terms, every = words.read(text)
             if not addresses_the_model(text):  # an order to the model is never the line that answers
-                units.append((n, text, row, hit, terms))
+                units.append((n, text, row, hit, terms, every))
     if not units:
         return []
     # rarer question words weigh more: a word in every line ("Apple") says little
     stops = set(question.stop_terms) - q_terms
-    every_unit = [set(words.all_terms(text)) for _, text, *_ in units] if stops else []
+    every_unit = [set(every) for *_, every in units]
     stop_df = {t: sum(1 for unit in every_unit if t in unit) for t in stops}
     stop_weight = {t: math.log(1 + len(units) / (1 + stop_df[t])) for t in stops}
     stop_total = sum(stop_weight.values()) or 1.0
-    df = {t: sum(1 for *_, unit in units if t in unit) for t in q_terms}
+    df = {t: sum(1 for *_, unit, _ in units if t in unit) for t in q_terms}
     weight = {t: math.log(1 + len(units) / (1 + df[t])) for t in q_terms}
     total = sum(weight.values()) or 1.0
     entities = q_terms & question.entities
@@ -261,7 +261,7 @@ def candidates(question: Question, sources: Sequence[Hit]) -> list[Candidate]:
     asked_words = set(phrase)
     pairs = set(zip(phrase, phrase[1:], strict=False))
     out = []
-    for i, (n, text, row, hit, unit) in enumerate(units):
+    for i, (n, text, row, hit, unit, every) in enumerate(units):
         held = set(unit)
         f = dict.fromkeys(FEATURES, 0.0)
         f["overlap"] = sum(weight[t] for t in asked & held) / asked_total
@@ -269,7 +269,6 @@ def candidates(question: Question, sources: Sequence[Hit]) -> list[Candidate]:
         if stops:
             f["stop_overlap"] = sum(stop_weight[t] for t in stops & every_unit[i]) / stop_total
         f["header_overlap"] = sum(weight[t] for t in (q_terms & headers[n - 1]) - held) / total
-        every = words.all_terms(text)
         f["pairs"] = len(pairs & set(zip(every, every[1:], strict=False))) / (len(pairs) or 1)
         if row:  # a row's label should be what was asked: "Other income, net" is not "net income"
             label = set(words.all_terms(_row_label(text))) - years
@@ -500,6 +499,13 @@ def missing_names(question: Question, sources: Sequence[Hit]) -> list[str]:
     wanted = [*question.names, *question.codes]
     if not wanted:
         return []
-    seen = " ".join(" ".join(f"{h.source} {h.title} {h.header} {h.text}".split()) for h in sources)
-    seen = seen.lower().replace("’", "'")
+    seen = " ".join(name_texts(sources))
     return [n for n in wanted if n.lower() not in seen]
+
+
+def name_texts(hits: Sequence[Hit]) -> list[str]:
+    """Each hit's file name, title, header and text, lower-cased with its spaces collapsed: where
+    the names a question writes are looked for."""
+    return [
+        " ".join(f"{h.source} {h.title} {h.header} {h.text}".split()).lower().replace("’", "'") for h in hits
+    ]
