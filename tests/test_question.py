@@ -210,3 +210,18 @@ def test_an_operation_the_question_names_is_computed_with_each_operand_cited(
         model, workspace.retriever, AnswerSettings(min_relevance=0),
     ).run()  # fmt: skip
     assert missing.text == NO_OPERANDS and model.calls == []
+
+
+def test_a_question_in_another_language_over_documents_the_model_writes_goes_to_the_model(
+    workspace, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    from industry_expert.answer import AnswerStream
+    from industry_expert.config import AnswerSettings
+
+    doc = tmp_path / "leave.md"
+    doc.write_text("# Leave\n\nEvery employee receives 27 days of paid leave per year.\n", encoding="utf-8")
+    workspace.ingest([doc])
+    generator = EnglishOnly()
+    question = "Wie viele Tage bezahlten Urlaub erhält jeder Mitarbeiter pro Jahr? (paid leave days)"
+    answer = AnswerStream(question, generator, workspace.retriever, AnswerSettings(min_relevance=0)).run()
+    assert generator.calls == 1 and not any(c.startswith("the model does not write") for c in answer.checks)

@@ -45,7 +45,7 @@ from .generate.grounding import (
     tidy_answer,
 )
 from .generate.prompt import Prompt
-from .language import DEFAULT, code, near_spelling
+from .language import DEFAULT, code, detect, near_spelling
 from .question import Question
 from .retrieve import Retriever
 from .store import SearchFilter
@@ -395,8 +395,11 @@ class AnswerStream:
             plan.evidence is not None
             and plan.analysis is not None
             and not self.writes(plan.analysis.language)
+            and not self.writes(detect(plan.evidence.text, plan.analysis.language))
         ):
-            # the model cannot write the question's language: the line that answers, in its own words
+            # the model writes neither the question's language nor its documents': the line that
+            # answers, in its own words (a German question over English documents is answered by
+            # the model, in English, from the English passages)
             text = plan.evidence.quote()
             yield text
             self.answer = self._finish(text, language=plan.analysis.language)
