@@ -212,6 +212,36 @@ def test_an_operation_the_question_names_is_computed_with_each_operand_cited(
     assert missing.text == NO_OPERANDS and model.calls == []
 
 
+def test_a_comparison_takes_its_two_figures_from_one_line_and_a_broken_heading_keeps_its_columns() -> None:
+    from industry_expert.generate.arithmetic import compute
+
+    line = hits("Flight Time: 2319 hours (Total, all aircraft), 2313 hours (Total, this make and model)")
+    other = compute(
+        Question.analyse("How many of the pilot's hours were flown in aircraft other than this one?"), line
+    )
+    assert other is not None and other.text().endswith("2319 - 2313 = 6 [1]")
+    # a question about a stated change is a lookup, not a comparison: no figures of the line subtracted
+    assert compute(Question.analyse("How much did comparable sales increase in the quarter?"), line) is None
+    # a dash between two figures is punctuation, not a minus sign
+    split = hits("Users who provided their data – 89 percent in the new design, against 68 percent before.")
+    gap = compute(
+        Question.analyse("What is the difference between the designs? Answer in percentage points."), split
+    )
+    assert gap is not None and gap.value == 21
+    # a heading a PDF broke over lines, above a row whose empty cells say n/a
+    table = hits(
+        "FY 2011 Results FY 2012\nResults\nFY 2013 Results FY 2013 Target\n"
+        "Number of enrollees n/a 3,323 8,865 10,000 Not Met"
+    )
+    grew = compute(
+        Question.analyse("By how many did the number of enrollees grow from FY 2012 to FY 2013?"), table
+    )
+    assert (
+        grew is not None
+        and grew.text() == "Number of enrollees, FY 2012 to FY 2013: 8,865 - 3,323 = 5,542 [1]"
+    )
+
+
 def test_a_question_in_another_language_over_documents_the_model_writes_goes_to_the_model(
     workspace, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]

@@ -35,7 +35,7 @@ _SCALES = {
     "tn": 1e12,
 }
 _FIGURE = re.compile(
-    r"(?<![\w.,])(?P<open>\()?\s?(?P<minus>[-−–])?\s?(?P<cur>[$€£¥])?\s?"
+    r"(?<![\w.,])(?P<open>\()?\s?(?P<minus>[-−–](?=[$€£¥\d]))?\s?(?P<cur>[$€£¥])?\s?"
     r"(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)(?![\d,]*\.\d)"
     r"\s?(?P<pct>%|\s?percent\b)?\s?(?P<close>\))?"
     r"(?:\s?(?P<scale>thousand|millions?|billions?|trillion|mn|bn|tn|mm|[kmb])\b)?",
@@ -44,6 +44,8 @@ _FIGURE = re.compile(
 _CELL = re.compile(r"^\(?[$€£¥]?\(?-?\d[\d,.]*\)?%?\)?$|^[$€£¥%—–-]$")
 # A bracketed citation marker ``[3]`` or a footnote ``(1)`` is not a figure.
 _CITATION = re.compile(r"\[\d+(?:\s*[,;]\s*\d+)*\]")
+# A web address's digits ("/03454-fy2022-...-508pdf.pdf") are part of a name, not figures.
+_ADDRESS = re.compile(r"(?:https?://|www\.)\S+", re.I)
 
 
 @dataclass(frozen=True)
@@ -84,8 +86,13 @@ def is_table_row(line: str) -> bool:
 
 
 def figures(text: str) -> list[Figure]:
-    """Every figure in ``text``, in order; citation markers and footnote numbers are skipped."""
-    text = _CITATION.sub(" ", text)
+    """Every figure in ``text``, in order; citation markers, footnote numbers and web addresses are
+    skipped.
+
+    >>> [f.text for f in figures("See https://opm.gov/plan/03454-fy2022-508pdf.pdf: 89 percent – 68 percent")]
+    ['89 percent', '68 percent']
+    """
+    text = _ADDRESS.sub(" ", _CITATION.sub(" ", text))
     out: list[Figure] = []
     for m in _FIGURE.finditer(text):
         raw = m.group("num")

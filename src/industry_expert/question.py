@@ -19,7 +19,8 @@
 - ``open``: whether it asks for a reason, a manner, a person or a place ("why", "how is", "wer"),
   which no figure in its evidence turns into a figure question;
 - ``operation``: the one operation on figures it names, if any ("percentage change", "ratio of",
-  "difference"), from ``reference/questions.json``.
+  "difference"), from ``reference/questions.json``; ``compares``: whether it sets two figures
+  against each other ("how many more ... than", "the difference").
 
 The grammar words are data (``reference/questions.json``), by language; nothing here names the
 vocabulary of a trade.
@@ -88,6 +89,7 @@ class Question:
     wants_figure: bool
     open: bool  # asks for a reason, a manner, a person or a place: never a figure by its evidence
     operation: str | None
+    compares: bool = False  # sets two figures against each other ("how many more ... than", "the difference")
 
     @staticmethod
     def analyse(text: str, fallback_language: str = DEFAULT) -> Question:
@@ -134,6 +136,7 @@ class Question:
             wants_figure=wants_figure,
             open=asks_open,
             operation=operation,
+            compares=any(_has(lowered, p) for p in grammar["compares"].get(words.language, [])),
         )
 
 

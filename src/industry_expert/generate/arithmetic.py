@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
 
@@ -65,8 +65,17 @@ class Computation:
         }[self.operation]
         result = f"{self.value:,.1f}%" if self.percent else _number(self.value)
         cites = "".join(f"[{n}]" for n in dict.fromkeys(o.source for o in self.operands))
-        labels = "; ".join(o.label for o in self.operands)
-        return f"{labels}: {shown} = {result} {cites}"
+        return f"{_labels([o.label for o in self.operands])}: {shown} = {result} {cites}"
+
+
+def _labels(labels: list[str]) -> str:
+    """The operands' labels, a measure they share written once: "Revenue, FY2016 to FY2017"."""
+    if len(set(labels)) == 1:
+        return labels[0]
+    parts = [label.rpartition(", ") for label in labels]
+    if all(sep for _, sep, _ in parts) and len({base for base, _, _ in parts}) == 1:
+        return f"{parts[0][0]}, {' to '.join(period for _, _, period in parts)}"
+    return "; ".join(labels)
 
 
 def _number(value: float) -> str:
@@ -115,13 +124,13 @@ def _periods(question: Question) -> list[str]:
 
 def _over_periods(question: Question, sources: Sequence[Hit], model: EvidenceModel) -> list[Operand]:
     periods = _periods(question)
-    if len(periods) != 2:
+    if len(periods) != 2 or question.operation in ("ratio", "share"):  # a share is of one period
         return []
     # one line with a cell under each year's column: the best-scored row that has both
     lines = sorted(candidates(question, sources), key=lambda c: -model.score(c.features))
     for line in lines[:5]:
-        if not line.row:
-            continue
+        if not line.row and len(figures_without_years(line.text)) < 2:
+            continue  # a row a PDF wrote as prose still states its cells
         passage = sources[line.source - 1].text
         found = []
         for year in periods:
@@ -151,13 +160,14 @@ def _over_periods(question: Question, sources: Sequence[Hit], model: EvidenceMod
 
 
 def _with_years(question: Question, years: set[str]) -> Question:
-    from dataclasses import replace
-
     return replace(question, years=frozenset(years), operation=None)
 
 
 def _label(row: str) -> str:
-    return re.split(r"\s[\(\$€£¥\d—–-]", " " + row.strip(), maxsplit=1)[0].strip() or row.strip()
+    return (
+        re.split(r"\s(?:n/a\b|[\(\$€£¥\d—–-])", " " + row.strip(), maxsplit=1, flags=re.I)[0].strip()
+        or row.strip()
+    )
 
 
 def _figure_near(line: str, words: set[str], question: Question) -> Figure | None:
@@ -226,14 +236,14 @@ def compute(
     >>> table = [Hit(1, "r.pdf", 2, None, 1.0, "(in millions) FY2017 FY2016\\nTotal net sales $ 81,797 $ 82,959")]
     >>> q = Question.analyse("What was the percentage change in total net sales from FY2016 to FY2017?")
     >>> compute(q, table).text()
-    'Total net sales, FY2016; Total net sales, FY2017: ($ 81,797 - $ 82,959) / $ 82,959 = -1.4% [1]'
+    'Total net sales, FY2016 to FY2017: ($ 81,797 - $ 82,959) / $ 82,959 = -1.4% [1]'
     """
     if question.operation is None or question.open or not sources:
         return None
     model = model or EvidenceModel.shipped()
     operands = _between_measures(question, sources, model)
     if operands is None:
-        operands = _over_periods(question, sources, model)
+        operands = _over_periods(question, sources, model) or _in_one_line(question, sources, model)
     if len(operands) < 2 or len({(o.figure.text, o.source) for o in operands}) < len(operands):
         return None  # one figure twice is no computation
     if question.codes and not all(
@@ -253,6 +263,37 @@ def compute(
     if not percent and operands[0].figure.scale != 1 and question.operation in ("change", "sum", "average"):
         value /= operands[0].figure.scale  # in the operands' own unit
     return Computation(question.operation, tuple(operands), value, percent)
+
+
+def _in_one_line(question: Question, sources: Sequence[Hit], model: EvidenceModel) -> list[Operand]:
+    """The two operands of a change the question words as a comparison without periods or a
+    pattern ("how many more ... than", "the difference", "by what percent did the gusts exceed
+    the wind"; ``Question.compares``): the line that
+    answers a question about the measure states exactly two figures of one kind (two counts, two
+    rates, two amounts), and nothing else of that kind. A change between them is their distance,
+    the larger less the smaller, since the question does not say which comes first; a percent
+    change runs from the one the line states first."""
+    if (
+        question.operation not in ("change", "percent_change")
+        or not (question.wants_figure and question.compares)
+        or len(question.years) > 1  # periods set the order, and a line's order is not theirs
+    ):
+        return []
+    evidence = select_evidence(replace(question, operation=None), sources, model)
+    if evidence is None or evidence.cell:
+        return []
+    kinds: dict[tuple[bool, bool], list[Figure]] = {}
+    for figure in figures_without_years(evidence.text):
+        kinds.setdefault((figure.percent, figure.money), []).append(figure)
+    pairs = [found for found in kinds.values() if len(found) == 2]
+    if len(pairs) != 1 or pairs[0][0].text == pairs[0][1].text:
+        return []
+    first, second = pairs[0]
+    if question.operation == "change" and first.value > second.value:
+        first, second = second, first
+    words = _label(evidence.text).split()
+    label = " ".join(words[:8]) + (" …" if len(words) > 8 else "")
+    return [Operand(label, first, evidence.source), Operand(label, second, evidence.source)]
 
 
 def _names_its_subject(hit: Hit, codes: Sequence[str]) -> bool:

@@ -128,30 +128,74 @@ def _units(text: str, header: str = "") -> list[tuple[str, bool, str]]:
     return units
 
 
+_YEAR_HEAD = re.compile(r"(?:FY\s?)?((?:19|20)\d{2})(?!\d)")
+
+
 def _period_heads(passage: str, columns: int) -> list[str] | None:
     """The years heading a table's ``columns`` figure columns (``FY2023 FY2022``), from the first
     line of ``passage`` that names that many years and states no other figure; None if none."""
     for line in passage.splitlines():
-        heads = list(re.finditer(r"(?:FY\s?)?((?:19|20)\d{2})(?!\d)", line))
+        heads = list(_YEAR_HEAD.finditer(line))
         if len(heads) == columns and not figures_without_years(line):
             return [h.group(0) for h in heads]
     return None
 
 
 def _period_columns(row: str, passage: str) -> list[tuple[Figure, str]]:
-    """The row's figures paired with the years heading their columns; [] when no heading line
-    fits. Percentages between the amounts ("394,328 8 % 365,817 33 % 274,515", a change column)
-    are left out when the amounts alone fit the headings."""
+    """The row's figures paired with the years heading their columns; [] when no heading fits.
+    Percentages between the amounts ("394,328 8 % 365,817 33 % 274,515", a change column) are
+    left out when the amounts alone fit the headings. A heading a PDF broke over several lines
+    (``FY 2012`` / ``Results`` / ``FY 2013`` ...) is the years above the row, and a row's empty
+    cells (``n/a``, ``—``) keep their columns."""
     cells = figures_without_years(row)
     if len(cells) < 2:
         return []
     heads = _period_heads(passage, len(cells))
     if heads is None:
         amounts = [c for c in cells if not c.percent]
-        if len(amounts) == len(cells) or len(amounts) < 2:
+        if len(amounts) != len(cells) and len(amounts) >= 2:
+            cells, heads = amounts, _period_heads(passage, len(amounts))
+    if heads:
+        return list(zip(cells, heads, strict=True))
+    above = _heads_above(row, passage)
+    if not above:
+        return []
+    for row_cells in (cells, _cells_with_empty(row)):
+        if len(row_cells) == len(above):
+            return [(cell, head) for cell, head in zip(row_cells, above, strict=True) if cell is not None]
+    return []
+
+
+_EMPTY_CELL = re.compile(r"(?<!\S)(?:n/a|—|–|-)(?!\S)", re.I)
+
+
+def _heads_above(row: str, passage: str) -> list[str]:
+    """The years written between the last line above ``row`` that states a figure and the row:
+    a heading a PDF laid out one word group per line."""
+    lines = passage.splitlines()
+    start = row.strip()[:40]
+    at = next((i for i, line in enumerate(lines) if start and start in line), None)
+    if at is None:
+        return []
+    heads: list[str] = []
+    for line in reversed(lines[:at]):
+        if figures_without_years(line):
+            break
+        heads[:0] = [h.group(0) for h in _YEAR_HEAD.finditer(line)]
+    return heads if len(heads) >= 2 else []
+
+
+def _cells_with_empty(row: str) -> list[Figure | None]:
+    """The row's cells in order: its figures, and None for each empty cell it writes."""
+    found: list[tuple[int, Figure | None]] = [(m.start(), None) for m in _EMPTY_CELL.finditer(row)]
+    position = 0
+    for figure in figures_without_years(row):
+        at = row.find(figure.text, position)
+        if at < 0:
             return []
-        cells, heads = amounts, _period_heads(passage, len(amounts))
-    return list(zip(cells, heads, strict=True)) if heads else []
+        found.append((at, figure))
+        position = at + len(figure.text)
+    return [cell for _, cell in sorted(found, key=lambda pair: pair[0])]
 
 
 def _column_cell(row: str, passage: str, years: set[str]) -> tuple[str, str]:
