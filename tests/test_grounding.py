@@ -306,6 +306,36 @@ def test_only_a_name_the_whole_workspace_lacks_is_refused(capex: Workspace, tmp_
         assert not refused.found and f'is about "{name}"' in refused.text, refused.text
 
 
+def test_a_rare_word_in_lower_case_is_a_name_the_workspace_is_asked_about(
+    capex: Workspace, tmp_path: Path
+) -> None:
+    """A drug written in lower case names one thing as a capitalised name does: absent from the
+    whole workspace, refused; misspelled, searched as the word a retrieved document spells."""
+    trial = tmp_path / "trial.md"
+    trial.write_text(
+        "# Myeloma protocol\n\nInduction gives bortezomib 1.3 mg/m2 on days 1, 4, 8 and 11.\n\n"
+        "## Dosing\n\nEach cycle lasts 28 days.\n",
+        encoding="utf-8",
+    )
+    capex.ingest([trial])
+    assert Q("What induction dose of pembrolizumab is used?").rare == ("pembrolizumab",)
+    assert Q("How much did the company spend on equipment?").rare == ()
+    reply = FakeGenerator(["Bortezomib is given at 1.3 mg/m2 [1]."])
+    kept = SearchFilter(source="**/trial.md")
+    refused = AnswerStream(
+        "What induction dose of pembrolizumab is given in the myeloma protocol?", reply,
+        capex.retriever, AnswerSettings(min_relevance=0), k=1, where=kept,
+    ).run()  # fmt: skip
+    assert not refused.found and 'is about "pembrolizumab"' in refused.text, refused.text
+    spelled = AnswerStream(
+        "What induction dose of bortezomab is given in the myeloma protocol?", reply,
+        capex.retriever, AnswerSettings(min_relevance=0), k=1, where=kept,
+    ).run()  # fmt: skip
+    assert spelled.found and "does not contain" not in spelled.text, spelled.text
+    doc = capex.retriever.store.list_documents("**/trial.md")[0].id
+    assert {"bortezomib", "Myeloma"} <= capex.retriever.document_words([doc])
+
+
 def test_no_evidence_and_a_failed_answer_says_so(capex: Workspace) -> None:
     stream = AnswerStream(
         "What was Northwind's revenue in fiscal 2023?",

@@ -192,9 +192,12 @@ class AnswerStream:
             n
             for n in missing_names(analysis, hits)
             if not self._held(n, passages, docs)
-            and not (n in analysis.codes and self.retriever.mentions_anywhere(n, self.where))
+            and not (
+                n in (*analysis.codes, *analysis.rare) and self.retriever.mentions_anywhere(n, self.where)
+            )
         ]
-        # a code names one thing, which the workspace holds or does not wherever retrieval looked; a
+        # a code or a rare word names one thing, which the workspace holds or does not wherever
+        # retrieval looked; a
         # question that names its subject by a code the workspace holds ("the Beech Musketeer N8770M":
         # the report says "Beech A23") is about the workspace, and a detail it words otherwise is no
         # reason to refuse. Capitalised words are no such evidence ("Annual Performance Report")
@@ -289,10 +292,14 @@ class AnswerStream:
             docs = sorted({h.document_id for h in hits if h.document_id is not None})
             passages = name_texts(hits)
             fixes: dict[str, str | None] = {}
+            whole: set[str] | None = None  # every word of the documents retrieved, read once if needed
             for name in missing:  # each word of a name that nothing holds, spelled as a word that is held
                 for word in name.split():
                     if not self._held(word, passages, docs):
                         fixes[word] = near_spelling(word, seen)
+                        if fixes[word] is None and word in analysis.rare:
+                            whole = self.retriever.document_words(docs) if whole is None else whole
+                            fixes[word] = near_spelling(word, whole)
             if fixes and all(fixes.values()):
                 corrected = question
                 for asked, found in fixes.items():

@@ -13,6 +13,11 @@ languages than the product is tested on:
   without a Snowball stemmer (Hebrew, Urdu, Bulgarian) keeps its words whole, as the keyword
   index does (``store.languages``).
 - **Spelling**: ``rapidfuzz``'s edit distance finds the word a misspelled name was meant to be.
+- **Rarity**: ``wordfreq``'s frequency lists (Apache-2.0; its "large" lists, 21 languages, Hebrew,
+  Arabic and German among them) tell a word of the language ("crashed", "percentage") from one
+  so rare it names one thing (a drug, "pembrolizumab"), whatever its case. A language without a
+  large list has no rare words (its names are found by their capitals alone). The lists were
+  frozen in 2021 by their author; for telling ordinary words from names that is no loss.
 - **Tokens**: Unicode word characters (``\\w``), figures kept whole (``1,250.5``); a script
   written without spaces (Chinese, Japanese) gives each pair of characters, as its readers' search
   engines do.
@@ -139,6 +144,20 @@ class Words:
         """
         return [self.stem(w) for w in self.tokens(text) if w not in self.stop]
 
+    def rare(self, word: str) -> bool:
+        """Whether ``word`` is too rare in the language to be an ordinary word of it (below
+        ``RARE_ZIPF`` on wordfreq's scale); never for a language without a large list.
+
+        >>> en = Words.of("en")
+        >>> en.rare("pembrolizumab"), en.rare("crashed"), en.rare("opex"), Words.of("bg").rare("абвгд")
+        (True, False, False, False)
+        """
+        if self.language not in _frequency_languages():
+            return False
+        from wordfreq import zipf_frequency
+
+        return bool(zipf_frequency(word, self.language, wordlist="large") < RARE_ZIPF)
+
     def all_terms(self, text: str) -> list[str]:
         """The stems of every word, stop words included: for phrases ("net income")."""
         return [self.stem(w) for w in self.tokens(text)]
@@ -152,6 +171,19 @@ class Words:
             if word not in self.stop:
                 content.append(stem)
         return content, every
+
+
+# Below this (wordfreq's Zipf scale: 1 is once per thousand million words) a word names one thing.
+# Fitted on the tuning halves (benchmarks/refusals.py): the analyst's "opex" (1.95) is a word of
+# the trade, the clinical "pembrolizumab" (1.59) a drug the workspace may not hold.
+RARE_ZIPF = 1.8
+
+
+@cache
+def _frequency_languages() -> frozenset[str]:
+    from wordfreq import available_languages
+
+    return frozenset(available_languages("large"))
 
 
 @lru_cache(maxsize=1 << 16)

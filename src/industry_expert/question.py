@@ -89,6 +89,9 @@ class Question:
     wants_figure: bool
     open: bool  # asks for a reason, a manner, a person or a place: never a figure by its evidence
     operation: str | None
+    rare: tuple[
+        str, ...
+    ] = ()  # lower-case words too rare in the language to be ordinary ones: names ("pembrolizumab")
     compares: bool = False  # sets two figures against each other ("how many more ... than", "the difference")
 
     @staticmethod
@@ -122,6 +125,12 @@ class Question:
         names = _names(text, words)
         codes = [c for c in dict.fromkeys(_IDENTIFIER.findall(text)) if _names_one_thing(c, years)]
         entities = frozenset(words.terms(" ".join([*names, *codes]))) - years
+        named = {w.lower() for n in (*names, *codes) for w in n.split()}
+        rare = [
+            w
+            for w in dict.fromkeys(words.tokens(text))
+            if len(w) >= 4 and w.isalpha() and w not in words.stop and w not in named and words.rare(w)
+        ]
         return Question(
             text=text,
             language=words.language,
@@ -136,6 +145,7 @@ class Question:
             wants_figure=wants_figure,
             open=asks_open,
             operation=operation,
+            rare=tuple(rare),
             compares=any(_has(lowered, p) for p in grammar["compares"].get(words.language, [])),
         )
 

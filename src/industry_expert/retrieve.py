@@ -34,6 +34,7 @@ from .store.sqlite import TOKENIZER
 from .types import Hit
 
 Ranked = list[tuple[int, float]]
+_WORD = re.compile(r"[^\W\d_][\w'’-]+")  # a word as the answer path's spelling check reads one
 
 
 def rrf(runs: Sequence[Ranked], weights: Sequence[float], k: int = 60) -> Ranked:
@@ -311,6 +312,14 @@ class Retriever:
         ids = [int(i) for i in doc_ids]
         words = re.findall(r"\w+", word.lower())
         return bool(ids and words) and self.store.term_counts(" ".join(words), ids)[0] > 0
+
+    def document_words(self, doc_ids: Sequence[int]) -> set[str]:
+        """The words of the documents ``doc_ids`` (those a search under the caller's filter
+        retrieved), every chunk of them: where a misspelled name ("velpatisvir") is looked for
+        when the passages retrieved do not spell it."""
+        wanted = {int(i) for i in doc_ids}
+        keys = [d.key for d in self.store.list_documents() if d.id in wanted]
+        return {w for key in keys for _, text in self.store.document_chunks(key) for w in _WORD.findall(text)}
 
     def mentions_anywhere(self, word: str, where: SearchFilter | None = None) -> bool:
         """Whether any chunk a search under ``where`` may read holds ``word``: for a code that names

@@ -501,8 +501,10 @@ def tidy_answer(text: str) -> str:
     '2.0 million square feet [1].'
     >>> tidy_answer('Northwind spent $38.4 million [1].')
     'Northwind spent $38.4 million [1].'
+    >>> tidy_answer(". The company's capital expenditure was $7.6 billion [1].")
+    "The company's capital expenditure was $7.6 billion [1]."
     """
-    body = text.strip()
+    body = re.sub(r"^[.,;:]+\s+", "", text.strip())  # the end of a sentence the model did not write
     m = _ECHO.search(body)
     if m is None or (body[: m.start()].strip() and not body[: m.start()].rstrip().endswith("?")):
         return body
@@ -526,8 +528,8 @@ def tidy_answer(text: str) -> str:
 
 
 def missing_names(question: Question, sources: Sequence[Hit]) -> list[str]:
-    """The names and codes ``question`` writes (``Question.names``, ``codes``) that no passage
-    mentions; the caller asks
+    """The names, codes and rare words ``question`` writes (``Question.names``, ``codes``,
+    ``rare``) that no passage mentions; the caller asks
     the whole workspace about them before it refuses (``answer.py``).
 
     "What was Tesla's revenue in 2021?" over a workspace of other companies' filings finds
@@ -540,7 +542,7 @@ def missing_names(question: Question, sources: Sequence[Hit]) -> list[str]:
     >>> missing_names(Question.analyse("What was 3M's capex in 2022? Round your answer."), hits)
     []
     """
-    wanted = [*question.names, *question.codes]
+    wanted = [*question.names, *question.codes, *question.rare]
     if not wanted:
         return []
     seen = " ".join(name_texts(sources))
