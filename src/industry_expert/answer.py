@@ -45,7 +45,7 @@ from .generate.grounding import (
     tidy_answer,
 )
 from .generate.prompt import Prompt
-from .language import DEFAULT, code, detect, near_spelling
+from .language import DEFAULT, code, detect, near_spelling, spelled_words
 from .question import Question
 from .retrieve import Retriever
 from .store import SearchFilter
@@ -284,11 +284,7 @@ class AnswerStream:
         spelled: list[tuple[str, str]] = []
         if missing := self._missing(analysis, hits):
             # a near spelling of a word the passages found hold ("Tallahasee") is searched as that word
-            seen = {
-                w
-                for h in hits
-                for w in re.findall(r"[^\W\d_][\w'’-]+", f"{h.source} {h.title} {h.header} {h.text}")
-            }
+            seen = spelled_words(" ".join(f"{h.source} {h.title} {h.header} {h.text}" for h in hits))
             docs = sorted({h.document_id for h in hits if h.document_id is not None})
             passages = name_texts(hits)
             fixes: dict[str, str | None] = {}

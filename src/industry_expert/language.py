@@ -207,6 +207,18 @@ def _words(language: str) -> Words:
     return Words(language, stop, stemmer)
 
 
+_SPELLED = re.compile(r"[^\W\d_][\w'’-]+")
+
+
+def spelled_words(text: str) -> set[str]:
+    """The words of ``text`` as written (case kept): the vocabulary ``near_spelling`` looks in.
+
+    >>> sorted(spelled_words("Tallahassee's 2 airports: TLH, Quincy-Gadsden."))
+    ['Quincy-Gadsden', 'TLH', "Tallahassee's", 'airports']
+    """
+    return set(_SPELLED.findall(text))
+
+
 def near_spelling(word: str, vocabulary: set[str]) -> str | None:
     """The word of ``vocabulary`` that ``word`` most likely misspells, or None: the same first
     letter and at most one edit (two in a word of eight letters or more), a swap of two

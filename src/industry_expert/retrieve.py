@@ -28,13 +28,13 @@ import numpy as np
 from .config import RetrievalSettings, choices
 from .embed import Embedder, embed_query
 from .errors import InputError
+from .language import spelled_words
 from .store import SearchFilter, Store, keyword_terms
 from .store.base import store_text
 from .store.sqlite import TOKENIZER
 from .types import Hit
 
 Ranked = list[tuple[int, float]]
-_WORD = re.compile(r"[^\W\d_][\w'’-]+")  # a word as the answer path's spelling check reads one
 
 
 def rrf(runs: Sequence[Ranked], weights: Sequence[float], k: int = 60) -> Ranked:
@@ -319,7 +319,7 @@ class Retriever:
         when the passages retrieved do not spell it."""
         wanted = {int(i) for i in doc_ids}
         keys = [d.key for d in self.store.list_documents() if d.id in wanted]
-        return {w for key in keys for _, text in self.store.document_chunks(key) for w in _WORD.findall(text)}
+        return spelled_words(" ".join(text for key in keys for _, text in self.store.document_chunks(key)))
 
     def mentions_anywhere(self, word: str, where: SearchFilter | None = None) -> bool:
         """Whether any chunk a search under ``where`` may read holds ``word``: for a code that names

@@ -34,7 +34,14 @@ from importlib import resources
 from ..figures import Figure, figures
 from ..question import Question, years_in
 from ..types import Hit
-from .grounding import EvidenceModel, _column_cell, candidates, figures_without_years, select_evidence
+from .grounding import (
+    EvidenceModel,
+    _column_cell,
+    candidates,
+    figure_spans,
+    figures_without_years,
+    select_evidence,
+)
 
 
 @dataclass(frozen=True)
@@ -174,16 +181,8 @@ def _figure_near(line: str, words: set[str], question: Question) -> Figure | Non
     """The figure of ``line`` whose neighbouring words (up to the figures on either side) share
     most with ``words``: in "3861 hours (Total, all aircraft), 2313 hours (Total, this make and
     model)" the figure of "make and model" is 2313."""
-    stated = figures_without_years(line)
-    if not stated:
-        return None
+    spans = figure_spans(line)
     best: tuple[float, Figure] | None = None
-    position = 0
-    spans = []
-    for figure in stated:
-        at = line.find(figure.text, position)
-        spans.append((at, at + len(figure.text), figure))
-        position = max(position, at + len(figure.text))
     for i, (start, end, figure) in enumerate(spans):
         before = line[spans[i - 1][1] if i else 0 : start]
         after = line[end : spans[i + 1][0] if i + 1 < len(spans) else len(line)]
@@ -279,7 +278,7 @@ def _in_one_line(question: Question, sources: Sequence[Hit], model: EvidenceMode
         or len(question.years) > 1  # periods set the order, and a line's order is not theirs
     ):
         return []
-    evidence = select_evidence(replace(question, operation=None), sources, model)
+    evidence = select_evidence(question, sources, model)
     if evidence is None or evidence.cell:
         return []
     kinds: dict[tuple[bool, bool], list[Figure]] = {}

@@ -188,13 +188,7 @@ def _heads_above(row: str, passage: str) -> list[str]:
 def _cells_with_empty(row: str) -> list[Figure | None]:
     """The row's cells in order: its figures, and None for each empty cell it writes."""
     found: list[tuple[int, Figure | None]] = [(m.start(), None) for m in _EMPTY_CELL.finditer(row)]
-    position = 0
-    for figure in figures_without_years(row):
-        at = row.find(figure.text, position)
-        if at < 0:
-            return []
-        found.append((at, figure))
-        position = at + len(figure.text)
+    found += [(start, figure) for start, _, figure in figure_spans(row)]
     return [cell for _, cell in sorted(found, key=lambda pair: pair[0])]
 
 
@@ -213,6 +207,18 @@ def _column_cell(row: str, passage: str, years: set[str]) -> tuple[str, str]:
 
 def figures_without_years(line: str) -> list[Figure]:
     return [f for f in figures(line) if not f.year_like]
+
+
+def figure_spans(line: str) -> list[tuple[int, int, Figure]]:
+    """``(start, end, figure)`` of each figure of ``line`` that is no year, in order."""
+    spans, position = [], 0
+    for figure in figures_without_years(line):
+        at = line.find(figure.text, position)
+        if at < 0:  # written otherwise than found (a citation or a web address between its parts)
+            continue
+        spans.append((at, at + len(figure.text), figure))
+        position = at + len(figure.text)
+    return spans
 
 
 FEATURES = (
