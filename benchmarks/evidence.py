@@ -146,8 +146,8 @@ def measure(rows: list[dict], model: EvidenceModel) -> list[dict]:  # type: igno
 # the hand-set weights the scorer was designed with (the 0.3 threshold's scale): the fit's prior
 PRIOR = {
     "overlap": 1.0, "entity_overlap": 0.5, "stop_overlap": 0.1, "header_overlap": 0.6, "pairs": 0.3,
-    "row_extra": -0.1, "row_named": 0.15, "period_cell": 0.3, "period_table": 0.2, "period_sentence": 0.3,
-    "other_year": -0.2, "figure": 0.0, "figure_wanted": 0.2, "figure_open": 0.0, "no_figure_wanted": -0.5,
+    "no_terms": 0.0, "row_extra": -0.1, "row_named": 0.15, "period_cell": 0.3, "period_table": 0.2, "period_sentence": 0.3,
+    "other_year": -0.2, "figure_wanted": 0.2, "figure_open": 0.0, "figure_other": 0.0, "no_figure_wanted": -0.5,
     "rank": -0.03, "length": -0.01,
 }  # fmt: skip
 

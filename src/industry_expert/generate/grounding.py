@@ -226,6 +226,7 @@ FEATURES = (
     "entity_overlap",  # ... of the names and codes it asks about
     "stop_overlap",  # ... of its words on the stop list (some lists hold "length" or "net"), by rarity too
     "header_overlap",  # ... that only the passage's header holds
+    "no_terms",  # the line holds none of the question's key terms
     "pairs",  # the share of the question's word pairs the line holds in order ("net income", not "income, net")
     "row_extra",  # a table row's label words the question did not use (at most 3)
     "row_named",  # a table row named by the question's own words
@@ -233,9 +234,9 @@ FEATURES = (
     "period_table",  # a row of a table about the asked year (its column heading elsewhere)
     "period_sentence",  # a sentence naming the asked year
     "other_year",  # a sentence naming only other years
-    "figure",  # the line states a figure
-    "figure_wanted",  # ... and the question asks for one
+    "figure_wanted",  # the line states a figure and the question asks for one
     "figure_open",  # ... and the question asks for a reason, a manner, a person or a place
+    "figure_other",  # ... and the question asks for neither
     "no_figure_wanted",  # the question asks for a figure and the line has none
     "rank",  # the passage's place in the retriever's order (0 first)
     "length",  # the line's words beyond twelve that the question did not use
@@ -319,6 +320,7 @@ def candidates(question: Question, sources: Sequence[Hit]) -> list[Candidate]:
         if stops:
             f["stop_overlap"] = sum(stop_weight[t] for t in stops & every_unit[i]) / stop_total
         f["header_overlap"] = sum(weight[t] for t in (q_terms & headers[n - 1]) - held) / total
+        f["no_terms"] = float(not q_terms & held)
         f["pairs"] = len(pairs & set(zip(every, every[1:], strict=False))) / (len(pairs) or 1)
         if row:  # a row's label should be what was asked: "Other income, net" is not "net income"
             label = set(words.all_terms(_row_label(text))) - years
@@ -338,11 +340,10 @@ def candidates(question: Question, sources: Sequence[Hit]) -> list[Candidate]:
             elif text_years:
                 f["other_year"] = 1.0
         found = bool(figures_without_years(text))
-        f["figure"] = float(found)
         if question.wants_figure:
             f["figure_wanted" if found else "no_figure_wanted"] = 1.0
-        elif question.open and found:
-            f["figure_open"] = 1.0
+        elif found:
+            f["figure_open" if question.open else "figure_other"] = 1.0
         f["rank"] = float(n - 1)
         f["length"] = float(max(0, len(held - q_terms) - 12))
         out.append(Candidate(n, text, row, f, cell, column))
