@@ -22,6 +22,7 @@ from industry_expert.generate.grounding import (
     unsupported_figures,
     wrong_period,
 )
+from industry_expert.generate.prompt import EVIDENCE_ASK
 from industry_expert.question import Question
 from industry_expert.store import SearchFilter
 from industry_expert.types import Hit
@@ -166,6 +167,24 @@ def test_tidy_answer_drops_echoes() -> None:
         == "Total net revenues $ 9,795 $ 10,420 [2]"
     )
     assert tidy_answer("The answer is: [1]") == "The answer is: [1]"
+    # a sentence that only repeats the prompt's instructions goes, its citation kept
+    assert tidy_answer("71.5%\n\nThe source number is: 1 [1]") == "71.5% [1]"
+    assert (
+        tidy_answer(f"Net sales were $9.8 billion. {EVIDENCE_ASK} I cited the source [2].")
+        == "Net sales were $9.8 billion [2]."
+    )
+    # an answer saying the documents lack it, and one saying more, are not echoes
+    assert tidy_answer("The documents do not contain it.") == "The documents do not contain it."
+    assert (
+        tidy_answer("The figure is $5 million [1]. Services led it.")
+        == "The figure is $5 million [1]. Services led it."
+    )
+
+
+def test_an_echoed_instruction_leaves_the_figure_to_be_checked(capex: Workspace) -> None:
+    echoes = FakeGenerator(["$52.0 million\n\nThe figure is copied exactly from the source number [1]."])
+    answer, _ = ask(capex, echoes, "warn")
+    assert answer.text == "$52.0 million [1]" and answer.unsupported == ("$52.0 million",)
 
 
 @pytest.fixture

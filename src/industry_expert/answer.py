@@ -44,7 +44,7 @@ from .generate.grounding import (
     select_evidence,
     tidy_answer,
 )
-from .generate.prompt import Prompt
+from .generate.prompt import EVIDENCE_ASK, EVIDENCE_LEAD, Prompt
 from .language import DEFAULT, code, detect, near_spelling, spelled_words
 from .question import Question
 from .retrieve import Retriever
@@ -126,10 +126,7 @@ class _Plan:
 
 def evidence_line(evidence: Evidence) -> str:
     """What the model is told after the question, where a small model heeds it most."""
-    return (
-        f'The line that answers it is probably in [{evidence.source}]: "{evidence.text}"\n'
-        "Answer in one sentence, copying the figure exactly, and cite the source number."
-    )
+    return f'{EVIDENCE_LEAD} [{evidence.source}]: "{evidence.text}"\n{EVIDENCE_ASK}'
 
 
 class AnswerStream:
