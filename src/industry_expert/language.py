@@ -6,8 +6,12 @@ languages than the product is tested on:
 - **Language**: ``py3langid`` (langid.py's model, 97 languages, bundled with the package, about
   0.1 ms a question once loaded). A short or mixed text ("Capex FY2023?") is not trusted: under
   ``_CONFIDENT`` the caller's fallback (the collection's language) is used.
-- **Stop words**: ``stopwordsiso`` (the stopwords-iso collection, 57 languages, among them all the
-  seed languages: Persian, Arabic, Hebrew, Bulgarian, Urdu, and German).
+- **Stop words**: function words only: ``stop-words`` (python-stop-words, the classic lists of
+  25 languages, English, German, Arabic and Bulgarian among them) where it has the language, and
+  ``stopwordsiso`` (the stopwords-iso collection, 57 languages) for the others (Persian, Hebrew,
+  Urdu among the seeds). stopwords-iso's lists for the 25 are far longer and hold words of
+  every trade ("net", "billion", "interest"): a question's key terms must not be dropped as
+  stop words.
 - **Stems**: ``snowballstemmer`` (the Snowball project's own stemmers, the algorithms PostgreSQL's
   text-search configurations use: 30-odd languages, Persian and Arabic among them). A language
   without a Snowball stemmer (Hebrew, Urdu, Bulgarian) keeps its words whole, as the keyword
@@ -140,7 +144,7 @@ class Words:
         >>> Words.of("en").terms("What were the capital expenditures of Apple in fiscal 2019?")
         ['capit', 'expenditur', 'appl', 'fiscal', '2019']
         >>> Words.of("de").terms("Wie hoch waren die Investitionen im Jahr 2023?")
-        ['investition', '2023']
+        ['hoch', 'investition', 'jahr', '2023']
         """
         return [self.stem(w) for w in self.tokens(text) if w not in self.stop]
 
@@ -201,10 +205,23 @@ def _words(language: str) -> Words:
     import snowballstemmer
     import stopwordsiso
 
-    stop = frozenset(stopwordsiso.stopwords(language)) if stopwordsiso.has_lang(language) else frozenset()
+    stop = _function_words(language)
+    if stop is None:
+        stop = frozenset(stopwordsiso.stopwords(language)) if stopwordsiso.has_lang(language) else frozenset()
     algorithm = SNOWBALL.get(language)
     stemmer = snowballstemmer.stemmer(algorithm) if algorithm else None
     return Words(language, stop, stemmer)
+
+
+def _function_words(language: str) -> frozenset[str] | None:
+    """The language's function words from python-stop-words (the classic lists, 174 English
+    words), or None where it has no list. stopwords-iso's lists merge every source they found:
+    its English one holds 1,298 words, "net", "billion", "interest" and "research" among them,
+    so "net income" asked only for "income" (docs/benchmarks.md, issue 28)."""
+    from stop_words import LANGUAGE_MAPPING, get_stop_words
+
+    name = {**LANGUAGE_MAPPING, "cs": "czech", "no": "norwegian"}.get(language)
+    return frozenset(w.lower() for w in get_stop_words(name)) if name else None
 
 
 _SPELLED = re.compile(r"[^\W\d_][\w'’-]+")
