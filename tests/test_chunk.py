@@ -63,3 +63,26 @@ def test_rows_and_prose_do_not_mix_and_lone_heading_travels() -> None:
     blocks = [Block("Intro", "heading", level=1), Block("Some prose."), Block("a: 1", "row", locator="row 2")]
     chunks = chunk_document(doc(blocks), words, max_tokens=100)
     assert [c.text for c in chunks] == ["Intro\nSome prose.", "a: 1"]
+
+
+def test_a_table_cut_over_chunks_takes_its_column_heading_along() -> None:
+    rows = "\n".join(f"Item {i} $ {i}0,000 $ {i}9,500 $ {i}8,100" for i in range(1, 30))
+    table = Block("(in millions) 2019 2018 2017\n" + rows, "table", page=3)
+    more = Block("Net income $ 11,083 $ 3,587 $ 9,452", "table", page=3)
+    chunks = chunk_document(doc([Block("Results", "heading", 3, level=2), table, more]), words, 60, 0)
+    assert len(chunks) > 2
+    for c in chunks:  # under the section's heading, the table's
+        assert [line for line in c.text.splitlines() if line != "Results"][
+            0
+        ] == "(in millions) 2019 2018 2017"
+    assert all(c.tokens <= 60 for c in chunks)
+    assert "Net income $ 11,083" in chunks[-1].text
+
+
+def test_the_column_heading_stays_on_its_page_and_in_its_table() -> None:
+    heading = Block("(in millions) 2019 2018\nRevenue $ 5 $ 4", "table", page=1)
+    later = Block("Cost $ 3 $ 2", "table", page=2)  # another page: the heading is not carried
+    prose = Block("The board met twice. " * 12, page=2)
+    after = Block("Units 7 8", "table", page=2)  # after prose: another table
+    chunks = chunk_document(doc([heading, later, prose, after]), words, 30, 0)
+    assert sum("2019 2018" in c.text for c in chunks) == 1

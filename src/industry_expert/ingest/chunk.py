@@ -5,7 +5,9 @@ is exact); each record of a spreadsheet, CSV or JSON file is a chunk of its own 
 the one row); and starts afresh at a top-level heading or at a
 sub-heading once it holds a third of its budget; a lone short heading is carried into the next
 chunk instead of standing alone. A block larger than the budget is cut at line breaks (tables),
-then sentences, then words, and prose cut this way overlaps by ``overlap`` tokens.
+then sentences, then words, and prose cut this way overlaps by ``overlap`` tokens. A table that
+goes on in the next chunk of its page takes its column heading along (``(in millions) 2019
+2018 2017``), so that each row can be read under its period wherever the cut fell.
 
 Every chunk gets a one-line context header: the file name, what the document is (company, form
 and period for filings, else its title) and the section path, so that the vector and the keyword
@@ -25,6 +27,7 @@ import re
 from collections.abc import Callable, Sequence
 from pathlib import PurePath
 
+from ..figures import figures
 from ..types import Block, Chunk, Document
 from .files import printable
 from .filing import describe
@@ -32,6 +35,7 @@ from .filing import describe
 TokenCounter = Callable[[Sequence[str]], list[int]]
 _SENTENCE = re.compile(r"(?<=[.!?؟۔])\s+")
 _MAX_SECTION_CHARS = 80
+_MAX_HEADING_WORDS = 14  # a table's column heading; a sentence naming two years is longer
 
 
 def document_label(doc: Document, short: bool = False) -> str:
@@ -75,6 +79,25 @@ def _split_words(text: str, tokens: int, budget: int, overlap: int) -> list[tupl
         if i + size >= len(words):
             return pieces
         i += step
+
+
+def column_heading(lines: Sequence[str]) -> str:
+    """The last of ``lines`` that heads a table's columns by period: a short line with two or more
+    years and no other figure (``(in millions) 2019 2018 2017``, ``Fiscal 2023 Fiscal 2022``);
+    "" if none.
+
+    >>> column_heading(["(in millions) 2019 2018 2017", "Net income $ 11,083 $ 3,587 $ 9,452"])
+    '(in millions) 2019 2018 2017'
+    >>> column_heading(["Revenue grew 8% in 2023 over 2022"])
+    ''
+    """
+    for line in reversed(lines):
+        if len(line.split()) > _MAX_HEADING_WORDS:
+            continue
+        found = figures(line)
+        if len(found) >= 2 and all(f.year_like for f in found):
+            return line
+    return ""
 
 
 def split_block(
@@ -140,6 +163,8 @@ def chunk_document(
     rows = False
     content = False  # whether parts holds more than headings
     chunk_header = label
+    heading, heading_page = "", None  # the column heading of the page's table that is going on
+    line_sizes: dict[str, int] = {}
 
     def header_for() -> str:
         if not header:
@@ -179,6 +204,33 @@ def chunk_document(
         chunk_header = header_for()
         budget_for(chunk_header)
 
+    def carry(block: Block, text: str) -> None:
+        """Put the column heading of the table that ``text`` goes on with above it."""
+        nonlocal used
+        if (
+            block.kind == "table"
+            and heading
+            and heading_page == block.page
+            and not content
+            and not column_heading(text.split("\n")[:1])
+        ):
+            parts.append(heading)
+            used += size_of(heading)
+
+    def size_of(line: str) -> int:
+        if line not in line_sizes:
+            line_sizes[line] = count([line])[0]
+        return line_sizes[line]
+
+    def note(block: Block, text: str) -> None:
+        """Remember the column heading ``text`` sets for what follows on its page."""
+        nonlocal heading, heading_page
+        found = column_heading(text.split("\n"))
+        if found:  # a PDF may run the heading into a label ("... 2019 2018 2017 Revenues:"): text
+            heading, heading_page = found, block.page
+        elif block.kind != "table":
+            heading = ""  # prose ends the table
+
     for block, size in zip(blocks, sizes, strict=True):
         budget = budget_for(chunk_header)
         if block.kind == "heading":
@@ -201,14 +253,24 @@ def chunk_document(
         if not parts:
             start(block)
         budget = budget_for(chunk_header)
+        carry(block, block.text)
         if size > budget - used:
             room = max(budget - used, budget // 2)
-            for piece, piece_tokens in split_block(block.text, count, room, overlap, block.kind == "table"):
+            if block.kind == "table":  # its column heading goes on with each piece
+                ahead = column_heading(block.text.split("\n")) or (
+                    heading if heading_page == block.page else ""
+                )
+                room = max(room - size_of(ahead), 16) if ahead else room
+            pieces = split_block(block.text, count, room, overlap, block.kind == "table")
+            for i, (piece, piece_tokens) in enumerate(pieces):
+                if i:
+                    carry(block, piece)
                 parts.append(piece)
                 if block.locator:
                     locators.append(block.locator)
                 used += piece_tokens
                 content = True
+                note(block, piece)
                 flush()
                 start(block)
             continue
@@ -217,5 +279,6 @@ def chunk_document(
             locators.append(block.locator)
         used += size
         content = True
+        note(block, block.text)
     flush()
     return chunks
