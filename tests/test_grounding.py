@@ -121,6 +121,16 @@ def test_unsupported_figures_are_looked_up_in_the_cited_passages_only() -> None:
     assert unsupported_figures("Capex in 2023 was $41 million.", sources, Q(QUESTION)) == ["$41 million"]
 
 
+def test_a_header_lends_a_passage_its_years_only() -> None:
+    # the model is shown the passage, not its header: "Note 10" there is no support, "2022" is
+    source = Hit(
+        1, "q.pdf", 3, None, 1.0, "Long-term debt rose to $8.1 billion.", header="Acme 10-Q 2022 — Note 10"
+    )
+    question = Q("What happened to long-term debt?")
+    assert unsupported_figures("Debt rose to $8.1 billion in 2022 [1].", [source], question) == []
+    assert unsupported_figures("See Note 10: debt rose to $8.1 billion [1].", [source], question) == ["10"]
+
+
 def test_a_table_figure_from_another_years_column_is_the_wrong_period() -> None:
     table = "(in millions) FY2023 FY2022\nRevenue $482.6 $430.9\nCapital expenditure $38.4 $29.9"
     sources = hits(table)

@@ -389,11 +389,13 @@ def unsupported_figures(answer: str, sources: Sequence[Hit], question: Question 
     """Figures ``answer`` states that none of the passages it cites holds.
 
     Years the question names are not checked; an answer that cites nothing is checked against
-    every source.
+    every source. A passage's header lends it its years (``10-K FY 2022``) and nothing else: the
+    model is not shown the header, so "Note 10" from a header's section name is not support.
     """
     cited = [n for n in dict.fromkeys(cited_numbers(answer)) if 1 <= n <= len(sources)]
     passages = [sources[n - 1] for n in cited] or list(sources)
-    found = [f for hit in passages for f in figures(f"{hit.header}\n{hit.text}")]
+    found = [f for hit in passages for f in figures(hit.text)]
+    found += [f for hit in passages for f in figures(hit.header) if f.year_like]
     asked = {f.number for f in figures(question.text)} if question else set()
     out = []
     for figure in figures(answer):
