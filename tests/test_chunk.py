@@ -86,3 +86,14 @@ def test_the_column_heading_stays_on_its_page_and_in_its_table() -> None:
     after = Block("Units 7 8", "table", page=2)  # after prose: another table
     chunks = chunk_document(doc([heading, later, prose, after]), words, 30, 0)
     assert sum("2019 2018" in c.text for c in chunks) == 1
+
+
+def test_a_heading_laid_out_over_lines_in_the_new_chunk_is_not_overwritten() -> None:
+    # the next chunk starts with its own heading lines ("FY 2013" / "Target"): nothing is carried
+    first = Block(
+        "Key indicator FY 2011 FY 2012\n" + "\n".join(f"Row {i} 1.0 2.0" for i in range(12)), "table", page=4
+    )
+    blocks = [first, Block("FY 2013", "heading", 4, level=3), Block("Target", "heading", 4, level=3)]
+    blocks.append(Block("Index - OPM 71.70 70.70 75.29 72.00", "table", page=4))
+    chunks = chunk_document(doc(blocks), words, 40, 0)
+    assert "FY 2011" not in chunks[-1].text and chunks[-1].text.startswith("FY 2013")

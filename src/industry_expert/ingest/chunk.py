@@ -213,6 +213,8 @@ def chunk_document(
             and heading_page == block.page
             and not content
             and not column_heading(text.split("\n")[:1])
+            # a heading laid out one line per column ("FY 2013" / "Target") is already here
+            and not any(f.year_like for part in parts for f in figures(part))
         ):
             parts.append(heading)
             used += size_of(heading)
