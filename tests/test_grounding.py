@@ -119,6 +119,9 @@ def test_unsupported_figures_are_looked_up_in_the_cited_passages_only() -> None:
     assert unsupported_figures("Capex was $38.4 million [1].", sources, Q(QUESTION)) == []
     assert unsupported_figures("Capex was $52.0 million [1].", sources, Q(QUESTION)) == ["$52.0 million"]
     assert unsupported_figures("Capex in 2023 was $41 million.", sources, Q(QUESTION)) == ["$41 million"]
+    # cited nowhere: no passage vouches for it, though one states it
+    assert unsupported_figures("Capex was $38.4 million.", sources, Q(QUESTION)) == ["$38.4 million"]
+    assert unsupported_figures("Capex rose in 2023.", sources, Q(QUESTION)) == []  # the question's year
 
 
 def test_a_header_lends_a_passage_its_years_only() -> None:

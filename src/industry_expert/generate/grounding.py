@@ -388,12 +388,15 @@ def select_evidence(
 def unsupported_figures(answer: str, sources: Sequence[Hit], question: Question | None = None) -> list[str]:
     """Figures ``answer`` states that none of the passages it cites holds.
 
-    Years the question names are not checked; an answer that cites nothing is checked against
-    every source. A passage's header lends it its years (``10-K FY 2022``) and nothing else: the
-    model is not shown the header, so "Note 10" from a header's section name is not support.
+    Years the question names are not checked. An answer that cites nothing has no support for a
+    figure: the reader has no passage to check it in, and a figure some passage happens to state
+    somewhere ("2.2% higher than the previous month") is not thereby the passage's (citations the
+    model left out are added before, by ``citations.attribute_citations``, where a sentence
+    matches a passage). A passage's header lends it its years (``10-K FY 2022``) and nothing else:
+    the model is not shown the header, so "Note 10" from a header's section name is not support.
     """
     cited = [n for n in dict.fromkeys(cited_numbers(answer)) if 1 <= n <= len(sources)]
-    passages = [sources[n - 1] for n in cited] or list(sources)
+    passages = [sources[n - 1] for n in cited]
     found = [f for hit in passages for f in figures(hit.text)]
     found += [f for hit in passages for f in figures(hit.header) if f.year_like]
     asked = {f.number for f in figures(question.text)} if question else set()
