@@ -464,10 +464,10 @@ class AnswerStream:
             pass  # written here from the passages' figures, not by the model: nothing to check
         elif found and sources:
             text = tidy_answer(text)
-            if self.settings.attribute:
-                text, attributed = attribute_citations(text, sources)
             analysis = plan.analysis
             assert analysis is not None  # analysed whenever there are sources
+            if self.settings.attribute:
+                text, attributed = attribute_citations(text, sources, words=analysis.words)
             # a question that names a measure in any words ("What was net income?") wants a figure
             # when the line that answers it states one
             wants_figure = not analysis.open and bool(

@@ -29,16 +29,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from ..figures import Figure, figures, same_figure
+from ..language import Words, detect
 
 _CITATION = re.compile(r"\[\d+(?:\s*[,;]\s*\d+)*\]")
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCTUATION = str.maketrans("", "", string.punctuation + "“”‘’«»–—…")
 _WORDS = re.compile(r"\w+", re.U)
-_STOP = frozenset(
-    """a an the of in on at to for from by with and or as is was were be been are it its this that
-    these those which who what how than then there their our we they he she has have had do does did
-    not no so such also into over under about per""".split()
-)
 
 
 # -- retrieval ------------------------------------------------------------------------------------
@@ -183,7 +179,14 @@ def numeric_match(prediction: str, reference: str, tolerance: float = 0.01) -> f
 
 # -- grounding -------------------------------------------------------------------------------------
 def content_words(text: str) -> set[str]:
-    return {w for w in _WORDS.findall(_CITATION.sub(" ", text).lower()) if w not in _STOP and len(w) > 1}
+    """The words of ``text`` but its language's function words (``language.Words``).
+
+    >>> sorted(content_words("The plant in Pune was audited in 2023 [1]."))
+    ['2023', 'audited', 'plant', 'pune']
+    """
+    text = _CITATION.sub(" ", text)
+    stop = Words.of(detect(text)).stop
+    return {w for w in _WORDS.findall(text.lower()) if w not in stop and len(w) > 1}
 
 
 def _supports(answer: str, passage: str) -> bool:

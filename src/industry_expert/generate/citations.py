@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
+from ..language import Words, detect
 from ..types import Citation, Hit
 
 CITATION = re.compile(r"\s?\[(\d+(?:\s*[,;]\s*\d+)*)\]")
@@ -116,30 +117,34 @@ def split_sentences(text: str) -> list[str]:
 
 
 _TERM = re.compile(r"\d[\d,]*(?:\.\d+)?|[^\W\d_]{4,}")
-_COMMON = frozenset(
-    "that this with from have were which their there about would these other into more than been "
-    "also such they them what when where while document documents source sources based according "
-    "answer question company year years said says states stated shows".split()
-)
 
 
-def content_terms(text: str) -> set[str]:
-    """Figures (commas dropped) and words of four or more letters, lower-cased, minus filler."""
+def content_terms(text: str, words: Words | None = None) -> set[str]:
+    """Figures (commas dropped) and words of four or more letters, lower-cased, minus the function
+    words of ``words``' language (by default, the language ``text`` is written in).
+
+    >>> sorted(content_terms("Which plants were audited in 2023, and where?"))
+    ['2023', 'audited', 'plants']
+    """
+    stop = (words or Words.of(detect(text))).stop
     out = set()
     for term in _TERM.findall(text.lower()):
         term = term.rstrip(".,").replace(",", "") if term[0].isdigit() else term
-        if term and term not in _COMMON:
+        if term and term not in stop:
             out.add(term)
     return out
 
 
-def attribute_citations(text: str, sources: Sequence[Hit], min_share: float = 0.5) -> tuple[str, list[int]]:
+def attribute_citations(
+    text: str, sources: Sequence[Hit], min_share: float = 0.5, words: Words | None = None
+) -> tuple[str, list[int]]:
     """Cite the best-matching source after each sentence the model left uncited.
 
     Small models often answer from the sources without writing ``[n]``. A sentence is matched to
     the source sharing most of its figures (weight 3) and content words (weight 1); it gets that
     source's number when the shared weight is at least ``min_share`` of the sentence's and
     includes a figure or three words. Returns the text and the numbers added (each once).
+    ``words`` is the question's language (by default, the answer's).
 
     >>> from industry_expert.types import Hit
     >>> hits = [Hit(1, "a.pdf", 2, None, 1.0, "Capital expenditure was $38.4 million in 2023.")]
@@ -148,11 +153,12 @@ def attribute_citations(text: str, sources: Sequence[Hit], min_share: float = 0.
     """
     if not sources:
         return text, []
-    passages = [content_terms(f"{h.header} {h.text}") for h in sources]
+    words = words or Words.of(detect(text))
+    passages = [content_terms(f"{h.header} {h.text}", words) for h in sources]
     added: list[int] = []
     out: list[str] = []
     for i, sentence in enumerate(split_sentences(text)):
-        terms = content_terms(sentence) if i % 2 == 0 else set()
+        terms = content_terms(sentence, words) if i % 2 == 0 else set()
         if not terms or CITATION.search(sentence):
             out.append(sentence)
             continue
