@@ -13,7 +13,7 @@ defaults over the set's cached workspace, and per set:
 - **false refusals**: answers that say the workspace does not hold an answer (every question here
   is answerable);
 - **unflagged unsupported**: answers stating a figure no cited passage holds, shown without a
-  flag (no check failed, not quoted);
+  flag (no check failed, not quoted); a computed answer's operands, not its result;
 - median seconds per answer (2 cores; compare within one run only).
 
 It uses only ``Workspace.ask`` and ``Answer``'s fields, so an older checkout measures the same
@@ -39,7 +39,9 @@ def unsupported_unflagged(answer) -> bool:  # type: ignore[no-untyped-def]
     if not answer.found or answer.quoted or answer.checks or answer.unsupported:
         return False
     asked = {f.number for f in figures(answer.question)}
-    stated = [f for f in figures(answer.text) if not (f.year_like or f.number in asked)]
+    # a computation's result is in no passage by design: its operands are what must be
+    text = answer.text.rsplit("=", 1)[0] if getattr(answer, "computation", "") else answer.text
+    stated = [f for f in figures(text) if not (f.year_like or f.number in asked)]
     cited = [f for c in answer.citations for f in figures(c.passage)]
     return bool(stated) and not all(supported(f, cited) for f in stated)
 
