@@ -153,7 +153,6 @@ def chunk_document(
     label = document_label(doc, short=True) if header else ""
     blocks = [b for b in doc.blocks if b.text.strip()]
     sizes = count([b.text for b in blocks]) if blocks else []
-    header_sizes: dict[str, int] = {}
     chunks: list[Chunk] = []
     sections: dict[int, str] = {}
     parts: list[str] = []
@@ -164,7 +163,7 @@ def chunk_document(
     content = False  # whether parts holds more than headings
     chunk_header = label
     heading, heading_page = "", None  # the column heading of the page's table that is going on
-    line_sizes: dict[str, int] = {}
+    line_sizes: dict[str, int] = {}  # tokens of chunk headers and carried column headings
 
     def header_for() -> str:
         if not header:
@@ -177,10 +176,13 @@ def chunk_document(
             path = "…" + path[-_MAX_SECTION_CHARS:]
         return f"{label} — {path}" if path else label
 
-    def budget_for(text: str) -> int:
-        if text not in header_sizes:
-            header_sizes[text] = count([text])[0] + 1 if text else 0
-        return max(max_tokens - header_sizes[text], 16)
+    def size_of(line: str) -> int:
+        if line not in line_sizes:
+            line_sizes[line] = count([line])[0] if line else 0
+        return line_sizes[line]
+
+    def budget_for(header_text: str) -> int:
+        return max(max_tokens - size_of(header_text) - bool(header_text), 16)
 
     def flush() -> None:
         nonlocal parts, locators, used, content
@@ -193,7 +195,7 @@ def chunk_document(
                     len(chunks),
                     page,
                     _span(locators),
-                    used + header_sizes.get(chunk_header, 0),
+                    used + size_of(chunk_header) + bool(chunk_header),
                 )
             )
         parts, locators, used, content = [], [], 0, False
@@ -202,7 +204,6 @@ def chunk_document(
         nonlocal page, rows, chunk_header
         page, rows = block.page, block.kind == "row"
         chunk_header = header_for()
-        budget_for(chunk_header)
 
     def carry(block: Block, text: str) -> None:
         """Put the column heading of the table that ``text`` goes on with above it."""
@@ -218,11 +219,6 @@ def chunk_document(
         ):
             parts.append(heading)
             used += size_of(heading)
-
-    def size_of(line: str) -> int:
-        if line not in line_sizes:
-            line_sizes[line] = count([line])[0]
-        return line_sizes[line]
 
     def note(block: Block, text: str) -> None:
         """Remember the column heading ``text`` sets for what follows on its page."""
