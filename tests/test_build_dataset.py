@@ -15,13 +15,15 @@ from industry_expert.generate.prompt import INSTRUCTION
 
 
 class QAGenerator(FakeGenerator):
-    """Asks "What is in passage N?" and answers with the passage's first figure."""
+    """Asks "What figure does passage bd report?" (no figure in the question, so none can match the
+    passage by chance) and answers with the passage's first figure."""
 
     def stream(self, messages, max_tokens: int = 512, temperature: float = 0.0):  # type: ignore[no-untyped-def]
         self.calls.append([dict(m) for m in messages])
         prompt = messages[-1]["content"]
         if "Write a quiz question" in prompt:
-            reply = f"What figure does passage {len(self.calls)} report for Northwind?"
+            tag = "".join(chr(ord("a") + int(d)) for d in str(len(self.calls)))  # 13 -> "bd"
+            reply = f"What figure does passage {tag} report for Northwind?"
         else:
             figure = next((w for w in prompt.split() if w[0].isdigit()), "none")
             reply = f"It reports {figure}."
