@@ -154,6 +154,36 @@ def test_routing_finds_the_document_a_question_names(tmp_path: Path) -> None:
     assert ids["GLOBEX_2023_REPORT.md"] not in routed.router.ranks(question)
 
 
+def test_a_code_that_only_one_documents_chunks_hold_routes_to_it(tmp_path: Path) -> None:
+    """Reports filed under numbers name their aircraft on the first page only: a question about
+    N2699G's pilot is about that report, though its pilot page never says N2699G."""
+    store = SQLiteStore(tmp_path / "s.db")
+    pages = {
+        "20080115X00053": ["Registration: N2699G Model: Aerostar 601", "Flight Time: 2411 hours (Total)"],
+        "20080109X00035": ["Registration: N103JT Model: RV-8", "The pilot had 475 total flight hours."],
+        "20080122X00080": ["Registration: N461TC Model: Cessna 152", "The pilot had 42 total flight hours."],
+    }
+    for stem, texts in pages.items():
+        key = f"/r/{stem}.pdf"
+        store.put_document(
+            DocumentRecord(key, key, "default", stem, 1, 1, "NTSB report", "NTSB report"),
+            [Chunk(t, "NTSB report", i) for i, t in enumerate(texts)],
+            np.array([[1.0, 0.0]] * len(texts), dtype=np.float32),
+        )
+    store.set_meta("embedder_dim", "2")
+    routed = Retriever(store, RetrievalSettings(), lambda: _Direction())
+    ids = {d.source.rsplit("/", 1)[1]: d.id for d in store.list_documents()}
+    question = "How many total flight hours did the N2699G pilot have?"
+    assert routed.router.ranks(question) == {ids["20080115X00053.pdf"]: 1}
+    # its pilot page is found with its first page; unrouted, another report's pilot page comes first
+    assert {h.source for h in routed.search(question, 2)} == {"/r/20080115X00053.pdf"}
+    unrouted = routed.with_settings(route_weight=0).search(question, 2)
+    assert "Flight Time: 2411 hours (Total)" not in [h.text for h in unrouted]
+    # a code every report holds, a period, or a code nothing holds names no document
+    assert routed.router.ranks("What was the total in FY2023?") == {}
+    assert routed.router.ranks("Who flew N999ZZ?") == {}
+
+
 def test_name_text_splits_file_names_and_periods() -> None:
     from industry_expert.retrieve import name_text
 

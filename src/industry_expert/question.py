@@ -123,7 +123,7 @@ class Question:
                 break
         years = years_in(text)
         names = _names(text, words)
-        codes = [c for c in dict.fromkeys(_IDENTIFIER.findall(text)) if _names_one_thing(c, years)]
+        codes = codes_in(text)
         entities = frozenset(words.terms(" ".join([*names, *codes]))) - years
         named = {w.lower() for n in (*names, *codes) for w in n.split()}
         rare = [
@@ -148,6 +148,16 @@ class Question:
             rare=tuple(rare),
             compares=any(_has(lowered, p) for p in grammar["compares"].get(words.language, [])),
         )
+
+
+def codes_in(text: str) -> list[str]:
+    """The codes ``text`` writes that name one thing, each once, in order.
+
+    >>> codes_in("Who owned N461TC in FY2023, per the 10-K and NCT06152900?")
+    ['N461TC', 'NCT06152900']
+    """
+    years = years_in(text)
+    return [c for c in dict.fromkeys(_IDENTIFIER.findall(text)) if _names_one_thing(c, years)]
 
 
 def _names_one_thing(code: str, years: set[str]) -> bool:

@@ -29,12 +29,14 @@ from .config import RetrievalSettings, choices
 from .embed import Embedder, embed_query
 from .errors import InputError
 from .language import spelled_words
+from .question import codes_in
 from .store import SearchFilter, Store, keyword_terms
 from .store.base import store_text
 from .store.sqlite import TOKENIZER
 from .types import Hit
 
 Ranked = list[tuple[int, float]]
+CODE_CHUNKS = 200  # a code used by more chunks than this is not looked up for routing (Router._holding)
 
 
 def rrf(runs: Sequence[Ranked], weights: Sequence[float], k: int = 60) -> Ranked:
@@ -172,13 +174,38 @@ class Router:
             return set()
         return set.intersection(*found) if every else set.union(*found)
 
+    def _holding(self, code: str) -> tuple[list[int], float] | None:
+        """The documents whose chunks hold ``code``, a code that names one thing (N2699G,
+        NCT06152900: ``question.codes_in``) and no file name or title holds, and its weight; None
+        when it is not one keyword term, when more than ``CODE_CHUNKS`` chunks use it, or when
+        half the documents or more do. An aviation report names its aircraft on its first page,
+        not on the page of the pilot's hours that a question about N2699G's pilot wants."""
+        term = code.lower()
+        if term not in keyword_terms(code) or self._named_by(term):
+            return None  # a code the index splits ("PA-22"), or one a file name already routes
+        key = f"code:{term}"
+        if key not in self._terms:
+            found: tuple[list[int], float] | None = None
+            total = self.store.term_counts(term, [])[1]
+            if 0 < total <= CODE_CHUNKS:
+                ids = [i for i, _ in self.store.keyword_search(term, total, SearchFilter())]
+                docs = sorted(
+                    {h.document_id for h in self.store.get_chunks(ids) if h.document_id is not None}
+                )
+                if docs and 2 * len(docs) < self._documents:
+                    found = (docs, math.log(self._documents / len(docs)))
+            self._terms[key] = found
+        return self._terms[key]
+
     def ranks(self, query: str) -> dict[int, int]:
-        """``{document id: rank}`` of the documents ``query`` names, best first from 1."""
+        """``{document id: rank}`` of the documents ``query`` names, best first from 1: by a word
+        of their file name or title, or by a code only their chunks hold."""
         scores: dict[int, float] = {}
         with self._lock:
             self._refresh()
-            for term in keyword_terms(query):
-                naming = self._naming(term)
+            namings = [self._naming(term) for term in keyword_terms(query)]
+            namings += [self._holding(code) for code in codes_in(query)]
+            for naming in namings:
                 if naming is not None:
                     for doc in naming[0]:
                         scores[doc] = scores.get(doc, 0.0) + naming[1]
