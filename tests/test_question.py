@@ -242,6 +242,52 @@ def test_a_comparison_takes_its_two_figures_from_one_line_and_a_broken_heading_k
     )
 
 
+def test_a_share_reads_both_operands_from_the_line_of_the_report_the_code_names() -> None:
+    from dataclasses import replace
+
+    from industry_expert.generate.arithmetic import compute
+
+    def page(doc: int, text: str) -> Hit:
+        return Hit(doc * 10 + len(text) % 7, f"{doc}.pdf", 3, None, 1.0, text, document_id=doc)
+
+    pilot = (
+        "Medical Certification: Class 3 With Waivers Last FAA Medical Exam: 12/01/2005 Occupational "
+        "Pilot: Last Flight Review or Equivalent: 10/01/2006 Flight Time: 2411 hours (Total, all aircraft), "
+        "789 hours (Total, this make and model), 2314 hours (Pilot In Command, all aircraft)"
+    )
+    sources = [
+        # another report's pilot page scores as well, and says nothing of N2699G
+        page(1, "Flight Time: 475 hours (Total, all aircraft), 3 hours (Total, this make and model)"),
+        page(2, "Registration: N2699G Model/Series: Aerostar 601 Aircraft Category: Airplane"),
+        page(2, pilot),  # the same report's pilot page: about N2699G though it does not say so
+    ]
+    question = Question.analyse(
+        "What percentage of the N2699G pilot's total flight time was in the Aerostar make and model?"
+    )
+    share = compute(question, sources)
+    # the figure beside each one's words in its clause: not a date's parts (12, 01), not "Class 3",
+    # not the hours in command that "make and model" precedes, not the model number 601
+    assert share is not None and [o.figure.text for o in share.operands] == ["789", "2411"]
+    assert share.text().endswith("789 / 2411 = 32.7% [3]")
+    # no report about the code among the passages: no figures taken from another one
+    assert compute(question, [sources[0]]) is None
+    # a figure joined to a name by a hyphen is part of the name (RV-8), not a number of hours
+    rv8 = [page(3, "Flight Time: 475 hours (Total, all aircraft), 3 hours (Total, this make and model) "
+                   "Aircraft Make: Vans Registration: N103JT Model/Series: RV-8 Category: Airplane")]  # fmt: skip
+    latrobe = compute(
+        Question.analyse("What percentage of the N103JT pilot's total time was in the make and model?"), rv8
+    )
+    assert latrobe is not None and latrobe.text().endswith("3 / 475 = 0.6% [1]")
+    # a passage without a document id (a store that keeps none) is its own document
+    assert (
+        compute(
+            Question.analyse("What percentage of the N103JT pilot's total time was in the make and model?"),
+            [replace(rv8[0], document_id=None)],
+        )
+        == latrobe
+    )
+
+
 def test_a_question_in_another_language_over_documents_the_model_writes_goes_to_the_model(
     workspace, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]

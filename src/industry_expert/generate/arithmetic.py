@@ -14,7 +14,11 @@ vocabulary:
   with a cell under each year's column), or two lines state it for one year each;
 - **between two measures**: the question writes them in one of its language's patterns
   (``reference/questions.json``, "operands": "ratio of {a} to {b}", "{a} as a percentage of
-  {b}" ...), and each is the evidence for a question about it alone.
+  {b}" ...); both are read from the line that answers the whole question when it states a figure
+  in each one's clause, else each is the evidence for a question about it alone.
+
+A question that names its subject by a code (N2699G, NCT06152900) takes its operands only from
+the documents about that thing (a passage naming it, and every other passage of its document).
 
 Operations: ``change`` (b - a, the later minus the earlier), ``percent_change`` ((b - a) / a),
 ``ratio`` (a / b), ``share`` (a / b as a percentage), ``sum`` and ``average``. A figure the
@@ -26,7 +30,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
@@ -35,6 +39,7 @@ from ..figures import Figure, figures
 from ..question import Question, years_in
 from ..types import Hit
 from .grounding import (
+    Candidate,
     EvidenceModel,
     _column_cell,
     candidates,
@@ -129,12 +134,22 @@ def _periods(question: Question) -> list[str]:
     return []
 
 
-def _over_periods(question: Question, sources: Sequence[Hit], model: EvidenceModel) -> list[Operand]:
+Where = Callable[[Candidate], bool] | None
+# a date written in figures (12/01/2005, 2023-10-05, 05.10.2023): its parts are no operands
+_DATE = re.compile(r"(?<![\d.,/-])\d{1,4}([/.-])\d{1,2}\1\d{2,4}(?![\d/-])")
+
+
+def _over_periods(
+    question: Question, sources: Sequence[Hit], model: EvidenceModel, where: Where = None
+) -> list[Operand]:
     periods = _periods(question)
     if len(periods) != 2 or question.operation in ("ratio", "share"):  # a share is of one period
         return []
     # one line with a cell under each year's column: the best-scored row that has both
-    lines = sorted(candidates(question, sources), key=lambda c: -model.score(c.features))
+    lines = sorted(
+        (c for c in candidates(question, sources) if where is None or where(c)),
+        key=lambda c: -model.score(c.features),
+    )
     for line in lines[:5]:
         if not line.row and len(figures_without_years(line.text)) < 2:
             continue  # a row a PDF wrote as prose still states its cells
@@ -151,7 +166,7 @@ def _over_periods(question: Question, sources: Sequence[Hit], model: EvidenceMod
     # two lines, each stating the measure for one year
     out = []
     for year in periods:
-        evidence = select_evidence(_with_years(question, {year}), sources, model)
+        evidence = select_evidence(_with_years(question, {year}), sources, model, where)
         if evidence is None:
             return []
         if evidence.cell:
@@ -181,20 +196,73 @@ def _figure_near(line: str, words: set[str], question: Question) -> Figure | Non
     """The figure of ``line`` whose neighbouring words (up to the figures on either side) share
     most with ``words``: in "3861 hours (Total, all aircraft), 2313 hours (Total, this make and
     model)" the figure of "make and model" is 2313."""
-    spans = figure_spans(line)
+    found = _nearest(line, words, question)
+    return found[1] if found else None
+
+
+def _nearest(line: str, words: set[str], question: Question) -> tuple[float, Figure] | None:
+    """``_figure_near`` with its score. A figure's words are those of its clause on either side,
+    up to the next figure or a comma or semicolon outside brackets ("2411 hours (Total, all
+    aircraft)"; "Flight Time: 2411"); each of ``words`` among them counts ``1 / (1 + d)``, ``d`` the
+    words between it and the figure. Parts of dates and names are no figures (``_quantities``)."""
+    spans = _quantities(line)
     best: tuple[float, Figure] | None = None
     for i, (start, end, figure) in enumerate(spans):
-        before = line[spans[i - 1][1] if i else 0 : start]
-        after = line[end : spans[i + 1][0] if i + 1 < len(spans) else len(line)]
-        near = set(question.words.terms(after))
-        score = len(words & near) + 0.5 * len(words & set(question.words.terms(before)))
+        before = _clause(line[spans[i - 1][1] if i else 0 : start][::-1], opening=")", closing="(")[::-1]
+        after = _clause(line[end : spans[i + 1][0] if i + 1 < len(spans) else len(line)])
+        sides = (question.words.all_terms(before)[::-1], question.words.all_terms(after))
+        score = sum(1 / (1 + d) for side in sides for d, w in enumerate(side) if w in words)
         if best is None or score > best[0]:
             best = (score, figure)
-    return best[1] if best else None
+    return best
+
+
+def _quantities(line: str) -> list[tuple[int, int, Figure]]:
+    """``figure_spans`` less the figures that are parts of a date (12/01/2005) or of a name joined
+    by a hyphen (RV-8, PA-28-140, COVID-19)."""
+    dates = [m.span() for m in _DATE.finditer(line)]
+    return [
+        (start, end, figure)
+        for start, end, figure in figure_spans(line)
+        if not any(a <= start < b for a, b in dates)
+        and not (start >= 2 and line[start - 1] == "-" and line[start - 2].isalnum())
+    ]
+
+
+def _clause(text: str, opening: str = "(", closing: str = ")") -> str:
+    """``text`` up to its first comma or semicolon outside brackets."""
+    depth = 0
+    for i, c in enumerate(text):
+        if c == opening:
+            depth += 1
+        elif c == closing:
+            depth = max(0, depth - 1)
+        elif c in ",;" and depth == 0:
+            return text[:i]
+    return text
+
+
+def _both_in_one_line(
+    question: Question, parts: Sequence[str], sources: Sequence[Hit], model: EvidenceModel, where: Where
+) -> list[Operand]:
+    """Both operands from the line that best answers the whole question, when it states a figure
+    beside each one's own words ("2411 hours (Total, all aircraft), 789 hours (Total, this make
+    and model)"): one line read once, not two lines chosen apart."""
+    evidence = select_evidence(_with_years(question, set(question.years)), sources, model, where)
+    if evidence is None or evidence.cell or len(figures_without_years(evidence.text)) < 2:
+        return []
+    out = []
+    for part in parts:
+        words = set(Question.analyse(part, question.language).terms) - set(question.entities)
+        found = _nearest(evidence.text, words, question)
+        if found is None or found[0] <= 0:
+            return []
+        out.append(Operand(part.strip(), found[1], evidence.source))
+    return out if out[0].figure.text != out[1].figure.text else []
 
 
 def _between_measures(
-    question: Question, sources: Sequence[Hit], model: EvidenceModel
+    question: Question, sources: Sequence[Hit], model: EvidenceModel, where: Where = None
 ) -> list[Operand] | None:
     """Operands of "ratio of {a} to {b}" and the like; None when no pattern of the language fits.
     Each operand is the evidence for a question about it alone; two operands in one line are
@@ -204,11 +272,13 @@ def _between_measures(
         m = re.search(regex + r"(?=[,.?;]|\s+(?:in|for|during|at|as of|from)\b|$)", question.text, re.I)
         if not m:
             continue
+        if both := _both_in_one_line(question, [m.group("a"), m.group("b")], sources, model, where):
+            return both
         out: list[Operand] = []
         for part in (m.group("a"), m.group("b")):
             years = " ".join(sorted(question.years))
             sub = Question.analyse(f"{part} {years}".strip(), question.language)
-            evidence = select_evidence(_with_years(sub, set(question.years)), sources, model)
+            evidence = select_evidence(_with_years(sub, set(question.years)), sources, model, where)
             if evidence is None:
                 return []
             stated: Figure | None
@@ -240,14 +310,21 @@ def compute(
     if question.operation is None or question.open or not sources:
         return None
     model = model or EvidenceModel.shipped()
-    operands = _between_measures(question, sources, model)
+    # a question naming its subject by a code (N2699G) takes its operands from the passages about
+    # that thing: a sub-question ("total flight time") no longer says which report it means
+    # (a document that names it on one page is about it on every page)
+    documents = [h.document_id if h.document_id is not None else -i for i, h in enumerate(sources, start=1)]
+    named = {d for d, h in zip(documents, sources, strict=True) if _names_its_subject(h, question.codes)}
+    about = {i for i, d in enumerate(documents, start=1) if d in named}
+    where: Where = (lambda c: c.source in about) if question.codes and about else None
+    operands = _between_measures(question, sources, model, where)
     if operands is None:
-        operands = _over_periods(question, sources, model) or _in_one_line(question, sources, model)
+        operands = _over_periods(question, sources, model, where) or _in_one_line(
+            question, sources, model, where
+        )
     if len(operands) < 2 or len({(o.figure.text, o.source) for o in operands}) < len(operands):
         return None  # one figure twice is no computation
-    if question.codes and not all(
-        _names_its_subject(sources[o.source - 1], question.codes) for o in operands
-    ):
+    if question.codes and not all(o.source in about for o in operands):
         return None  # an operand from a passage about another thing than the one the question names
     done = _apply(question.operation, [o.figure.value for o in operands])
     if done is None:
@@ -264,7 +341,9 @@ def compute(
     return Computation(question.operation, tuple(operands), value, percent)
 
 
-def _in_one_line(question: Question, sources: Sequence[Hit], model: EvidenceModel) -> list[Operand]:
+def _in_one_line(
+    question: Question, sources: Sequence[Hit], model: EvidenceModel, where: Where = None
+) -> list[Operand]:
     """The two operands of a change the question words as a comparison without periods or a
     pattern ("how many more ... than", "the difference", "by what percent did the gusts exceed
     the wind"; ``Question.compares``): the line that
@@ -278,7 +357,7 @@ def _in_one_line(question: Question, sources: Sequence[Hit], model: EvidenceMode
         or len(question.years) > 1  # periods set the order, and a line's order is not theirs
     ):
         return []
-    evidence = select_evidence(question, sources, model)
+    evidence = select_evidence(question, sources, model, where)
     if evidence is None or evidence.cell:
         return []
     kinds: dict[tuple[bool, bool], list[Figure]] = {}

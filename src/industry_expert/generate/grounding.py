@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -353,9 +353,13 @@ def candidates(question: Question, sources: Sequence[Hit]) -> list[Candidate]:
 
 
 def select_evidence(
-    question: Question, sources: Sequence[Hit], model: EvidenceModel | None = None
+    question: Question,
+    sources: Sequence[Hit],
+    model: EvidenceModel | None = None,
+    where: Callable[[Candidate], bool] | None = None,
 ) -> Evidence | None:
-    """The sentence or table row among ``sources`` that best answers ``question``, or None.
+    """The sentence or table row among ``sources`` that best answers ``question``, or None;
+    ``where`` keeps only the lines it accepts.
 
     >>> hits = [Hit(1, "r.pdf", 2, None, 1.0, "(in millions) FY2023 FY2022\\nRevenue $482.6 $430.9\\n"
     ...     "Capital expenditure $38.4 $29.9")]
@@ -365,7 +369,8 @@ def select_evidence(
     """
     model = model or EvidenceModel.shipped()
     scored = sorted(
-        ((model.score(c.features), c) for c in candidates(question, sources)), key=lambda pair: -pair[0]
+        ((model.score(c.features), c) for c in candidates(question, sources) if where is None or where(c)),
+        key=lambda pair: -pair[0],
     )
     if not scored or scored[0][0] < model.threshold:
         return None
