@@ -154,14 +154,21 @@ def test_routing_finds_the_document_a_question_names(tmp_path: Path) -> None:
     assert ids["GLOBEX_2023_REPORT.md"] not in routed.router.ranks(question)
 
 
-def test_a_code_that_only_one_documents_chunks_hold_routes_to_it(tmp_path: Path) -> None:
+def test_a_code_or_a_name_only_one_documents_chunks_hold_routes_to_it(tmp_path: Path) -> None:
     """Reports filed under numbers name their aircraft on the first page only: a question about
     N2699G's pilot is about that report, though its pilot page never says N2699G."""
     store = SQLiteStore(tmp_path / "s.db")
     pages = {
-        "20080115X00053": ["Registration: N2699G Model: Aerostar 601", "Flight Time: 2411 hours (Total)"],
+        "20080115X00053": [
+            "Registration: N2699G Model: Aerostar 601 at Elyria",
+            "Flight Time: 2411 hours (Total)",
+        ],
         "20080109X00035": ["Registration: N103JT Model: RV-8", "The pilot had 475 total flight hours."],
         "20080122X00080": ["Registration: N461TC Model: Cessna 152", "The pilot had 42 total flight hours."],
+        # a shelf of filings: one names Elyria in passing, in one chunk of many
+        "ACME_2023_10K": [f"Acme plant {i} shipped pumps." for i in range(11)]
+        + ["A depot opened in Elyria."],
+        "GLOBEX_2023_10K": ["Globex sold valves."],
     }
     for stem, texts in pages.items():
         key = f"/r/{stem}.pdf"
@@ -179,8 +186,10 @@ def test_a_code_that_only_one_documents_chunks_hold_routes_to_it(tmp_path: Path)
     assert {h.source for h in routed.search(question, 2)} == {"/r/20080115X00053.pdf"}
     unrouted = routed.with_settings(route_weight=0).search(question, 2)
     assert "Flight Time: 2411 hours (Total)" not in [h.text for h in unrouted]
+    # so does a name, to the documents a tenth of whose chunks use it, not to one that names it in passing
+    assert routed.router.ranks("How many hours did the Elyria pilot have?") == {ids["20080115X00053.pdf"]: 1}
     # a code every report holds, a period, or a code nothing holds names no document
-    assert routed.router.ranks("What was the total in FY2023?") == {}
+    assert routed.router.ranks("What was the total in FY2021?") == {}
     assert routed.router.ranks("Who flew N999ZZ?") == {}
 
 

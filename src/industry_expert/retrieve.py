@@ -18,6 +18,7 @@ import math
 import re
 import sqlite3
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import PurePath
@@ -29,14 +30,15 @@ from .config import RetrievalSettings, choices
 from .embed import Embedder, embed_query
 from .errors import InputError
 from .language import spelled_words
-from .question import codes_in
+from .question import Question
 from .store import SearchFilter, Store, keyword_terms
 from .store.base import store_text
 from .store.sqlite import TOKENIZER
 from .types import Hit
 
 Ranked = list[tuple[int, float]]
-CODE_CHUNKS = 200  # a code used by more chunks than this is not looked up for routing (Router._holding)
+CODE_CHUNKS = 200  # a code or name more chunks use is not looked up for routing (Router._holding)
+NAME_SHARE = 0.1  # a name routes to a document a tenth of whose chunks use it (Router._holding)
 
 
 def rrf(runs: Sequence[Ranked], weights: Sequence[float], k: int = 60) -> Ranked:
@@ -126,6 +128,7 @@ class Router:
         self._generation: int | None = None
         self._names = sqlite3.connect(":memory:", check_same_thread=False)
         self._documents = 0
+        self._sizes: dict[int, int] = {}
         self._terms: dict[str, tuple[list[int], float] | None] = {}
         self._lock = threading.Lock()  # a server's request threads share one retriever
 
@@ -142,6 +145,7 @@ class Router:
             "INSERT INTO names(rowid, name) VALUES (?, ?)",
             [(doc.id, store_text(name_text(doc.source, doc.title))) for doc in documents],
         )
+        self._sizes = {doc.id: doc.chunks for doc in documents}
         self._documents, self._terms, self._generation = len(documents), {}, generation
 
     def _naming(self, term: str) -> tuple[list[int], float] | None:
@@ -174,26 +178,28 @@ class Router:
             return set()
         return set.intersection(*found) if every else set.union(*found)
 
-    def _holding(self, code: str) -> tuple[list[int], float] | None:
-        """The documents whose chunks hold ``code``, a code that names one thing (N2699G,
-        NCT06152900: ``question.codes_in``) and no file name or title holds, and its weight; None
-        when it is not one keyword term, when more than ``CODE_CHUNKS`` chunks use it, or when
-        half the documents or more do. An aviation report names its aircraft on its first page,
-        not on the page of the pilot's hours that a question about N2699G's pilot wants."""
-        term = code.lower()
-        if term not in keyword_terms(code) or self._named_by(term):
-            return None  # a code the index splits ("PA-22"), or one a file name already routes
-        key = f"code:{term}"
+    def _holding(self, word: str, share: float = 0.0) -> tuple[list[int], float] | None:
+        """The documents whose chunks hold ``word`` when no file name or title does, and its
+        weight: for a code that names one thing (N2699G, NCT06152900: ``Question.codes``), every
+        such document; for a name (Venice), those where at least ``share`` of the chunks use it,
+        not a shelf of filings that names a competitor in passing. None when it is not one keyword
+        term, when more than ``CODE_CHUNKS`` chunks use it, or when half the documents or more
+        hold it. An aviation report names its aircraft and its place on its first page, not on the
+        page of the pilot's hours that a question about N2699G's pilot wants."""
+        term = word.lower()
+        if term not in keyword_terms(word) or self._named_by(term):
+            return None  # a word the index splits ("PA-22"), or one a file name already routes
+        key = f"held:{term}:{share}"
         if key not in self._terms:
             found: tuple[list[int], float] | None = None
             total = self.store.term_counts(term, [])[1]
             if 0 < total <= CODE_CHUNKS:
                 ids = [i for i, _ in self.store.keyword_search(term, total, SearchFilter())]
-                docs = sorted(
-                    {h.document_id for h in self.store.get_chunks(ids) if h.document_id is not None}
-                )
-                if docs and 2 * len(docs) < self._documents:
-                    found = (docs, math.log(self._documents / len(docs)))
+                used = Counter(h.document_id for h in self.store.get_chunks(ids) if h.document_id is not None)
+                if 2 * len(used) < self._documents:
+                    docs = sorted(d for d, n in used.items() if n >= share * self._sizes.get(d, 0))
+                    if docs:
+                        found = (docs, math.log(self._documents / len(docs)))
             self._terms[key] = found
         return self._terms[key]
 
@@ -204,7 +210,9 @@ class Router:
         with self._lock:
             self._refresh()
             namings = [self._naming(term) for term in keyword_terms(query)]
-            namings += [self._holding(code) for code in codes_in(query)]
+            asked = Question.analyse(query)
+            namings += [self._holding(code) for code in asked.codes]
+            namings += [self._holding(name, NAME_SHARE) for name in asked.names if " " not in name]
             for naming in namings:
                 if naming is not None:
                     for doc in naming[0]:
