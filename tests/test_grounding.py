@@ -368,6 +368,34 @@ def test_a_rare_word_in_lower_case_is_a_name_the_workspace_is_asked_about(
     assert {"bortezomib", "Myeloma"} <= capex.retriever.document_words([doc])
 
 
+def test_a_maker_and_its_product_named_apart_are_held_when_both_are_rare_words(
+    capex: Workspace, tmp_path: Path
+) -> None:
+    """In "the Lutronic Accufit study" the protocol names the maker and the device apart, never side
+    by side. Two rare words each held are the workspace's; ordinary words each held somewhere
+    ("Election Commission") are not enough."""
+    trial = tmp_path / "device.md"
+    trial.write_text(
+        "# Sponsor\n\nSponsored by Lutronic Corporation.\n\n## Device\n\n"
+        "The Accufit system gives 8 sessions over 4 weeks. The election of sites is by the "
+        "sponsor's commission.\n",
+        encoding="utf-8",
+    )
+    capex.ingest([trial])
+    reply = FakeGenerator(["It gives 8 sessions over 4 weeks [1]."])
+    kept = SearchFilter(source="**/device.md")
+
+    def ask(question: str):  # type: ignore[no-untyped-def]
+        return AnswerStream(
+            question, reply, capex.retriever, AnswerSettings(min_relevance=0), k=1, where=kept
+        ).run()
+
+    held = ask("How many sessions does the Lutronic Accufit study give?")
+    assert held.found and "does not contain" not in held.text, held.text
+    refused = ask("How many sessions did the Election Commission review?")
+    assert not refused.found and 'is about "Election Commission"' in refused.text, refused.text
+
+
 def test_no_evidence_and_a_failed_answer_says_so(capex: Workspace) -> None:
     stream = AnswerStream(
         "What was Northwind's revenue in fiscal 2023?",

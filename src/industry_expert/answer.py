@@ -45,7 +45,7 @@ from .generate.grounding import (
     tidy_answer,
 )
 from .generate.prompt import EVIDENCE_ASK, EVIDENCE_LEAD, Prompt
-from .language import DEFAULT, code, detect, near_spelling, spelled_words
+from .language import DEFAULT, Words, code, detect, near_spelling, spelled_words
 from .question import Question
 from .retrieve import Retriever
 from .store import SearchFilter
@@ -188,7 +188,7 @@ class AnswerStream:
         missing = [
             n
             for n in missing_names(analysis, hits)
-            if not self._held(n, passages, docs)
+            if not self._held(n, passages, docs, analysis.words)
             and not (
                 n in (*analysis.codes, *analysis.rare) and self.retriever.mentions_anywhere(n, self.where)
             )
@@ -202,11 +202,16 @@ class AnswerStream:
             return []
         return missing
 
-    def _held(self, name: str, passages: Sequence[str], docs: Sequence[int]) -> bool:
+    def _held(
+        self, name: str, passages: Sequence[str], docs: Sequence[int], words: Words | None = None
+    ) -> bool:
         """Whether the workspace is about ``name``: a retrieved passage, a chunk of a retrieved
         document, or a file name or title holds it. Capitalised words side by side may be two names
         ("the Weiser Air Park Cessna"): they are held when every word is and two of them stand
-        together as written, or when one retrieved passage holds them all close together."""
+        together as written, or when one retrieved passage holds them all close together, or when
+        every word is too rare in ``words``' language to be an ordinary word and each is held
+        ("the Lutronic Accufit study": a maker and its product, which the protocol names apart;
+        "Federal Election Commission" is three ordinary words, each in every federal report)."""
         assert self.retriever is not None
 
         def holds(words: str) -> bool:
@@ -218,6 +223,8 @@ class AnswerStream:
         parts = name.split()
         if len(parts) < 2:
             return False
+        if words is not None and all(words.rare(p) and holds(p) for p in parts):
+            return True
         if all(holds(p) for p in parts) and any(
             holds(f"{a} {b}") for a, b in zip(parts, parts[1:], strict=False)
         ):
