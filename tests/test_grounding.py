@@ -368,6 +368,34 @@ def test_a_rare_word_in_lower_case_is_a_name_the_workspace_is_asked_about(
     assert {"bortezomib", "Myeloma"} <= capex.retriever.document_words([doc])
 
 
+def test_a_misspelled_name_is_looked_for_past_the_passages_its_misspelling_kept_away(
+    capex: Workspace, tmp_path: Path
+) -> None:
+    """A misspelled place keeps its report out of the passages retrieved, so its right spelling is
+    looked for in the documents a deeper search reaches, and the question is asked again."""
+    docs = tmp_path / "reports"
+    docs.mkdir()
+    (docs / "a.md").write_text(
+        "# Report A\n\nThe runway the pilot was landing on was 2,400 feet long. The runway was turf "
+        "and the pilot was landing into the wind on the runway.\n",
+        encoding="utf-8",
+    )
+    (docs / "b.md").write_text(
+        "# Report B\n\nThe accident happened near Tallahassee, Florida. The runway was 1,900 feet.\n",
+        encoding="utf-8",
+    )
+    capex.ingest([docs])
+    question = "How long was the runway the pilot was landing on near Tallahasee?"
+    first = capex.retriever.search(question, 1)
+    assert first[0].source.endswith("a.md")  # the misspelling finds the other report first
+    answer = AnswerStream(
+        question, FakeGenerator(["It was 1,900 feet [1]."]), capex.retriever,
+        AnswerSettings(min_relevance=0), k=1,
+    ).run()  # fmt: skip
+    assert answer.found and answer.spelled == (("Tallahasee", "Tallahassee"),), answer.text
+    assert answer.citations[0].source.endswith("b.md")
+
+
 def test_a_maker_and_its_product_named_apart_are_held_when_both_are_rare_words(
     capex: Workspace, tmp_path: Path
 ) -> None:

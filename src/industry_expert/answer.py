@@ -61,6 +61,9 @@ REWRITE_INSTRUCTION = (
 )
 
 
+SPELLING_DEPTH = 5  # a misspelled rare word is looked for in the documents of 5x the passages (_wider_words)
+
+
 def _ms(start: float) -> float:
     return (time.perf_counter() - start) * 1000
 
@@ -239,6 +242,16 @@ class AnswerStream:
                     return True
         return False
 
+    def _wider_words(self, query: str, docs: Sequence[int]) -> set[str]:
+        """Every word of the documents retrieved and of those a deeper search reaches
+        (``SPELLING_DEPTH`` times the passages asked for): a misspelled place ("Tallahasee")
+        keeps its report out of the few passages retrieved, but not out of the next ones."""
+        assert self.retriever is not None
+        depth = SPELLING_DEPTH * (self.k or self.settings.k)
+        deeper = self.retriever.search(query, depth, where=self.where)
+        wider = {*docs, *(h.document_id for h in deeper if h.document_id is not None)}
+        return self.retriever.document_words(sorted(wider))
+
     @property
     def _plan(self) -> _Plan:
         if self._planned is None:
@@ -297,8 +310,8 @@ class AnswerStream:
                 for word in name.split():
                     if not self._held(word, passages, docs):
                         fixes[word] = near_spelling(word, seen)
-                        if fixes[word] is None and word in analysis.rare:
-                            whole = self.retriever.document_words(docs) if whole is None else whole
+                        if fixes[word] is None and (word in analysis.rare or analysis.words.rare(word)):
+                            whole = self._wider_words(query, docs) if whole is None else whole
                             fixes[word] = near_spelling(word, whole)
             if fixes and all(fixes.values()):
                 corrected = question
