@@ -394,6 +394,51 @@ def test_a_misspelled_name_is_looked_for_past_the_passages_its_misspelling_kept_
     ).run()  # fmt: skip
     assert answer.found and answer.spelled == (("Tallahasee", "Tallahassee"),), answer.text
     assert answer.citations[0].source.endswith("b.md")
+    # a word spelled right and a name nothing holds: the refusal is about that name alone
+    refused = AnswerStream(
+        "How long was the runway the Zubrowka pilot was landing on near Tallahasee?",
+        FakeGenerator(["It was 1,900 feet [1]."]), capex.retriever, AnswerSettings(min_relevance=0), k=1,
+    ).run()  # fmt: skip
+    assert not refused.found and 'about "Zubrowka".' in refused.text, refused.text
+    assert refused.spelled == (("Tallahasee", "Tallahassee"),)
+
+
+def test_a_place_and_a_make_side_by_side_are_held_by_the_report_about_the_place(
+    capex: Workspace, tmp_path: Path
+) -> None:
+    """ "The Tallahassee Piper accident" is the report of a Piper near Tallahassee, which writes the
+    two apart; a report that names a place only in passing is not about it."""
+    docs = tmp_path / "reports"
+    docs.mkdir()
+    (docs / "a.md").write_text(
+        "# Accident near Tallahassee\n\nThe airplane departed Tallahassee at noon.\n\n## Aircraft\n\n"
+        "The Piper was built in 1962. The turf runway was 2,000 feet long.\n",
+        encoding="utf-8",
+    )
+    (docs / "b.md").write_text(
+        "# Accident near Venice\n\nA Cessna landed long. The pilot had flown from Tallahassee once, "
+        "years before, in a Piper.\n\n"
+        + "".join(f"## Part {i}\n\nThe inspection found item {i}.\n\n" for i in range(12)),
+        encoding="utf-8",
+    )
+    for name, place in (("c", "Reno"), ("d", "Boise"), ("e", "Ogden")):
+        (docs / f"{name}.md").write_text(
+            f"# Accident near {place}\n\nA Beech struck a fence.\n", encoding="utf-8"
+        )
+    capex.ingest([docs])
+    where = SearchFilter(source="**/reports/*.md")
+
+    def ask(question: str):  # type: ignore[no-untyped-def]
+        return AnswerStream(
+            question, FakeGenerator(["It was 2,000 feet long [1]."]), capex.retriever,
+            AnswerSettings(min_relevance=0), k=2, where=where,
+        ).run()  # fmt: skip
+
+    held = ask("How long was the turf runway in the Tallahassee Piper accident?")
+    assert held.found and "does not contain" not in held.text, held.text
+    # the Boise report holds no Cessna, and the report that names a Cessna is not about Boise
+    refused = ask("How long was the runway in the Boise Cessna accident?")
+    assert not refused.found and 'about "Boise Cessna"' in refused.text, refused.text
 
 
 def test_a_maker_and_its_product_named_apart_are_held_when_both_are_rare_words(

@@ -214,7 +214,9 @@ class AnswerStream:
         together as written, or when one retrieved passage holds them all close together, or when
         every word is too rare in ``words``' language to be an ordinary word and each is held
         ("the Lutronic Accufit study": a maker and its product, which the protocol names apart;
-        "Federal Election Commission" is three ordinary words, each in every federal report)."""
+        "Federal Election Commission" is three ordinary words, each in every federal report), or
+        when a retrieved document holds every word and is about one of them
+        (``Router.held_by``: "the Tallahassee Piper accident")."""
         assert self.retriever is not None
 
         def holds(words: str) -> bool:
@@ -231,6 +233,11 @@ class AnswerStream:
         if all(holds(p) for p in parts) and any(
             holds(f"{a} {b}") for a, b in zip(parts, parts[1:], strict=False)
         ):
+            return True
+        # or one retrieved document holds every word and is about one of them ("the Tallahassee
+        # Piper accident": the report of a Piper near Tallahassee, which writes the two apart)
+        about = {d for p in parts for d in self.retriever.router.held_by(p)} & set(docs)
+        if any(all(self.retriever.mentions(p, [d]) for p in parts) for d in about):
             return True
         # or the words stand close together in one passage, in any order ("the Commerce Department"
         # is the "Department of Commerce")
@@ -313,11 +320,12 @@ class AnswerStream:
                         if fixes[word] is None and (word in analysis.rare or analysis.words.rare(word)):
                             whole = self._wider_words(query, docs) if whole is None else whole
                             fixes[word] = near_spelling(word, whole)
-            if fixes and all(fixes.values()):
+            if any(fixes.values()):  # those found: the rest may be held where the right spelling leads
                 corrected = question
                 for asked, found in fixes.items():
-                    corrected = re.sub(rf"\b{re.escape(asked)}\b", str(found), corrected)
-                    spelled.append((asked, str(found)))
+                    if found:
+                        corrected = re.sub(rf"\b{re.escape(asked)}\b", found, corrected)
+                        spelled.append((asked, found))
                 t = time.perf_counter()
                 for asked, found in spelled:
                     query = re.sub(rf"\b{re.escape(asked)}\b", found, query)

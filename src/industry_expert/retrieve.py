@@ -203,6 +203,14 @@ class Router:
             self._terms[key] = found
         return self._terms[key]
 
+    def held_by(self, word: str) -> set[int]:
+        """The documents a one-word name routes to by their chunks (``_holding`` with
+        ``NAME_SHARE``): those it is about, not those that use it in passing."""
+        with self._lock:
+            self._refresh()
+            found = self._holding(word, NAME_SHARE)
+        return set(found[0]) if found else set()
+
     def ranks(self, query: str) -> dict[int, int]:
         """``{document id: rank}`` of the documents ``query`` names, best first from 1: by a word
         of their file name or title, or by a code only their chunks hold."""
