@@ -368,37 +368,42 @@ def test_a_rare_word_in_lower_case_is_a_name_the_workspace_is_asked_about(
     assert {"bortezomib", "Myeloma"} <= capex.retriever.document_words([doc])
 
 
+def _shelf(ws: Workspace, folder: Path, files: dict[str, str]) -> None:
+    """Write ``files`` (name: Markdown) into ``folder`` and ingest it."""
+    folder.mkdir()
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    ws.ingest([folder])
+
+
+def _asked(ws: Workspace, question: str, reply: str, **kw):  # type: ignore[no-untyped-def]
+    """The answer to ``question`` from a model that replies ``reply``, no relevance threshold."""
+    return AnswerStream(
+        question, FakeGenerator([reply]), ws.retriever, AnswerSettings(min_relevance=0), **kw
+    ).run()
+
+
 def test_a_misspelled_name_is_looked_for_past_the_passages_its_misspelling_kept_away(
     capex: Workspace, tmp_path: Path
 ) -> None:
     """A misspelled place keeps its report out of the passages retrieved, so its right spelling is
     looked for in the documents a deeper search reaches, and the question is asked again."""
-    docs = tmp_path / "reports"
-    docs.mkdir()
-    (docs / "a.md").write_text(
-        "# Report A\n\nThe runway the pilot was landing on was 2,400 feet long. The runway was turf "
-        "and the pilot was landing into the wind on the runway.\n",
-        encoding="utf-8",
-    )
-    (docs / "b.md").write_text(
-        "# Report B\n\nThe accident happened near Tallahassee, Florida. The runway was 1,900 feet.\n",
-        encoding="utf-8",
-    )
-    capex.ingest([docs])
+    _shelf(capex, tmp_path / "reports", {
+        "a.md": "# Report A\n\nThe runway the pilot was landing on was 2,400 feet long. The runway was "
+        "turf and the pilot was landing into the wind on the runway.\n",
+        "b.md": "# Report B\n\nThe accident happened near Tallahassee, Florida. The runway was 1,900 feet.\n",
+    })  # fmt: skip
     question = "How long was the runway the pilot was landing on near Tallahasee?"
     first = capex.retriever.search(question, 1)
     assert first[0].source.endswith("a.md")  # the misspelling finds the other report first
-    answer = AnswerStream(
-        question, FakeGenerator(["It was 1,900 feet [1]."]), capex.retriever,
-        AnswerSettings(min_relevance=0), k=1,
-    ).run()  # fmt: skip
+    answer = _asked(capex, question, "It was 1,900 feet [1].", k=1)
     assert answer.found and answer.spelled == (("Tallahasee", "Tallahassee"),), answer.text
     assert answer.citations[0].source.endswith("b.md")
     # a word spelled right and a name nothing holds: the refusal is about that name alone
-    refused = AnswerStream(
-        "How long was the runway the Zubrowka pilot was landing on near Tallahasee?",
-        FakeGenerator(["It was 1,900 feet [1]."]), capex.retriever, AnswerSettings(min_relevance=0), k=1,
-    ).run()  # fmt: skip
+    refused = _asked(
+        capex, "How long was the runway the Zubrowka pilot was landing on near Tallahasee?",
+        "It was 1,900 feet [1].", k=1,
+    )  # fmt: skip
     assert not refused.found and 'about "Zubrowka".' in refused.text, refused.text
     assert refused.spelled == (("Tallahasee", "Tallahassee"),)
 
@@ -406,38 +411,26 @@ def test_a_misspelled_name_is_looked_for_past_the_passages_its_misspelling_kept_
 def test_a_place_and_a_make_side_by_side_are_held_by_the_report_about_the_place(
     capex: Workspace, tmp_path: Path
 ) -> None:
-    """ "The Tallahassee Piper accident" is the report of a Piper near Tallahassee, which writes the
-    two apart; a report that names a place only in passing is not about it."""
-    docs = tmp_path / "reports"
-    docs.mkdir()
-    (docs / "a.md").write_text(
-        "# Accident near Tallahassee\n\nThe airplane departed Tallahassee at noon.\n\n## Aircraft\n\n"
-        "The Piper was built in 1962. The turf runway was 2,000 feet long.\n",
-        encoding="utf-8",
-    )
-    (docs / "b.md").write_text(
-        "# Accident near Venice\n\nA Cessna landed long. The pilot had flown from Tallahassee once, "
-        "years before, in a Piper.\n\n"
+    """In "the Tallahassee Piper accident" the report of a Piper near Tallahassee writes the two
+    apart; a report that names a place only in passing is not about it."""
+    files = {
+        "a.md": "# Accident near Tallahassee\n\nThe airplane departed Tallahassee at noon.\n\n## Aircraft"
+        "\n\nThe Piper was built in 1962. The turf runway was 2,000 feet long.\n",
+        "b.md": "# Accident near Venice\n\nA Cessna landed long. The pilot had flown from Tallahassee "
+        "once, years before, in a Piper.\n\n"
         + "".join(f"## Part {i}\n\nThe inspection found item {i}.\n\n" for i in range(12)),
-        encoding="utf-8",
-    )
+    }
     for name, place in (("c", "Reno"), ("d", "Boise"), ("e", "Ogden")):
-        (docs / f"{name}.md").write_text(
-            f"# Accident near {place}\n\nA Beech struck a fence.\n", encoding="utf-8"
-        )
-    capex.ingest([docs])
+        files[f"{name}.md"] = f"# Accident near {place}\n\nA Beech struck a fence.\n"
+    _shelf(capex, tmp_path / "reports", files)
     where = SearchFilter(source="**/reports/*.md")
-
-    def ask(question: str):  # type: ignore[no-untyped-def]
-        return AnswerStream(
-            question, FakeGenerator(["It was 2,000 feet long [1]."]), capex.retriever,
-            AnswerSettings(min_relevance=0), k=2, where=where,
-        ).run()  # fmt: skip
-
-    held = ask("How long was the turf runway in the Tallahassee Piper accident?")
+    reply = "It was 2,000 feet long [1]."
+    held = _asked(
+        capex, "How long was the turf runway in the Tallahassee Piper accident?", reply, k=2, where=where
+    )
     assert held.found and "does not contain" not in held.text, held.text
     # the Boise report holds no Cessna, and the report that names a Cessna is not about Boise
-    refused = ask("How long was the runway in the Boise Cessna accident?")
+    refused = _asked(capex, "How long was the runway in the Boise Cessna accident?", reply, k=2, where=where)
     assert not refused.found and 'about "Boise Cessna"' in refused.text, refused.text
 
 
@@ -447,25 +440,16 @@ def test_a_maker_and_its_product_named_apart_are_held_when_both_are_rare_words(
     """In "the Lutronic Accufit study" the protocol names the maker and the device apart, never side
     by side. Two rare words each held are the workspace's; ordinary words each held somewhere
     ("Election Commission") are not enough."""
-    trial = tmp_path / "device.md"
-    trial.write_text(
-        "# Sponsor\n\nSponsored by Lutronic Corporation.\n\n## Device\n\n"
+    _shelf(capex, tmp_path / "trial", {
+        "device.md": "# Sponsor\n\nSponsored by Lutronic Corporation.\n\n## Device\n\n"
         "The Accufit system gives 8 sessions over 4 weeks. The election of sites is by the "
         "sponsor's commission.\n",
-        encoding="utf-8",
-    )
-    capex.ingest([trial])
-    reply = FakeGenerator(["It gives 8 sessions over 4 weeks [1]."])
+    })  # fmt: skip
+    reply = "It gives 8 sessions over 4 weeks [1]."
     kept = SearchFilter(source="**/device.md")
-
-    def ask(question: str):  # type: ignore[no-untyped-def]
-        return AnswerStream(
-            question, reply, capex.retriever, AnswerSettings(min_relevance=0), k=1, where=kept
-        ).run()
-
-    held = ask("How many sessions does the Lutronic Accufit study give?")
+    held = _asked(capex, "How many sessions does the Lutronic Accufit study give?", reply, k=1, where=kept)
     assert held.found and "does not contain" not in held.text, held.text
-    refused = ask("How many sessions did the Election Commission review?")
+    refused = _asked(capex, "How many sessions did the Election Commission review?", reply, k=1, where=kept)
     assert not refused.found and 'is about "Election Commission"' in refused.text, refused.text
 
 

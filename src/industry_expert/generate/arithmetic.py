@@ -192,16 +192,10 @@ def _label(row: str) -> str:
     )
 
 
-def _figure_near(line: str, words: set[str], question: Question) -> Figure | None:
-    """The figure of ``line`` whose neighbouring words (up to the figures on either side) share
-    most with ``words``: in "3861 hours (Total, all aircraft), 2313 hours (Total, this make and
-    model)" the figure of "make and model" is 2313."""
-    found = _nearest(line, words, question)
-    return found[1] if found else None
-
-
 def _nearest(line: str, words: set[str], question: Question) -> tuple[float, Figure] | None:
-    """``_figure_near`` with its score. A figure's words are those of its clause on either side,
+    """The figure of ``line`` nearest ``words``, with its score: in "3861 hours (Total, all
+    aircraft), 2313 hours (Total, this make and model)" the figure of "make and model" is 2313.
+    A figure's words are those of its clause on either side,
     up to the next figure or a comma or semicolon outside brackets ("2411 hours (Total, all
     aircraft)"; "Flight Time: 2411"); each of ``words`` among them counts ``1 / (1 + d)``, ``d`` the
     words between it and the figure. Parts of dates and names are no figures (``_quantities``)."""
@@ -286,7 +280,8 @@ def _between_measures(
                 cells = figures(evidence.cell)
                 stated = cells[0] if cells else None
             else:
-                stated = _figure_near(evidence.text, set(sub.terms) - set(question.entities), question)
+                near = _nearest(evidence.text, set(sub.terms) - set(question.entities), question)
+                stated = near[1] if near else None
             if stated is None:
                 return []
             out.append(Operand(part.strip(), stated, evidence.source))
