@@ -44,6 +44,20 @@ def test_rag_prompt_fits_the_model_window(gen: LlamaCppGenerator) -> None:
     assert complete(gen, prompt.messages, max_tokens=8)
 
 
+def test_an_answer_does_not_depend_on_the_question_before_it(gen: LlamaCppGenerator) -> None:
+    """The same prompt gets the same greedy answer after another prompt with a shared prefix."""
+    system = {"role": "system", "content": "Answer from the passage. " * 20}
+
+    def ask(question: str) -> str:
+        return complete(gen, [system, {"role": "user", "content": question}], max_tokens=24)
+
+    capex = "Passage: capital expenditure was $38.4 million in fiscal 2023.\nWhat was capital expenditure?"
+    first = ask(capex)
+    ask("Passage: error E17 means debris in the intake.\nWhat does error E17 mean?")
+    assert ask(capex) == first
+    assert gen.llm.n_tokens > 0  # the cache is used within an answer, only not carried across answers
+
+
 def test_bad_model_files_are_one_clear_line(tmp_path: Path) -> None:
     with pytest.raises(GeneratorError, match="not found"):
         LlamaCppGenerator(str(tmp_path / "missing.gguf"))

@@ -77,6 +77,10 @@ class LlamaCppGenerator:
         return render(self.template, messages, bos_token="", eos_token=self.eos)
 
     def stream(self, messages: Messages, max_tokens: int = 512, temperature: float = 0.0) -> Iterator[str]:
+        # llama-cpp-python keeps the last prompt's KV cache and decodes only what follows the shared
+        # prefix. The rest is then decoded in other batch shapes, whose rounding differs, so a greedy
+        # answer depended on the question asked before it. Each answer starts from an empty cache.
+        self.llm.reset()
         chunks = self.llm.create_completion(
             self.prompt(messages),
             max_tokens=max_tokens,
