@@ -453,6 +453,34 @@ def test_a_maker_and_its_product_named_apart_are_held_when_both_are_rare_words(
     assert not refused.found and 'is about "Election Commission"' in refused.text, refused.text
 
 
+def test_a_name_of_everyday_words_is_held_only_where_they_stand_together(
+    capex: Workspace, tmp_path: Path
+) -> None:
+    """ "The National Labor Relations Board" is one thing: a report that writes "national",
+    "labor relations" and "board" apart is not about it. "The Labor Department" is the report's
+    "Department of Labor", even in a chunk that was not retrieved."""
+    _shelf(capex, tmp_path / "plan", {
+        "plan.md": "# Strategic plan\n\nThe Department of Labor sets its goals.\n\n"
+        + "".join(f"## Goal {i}\n\nLabor relations goal {i}: the national board met {i} times.\n\n"
+                  for i in range(12))
+        + "## Network\n\nThe office commits to 99.9 percent network availability.\n",
+    })  # fmt: skip
+    kept = SearchFilter(source="**/plan/plan.md")
+    reply = "It commits to 99.9 percent [1]."
+    refused = _asked(
+        capex, "How many times did the National Labor Relations Board meet?", reply, k=2, where=kept
+    )
+    assert not refused.found and 'about "National Labor Relations Board"' in refused.text, refused.text
+    held = _asked(
+        capex,
+        "What network availability does the Labor Department's office commit to?",
+        reply,
+        k=1,
+        where=kept,
+    )
+    assert held.found and "does not contain" not in held.text, held.text
+
+
 def test_no_evidence_and_a_failed_answer_says_so(capex: Workspace) -> None:
     stream = AnswerStream(
         "What was Northwind's revenue in fiscal 2023?",

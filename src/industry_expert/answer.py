@@ -64,6 +64,21 @@ REWRITE_INSTRUCTION = (
 SPELLING_DEPTH = 5  # a misspelled rare word is looked for in the documents of 5x the passages (_wider_words)
 
 
+def _close_together(words: set[str], text: str) -> bool:
+    """Whether lower-cased ``text`` holds every one of ``words`` within a span of two words more
+    than there are of them, in any order.
+
+    >>> _close_together({"labor", "department"}, "the department of labor reported")
+    True
+    >>> _close_together({"labor", "board"}, "labor costs rose while the board met")
+    False
+    """
+    tokens = re.findall(r"\w+", text)
+    return any(
+        token in words and words <= set(tokens[i : i + len(words) + 2]) for i, token in enumerate(tokens)
+    )
+
+
 def _ms(start: float) -> float:
     return (time.perf_counter() - start) * 1000
 
@@ -211,12 +226,14 @@ class AnswerStream:
         """Whether the workspace is about ``name``: a retrieved passage, a chunk of a retrieved
         document, or a file name or title holds it. Capitalised words side by side may be two names
         ("the Weiser Air Park Cessna"): they are held when every word is and two of them stand
-        together as written, or when one retrieved passage holds them all close together, or when
-        every word is too rare in ``words``' language to be an ordinary word and each is held
-        ("the Lutronic Accufit study": a maker and its product, which the protocol names apart;
-        "Federal Election Commission" is three ordinary words, each in every federal report), or
-        when a retrieved document holds every word and is about one of them
-        (``Router.held_by``: "the Tallahassee Piper accident")."""
+        together as written, or when one retrieved passage or another chunk of a retrieved
+        document holds them all close together ("the Labor Department"), or when every word is
+        too rare in ``words``' language to be an ordinary word and each is held ("the Lutronic
+        Accufit study": a maker and its product, which the protocol names apart; "Federal Election
+        Commission" is three ordinary words, each in every federal report), or when a retrieved
+        document holds every word and is about one of them (``Router.held_by``: "the Tallahassee
+        Piper accident"). A name made only of everyday words (``Words.ordinary``: "National Labor
+        Relations Board") is held only where its words stand close together."""
         assert self.retriever is not None
 
         def holds(words: str) -> bool:
@@ -230,24 +247,25 @@ class AnswerStream:
             return False
         if words is not None and all(words.rare(p) and holds(p) for p in parts):
             return True
-        if all(holds(p) for p in parts) and any(
-            holds(f"{a} {b}") for a, b in zip(parts, parts[1:], strict=False)
-        ):
-            return True
-        # or one retrieved document holds every word and is about one of them ("the Tallahassee
-        # Piper accident": the report of a Piper near Tallahassee, which writes the two apart)
-        about = {d for p in parts for d in self.retriever.router.held_by(p)} & set(docs)
-        if any(all(self.retriever.mentions(p, [d]) for p in parts) for d in about):
-            return True
-        # or the words stand close together in one passage, in any order ("the Commerce Department"
-        # is the "Department of Commerce")
+        # a name of everyday words only ("National Labor Relations Board") is one thing, written
+        # as one phrase wherever it is meant: its words held apart are no evidence of it
+        if not (words is not None and all(words.ordinary(p) for p in parts)):
+            if all(holds(p) for p in parts) and any(
+                holds(f"{a} {b}") for a, b in zip(parts, parts[1:], strict=False)
+            ):
+                return True
+            # or one retrieved document holds every word and is about one of them ("the
+            # Tallahassee Piper accident": the report of a Piper near Tallahassee, which writes the
+            # two apart)
+            about = {d for p in parts for d in self.retriever.router.held_by(p)} & set(docs)
+            if any(all(self.retriever.mentions(p, [d]) for p in parts) for d in about):
+                return True
+        # or the words stand close together, in any order, in a passage or in another chunk of a
+        # retrieved document ("the Labor Department" is the "Department of Labor")
         wanted = {p.lower() for p in parts}
-        for text in passages:
-            tokens = re.findall(r"\w+", text)
-            for i, token in enumerate(tokens):
-                if token in wanted and wanted <= set(tokens[i : i + len(wanted) + 2]):
-                    return True
-        return False
+        return any(_close_together(wanted, text) for text in passages) or any(
+            _close_together(wanted, text.lower()) for text in self.retriever.document_texts(docs)
+        )
 
     def _wider_words(self, query: str, docs: Sequence[int]) -> set[str]:
         """Every word of the documents retrieved and of those a deeper search reaches

@@ -162,6 +162,21 @@ class Words:
 
         return bool(zipf_frequency(word, self.language, wordlist="large") < RARE_ZIPF)
 
+    def ordinary(self, word: str) -> bool:
+        """Whether ``word`` is one of the language's everyday words (at least ``ORDINARY_ZIPF`` on
+        wordfreq's scale): a name made only of such words ("National Labor Relations Board") is
+        written as one phrase wherever it is meant; never for a language without a large list.
+
+        >>> en = Words.of("en")
+        >>> en.ordinary("Board"), en.ordinary("Labor"), en.ordinary("Cessna"), en.ordinary("Tallahassee")
+        (True, True, False, False)
+        """
+        if self.language not in _frequency_languages():
+            return False
+        from wordfreq import zipf_frequency
+
+        return bool(zipf_frequency(word, self.language, wordlist="large") >= ORDINARY_ZIPF)
+
     def all_terms(self, text: str) -> list[str]:
         """The stems of every word, stop words included: for phrases ("net income")."""
         return [self.stem(w) for w in self.tokens(text)]
@@ -181,6 +196,10 @@ class Words:
 # Fitted on the tuning halves (benchmarks/refusals.py): the analyst's "opex" (1.95) is a word of
 # the trade, the clinical "pembrolizumab" (1.59) a drug the workspace may not hold.
 RARE_ZIPF = 1.8
+# At or above this a word is an everyday one ("Labor" 4.8, "Board" 5.2, "Diesel" 4.1), below it
+# one that names few things ("Venice" 3.9, "Piper" 3.7, "Cessna" 2.8). Set on the tuning halves
+# (benchmarks/refusals.py).
+ORDINARY_ZIPF = 4.0
 
 
 @cache

@@ -360,9 +360,14 @@ class Retriever:
         """The words of the documents ``doc_ids`` (those a search under the caller's filter
         retrieved), every chunk of them: where a misspelled name ("velpatisvir") is looked for
         when the passages retrieved do not spell it."""
+        return spelled_words(" ".join(self.document_texts(doc_ids)))
+
+    def document_texts(self, doc_ids: Sequence[int]) -> list[str]:
+        """The text of every chunk of the documents ``doc_ids`` (those a search under the caller's
+        filter retrieved), in reading order."""
         wanted = {int(i) for i in doc_ids}
         keys = [d.key for d in self.store.list_documents() if d.id in wanted]
-        return spelled_words(" ".join(text for key in keys for _, text in self.store.document_chunks(key)))
+        return [text for key in keys for _, text in self.store.document_chunks(key)]
 
     def mentions_anywhere(self, word: str, where: SearchFilter | None = None) -> bool:
         """Whether any chunk a search under ``where`` may read holds ``word``: for a code that names
