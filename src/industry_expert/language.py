@@ -156,11 +156,8 @@ class Words:
         >>> en.rare("pembrolizumab"), en.rare("crashed"), en.rare("opex"), Words.of("bg").rare("абвгд")
         (True, False, False, False)
         """
-        if self.language not in _frequency_languages():
-            return False
-        from wordfreq import zipf_frequency
-
-        return bool(zipf_frequency(word, self.language, wordlist="large") < RARE_ZIPF)
+        zipf = self._zipf(word)
+        return zipf is not None and zipf < RARE_ZIPF
 
     def ordinary(self, word: str) -> bool:
         """Whether ``word`` is one of the language's everyday words (at least ``ORDINARY_ZIPF`` on
@@ -171,11 +168,16 @@ class Words:
         >>> en.ordinary("Board"), en.ordinary("Labor"), en.ordinary("Cessna"), en.ordinary("Tallahassee")
         (True, True, False, False)
         """
+        zipf = self._zipf(word)
+        return zipf is not None and zipf >= ORDINARY_ZIPF
+
+    def _zipf(self, word: str) -> float | None:
+        """``word``'s frequency on wordfreq's Zipf scale, or None for a language without a large list."""
         if self.language not in _frequency_languages():
-            return False
+            return None
         from wordfreq import zipf_frequency
 
-        return bool(zipf_frequency(word, self.language, wordlist="large") >= ORDINARY_ZIPF)
+        return float(zipf_frequency(word, self.language, wordlist="large"))
 
     def all_terms(self, text: str) -> list[str]:
         """The stems of every word, stop words included: for phrases ("net income")."""
