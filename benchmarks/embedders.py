@@ -4,6 +4,9 @@ and int8, exported locally from the same weights), on the same 2,000 chunk texts
 Also reports how close each ONNX variant's vectors are to sentence-transformers' (mean and
 minimum cosine). Recall of each on the question set comes from benchmarks/retrieval.py.
 
+``--static`` adds the shipped static embedder (WordLlama's token vectors, ``--embedder static``),
+timed on the same texts; its vectors live in another space, so no cosine is shown for it.
+
 ``--sweep`` adds the shapes of the default (ONNX int8): batch sizes and intra-op threads, each
 against the same sentence-transformers baseline of the run.
 
@@ -22,6 +25,7 @@ from common import FILINGS, machine, require
 
 from industry_expert.embed.local import SentenceTransformerEmbedder
 from industry_expert.embed.onnx import OnnxEmbedder
+from industry_expert.embed.static import StaticEmbedder
 from industry_expert.ingest import chunk_document, load_document
 
 
@@ -38,6 +42,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sweep", action="store_true", help="ONNX int8 batch sizes and threads too")
     parser.add_argument("--alternate", action="store_true", help="ONNX int8 batch 8, 16, 32 in turn")
+    parser.add_argument("--static", action="store_true", help="the static embedder (WordLlama) too")
     args = parser.parse_args()
     require(FILINGS)
     if args.alternate:
@@ -58,7 +63,7 @@ def main() -> None:
         (f"onnx int8, batch {b}, {t} thread{'s' if t > 1 else ''}",
          lambda b=b, t=t: OnnxEmbedder("all-MiniLM-L6-v2", batch_size=b, threads=t))
         for b, t in ([(8, 2), (16, 2), (64, 2), (128, 2), (32, 1)] if args.sweep else [])
-    ]:  # fmt: skip
+    ] + ([("static (WordLlama l2_supercat)", lambda: StaticEmbedder())] if args.static else []):  # fmt: skip
         embedder: Any = make()
         embedder.embed_batch(texts[:64])  # warm up
         t0 = time.perf_counter()
@@ -66,10 +71,13 @@ def main() -> None:
         seconds = time.perf_counter() - t0
         if base_vectors is None:
             base_vectors, base_seconds = vectors, seconds
-        cos = (vectors * base_vectors).sum(axis=1)
+        if vectors.shape == base_vectors.shape:
+            cos = (vectors * base_vectors).sum(axis=1)
+            close = f"{np.mean(cos):.4f} / {np.min(cos):.4f}"
+        else:
+            close = "another space"
         print(
-            f"| {name} | {seconds:.1f} | {tokens / seconds:.0f} | {base_seconds / seconds:.2f}x | "
-            f"{np.mean(cos):.4f} / {np.min(cos):.4f} |"
+            f"| {name} | {seconds:.2f} | {tokens / seconds:.0f} | {base_seconds / seconds:.2f}x | {close} |"
         )
 
 

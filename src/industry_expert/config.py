@@ -41,7 +41,7 @@ from typing import Any, Literal, get_args, get_origin, get_type_hints
 from .errors import ConfigError
 
 DEFAULT_EMBED_MODEL = "all-MiniLM-L6-v2"
-EmbedderBackend = Literal["onnx", "sentence-transformers", "openai", "azure", "jina"]
+EmbedderBackend = Literal["onnx", "sentence-transformers", "static", "openai", "azure", "jina"]
 GeneratorBackend = Literal["llama-cpp", "transformers", "openai", "azure"]
 RetrievalMode = Literal["hybrid", "dense", "keyword"]
 Fusion = Literal["rrf", "weighted"]

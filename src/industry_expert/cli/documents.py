@@ -29,7 +29,11 @@ def workspace_path(args: argparse.Namespace) -> Path:
 
 
 # names for the shipped embedders, as `expert init --embedder NAME` takes them
-EMBEDDER_ALIASES = {"multilingual": ("onnx", "multilingual-e5-small"), "minilm": ("onnx", "all-MiniLM-L6-v2")}
+EMBEDDER_ALIASES = {
+    "multilingual": ("onnx", "multilingual-e5-small"),
+    "minilm": ("onnx", "all-MiniLM-L6-v2"),
+    "static": ("static", "wordllama-l2-supercat"),
+}
 
 
 def cmd_init(args: argparse.Namespace) -> int:

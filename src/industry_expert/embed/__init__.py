@@ -48,6 +48,10 @@ def embedder_id(settings: EmbedderSettings) -> str:
         from .local import model_label
 
         return f"onnx{'-int8' if settings.quantize else ''}/{model_label(settings.model)}"
+    if settings.backend == "static":
+        from .static import canonical
+
+        return f"static/{canonical(settings.model)}"
     return f"{settings.backend}/{settings.model}" + (f"@{settings.dimensions}" if settings.dimensions else "")
 
 
@@ -66,6 +70,7 @@ def create_embedder(settings: EmbedderSettings) -> Embedder:
 # and the HTTP APIs want larger batches.
 ONNX_BATCH = 8
 DEFAULT_BATCH = 32
+STATIC_BATCH = 256  # a static model only looks rows up: batches cost nothing but memory
 
 
 def _sentence_transformers(s: EmbedderSettings) -> Embedder:
@@ -78,6 +83,18 @@ def _onnx(s: EmbedderSettings) -> Embedder:
     from .onnx import OnnxEmbedder
 
     return OnnxEmbedder(s.model, batch_size=s.batch_size or ONNX_BATCH, quantize=s.quantize)
+
+
+def _static(s: EmbedderSettings) -> Embedder:
+    from .static import StaticEmbedder
+
+    return StaticEmbedder(s.model, batch_size=s.batch_size or STATIC_BATCH)
+
+
+def _static_model(s: EmbedderSettings) -> None:
+    from .static import check_model
+
+    check_model(s.model)
 
 
 def _http(s: EmbedderSettings) -> Embedder:
@@ -108,6 +125,7 @@ def _local_model(s: EmbedderSettings) -> None:
 
 register_embedder("sentence-transformers", _sentence_transformers, _local_model)
 register_embedder("onnx", _onnx, _local_model)
+register_embedder("static", _static, _static_model)
 for _name in ("openai", "azure", "jina"):
     register_embedder(_name, _http)
 
