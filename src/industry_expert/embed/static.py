@@ -32,8 +32,9 @@ def canonical(model: str) -> str:
     return WORDLLAMA if model in MODELS or model in ("", DEFAULT_EMBED_MODEL) else model
 
 
-def check_model(model: str) -> None:
-    """Raise ``EmbedderError`` unless ``model`` names a static model this install ships."""
+def check_model(model: str) -> Path:
+    """The folder of the shipped static model's files; ``EmbedderError`` unless ``model`` names it
+    and this install has them."""
     if canonical(model) != WORDLLAMA:
         raise EmbedderError(
             f"unknown static embedding model {model!r}; the shipped one is {WORDLLAMA!r} "
@@ -49,20 +50,18 @@ def check_model(model: str) -> None:
     folder = Path(wordllama.__file__).parent
     if not (folder / "weights").is_dir() or not (folder / "tokenizers").is_dir():
         raise EmbedderError(f"the wordllama package at {folder} has no bundled weights; reinstall it")
+    return folder
 
 
 class StaticEmbedder:
     """Mean of WordLlama's token vectors, normalised."""
 
     def __init__(self, model: str = WORDLLAMA, batch_size: int = 256):
-        check_model(model)
-        import wordllama
+        folder = check_model(model)
         from wordllama import WordLlama
 
-        try:
-            self._model: Any = WordLlama.load(
-                cache_dir=Path(wordllama.__file__).parent, disable_download=True
-            )
+        try:  # its own loader looks for the tokenizer where the wheel does not put it, then downloads
+            self._model: Any = WordLlama.load(cache_dir=folder, disable_download=True)
         except (FileNotFoundError, ValueError, OSError) as exc:
             raise EmbedderError(f"could not load the static embedder {WORDLLAMA}: {exc}") from None
         self.batch_size = batch_size
@@ -83,9 +82,8 @@ class StaticEmbedder:
     def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self._dim), dtype=np.float32)
-        # a text with no token (empty, or only what the tokenizer drops) is a zero vector
-        vectors = self._model.embed([t if t.strip() else " " for t in texts], batch_size=self.batch_size)
-        return normalize(np.nan_to_num(np.asarray(vectors, dtype=np.float32)))
+        # a text with no token comes back as a zero vector, which normalize keeps
+        return normalize(self._model.embed(list(texts), batch_size=self.batch_size))
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         # the tokenizer pads a batch to its longest text: count only the real tokens
