@@ -20,7 +20,7 @@ import sqlite3
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import PurePath
 from typing import Any
 
@@ -234,6 +234,37 @@ class Router:
         return ranks
 
 
+def route(hits: list[Hit], named: dict[int, int], settings: RetrievalSettings) -> list[Hit]:
+    """Raise the fused passages of the documents a question names (``Router.ranks``: ``{document
+    id: rank}``): the first named document's passages gain ``route_weight`` times what a first
+    place in one list is worth (``1 / (rrf_k + 1)`` under RRF, 1 under weighted fusion), the
+    second's two thirds of it, the r-th's ``2 / (r + 1)``. Candidates are reordered, never added."""
+    unit = settings.route_weight * (1 / (settings.rrf_k + 1) if settings.fusion == "rrf" else 1.0)
+    routed = [
+        replace(h, score=h.score + unit * 2 / (1 + named[h.document_id])) if h.document_id in named else h
+        for h in hits
+    ]
+    return sorted(routed, key=lambda h: -h.score)
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """What one query's search fuses: its dense and keyword runs (None when that stage did not
+    run), ``depth`` deep; the documents it names (``Router.ranks``; empty unless both ran); and the
+    passages of both runs by chunk id."""
+
+    depth: int
+    dense: Ranked | None
+    keyword: Ranked | None
+    named: dict[int, int]
+    hits: dict[int, Hit]
+
+    @property
+    def best(self) -> float | None:
+        """The cosine similarity of the closest passage (the dense run is sorted), or None."""
+        return self.dense[0][1] if self.dense else None
+
+
 class Retriever:
     """Hybrid search over one store: the ``k`` best passages for a query, fused and deduplicated.
 
@@ -275,46 +306,54 @@ class Retriever:
         mode = mode or self.settings.mode
         if mode not in choices("retrieval.mode"):
             raise InputError(f"unknown mode {mode!r}; use {', '.join(choices('retrieval.mode'))}")
+        settings = self.settings
+        depth = max(settings.candidates, 3 * k)
+        found = self.candidates(query, depth, mode, where, named=settings.route_weight > 0)
+        return self.rank(found, settings, k), found.best
+
+    def candidates(
+        self,
+        query: str,
+        depth: int,
+        mode: str = "hybrid",
+        where: SearchFilter | None = None,
+        named: bool = True,
+    ) -> Candidates:
+        """The runs a search fuses, each ``depth`` deep, and (with ``named``) the documents ``query``
+        names: what ``rank`` orders under any weights (a fit of the weights reads each question's
+        once)."""
         if mode != "keyword" and (self._embedder is None or self.store.get_meta("embedder_dim") is None):
             mode = "keyword"
         where = where or SearchFilter()
-        settings = self.settings
-        depth = max(settings.candidates, 3 * k)
-        runs: list[Ranked] = []
-        weights: list[float] = []
-        best: float | None = None
+        dense: Ranked | None = None
+        keyword: Ranked | None = None
         if mode in ("dense", "hybrid"):
             assert self._embedder is not None  # checked above
             dense = self.store.dense_search(embed_query(self._embedder(), query), depth, where)
-            best = dense[0][1] if dense else None
-            runs.append(dense)
-            weights.append(settings.dense_weight)
         if mode in ("keyword", "hybrid"):
-            runs.append(self.store.keyword_search(query, depth, where))
+            keyword = self.store.keyword_search(query, depth, where)
+        ids = {i for run in (dense, keyword) if run for i, _ in run}
+        both = dense is not None and keyword is not None
+        names = self.router.ranks(query) if named and both else {}
+        hits = {h.chunk_id: h for h in self.store.get_chunks(sorted(ids))}
+        return Candidates(depth, dense, keyword, names, hits)
+
+    def rank(self, found: Candidates, settings: RetrievalSettings, k: int) -> list[Hit]:
+        """The ``k`` best of ``found`` under ``settings``' fusion, weights and routing, near-duplicates
+        collapsed."""
+        runs: list[Ranked] = []
+        weights: list[float] = []
+        if found.dense is not None:
+            runs.append(found.dense)
+            weights.append(settings.dense_weight)
+        if found.keyword is not None:
+            runs.append(found.keyword)
             weights.append(settings.keyword_weight)
         ranked = runs[0] if len(runs) == 1 else FUSION[settings.fusion](runs, weights, settings.rrf_k)
-        ranked = ranked[:depth]
-        scores = dict(ranked)
-        hits = [replace(h, score=scores[h.chunk_id]) for h in self.store.get_chunks([i for i, _ in ranked])]
-        if settings.route_weight > 0 and len(runs) > 1:
-            hits = self._route(query, hits)
-        return collapse_duplicates(hits, settings.dedupe_threshold, k), best
-
-    def _route(self, query: str, hits: list[Hit]) -> list[Hit]:
-        """Raise the fused passages of the documents ``query`` names (``Router``): the first named
-        document's passages gain ``route_weight`` times what a first place in one list is worth
-        (``1 / (rrf_k + 1)`` under RRF, 1 under weighted fusion), the second's two thirds of it,
-        the r-th's ``2 / (r + 1)``. Candidates are reordered, never added."""
-        ranks = self.router.ranks(query)
-        if not ranks:
-            return hits
-        settings = self.settings
-        unit = settings.route_weight * (1 / (settings.rrf_k + 1) if settings.fusion == "rrf" else 1.0)
-        routed = [
-            replace(h, score=h.score + unit * 2 / (1 + ranks[h.document_id])) if h.document_id in ranks else h
-            for h in hits
-        ]
-        return sorted(routed, key=lambda h: -h.score)
+        hits = [replace(found.hits[i], score=s) for i, s in ranked[: found.depth] if i in found.hits]
+        if settings.route_weight > 0 and len(runs) > 1 and found.named:
+            hits = route(hits, found.named, settings)
+        return collapse_duplicates(hits, settings.dedupe_threshold, k)
 
     def summaries(self, sources: Iterable[str]) -> dict[str, str]:
         """The stored summary of each of ``sources`` that has one (added to answer prompts)."""
