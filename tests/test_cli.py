@@ -110,6 +110,50 @@ def test_filters_sources_status(sample_ws: Path) -> None:
     assert again["unchanged"] == 3 and again["chunks"] == 0
 
 
+# Questions about the samples with their evidence, as a user would write them for `expert eval`.
+FUSION_QUESTIONS = [
+    ("What was Northwind's capital expenditure in fiscal 2023?", "northwind_annual_report_2023.pdf", [2]),
+    ("How much did Northwind's revenue grow in 2023?", "northwind_annual_report_2023.pdf", [1]),
+    (
+        "Which suppliers do Northwind's plants depend on for castings?",
+        "northwind_annual_report_2023.pdf",
+        [3],
+    ),
+    ("How often should a FlowSense valve be inspected?", "flowsense_manual.md", []),
+    ("What do the FlowSense error codes mean?", "flowsense_manual.md", []),
+    ("How many employees work at the Dayton plant?", "plants.csv", []),
+    ("Who manages the Tilburg plant?", "plants.csv", []),
+]
+
+
+def test_tune_fusion_fits_shows_in_status_and_resets(sample_ws: Path, tmp_path: Path) -> None:
+    questions = tmp_path / "questions.jsonl"
+    rows = [
+        {
+            "id": str(i),
+            "question": q + f" ({i})",
+            "answer": "-",
+            "evidence": [{"source": f, **({"pages": p} if p else {})}],
+        }
+        for i, (q, f, p) in enumerate(FUSION_QUESTIONS * 3)
+    ]
+    questions.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    result = expert("tune", "fusion", str(questions), ws=sample_ws, check=True)
+    assert "21 questions with evidence" in result.stdout
+    fit = json.loads(expert("tune", "fusion", "--json", str(questions), ws=sample_ws, check=True).stdout)
+    assert fit["questions"] == 21 and fit["r5"]["configured"] <= 21 and fit["chunks"] > 0
+    status = json.loads(expert("status", "--json", ws=sample_ws, check=True).stdout)
+    assert "21 questions" in status["fusion"]
+    assert expert("tune", "fusion", "--reset", ws=sample_ws, check=True).stdout.startswith(
+        "the fit is forgotten"
+    )
+    assert "expert tune fusion QUESTIONS" in expert("status", ws=sample_ws, check=True).stdout
+    few = expert("tune", "fusion", str(SAMPLES / "plants.csv"), ws=sample_ws)
+    assert few.returncode != 0 and "Traceback" not in few.stderr and len(few.stderr.strip().splitlines()) == 1
+    missing = expert("tune", "fusion", ws=sample_ws)
+    assert missing.returncode != 0 and "question file" in missing.stderr
+
+
 def test_a_collection_in_another_language(sample_ws: Path, tmp_path: Path) -> None:
     """``--language`` is kept with the collection: PostgreSQL stems German; SQLite, one index for
     all, refuses it in one line and takes the languages it keeps word for word."""

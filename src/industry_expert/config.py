@@ -84,6 +84,9 @@ class RetrievalSettings:
     # only when this share of the chunks using it lies in them.
     route_weight: float = 1.0
     route_concentration: float = 0.7
+    # Use the weights `expert tune fusion` fitted on the workspace's own questions, when it stored a
+    # fit that held on held-out questions (industry_expert/fusion.py); false keeps these.
+    fitted: bool = True
 
 
 @dataclass(frozen=True)

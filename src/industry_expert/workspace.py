@@ -25,6 +25,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
+from . import fusion
 from .answer import AnswerStream
 from .config import Settings, load_settings, settings_to_toml
 from .embed import Embedder, check_embedder, create_embedder, embedder_id
@@ -104,7 +105,9 @@ class Workspace:
         self.store = store
         self._embedder: Embedder | None = None
         self._generator: Generator | None = None
-        self.retriever = Retriever(store, settings.retrieval, lambda: self.embedder)
+        self.retriever = Retriever(
+            store, fusion.applied(settings.retrieval, fusion.load(store)), lambda: self.embedder
+        )
         self._yielding: YieldingEmbedder | None = None
         self.ingestor = Ingestor(store, self._ingest_embedder, settings.chunking, settings.ingest)
 
@@ -236,9 +239,25 @@ class Workspace:
     ) -> IngestReport:
         """``Ingestor.ingest`` with the workspace's embedder and settings (``ocr`` overrides
         ``ingest.ocr``: ``auto``, ``always`` or ``never``; ``move`` lets a file change collection)."""
-        return self.ingestor.ingest(
+        report = self.ingestor.ingest(
             paths, collection, prune, max_file_mb, progress, follow_symlinks, ocr, move
         )
+        report.fusion_refit = self._refit_fusion()
+        return report
+
+    def _refit_fusion(self) -> str:
+        """After an ingest that changed the workspace by half or more since the fusion weights were
+        fitted, fit them again on the same question file, when it is still there; what happened, in
+        one line ("" when nothing was due). A refit that fails keeps the previous fit."""
+        fit = fusion.load(self.store)
+        if fit is None or not fusion.stale(fit, self.store.stats().chunks):
+            return ""
+        if not Path(fit.source).is_file():
+            return f"fusion weights not fitted again: {fit.source} is gone (expert tune fusion QUESTIONS)"
+        try:
+            return "fusion weights fitted again: " + self.tune_fusion(fit.source).summary()
+        except ExpertError as exc:
+            return f"fusion weights not fitted again ({exc}); the previous fit stays"
 
     def set_language(self, collection: str, language: str) -> int:
         """Index ``collection``'s words as ``language`` from now on (``store.languages``: a code,
@@ -299,6 +318,34 @@ class Workspace:
             exclude,
             progress,
         )
+
+    def tune_fusion(self, questions: str | Path, progress: Progress | None = None) -> fusion.FusionFit:
+        """Fit the keyword/dense/routing weights on ``questions`` (a question file with evidence,
+        as ``expert eval`` reads) and store the fit; searches use it from now on when it held on
+        held-out questions (``fusion``). The fit is written once, at the end: an interrupted or
+        failed one leaves the previous fit in place."""
+        from .evaluate.questions import load_questions
+
+        if self.store.stats().chunks == 0:
+            raise InputError("the workspace holds no documents yet; ingest them, then fit on your questions")
+        asked = load_questions(questions)
+        configured = Retriever(self.store, self.settings.retrieval, lambda: self.embedder)
+        cases, left_out = fusion.prepare(configured, asked, progress)
+        result = fusion.fit(configured, cases, str(Path(questions).resolve()), self.store.stats().chunks)
+        fusion.save(self.store, result)
+        self.retriever = Retriever(
+            self.store, fusion.applied(self.settings.retrieval, result), lambda: self.embedder
+        )
+        if progress:
+            progress({"event": "done", "left_out": left_out})
+        return result
+
+    def reset_fusion(self) -> bool:
+        """Forget the stored fit (the configured weights apply again); whether there was one."""
+        had = fusion.load(self.store) is not None
+        fusion.save(self.store, None)
+        self.retriever = Retriever(self.store, self.settings.retrieval, lambda: self.embedder)
+        return had
 
     # -- search and answers -------------------------------------------------------------------
     def search(
@@ -483,6 +530,19 @@ class Workspace:
                 self.store.optimize()  # as after an ingest: the store's indexes fold the change in
         return sorted(matches.values())
 
+    def fusion_status(self, chunks: int) -> str:
+        """The weights searches use and where they come from, for ``status``."""
+        fit = fusion.load(self.store)
+        configured = fusion.Weights.of(self.settings.retrieval)
+        if fit is None:
+            return f"configured ({configured}); fit them on your questions: expert tune fusion QUESTIONS"
+        line = fit.summary()
+        if fit.used and not self.settings.retrieval.fitted:
+            line = f"configured ({configured}; retrieval.fitted = false); {line}"
+        if fusion.stale(fit, chunks):
+            line += f"; fitted at {fit.chunks:,} chunks, now {chunks:,}: run expert tune fusion again"
+        return line
+
     def status(self, check: bool = True) -> dict[str, Any]:
         stats = self.store.stats()
         documents = self.store.list_documents()
@@ -502,6 +562,7 @@ class Workspace:
             "embedder_dim": int(self.store.get_meta("embedder_dim") or 0) or None,
             "chunk_tokens": self.settings.chunking.max_tokens,
             "retrieval_mode": self.settings.retrieval.mode,
+            "fusion": self.fusion_status(stats.chunks),
             "generator": f"{self.settings.generator.backend}/{self.settings.generator.model}",
             "summaries": sum(1 for d in documents if d.summary),
             "problems": self.store.check() if check else None,

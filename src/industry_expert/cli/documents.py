@@ -84,6 +84,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                 f"{len(summaries.written)} summaries written ({summaries.skipped} documents already had one) "
                 f"in {summaries.seconds:.1f}s"
             )
+        if report.fusion_refit:
+            print(safe(report.fusion_refit))
         for path, held in report.moved:
             print(f"moved {safe(path)} from collection {safe(held)} to {safe(args.collection)}")
         for path, reason in report.skipped:

@@ -302,6 +302,26 @@ def tune_progress(json_mode: bool) -> Any:
     return on
 
 
+def fusion_progress(json_mode: bool) -> Any:
+    """Questions searched for a fusion fit; with --json, silent (the fit is printed at the end)."""
+    out = Reporter(json_mode)
+
+    def on(event: dict[str, Any]) -> None:
+        kind = event["event"]
+        if kind == "start":
+            out.begin(event["total"], "question", "searching")
+        elif kind == "progress":
+            out.advance(f"searched {event['done']}/{event['total']} questions", to=event["done"])
+        elif kind == "done":
+            out.end()
+            if event["left_out"]:
+                out.log(
+                    f"{event['left_out']} question(s) left out: no evidence, or evidence in files the workspace does not hold"
+                )
+
+    return on
+
+
 def download_progress(json_mode: bool) -> Any:
     """A model file's download: a bar in bytes on a terminal, a line per tenth otherwise."""
     out = Reporter(json_mode)

@@ -39,7 +39,14 @@ from .evaluation import (
     cmd_eval_run,
 )
 from .serving import cmd_keys_create, cmd_keys_list, cmd_keys_revoke, cmd_serve
-from .tuning import cmd_dataset_build, cmd_dataset_check, cmd_export, cmd_train, cmd_tune_retriever
+from .tuning import (
+    cmd_dataset_build,
+    cmd_dataset_check,
+    cmd_export,
+    cmd_train,
+    cmd_tune_fusion,
+    cmd_tune_retriever,
+)
 
 SETTINGS = Settings()
 
@@ -470,7 +477,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_reindex)
 
-    p = command("tune", help="fine-tune part of the pipeline on the workspace (the retriever)")
+    p = command("tune", help="fit part of the pipeline to the workspace: the retriever, the fusion weights")
     tsub = p.add_subparsers(dest="tune_command", required=True)
     t = tsub.add_parser(
         "retriever",
@@ -492,6 +499,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     holdout_flags(t, default(RetrieverConfig, "seed"))
     t.set_defaults(func=cmd_tune_retriever)
+    t = tsub.add_parser(
+        "fusion",
+        parents=[common],
+        help="fit the keyword/dense/routing weights of search on your own questions with evidence",
+    )
+    t.add_argument(
+        "questions", nargs="?", help="JSONL as `expert eval` reads: question, answer, evidence (file, pages)"
+    )
+    t.add_argument("--reset", action="store_true", help="forget the fit; the configured weights apply again")
+    t.add_argument("--json", action="store_true")
+    t.set_defaults(func=cmd_tune_fusion)
 
     serve = SETTINGS.serve
     p = command("serve", help="an HTTP server: OpenAI-compatible API, native API and a web page")

@@ -1,4 +1,4 @@
-"""Commands that fine-tune: dataset build and check, train, export."""
+"""Commands that fine-tune: dataset build and check, train, export, tune (retriever, fusion)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,14 @@ from ..errors import InputError
 from ..workspace import Workspace
 from .answers import generator_overrides
 from .documents import workspace_path
-from .output import dataset_progress, print_json, print_problems, train_progress, tune_progress
+from .output import (
+    dataset_progress,
+    fusion_progress,
+    print_json,
+    print_problems,
+    train_progress,
+    tune_progress,
+)
 
 
 def held_out(named: list[str], workspace: Path) -> Any:
@@ -178,4 +185,38 @@ def cmd_tune_retriever(args: argparse.Namespace) -> int:
     print(f"held-out questions, among {report.before['passages']} passages: before {figures(report.before)}")
     print(f"                                          after  {figures(report.after)}")
     print(f"use it: expert reindex --embedder {args.out}")
+    return 0
+
+
+def cmd_tune_fusion(args: argparse.Namespace) -> int:
+    with Workspace.open(workspace_path(args)) as ws:
+        if args.reset:
+            had = ws.reset_fusion()
+            if args.json:
+                print_json({"reset": had})
+            else:
+                print(
+                    "the fit is forgotten; searches use the configured weights" if had else "there was no fit"
+                )
+            return 0
+        if not args.questions:
+            raise InputError("give a question file to fit on (expert tune fusion QUESTIONS), or --reset")
+        fit = ws.tune_fusion(args.questions, fusion_progress(args.json))
+    if args.json:
+        print_json(fit.to_dict())
+        return 0
+    n = fit.questions
+    print(f"{n} questions with evidence in the workspace; the evidence in the top 5 / first:")
+    print(f"  configured weights ({fit.configured}): {fit.r5['configured']}/{n} / {fit.r1['configured']}/{n}")
+    print(f"  fitted weights     ({fit.weights}): {fit.r5['fitted']}/{n} / {fit.r1['fitted']}/{n}")
+    print(
+        f"  held out (each half fitted on the other): {fit.held_out_r5['fitted']} / {fit.held_out_r1['fitted']} "
+        f"against {fit.held_out_r5['configured']} / {fit.held_out_r1['configured']} configured"
+    )
+    if fit.used:
+        print(f"searches now use {fit.weights} (retrieval.fitted = false in expert.toml sets them aside)")
+    elif fit.weights == fit.configured:
+        print("the configured weights are already the best on these questions; they stay")
+    else:
+        print("the fit did not hold on held-out questions, so the configured weights stay")
     return 0

@@ -63,6 +63,8 @@ class IngestReport:
     wait_seconds: float = 0.0
     store_seconds: float = 0.0
     index_seconds: float = 0.0
+    # the fusion weights fitted again on their questions after a large change (Workspace.ingest)
+    fusion_refit: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -80,6 +82,7 @@ class IngestReport:
             "wait_seconds": round(self.wait_seconds, 3),
             "store_seconds": round(self.store_seconds, 3),
             "index_seconds": round(self.index_seconds, 3),
+            **({"fusion_refit": self.fusion_refit} if self.fusion_refit else {}),
         }
 
 
