@@ -408,6 +408,23 @@ def test_a_misspelled_name_is_looked_for_past_the_passages_its_misspelling_kept_
     assert refused.spelled == (("Tallahasee", "Tallahassee"),)
 
 
+def test_a_code_one_character_off_is_another_thing_not_a_misspelling(
+    capex: Workspace, tmp_path: Path
+) -> None:
+    """Asked about accident NYC08CA099 over a shelf that holds NYC08CA055, the answer must not be
+    about NYC08CA055: a code is not spell-corrected, and the one asked about is not there."""
+    _shelf(capex, tmp_path / "reports", {
+        "a.md": "# Accident NYC08CA055\n\nThe investigator in charge was Todd Gunther. The pilot held "
+        "a private certificate.\n",
+        "b.md": "# Accident ERA09LA120\n\nThe investigator in charge was Ann Lee. The runway was wet.\n",
+    })  # fmt: skip
+    answer = _asked(
+        capex, "Who was the investigator in charge for accident number NYC08CA099?", "Todd Gunther [1]."
+    )
+    assert not answer.found and answer.spelled == (), answer.text
+    assert '"NYC08CA099"' in answer.text
+
+
 def test_a_place_and_a_make_side_by_side_are_held_by_the_report_about_the_place(
     capex: Workspace, tmp_path: Path
 ) -> None:

@@ -260,15 +260,21 @@ def spelled_words(text: str) -> set[str]:
 def near_spelling(word: str, vocabulary: set[str]) -> str | None:
     """The word of ``vocabulary`` that ``word`` most likely misspells, or None: the same first
     letter and at most one edit (two in a word of eight letters or more), a swap of two
-    neighbouring letters counting as one (``rapidfuzz``'s Damerau-Levenshtein distance).
+    neighbouring letters counting as one (``rapidfuzz``'s Damerau-Levenshtein distance). A word
+    with a digit is a code or a number, which one character off names another thing (accident
+    NYC08CA099 is not NYC08CA055), so it has no near spelling.
 
     >>> near_spelling("Tallahasee", {"Tallahassee", "Florida"}), near_spelling("Sewrad", {"Seward"})
     ('Tallahassee', 'Seward')
     >>> near_spelling("Inflation", {"Information"}), near_spelling("Tesla", {"Texas"})
     (None, None)
+    >>> near_spelling("NYC08CA099", {"NYC08CA055"}), near_spelling("N2699H", {"N2699G"})
+    (None, None)
     """
     from rapidfuzz.distance import DamerauLevenshtein
 
+    if any(c.isdigit() for c in word):
+        return None
     low = word.casefold()
     allowed = 2 if len(low) >= 8 else 1
     best: tuple[int, str] | None = None
