@@ -202,6 +202,12 @@ def test_bad_input_is_one_line_and_keeps_the_previous_fit(workspace: Workspace, 
         workspace.tune_fusion(elsewhere)
     with pytest.raises(InputError, match="5 of the questions"):
         workspace.tune_fusion(_questions(tmp_path / "few.jsonl", n=5))
+    keyword_only = Workspace.open(workspace.path, {"retrieval.mode": "keyword"})
+    try:
+        with pytest.raises(InputError, match="retrieval.mode is keyword"):
+            keyword_only.tune_fusion(_questions(tmp_path / "q.jsonl"))
+    finally:
+        keyword_only.close()
     broken = tmp_path / "broken.jsonl"
     broken.write_text('{"question": "x"\n')
     with pytest.raises(DatasetError, match="line 1"):

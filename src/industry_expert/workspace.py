@@ -328,6 +328,11 @@ class Workspace:
 
         if self.store.stats().chunks == 0:
             raise InputError("the workspace holds no documents yet; ingest them, then fit on your questions")
+        if self.settings.retrieval.mode != "hybrid":
+            raise InputError(
+                f"retrieval.mode is {self.settings.retrieval.mode}: searches do not fuse keyword and dense "
+                "runs, so there are no weights to fit; set it to hybrid in expert.toml first"
+            )
         asked = load_questions(questions)
         configured = Retriever(self.store, self.settings.retrieval, lambda: self.embedder)
         cases, left_out = fusion.prepare(configured, asked, progress)
