@@ -24,7 +24,6 @@ import fnmatch
 import json
 import random
 import re
-from dataclasses import replace
 from pathlib import Path
 
 from common import machine
@@ -101,10 +100,7 @@ def self_questions(ws, n: int = 300, seed: int = 0) -> list[EvalQuestion]:  # ty
 
 def scores(retriever: Retriever, cases: list[fusion.Case], w: fusion.Weights) -> tuple[int, int]:
     """(evidence in the top 5, evidence first) over ``cases`` under weights ``w``."""
-    settings = replace(
-        retriever.settings, dense_weight=w.dense, keyword_weight=w.keyword, route_weight=w.route
-    )
-    ranks = [fusion.first_relevant(c, retriever.rank(c.found, settings, fusion.K)) for c in cases]
+    ranks = fusion.ranks(retriever, cases, w)
     return sum(r is not None for r in ranks), sum(r == 0 for r in ranks)
 
 

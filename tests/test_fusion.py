@@ -84,22 +84,19 @@ def test_grid_keeps_the_sum_of_the_configured_weights() -> None:
     assert off[0] == fusion.Weights(1.5, 0.5, 1.0) and len(off) == len(options) + 1
 
 
+def _used_fit(weights: fusion.Weights, questions: int, chunks: int) -> fusion.FusionFit:
+    """A stored fit that passed its held-out check, as ``fusion.fit`` would write one."""
+    found = {"fitted": questions, "configured": questions - 1}
+    return fusion.FusionFit(
+        weights, fusion.Weights(1.0, 1.0, 1.0), questions, found, found, found, found, True,
+        "/q.jsonl", chunks, "2026-12-04T00:00:00Z",
+    )  # fmt: skip
+
+
 def test_stored_fit_round_trips_and_applies(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "s.db")
     assert fusion.load(store) is None
-    fit = fusion.FusionFit(
-        fusion.Weights(0.4, 1.6, 0.0),
-        fusion.Weights(1.0, 1.0, 1.0),
-        40,
-        {"fitted": 30, "configured": 20},
-        {"fitted": 35, "configured": 30},
-        {"fitted": 14, "configured": 10},
-        {"fitted": 17, "configured": 15},
-        True,
-        "/q.jsonl",
-        1000,
-        "2026-12-04T00:00:00Z",
-    )
+    fit = _used_fit(fusion.Weights(0.4, 1.6, 0.0), 40, 1000)
     fusion.save(store, fit)
     assert fusion.load(store) == fit
     settings = fusion.applied(RetrievalSettings(), fit)
@@ -159,19 +156,7 @@ def test_workspace_fits_stores_shows_and_resets(workspace: Workspace, tmp_path: 
 
 def test_a_used_fit_changes_the_workspace_search(workspace: Workspace, tmp_path: Path) -> None:
     workspace.ingest([_docs(tmp_path / "docs")])
-    used = fusion.FusionFit(
-        fusion.Weights(0.0, 2.0, 0.0),
-        fusion.Weights(1.0, 1.0, 1.0),
-        20,
-        {"fitted": 20, "configured": 19},
-        {"fitted": 20, "configured": 19},
-        {"fitted": 20, "configured": 19},
-        {"fitted": 20, "configured": 19},
-        True,
-        "/q.jsonl",
-        workspace.store.stats().chunks,
-        "2026-12-04T00:00:00Z",
-    )
+    used = _used_fit(fusion.Weights(0.0, 2.0, 0.0), 20, workspace.store.stats().chunks)
     fusion.save(workspace.store, used)
     reopened = Workspace.open(workspace.path)
     try:

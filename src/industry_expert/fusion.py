@@ -57,6 +57,12 @@ class Weights:
     def of(cls, settings: RetrievalSettings) -> Weights:
         return cls(settings.dense_weight, settings.keyword_weight, settings.route_weight)
 
+    def apply(self, settings: RetrievalSettings) -> RetrievalSettings:
+        """``settings`` with these weights."""
+        return replace(
+            settings, dense_weight=self.dense, keyword_weight=self.keyword, route_weight=self.route
+        )
+
     def __str__(self) -> str:
         return f"dense {self.dense:g}, keyword {self.keyword:g}, routing {self.route:g}"
 
@@ -143,8 +149,7 @@ def applied(settings: RetrievalSettings, fit: FusionFit | None) -> RetrievalSett
     """``settings`` with the fitted weights, when there is a used fit and ``retrieval.fitted``."""
     if fit is None or not fit.used or not settings.fitted:
         return settings
-    w = fit.weights
-    return replace(settings, dense_weight=w.dense, keyword_weight=w.keyword, route_weight=w.route)
+    return fit.weights.apply(settings)
 
 
 def prepare(
@@ -188,6 +193,12 @@ def first_relevant(case: Case, hits: Sequence[Any]) -> int | None:
     return None
 
 
+def ranks(retriever: Retriever, cases: Sequence[Case], weights: Weights) -> list[int | None]:
+    """Where each case's first evidence lands in the top ``K`` under ``weights`` (None: not there)."""
+    settings = weights.apply(retriever.settings)
+    return [first_relevant(case, retriever.rank(case.found, settings, K)) for case in cases]
+
+
 def fit(
     retriever: Retriever,
     cases: Sequence[Case],
@@ -200,27 +211,12 @@ def fit(
             f"{len(cases)} of the questions have evidence (the file and pages that answer them) in this "
             f"workspace; a fit needs at least {MIN_QUESTIONS}"
         )
-    settings = retriever.settings
-    configured = Weights.of(settings)
+    configured = Weights.of(retriever.settings)
     options = grid(configured)
-    # ranks[s][c]: where case c's first evidence lands under setting s (None: not in the top K)
-    ranks = [
-        [
-            first_relevant(
-                case,
-                retriever.rank(
-                    case.found,
-                    replace(settings, dense_weight=w.dense, keyword_weight=w.keyword, route_weight=w.route),
-                    K,
-                ),
-            )
-            for case in cases
-        ]
-        for w in options
-    ]
+    landed = [ranks(retriever, cases, w) for w in options]  # [setting][case]
 
     def score(s: int, members: Sequence[int]) -> tuple[int, int]:
-        row = ranks[s]
+        row = landed[s]
         return sum(row[c] is not None for c in members), sum(row[c] == 0 for c in members)
 
     def best(members: Sequence[int]) -> int:

@@ -27,7 +27,7 @@ from typing import Any
 
 from . import fusion
 from .answer import AnswerStream
-from .config import Settings, load_settings, settings_to_toml
+from .config import RetrievalSettings, Settings, load_settings, settings_to_toml
 from .embed import Embedder, check_embedder, create_embedder, embedder_id
 from .errors import ConfigError, EmbedderMismatchError, ExpertError, InputError, WorkspaceError
 from .evaluate.advise import (
@@ -105,9 +105,7 @@ class Workspace:
         self.store = store
         self._embedder: Embedder | None = None
         self._generator: Generator | None = None
-        self.retriever = Retriever(
-            store, fusion.applied(settings.retrieval, fusion.load(store)), lambda: self.embedder
-        )
+        self.retriever = self._retriever(fusion.applied(settings.retrieval, fusion.load(store)))
         self._yielding: YieldingEmbedder | None = None
         self.ingestor = Ingestor(store, self._ingest_embedder, settings.chunking, settings.ingest)
 
@@ -326,7 +324,8 @@ class Workspace:
         failed one leaves the previous fit in place."""
         from .evaluate.questions import load_questions
 
-        if self.store.stats().chunks == 0:
+        chunks = self.store.stats().chunks
+        if chunks == 0:
             raise InputError("the workspace holds no documents yet; ingest them, then fit on your questions")
         if self.settings.retrieval.mode != "hybrid":
             raise InputError(
@@ -334,13 +333,11 @@ class Workspace:
                 "runs, so there are no weights to fit; set it to hybrid in expert.toml first"
             )
         asked = load_questions(questions)
-        configured = Retriever(self.store, self.settings.retrieval, lambda: self.embedder)
+        configured = self._retriever(self.settings.retrieval)
         cases, left_out = fusion.prepare(configured, asked, progress)
-        result = fusion.fit(configured, cases, str(Path(questions).resolve()), self.store.stats().chunks)
+        result = fusion.fit(configured, cases, str(Path(questions).resolve()), chunks)
         fusion.save(self.store, result)
-        self.retriever = Retriever(
-            self.store, fusion.applied(self.settings.retrieval, result), lambda: self.embedder
-        )
+        self.retriever = self._retriever(fusion.applied(self.settings.retrieval, result))
         if progress:
             progress({"event": "done", "left_out": left_out})
         return result
@@ -349,8 +346,12 @@ class Workspace:
         """Forget the stored fit (the configured weights apply again); whether there was one."""
         had = fusion.load(self.store) is not None
         fusion.save(self.store, None)
-        self.retriever = Retriever(self.store, self.settings.retrieval, lambda: self.embedder)
+        self.retriever = self._retriever(self.settings.retrieval)
         return had
+
+    def _retriever(self, settings: RetrievalSettings) -> Retriever:
+        """A retriever over this workspace's store and embedder with ``settings``."""
+        return Retriever(self.store, settings, lambda: self.embedder)
 
     # -- search and answers -------------------------------------------------------------------
     def search(
