@@ -1,6 +1,6 @@
 """Answers with the shipped model on every question set with evidence, one half at a time.
 
-    .venv/bin/python benchmarks/answers.py [--half test] [--sets filings aviation ...] [--json]
+    .venv/bin/python benchmarks/answers.py [--half test] [--sets filings aviation ...] [--set answer.k=2 ...] [--json]
     PYTHONPATH=/path/to/an/older/checkout/src .venv/bin/python benchmarks/answers.py ...   # "before"
 
 For each question of the half (benchmarks/evidence.py's hash), ``Workspace.ask`` with the
@@ -14,7 +14,9 @@ defaults over the set's cached workspace, and per set:
   is answerable);
 - **unflagged unsupported**: answers stating a figure no cited passage holds, shown without a
   flag (no check failed, not quoted); a computed answer's operands, not its result;
-- median seconds per answer (2 cores; compare within one run only).
+- median seconds per answer and to its first token (2 cores; compare within one run only).
+
+``--set KEY=VALUE`` overrides a setting of every workspace opened (as ``expert --set`` does).
 
 It uses only ``Workspace.ask`` and ``Answer``'s fields, so an older checkout measures the same
 way (the "before" of docs/benchmarks.md).
@@ -30,7 +32,7 @@ import time
 from pathlib import Path
 
 from common import machine
-from evidence import SETS, half, holds, load, on_page
+from evidence import OVERRIDES, SETS, half, holds, load, on_page
 
 from industry_expert.figures import figures, supported
 
@@ -72,6 +74,7 @@ def run(name: str, part: str) -> dict:  # type: ignore[type-arg]
                 "unflagged_unsupported": unsupported_unflagged(answer),
                 "quoted": answer.quoted,
                 "seconds": answer.timings.get("total", 0) / 1000,
+                "first_token_s": answer.timings.get("first_token", answer.timings.get("total", 0)) / 1000,
             }
         )
     n = len(rows) or 1
@@ -88,6 +91,7 @@ def run(name: str, part: str) -> dict:  # type: ignore[type-arg]
         "unflagged unsupported": sum(r["unflagged_unsupported"] for r in rows),
         "quoted %": round(100 * sum(r["quoted"] for r in rows) / n, 1),
         "median s": round(statistics.median(r["seconds"] for r in rows), 2) if rows else 0,
+        "median first token s": round(statistics.median(r["first_token_s"] for r in rows), 2) if rows else 0,
         "rows": rows,
     }
 
@@ -98,7 +102,13 @@ def main() -> None:
     parser.add_argument("--half", default="test", choices=["tune", "test"])
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--out", type=Path, help="also write the JSON here")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="a setting to override"
+    )
     args = parser.parse_args()
+    for item in args.set:
+        key, _, value = item.partition("=")
+        OVERRIDES[key] = value
     start = time.perf_counter()
     results = [run(name, args.half) for name in args.sets]
     data = {"machine": machine(), "results": results, "seconds": round(time.perf_counter() - start)}
