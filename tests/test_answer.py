@@ -155,3 +155,22 @@ def test_attribution_can_be_turned_off(tmp_path: Path, fake_embedder) -> None:  
     ws.use_generator(FakeGenerator(["Capex was 41.2 million dollars."]))
     answer = ws.ask("capital expenditure")
     assert answer.text == "Capex was 41.2 million dollars." and not answer.citations and not answer.attributed
+
+
+def test_excerpts_show_the_model_the_lines_that_answer(tmp_path: Path, fake_embedder) -> None:  # type: ignore[no-untyped-def]
+    ws = Workspace.init(tmp_path / "ws", {"answer.excerpt_lines": 1, "answer.min_relevance": 0})
+    ws.use_embedder(fake_embedder)
+    (tmp_path / "a.md").write_text(
+        "Northwind was founded in Oslo and makes industrial pumps for ships and plants.\n\n"
+        "Northwind capital expenditure in fiscal 2023 was 41.2 million dollars.\n",
+        encoding="utf-8",
+    )
+    ws.ingest([tmp_path / "a.md"])
+    gen = FakeGenerator(["It was 41.2 million dollars [1]."])
+    ws.use_generator(gen)
+    answer = ws.ask("What was Northwind's capital expenditure in fiscal 2023?")
+    user = gen.calls[0][-1]["content"]
+    assert "<source>\nNorthwind capital expenditure in fiscal 2023 was 41.2 million dollars.\n</source>" in user
+    assert "Oslo" not in user
+    assert "Oslo" in answer.citations[0].passage  # the citation shows the whole passage
+    assert answer.text == "It was 41.2 million dollars [1]." and not answer.quoted

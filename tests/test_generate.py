@@ -47,6 +47,16 @@ def test_lowest_ranked_passages_are_dropped_first_never_the_question() -> None:
         build_prompt(" ".join(["why"] * 500), hits, words, window=220, reserve=20)
 
 
+def test_an_excerpt_is_what_the_model_reads_and_the_source_stays_whole() -> None:
+    hits = [hit(1, "Northwind makes pumps.\nCapex was $5m."), hit(2, "Revenue grew.")]
+    prompt = build_prompt("What was capex?", hits, words, 1000, shown=["Capex was $5m.", None])
+    user = prompt.messages[1]["content"]
+    assert "<source>\nCapex was $5m.\n</source>" in user and "pumps" not in user
+    assert "<source>\nRevenue grew.\n</source>" in user  # None: shown whole
+    assert prompt.sources == tuple(hits)  # citations and checks read the whole passages
+    assert prompt.tokens < build_prompt("What was capex?", hits, words, 1000).tokens
+
+
 def test_summaries_of_cited_documents_are_added_once() -> None:
     hits = [hit(1, "a"), hit(1, "b")]
     prompt = build_prompt(

@@ -16,6 +16,7 @@ from industry_expert.figures import figures, same_figure
 from industry_expert.generate.grounding import (
     answers_question,
     degenerate,
+    excerpts,
     missing_names,
     select_evidence,
     tidy_answer,
@@ -507,3 +508,21 @@ def test_no_evidence_and_a_failed_answer_says_so(capex: Workspace) -> None:
     )
     answer = stream.run()
     assert answer.quoted and (answer.text == NO_FIGURE or "[1]" in answer.text)
+
+
+def test_excerpts_keep_the_best_lines_in_order_rows_under_their_heading() -> None:
+    text = (
+        "Northwind makes pumps in Oslo.\n"
+        "(in millions) FY2023 FY2022\n"
+        "Revenue $482.6 $430.9\n"
+        "Capital expenditure $38.4 $29.9\n"
+        "Capital expenditure rose because a plant was built."
+    )
+    hits = [Hit(1, "r.pdf", 2, None, 1.0, text), Hit(2, "s.pdf", 1, None, 0.5, "Employees")]
+    question = Question.analyse("What was capital expenditure in fiscal 2023?")
+    one, none = excerpts(question, hits, 2)
+    lines = one.splitlines()
+    assert lines[0] == "(in millions) FY2023 FY2022" and "Capital expenditure $38.4 $29.9" in lines
+    assert "Oslo" not in one and len([line for line in lines if "FY2023" not in line]) == 2
+    assert lines.index("Capital expenditure $38.4 $29.9") < len(lines) - 1  # the passage's order
+    assert none is None  # a heading alone offers no line: shown whole

@@ -38,6 +38,7 @@ from .generate.citations import attribute_citations, uncite
 from .generate.grounding import (
     Evidence,
     degenerate,
+    excerpts,
     figures_without_years,
     missing_names,
     name_texts,
@@ -374,6 +375,8 @@ class AnswerStream:
             self.retriever.summaries({h.source for h in hits}) if settings.summaries else {}
         )
 
+        shown = excerpts(analysis, hits, settings.excerpt_lines) if settings.excerpt_lines > 0 else ()
+
         def build(after_question: str = "") -> Prompt:
             return build_prompt(
                 question,
@@ -385,6 +388,7 @@ class AnswerStream:
                 history=history,
                 reminder=settings.reminder,
                 after_question=after_question,
+                shown=shown,
             )
 
         prompt = build()

@@ -140,6 +140,11 @@ class AnswerSettings:
     # Show the model the sentence or table row that best answers (generate/grounding.py), so it
     # copies the figure instead of recalling one.
     evidence: bool = True
+    # What the model reads of each passage: 0, the whole passage; N, its N sentences or table rows
+    # that best answer (the evidence scorer's), each row under its column heading. The prompt's
+    # length sets the time to the first word (about 200 tokens a second on 2 cores with the shipped
+    # model); citations and checks still read whole passages. docs/benchmarks.md has the trade.
+    excerpt_lines: int = 0
     # When the answer states a figure that no passage it cites holds, answers a figure question
     # with no figure, or repeats itself: "quote" replaces it with the quoted evidence and its
     # citation; "warn" shows it, flagged (Answer.unsupported); "auto" quotes for the shipped small
@@ -363,6 +368,10 @@ def _validate(s: Settings, problems: list[str]) -> None:
         f"answer.min_relevance: expected a cosine similarity -1..1 (0 turns it off), found {s.answer.min_relevance}",
     )
     check(s.answer.history_turns >= 0, "answer.history_turns: expected >= 0")
+    check(
+        s.answer.excerpt_lines >= 0,
+        f"answer.excerpt_lines: expected 0 (whole passages) or more lines, found {s.answer.excerpt_lines}",
+    )
     check(s.summary.words >= 10, f"summary.words: expected >= 10, found {s.summary.words}")
     v = s.serve
     check(0 < v.port < 65536, f"serve.port: expected 1..65535, found {v.port}")

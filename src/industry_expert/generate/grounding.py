@@ -352,6 +352,52 @@ def candidates(question: Question, sources: Sequence[Hit]) -> list[Candidate]:
     return out
 
 
+def _table_head(row: str, passage: str) -> str:
+    """The line above ``row`` that heads its table's columns with periods (``(in millions) FY2023
+    FY2022``): two or more years and no other figure; "" when none."""
+    start = row.strip()[:40]
+    head = ""
+    for line in passage.splitlines():
+        if start and start in line:
+            return head
+        if len(_YEAR_HEAD.findall(line)) >= 2 and not figures_without_years(line):
+            head = " ".join(line.split())
+    return ""
+
+
+def excerpts(
+    question: Question, sources: Sequence[Hit], lines: int, model: EvidenceModel | None = None
+) -> list[str | None]:
+    """For each of ``sources``, its ``lines`` sentences or table rows that best answer ``question``
+    (the evidence scorer's order), written in the passage's order, a row under the line heading its
+    columns; None for a passage with no such line (it is shown whole).
+
+    >>> hits = [Hit(1, "r.pdf", 2, None, 1.0, "Northwind makes pumps. It has 900 staff.\\n"
+    ...     "(in millions) FY2023 FY2022\\nRevenue $482.6 $430.9\\nCapital expenditure $38.4 $29.9")]
+    >>> print(excerpts(Question.analyse("What was capital expenditure in fiscal 2023?"), hits, 1)[0])
+    (in millions) FY2023 FY2022
+    Capital expenditure $38.4 $29.9
+    """
+    model = model or EvidenceModel.shipped()
+    found: dict[int, list[tuple[float, int, Candidate]]] = {}
+    for order, c in enumerate(candidates(question, sources)):
+        found.setdefault(c.source, []).append((model.score(c.features), order, c))
+    shown: list[str | None] = []
+    for n, hit in enumerate(sources, start=1):
+        best = sorted(found.get(n, []), key=lambda s: -s[0])[:lines]
+        if not best:
+            shown.append(None)
+            continue
+        out: list[str] = []
+        for _, _, c in sorted(best, key=lambda s: s[1]):
+            head = _table_head(c.text, hit.text) if c.row else ""
+            if head and head not in out:
+                out.append(head)
+            out.append(c.text)
+        shown.append("\n".join(out))
+    return shown
+
+
 def select_evidence(
     question: Question,
     sources: Sequence[Hit],

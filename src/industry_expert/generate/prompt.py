@@ -44,9 +44,10 @@ class Prompt:
     tokens: int
 
 
-def describe_source(n: int, hit: Hit) -> str:
-    """``[n] where`` and the passage between ``<source>`` tags: a tag inside the text is broken (it
-    cannot close the passage early), and sentences that address the model are withheld.
+def describe_source(n: int, hit: Hit, text: str | None = None) -> str:
+    """``[n] where`` and the passage (or ``text``, an excerpt of it) between ``<source>`` tags: a
+    tag inside the text is broken (it cannot close the passage early), and sentences that address
+    the model are withheld.
 
     (Measured on the shipped model: triple-quote fences made it copy out whole passages, which
     the tags did not; docs/benchmarks.md.)"""
@@ -55,7 +56,7 @@ def describe_source(n: int, hit: Hit) -> str:
         where += f", page {hit.page}"
     if hit.locator:
         where += f", {hit.locator}"
-    text = _TAG.sub(r"‹\1\2", withhold(hit.text.strip()))
+    text = _TAG.sub(r"‹\1\2", withhold((hit.text if text is None else text).strip()))
     return f"[{n}] {where}\n<source>\n{text}\n</source>"
 
 
@@ -70,8 +71,13 @@ def build_prompt(
     history: Sequence[tuple[str, str]] = (),
     reminder: str = "",
     after_question: str = "",
+    shown: Sequence[str | None] = (),
 ) -> Prompt:
     """Fit ``hits`` (best first) into ``window`` tokens, keeping ``reserve`` for the answer.
+
+    ``shown[i]``, when given and not None, is what the model reads of ``hits[i]`` (an excerpt:
+    its lines that best answer); the prompt's sources stay the whole passages, which citations
+    show and checks read.
 
     ``summaries`` maps a source path to its document summary; the summary of each document that
     has a passage in the prompt is added once, before the numbered sources. ``history`` holds
@@ -104,8 +110,8 @@ def build_prompt(
         ]
     kept: list[Hit] = []
     parts: list[str] = []
-    for hit in hits:
-        text = describe_source(len(kept) + 1, hit)
+    for i, hit in enumerate(hits):
+        text = describe_source(len(kept) + 1, hit, shown[i] if i < len(shown) else None)
         size = count(text) + 1
         if used + size > budget:
             continue  # a shorter, lower-ranked passage may still fit
