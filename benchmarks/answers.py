@@ -16,7 +16,7 @@ defaults over the set's cached workspace, and per set:
   flag (no check failed, not quoted); a computed answer's operands, not its result;
 - median seconds per answer and to its first token (2 cores; compare within one run only).
 
-``--set KEY=VALUE`` overrides a setting of every workspace opened (as ``expert --set`` does).
+``--set KEY=VALUE`` overrides a setting (``answer.k=2``) of every workspace opened.
 
 It uses only ``Workspace.ask`` and ``Answer``'s fields, so an older checkout measures the same
 way (the "before" of docs/benchmarks.md).

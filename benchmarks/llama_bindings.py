@@ -43,10 +43,7 @@ def _llama_cpp_python(gguf: str, threads: int) -> Any:
         ):
             yield chunk["choices"][0]["text"]
 
-    def count(text: str) -> int:
-        return len(llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
-
-    return stream, count
+    return stream
 
 
 def _xllamacpp(gguf: str, threads: int) -> Any:
@@ -64,7 +61,6 @@ def _xllamacpp(gguf: str, threads: int) -> Any:
     params.verbosity = -1
     params.n_threads_http = 1
     server = xlc.Server(params)
-    counted: dict[str, int] = {}
 
     def stream(prompt: str, stops: list[str], max_tokens: int) -> Any:
         pieces: queue.Queue[Any] = queue.Queue()
@@ -90,24 +86,20 @@ def _xllamacpp(gguf: str, threads: int) -> Any:
                 text = chunk["choices"][0].get("text") or ""
                 if text:
                     yield text
-                if chunk.get("usage"):
-                    counted[prompt] = int(chunk["usage"].get("prompt_tokens", 0))
 
-    def count(text: str) -> int:
-        return counted.get(text, 0)
-
-    return stream, count
+    return stream
 
 
 def run(name: str, prompts_file: str) -> None:
     """Answer every prompt of ``prompts_file`` with binding ``name``; one JSON line a prompt."""
     spec = json.loads(Path(prompts_file).read_text())
     start = time.perf_counter()
-    stream, count = {"llama-cpp-python": _llama_cpp_python, "xllamacpp": _xllamacpp}[name](
+    stream = {"llama-cpp-python": _llama_cpp_python, "xllamacpp": _xllamacpp}[name](
         spec["gguf"], spec["threads"]
     )
     print(json.dumps({"load_s": time.perf_counter() - start}), flush=True)
-    for prompt in spec["prompts"]:
+    # prompt tokens: the product's count with the same GGUF tokenizer, the same for every binding
+    for prompt, tokens in zip(spec["prompts"], spec["prompt_tokens"], strict=True):
         start = time.perf_counter()
         first, pieces = None, []
         for piece in stream(prompt, spec["stops"], spec["max_tokens"]):
@@ -122,7 +114,7 @@ def run(name: str, prompts_file: str) -> None:
                     "ttft_s": (first or end) - start,
                     "total_s": end - start,
                     "pieces": len(pieces),
-                    "prompt_tokens": count(prompt) or spec["prompt_tokens"][spec["prompts"].index(prompt)],
+                    "prompt_tokens": tokens,
                     "text": text,
                 }
             ),

@@ -170,7 +170,9 @@ def test_excerpts_show_the_model_the_lines_that_answer(tmp_path: Path, fake_embe
     ws.use_generator(gen)
     answer = ws.ask("What was Northwind's capital expenditure in fiscal 2023?")
     user = gen.calls[0][-1]["content"]
-    assert "<source>\nNorthwind capital expenditure in fiscal 2023 was 41.2 million dollars.\n</source>" in user
+    assert (
+        "<source>\nNorthwind capital expenditure in fiscal 2023 was 41.2 million dollars.\n</source>" in user
+    )
     assert "Oslo" not in user
     assert "Oslo" in answer.citations[0].passage  # the citation shows the whole passage
     assert answer.text == "It was 41.2 million dollars [1]." and not answer.quoted

@@ -53,6 +53,8 @@ def test_embedder_batch_size_zero_is_the_backends_own(tmp_path: Path) -> None:
 def test_excerpt_lines_below_zero_is_one_clear_line(tmp_path: Path) -> None:
     path = tmp_path / "expert.toml"
     path.write_text("[answer]\nexcerpt_lines = -1\n")
-    with pytest.raises(ConfigError, match=r"answer.excerpt_lines: expected 0 \(whole passages\) or more lines"):
+    with pytest.raises(
+        ConfigError, match=r"answer.excerpt_lines: expected 0 \(whole passages\) or more lines"
+    ):
         load_settings(path)
     assert load_settings(path, {"answer.excerpt_lines": 2}).answer.excerpt_lines == 2

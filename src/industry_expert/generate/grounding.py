@@ -133,13 +133,20 @@ def _units(text: str, header: str = "") -> list[tuple[str, bool, str]]:
 _YEAR_HEAD = re.compile(r"(?:FY\s?)?((?:19|20)\d{2})(?!\d)")
 
 
+def _period_line(line: str) -> list[str]:
+    """The years ``line`` names when it heads table columns (``(in millions) FY2023 FY2022``):
+    two or more years and no other figure; [] otherwise."""
+    heads = [h.group(0) for h in _YEAR_HEAD.finditer(line)]
+    return heads if len(heads) >= 2 and not figures_without_years(line) else []
+
+
 def _period_heads(passage: str, columns: int) -> list[str] | None:
     """The years heading a table's ``columns`` figure columns (``FY2023 FY2022``), from the first
     line of ``passage`` that names that many years and states no other figure; None if none."""
     for line in passage.splitlines():
-        heads = list(_YEAR_HEAD.finditer(line))
-        if len(heads) == columns and not figures_without_years(line):
-            return [h.group(0) for h in heads]
+        heads = _period_line(line)
+        if heads and len(heads) == columns:
+            return heads
     return None
 
 
@@ -353,14 +360,14 @@ def candidates(question: Question, sources: Sequence[Hit]) -> list[Candidate]:
 
 
 def _table_head(row: str, passage: str) -> str:
-    """The line above ``row`` that heads its table's columns with periods (``(in millions) FY2023
-    FY2022``): two or more years and no other figure; "" when none."""
+    """The last line above ``row`` that heads table columns with periods (``_period_line``);
+    "" when none."""
     start = row.strip()[:40]
     head = ""
     for line in passage.splitlines():
         if start and start in line:
             return head
-        if len(_YEAR_HEAD.findall(line)) >= 2 and not figures_without_years(line):
+        if _period_line(line):
             head = " ".join(line.split())
     return ""
 
