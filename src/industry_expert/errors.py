@@ -60,6 +60,11 @@ class ModelError(UserError):
     adapter without its base."""
 
 
+class MissingExtraError(UserError):
+    """A command needs an optional part of the install (an extra: ``train``, ``ocr``,
+    ``postgres``, ``eval``) that is not installed; the message names it and how to add it."""
+
+
 class EmbedderError(ModelError):
     """The embedder could not be loaded, or its settings are wrong."""
 
@@ -189,6 +194,7 @@ __all__ = [
     "GeneratorError",
     "InputError",
     "LoadError",
+    "MissingExtraError",
     "ModelError",
     "NotFoundError",
     "PermissionDeniedError",

@@ -176,8 +176,7 @@ def _tokenizer(pieces: list[tuple[str, float]], norm: dict[int, str]) -> Any:
 
 def build(out: Path) -> Path:
     """Write the sentence-transformers folder of multilingual-e5-small to ``out``."""
-    import torch
-    from safetensors.torch import save_file
+    from safetensors.numpy import save_file
 
     shape, pieces, norm, tensors = read_weights(weights_file())
     config = {
@@ -191,7 +190,7 @@ def build(out: Path) -> Path:
     with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
         folder = Path(tmp) / "model"
         (folder / "1_Pooling").mkdir(parents=True)
-        state = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in _state_dict(shape, tensors).items()}
+        state = {k: np.ascontiguousarray(v) for k, v in _state_dict(shape, tensors).items()}
         save_file(state, str(folder / "model.safetensors"))
         _tokenizer(pieces, norm).save(str(folder / "tokenizer.json"))
         files = {

@@ -1,8 +1,11 @@
 """ONNX Runtime embedder: the same sentence-transformers weights, exported and quantized locally.
 
-The first use exports the model with ``torch.onnx`` (pooling included, so the graph returns one
-vector per text), lets ONNX Runtime's transformer optimizer fuse attention, LayerNorm and GELU, and, with
-``quantize`` on, applies per-channel dynamic int8 quantization to the weights. The files are
+The first use writes the model's ONNX graph (pooling included, so the graph returns one vector per
+text) and, with ``quantize`` on, applies per-channel dynamic int8 quantization to the weights. A BERT
+encoder (the default MiniLM, multilingual-e5-small, bge-small...) is written straight from its
+weights in the fused form (``bert_graph``), with no PyTorch; any other architecture is exported
+with ``torch.onnx`` (the ``train`` extra), after which ONNX Runtime's transformer optimizer fuses
+attention, LayerNorm and GELU. Both give the same graph, and the same vectors, for MiniLM. The files are
 cached under ``$EXPERT_CACHE`` (default ``~/.cache/industry-expert``) keyed by the weights' names,
 sizes and times, so later runs load in well under a second. docs/benchmarks.md has the speed and the
 recall of each variant against sentence-transformers.
@@ -23,7 +26,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import EmbedderError
+from ..extras import require
 from ..models import cache_dir
+from . import bert_graph
 from .base import normalize
 from .local import count_with, counting_tokenizer, model_label, prompts, resolve_model_dir
 
@@ -59,9 +64,39 @@ def _pooling(model_dir: Path) -> tuple[str, bool]:
 
 
 def export_onnx(model_dir: Path, out: Path, quantize: bool) -> Path:
-    """Export ``model_dir`` to ``out`` (ONNX, pooled output), optimized and optionally int8."""
+    """Write ``model_dir``'s encoder to ``out`` (ONNX, pooled output), fused and optionally int8."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
+        fused = Path(tmp) / "fused.onnx"
+        if bert_graph.supported(model_dir):
+            import onnx
+
+            onnx.save(bert_graph.build(model_dir, _pooling(model_dir)[0]), str(fused))
+        else:
+            _torch_export(model_dir, fused, Path(tmp))
+        final = fused
+        if quantize:
+            import onnx
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+
+            final = Path(tmp) / "int8.onnx"
+            quantize_dynamic(
+                str(fused),
+                str(final),
+                weight_type=QuantType.QInt8,
+                per_channel=True,
+                extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+            )
+        os.replace(final, out)  # atomic: a crash never leaves a half-written model in the cache
+    return out
+
+
+def _torch_export(model_dir: Path, out: Path, tmp: Path) -> None:
+    """Export a model ``bert_graph`` does not write with ``torch.onnx``, then fuse it with ONNX
+    Runtime's transformer optimizer."""
     import warnings
 
+    require("train", "torch", "transformers", why=f"to export {model_dir.name} (not a BERT encoder) to ONNX")
     import torch
     from transformers import AutoModel
     from transformers.utils import logging as hf_logging
@@ -90,47 +125,30 @@ def export_onnx(model_dir: Path, out: Path, quantize: bool) -> Path:
                 return (hidden * mask + (mask - 1) * 1e9).max(dim=1).values
             return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
-        raw, optimized = Path(tmp) / "raw.onnx", Path(tmp) / "optimized.onnx"
-        dummy = torch.ones((2, 8), dtype=torch.long)
-        names = ["input_ids", "attention_mask", "token_type_ids"]
-        axes = {n: {0: "batch", 1: "sequence"} for n in names} | {"embedding": {0: "batch"}}
-        torch.onnx.export(
-            Pooled(),
-            (dummy, dummy, torch.zeros_like(dummy)),
-            str(raw),
-            input_names=names,
-            output_names=["embedding"],
-            dynamic_axes=axes,
-            opset_version=17,
-            dynamo=False,
-        )
-        from onnxruntime.transformers.optimizer import optimize_model
+    raw = tmp / "raw.onnx"
+    dummy = torch.ones((2, 8), dtype=torch.long)
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    axes = {n: {0: "batch", 1: "sequence"} for n in names} | {"embedding": {0: "batch"}}
+    torch.onnx.export(
+        Pooled(),
+        (dummy, dummy, torch.zeros_like(dummy)),
+        str(raw),
+        input_names=names,
+        output_names=["embedding"],
+        dynamic_axes=axes,
+        opset_version=17,
+        dynamo=False,
+    )
+    from onnxruntime.transformers.optimizer import optimize_model
 
-        config = model.config
-        optimize_model(
-            str(raw),
-            model_type="bert",
-            num_heads=config.num_attention_heads,
-            hidden_size=config.hidden_size,
-            opt_level=1,
-        ).save_model_to_file(str(optimized))
-        final = optimized
-        if quantize:
-            import onnx
-            from onnxruntime.quantization import QuantType, quantize_dynamic
-
-            final = Path(tmp) / "int8.onnx"
-            quantize_dynamic(
-                str(optimized),
-                str(final),
-                weight_type=QuantType.QInt8,
-                per_channel=True,
-                extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
-            )
-        os.replace(final, out)  # atomic: a crash never leaves a half-written model in the cache
-    return out
+    config = model.config
+    optimize_model(
+        str(raw),
+        model_type="bert",
+        num_heads=config.num_attention_heads,
+        hidden_size=config.hidden_size,
+        opt_level=1,
+    ).save_model_to_file(str(out))
 
 
 class OnnxEmbedder:
