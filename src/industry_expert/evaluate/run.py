@@ -31,6 +31,7 @@ from typing import Any
 from ..answer import AnswerStream
 from ..config import AnswerSettings
 from ..errors import DatasetError, InputError
+from ..extras import require
 from ..generate import Generator
 from ..retrieve import Retriever
 from ..types import Answer
@@ -156,6 +157,8 @@ def run_eval(
     ``out``. ``identity`` (models, adapter, settings) must match an earlier run's to resume it."""
     if not questions:
         raise DatasetError("the question set is empty")
+    # its intervals and chart need it; checked before any question is answered
+    require("eval", "scipy", "matplotlib", why="an evaluation")
     if judge is not None:
         judge.check()  # an unreachable judge stops the run before it writes anything
         identity = {**(identity or {}), "judge": judge.name}

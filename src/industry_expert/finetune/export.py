@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..errors import ExportError
+from ..extras import require
 from ..models import base_fingerprint, hf_source, resolve_model, run_converter
 from ..models import converters_dir as _converters_dir
 from .train import MANIFEST, TrainConfig
@@ -55,6 +56,7 @@ class ExportResult:
 
 def merge(run: Path, out: Path) -> Path:
     """Merge ``run``'s adapter into its unquantized base and save the model folder ``out``."""
+    require("train", "torch", "transformers", "peft", why="merging an adapter into its base")
     import torch
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -104,6 +106,7 @@ def export(
 
     run = Path(run)
     _run_manifest(run)
+    require("train", "torch", "transformers", "peft", *(("gguf",) if gguf else ()), why="expert export")
     target = run / "export"
     if target.exists():
         raise ExportError(f"{target} already exists; delete it to export again")

@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import BuildError, TrainError
+from ..extras import require
 from ..generate import Generator, complete
 from ..generate.citations import content_terms
 from ..store import Store
@@ -179,6 +180,7 @@ def train(
     progress: Progress | None = None,
 ) -> Path:
     """Fine-tune the sentence-transformers model at ``base_dir`` on ``train_pairs`` into ``out``."""
+    require("train", "torch", "sentence_transformers", "datasets", why="fine-tuning the retriever")
     import logging
     import os
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 from ..errors import TrainError
+from ..extras import require
 from ..models import base_fingerprint, hf_source, resolve_model, sha256_file
 from .dataset import Example, load_examples
 from .report import plot_losses, progress_callback, versions
@@ -95,6 +96,7 @@ class TrainConfig:
 
 def load_base(config: TrainConfig) -> tuple[Any, Any, str]:
     """The tokenizer, the model (4-bit for QLoRA) and a fingerprint of the base weights."""
+    require("train", "torch", "transformers", why="loading a base model for training")
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -224,6 +226,9 @@ def _resolve_config(config: TrainConfig, resume: bool) -> TrainConfig:
 def prepare(config: TrainConfig, resume: bool = False, progress: Progress | None = None) -> Session:
     """Check everything, load the base and data, and build the SFTTrainer; nothing is trained
     (the trainer creates the run's empty ``checkpoints`` folder)."""
+    require(
+        "train", "torch", "transformers", "peft", "trl", "datasets", "accelerate", why="training an adapter"
+    )
     emit = progress or (lambda event: None)
     config = _resolve_config(config, resume)
     run = Path(config.out)

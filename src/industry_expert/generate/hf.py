@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import GenerationError, GeneratorError
+from ..extras import require
 from ..models import hf_source, model_for, resolve_adapter, resolve_model
 from .base import Messages
 from .chat_template import ChatTemplateError, read_template, render, stop_strings
@@ -39,6 +40,7 @@ class TransformersGenerator:
         threads: int = 0,
         chat_template: str = "",
     ):
+        require("train", "torch", "transformers", why="the transformers generator")
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 

@@ -31,6 +31,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ..errors import LoadError
+from ..extras import install_hint
 
 OcrMode = Literal["auto", "always", "never"]
 MIN_QUALITY = 0.5  # share of word-like tokens under which a text layer is not text
@@ -102,7 +103,9 @@ class OcrEngine:
         try:
             from rapidocr import RapidOCR
         except ImportError as exc:
-            raise LoadError(f"OCR needs the rapidocr package ({exc}); reinstall industry-expert") from None
+            raise LoadError(
+                f"text from scanned pages needs the 'ocr' extra ({exc}); add it with {install_hint('ocr')}"
+            ) from None
         import logging
 
         # upright pages only: the angle classifier turned upright pages upside down

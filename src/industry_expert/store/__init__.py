@@ -15,7 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..config import StoreSettings
-from ..errors import ConfigError
+from ..errors import ConfigError, MissingExtraError
+from ..extras import install_hint
 from .base import (
     DocumentRecord,
     SearchFilter,
@@ -70,9 +71,9 @@ def _postgres(url: str, workspace: Path) -> Store:
 
         from .postgres import PostgresStore
     except ImportError:
-        raise ConfigError(
-            "store.url names PostgreSQL, but its driver is not installed; "
-            "pip install 'industry-expert[postgres]'"
+        raise MissingExtraError(
+            "store.url names PostgreSQL, which needs the 'postgres' extra (its driver is not installed); "
+            f"add it with {install_hint('postgres')}"
         ) from None
     return PostgresStore(url)
 
