@@ -284,6 +284,7 @@ def converters_dir(error: type[UserError] = ModelError) -> Path:
 
 def run_converter(script: str, args: list[str], error: type[UserError] = ModelError) -> None:
     """Run one of llama.cpp's converter scripts; its last error line becomes ``error``."""
+    require("train", "torch", "transformers", why=f"converting with llama.cpp's {script}")
     tools = converters_dir(error)
     result = subprocess.run(
         [sys.executable, str(tools / script), *args], capture_output=True, text=True, cwd=tools
