@@ -22,6 +22,8 @@ def test_shipped_model_answers_with_its_own_template(gen: LlamaCppGenerator) -> 
     assert isinstance(gen, Generator)
     assert gen.name == "llama.cpp/SmolLM2-135M-Instruct.Q4_1.gguf" and gen.context_window == 2048
     assert gen.stops[0] == "<|im_end|>"
+    # the prompt is evaluated with the generator's own thread count, not the host's core count
+    assert gen.llm.context_params.n_threads_batch == gen.llm.context_params.n_threads
     messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Name a colour."}]
     assert (
         gen.prompt(messages)
@@ -31,6 +33,7 @@ def test_shipped_model_answers_with_its_own_template(gen: LlamaCppGenerator) -> 
     assert pieces and "<|im_end|>" not in "".join(pieces)
 
 
+@pytest.mark.long
 def test_rag_prompt_fits_the_model_window(gen: LlamaCppGenerator) -> None:
     hits = [
         Hit(i, f"doc{i}.pdf", i, None, 1.0, "Capital expenditure was $38.4 million. " * 40)

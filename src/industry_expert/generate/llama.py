@@ -49,11 +49,15 @@ class LlamaCppGenerator:
             lora, label = gguf_adapter(found, ref, GeneratorError), f"+{found.label}"
         from llama_cpp import Llama
 
+        # The prompt's threads too: llama-cpp-python would take os.cpu_count(), the host's count in
+        # a container limited by quota, and many more spinning threads than cores slow prefill.
+        n = threads or min(_cores(), 8)
         try:
             self.llm: Any = Llama(
                 model_path=str(path),
                 n_ctx=context_window,
-                n_threads=threads or min(_cores(), 8),
+                n_threads=n,
+                n_threads_batch=n,
                 lora_path=str(lora) if lora else None,
                 verbose=False,
             )
