@@ -9,7 +9,7 @@ LLAMA_CPP_PYTHON ?= 0.3.36
 LLAMA_SDIST := $(VENV)/src/llama_cpp_python-$(LLAMA_CPP_PYTHON).tar.gz
 DEMO_WS := .expert-demo
 
-.PHONY: install browser demo test lint typecheck bench clean
+.PHONY: install browser demo test test-long lint typecheck bench clean
 
 # The base install is what ingest, search, ask, chat and serve need (no PyTorch). Extras add the
 # rest: `make install EXTRAS=train` (fine-tuning), eval, ocr, postgres, or all (pyproject.toml).
@@ -66,7 +66,12 @@ test: $(VENV)/.installed-dev browser
 	$(VENV)/bin/ruff check src tests benchmarks tools
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy src
-	EXPERT_REQUIRE_BROWSER=1 EXPERT_REQUIRE_POSTGRES=1 $(VENV)/bin/python -m pytest -q
+	EXPERT_REQUIRE_BROWSER=1 EXPERT_REQUIRE_POSTGRES=1 $(VENV)/bin/python -m pytest -q -m "not long"
+
+# The tests of ten seconds or more (marker `long`): real training, many real generations, a
+# database migration. CI runs them after `make test` (.ci/run).
+test-long: $(VENV)/.installed-dev browser
+	EXPERT_REQUIRE_BROWSER=1 EXPERT_REQUIRE_POSTGRES=1 $(VENV)/bin/python -m pytest -q -m long
 
 # lint-imports checks the package's floors and that no import cycle exists (pyproject.toml).
 lint: $(VENV)/.installed-dev

@@ -200,6 +200,7 @@ def test_bad_input_exit_codes_and_one_line_errors(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "retrieval.mode" in bad.stderr and "Traceback" not in bad.stderr
 
 
+@pytest.mark.long
 def test_forget_by_glob(tmp_path: Path) -> None:
     ws = tmp_path / "ws"
     expert("init", ws=ws, check=True)
@@ -252,6 +253,7 @@ def kill_ingest_when(ws: Path, docs: Path, embed_group: int, ready: Callable[[li
     return stored
 
 
+@pytest.mark.long
 def test_kill_9_mid_ingest_then_rerun_finishes_cleanly(tmp_path: Path) -> None:
     docs = tmp_path / "docs"
     docs.mkdir()
@@ -277,6 +279,7 @@ def test_kill_9_mid_ingest_then_rerun_finishes_cleanly(tmp_path: Path) -> None:
         )
 
 
+@pytest.mark.long
 def test_text_from_documents_and_file_names_never_drives_the_terminal(tmp_path: Path) -> None:
     ws = tmp_path / "ws"
     docs = tmp_path / "docs"
@@ -333,6 +336,7 @@ def test_a_damaged_store_is_one_line_from_status_search_and_ingest(tmp_path: Pat
         assert "restore it from a backup" in result.stderr, result.stderr
 
 
+@pytest.mark.long
 def test_kill_9_inside_a_large_documents_embedding_redoes_only_the_work_in_flight(tmp_path: Path) -> None:
     docs = tmp_path / "docs"
     docs.mkdir()

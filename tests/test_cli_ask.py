@@ -25,6 +25,7 @@ def ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.mark.long
 def test_ask_json_has_answer_citations_hits_model_tokens_timings(ws: Path) -> None:
     result = expert("ask", "--json", QUESTION, ws=ws, check=True)
     data = json.loads(result.stdout)
@@ -61,6 +62,7 @@ def test_ask_streams_the_answer_then_sources(ws: Path) -> None:
     assert "Sources:" in result.stdout or "no sources cited" in result.stdout
 
 
+@pytest.mark.long
 def test_off_topic_question_says_the_workspace_does_not_hold_it(ws: Path) -> None:
     result = expert("ask", "Who won the football world cup in 2018?", ws=ws)
     assert result.returncode == 1
@@ -69,6 +71,7 @@ def test_off_topic_question_says_the_workspace_does_not_hold_it(ws: Path) -> Non
     assert json.loads(off.stdout)["found"] is True  # the check is configurable
 
 
+@pytest.mark.long
 def test_chat_keeps_history_and_rewrites_follow_ups(ws: Path) -> None:
     turns = f"{QUESTION}\nAnd how many employees work in Dayton?\n/exit\n"
     result = expert("chat", "--json", ws=ws, input=turns, check=True)
@@ -78,6 +81,7 @@ def test_chat_keeps_history_and_rewrites_follow_ups(ws: Path) -> None:
     assert "rewrite" in answers[1]["timings"] and answers[1]["query"].strip()
 
 
+@pytest.mark.long
 def test_summaries_are_written_once_and_shown_by_sources(tmp_path: Path) -> None:
     path = tmp_path / "ws"
     expert("init", ws=path, check=True)
@@ -94,6 +98,7 @@ def _digest(path: Path) -> str:
     return hashlib.sha256((path / "store.db").read_bytes()).hexdigest()
 
 
+@pytest.mark.long
 def test_bad_generator_input_is_one_line_and_writes_nothing(ws: Path, tmp_path: Path) -> None:
     before = _digest(ws)
     not_gguf = tmp_path / "model.gguf"

@@ -62,6 +62,7 @@ def test_bad_inputs_are_one_line_each(tmp_path: Path, question_file: Path) -> No
     assert result.returncode == 2 and "not an evaluation folder" in result.stderr
 
 
+@pytest.mark.long
 @pytest.mark.slow
 def test_eval_run_base_and_rag_with_the_shipped_model_then_report(
     tmp_path: Path, question_file: Path
@@ -98,6 +99,7 @@ def test_eval_run_base_and_rag_with_the_shipped_model_then_report(
     assert missing.stderr.count("\n") == 1
 
 
+@pytest.mark.long
 @pytest.mark.slow
 def test_eval_build_with_the_shipped_model_writes_a_valid_held_out_set(tmp_path: Path) -> None:
     ws = tmp_path / "ws"
@@ -121,6 +123,7 @@ def test_eval_build_with_the_shipped_model_writes_a_valid_held_out_set(tmp_path:
     assert f"holding out the passages listed in {out.with_suffix('.chunks.json')}" in result.stderr
 
 
+@pytest.mark.long
 def test_a_missing_adapter_or_one_for_another_base_is_one_line(tmp_path: Path, question_file: Path) -> None:
     from peft import LoraConfig, get_peft_model
     from tiny_models import make_llama

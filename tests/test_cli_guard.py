@@ -120,6 +120,7 @@ def test_an_empty_folder_and_a_forget_of_nothing_say_why(tmp_path: Path) -> None
     assert result.returncode == 1 and "no document matches nothing/here.pdf" in result.stderr
 
 
+@pytest.mark.long
 def test_two_ingests_of_one_folder_embed_it_once_and_each_tells_the_truth(tmp_path: Path, docs: Path) -> None:
     ws = tmp_path / "ws"
     expert("init", ws=ws, check=True)

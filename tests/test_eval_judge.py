@@ -104,6 +104,7 @@ def test_an_unreachable_judge_stops_the_run_before_it_starts(tmp_path: Path) -> 
     assert "\n" not in str(caught.value) and not (tmp_path / "r").exists()
 
 
+@pytest.mark.long
 @pytest.mark.slow
 def test_eval_run_with_a_judge_from_the_command_line(
     judge_url: tuple[str, list[dict]], tmp_path: Path

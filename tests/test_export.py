@@ -68,6 +68,7 @@ def test_unfinished_or_missing_runs_are_refused(tmp_path: Path) -> None:
     assert main(["export", str(tmp_path)]) == 2
 
 
+@pytest.mark.long
 @pytest.mark.slow
 def test_gguf_export_loads_in_llama_cpp_and_answers(tmp_path: Path) -> None:
     try:

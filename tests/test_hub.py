@@ -295,6 +295,7 @@ def test_progress_set_by_reporting_reaches_a_deep_fetch(local_hub: LocalHub, tmp
 
 
 # -- the CLI, with the shipped model served as if from the hub ----------------------------------
+@pytest.mark.long
 @pytest.mark.slow
 def test_expert_ask_downloads_a_hub_gguf_once_and_answers_with_it_offline(
     local_hub: LocalHub, tmp_path: Path

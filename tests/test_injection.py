@@ -188,6 +188,7 @@ def shipped() -> object:
     return LlamaCppGenerator()
 
 
+@pytest.mark.long
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(MEMOS))
 def test_the_shipped_model_answers_the_user_not_the_memo(name: str, shipped: object, tmp_path: Path) -> None:

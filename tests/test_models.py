@@ -150,6 +150,7 @@ def test_base_and_tuned_on_transformers(tmp_path: Path) -> None:
         assert not torch.allclose(base.model(**ids).logits, tuned.model(**ids).logits)  # type: ignore[attr-defined]
 
 
+@pytest.mark.long
 @pytest.mark.slow
 def test_the_same_adapter_answers_the_same_on_llama_cpp_and_transformers(tmp_path: Path) -> None:
     """A run that learned one answer by heart: over the GGUF base, llama.cpp with the run's PEFT

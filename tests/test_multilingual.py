@@ -98,6 +98,7 @@ def test_a_question_finds_the_passage_in_another_language(embedder, tmp_path: Pa
     ws.close()
 
 
+@pytest.mark.long
 def test_init_names_the_multilingual_embedder(tmp_path: Path) -> None:
     ws = tmp_path / "ws"
     done = subprocess.run(

@@ -172,6 +172,7 @@ def test_a_server_that_never_answers_times_out() -> None:
         listener.close()
 
 
+@pytest.mark.long
 def test_the_cli_flags_a_figure_no_source_holds_from_a_larger_model(server_factory, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """`expert ask` against a server whose model invents a figure: shown (it is not the shipped
     model), flagged on stderr and in --json; with answer.unsupported = quote it is replaced."""

@@ -15,6 +15,7 @@ from test_cli import SAMPLES, expert
 pytestmark = pytest.mark.slow
 
 
+@pytest.mark.long
 def test_init_ingest_search_and_forget_on_postgresql(tmp_path: Path) -> None:
     url = fresh_database()
     ws = tmp_path / "ws"
@@ -56,6 +57,7 @@ def one_line(result) -> str:  # type: ignore[no-untyped-def]
     return lines[0]
 
 
+@pytest.mark.long
 def test_each_way_the_database_can_be_wrong_is_one_line(tmp_path: Path) -> None:
     base = server_url()
     port = int(base.rsplit(":", 1)[1])
@@ -111,6 +113,7 @@ def test_a_vector_of_another_dimension_is_one_line(tmp_path: Path) -> None:
         store.close()
 
 
+@pytest.mark.long
 def test_migrate_a_sqlite_workspace_resumably(tmp_path: Path) -> None:
     import shutil
 

@@ -9,6 +9,7 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 from conftest import FakeGenerator
 from serving import build_workspace, serving
 
@@ -28,6 +29,7 @@ def paragraphs(topic: str, n: int) -> bytes:
     return "\n".join(lines).encode()
 
 
+@pytest.mark.long
 def test_readers_never_wait_for_an_ingest_and_two_writers_lose_nothing(tmp_path: Path) -> None:
     ws_path = build_workspace(tmp_path)
     folder = tmp_path / "cli-docs"

@@ -181,6 +181,7 @@ def test_qlora_trains_on_a_4bit_nf4_base(data: Path, tmp_path: Path) -> None:
     assert result.steps == 4 and (tmp_path / "q2" / "adapter" / "adapter_config.json").is_file()
 
 
+@pytest.mark.long
 @pytest.mark.slow
 def test_the_shipped_smollm2_gguf_is_the_default_base(data: Path, tmp_path: Path) -> None:
     """A CPU-only user fine-tunes the shipped GGUF: de-quantized once into the cache, then trained."""

@@ -44,6 +44,7 @@ def corpus(folder: Path) -> Path:
     return folder
 
 
+@pytest.mark.long
 def test_tuning_writes_a_model_that_reindexing_puts_to_work(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
