@@ -11,7 +11,7 @@ evaluated alone, measured again right after on the same loaded model from an emp
 first decode (the generator's first token less that prefill). Medians over the questions, and the
 prompt's tokens.
 
-``levers``: the same product prompts (captured from ``split``'s answers) evaluated by llama.cpp
+``levers``: the same product prompts (captured by ``split`` in ``bench-out``) evaluated by llama.cpp
 directly with one setting changed at a time, the settings taking turns so that a noisy machine
 hurts them alike: micro-batch size, flash attention, and the instruction prefix
 kept in the cache (the system message and the chat template's opening, evaluated once and
@@ -25,13 +25,12 @@ import json
 import statistics
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
-from common import machine
+from common import OUT, machine
 from evidence import OVERRIDES, load
 
-PROMPTS = Path(__file__).resolve().parent / "out" / "first_token_prompts.json"
+PROMPTS = OUT / "first_token_prompts.json"
 
 
 def _median(values: list[float]) -> float:
@@ -71,7 +70,7 @@ def split(name: str, n: int) -> dict[str, Any]:
         row["first_word_s"] = row["retrieve_s"] + row["prompt_s"] + row["generate_first_s"]
         rows.append(row)
         print(f"{name} {i}/{min(n, len(qs))}", file=sys.stderr, flush=True)
-    PROMPTS.parent.mkdir(exist_ok=True)
+    PROMPTS.parent.mkdir(parents=True, exist_ok=True)
     PROMPTS.write_text(json.dumps([r["messages"] for r in rows if "messages" in r]), encoding="utf-8")
     generated = [r for r in rows if "prefill_s" in r]
     return {
