@@ -88,6 +88,12 @@ def test_the_base_install_ingests_searches_and_answers_without_any_extra(tmp_pat
     evaluated = expert_without(BASE, "eval", "run", str(questions), "--out", str(tmp_path / "ev"), ws=ws)
     assert evaluated.returncode == 2 and "needs the 'eval' extra" in evaluated.stderr, evaluated.stderr
     assert evaluated.stderr.count("\n") == 1 and not (tmp_path / "ev" / "answers.jsonl").exists()
+    tuned = expert_without(BASE, "tune", "retriever", "--out", str(tmp_path / "tuned"), ws=ws)
+    assert tuned.returncode == 2 and "needs the 'train' extra" in tuned.stderr, tuned.stderr
+    assert "question 1/" not in tuned.stderr  # said before any question is written, not after
+    # a wrong path is said as such: installing the extra would not fix it
+    missing = expert_without(BASE, "ask", "--adapter", str(tmp_path / "no-adapter"), question, ws=ws)
+    assert missing.returncode == 2 and "not found" in missing.stderr and "extra" not in missing.stderr
 
 
 def test_a_non_bert_embedder_without_torch_names_the_train_extra(

@@ -268,6 +268,8 @@ def tune_retriever(
 
     ``encoder`` is the embedder the workspace uses now (its ``embed_queries`` and ``embed_batch``
     score the baseline); ``search`` is the workspace's search, for the hard negatives."""
+    # before minutes of synthesis, not after them
+    require("train", "torch", "sentence_transformers", "datasets", why="tuning the retriever")
     out = config.out
     if (out / MANIFEST).exists():
         raise BuildError(f"{out} holds a tuned retriever already; pick another --out")

@@ -40,12 +40,13 @@ class TransformersGenerator:
         threads: int = 0,
         chat_template: str = "",
     ):
+        # a missing adapter or model is said first: installing the extra would not fix it
+        found = resolve_adapter(adapter, GeneratorError) if adapter else None
+        ref = resolve_model(model_for(model, found), GeneratorError)
         require("train", "torch", "transformers", why="the transformers generator")
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        found = resolve_adapter(adapter, GeneratorError) if adapter else None
-        ref = resolve_model(model_for(model, found), GeneratorError)
         self.on_failed_check = ref.on_failed_check  # the model's entry decides (models.py)
         self.languages = ref.languages
         if threads:
