@@ -19,27 +19,20 @@ transformers = pytest.importorskip("transformers")
 
 def tiny(path: Path, model_type: str = "bert") -> object:
     torch.manual_seed(0)
+    dims = {
+        "vocab_size": 50,
+        "hidden_size": 32,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "intermediate_size": 64,
+        "max_position_embeddings": 40,
+    }
     if model_type == "bert":
-        config = transformers.BertConfig(
-            vocab_size=50,
-            hidden_size=32,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            intermediate_size=64,
-            max_position_embeddings=40,
-            layer_norm_eps=1e-12,
+        model = transformers.BertModel(
+            transformers.BertConfig(layer_norm_eps=1e-12, **dims), add_pooling_layer=False
         )
-        model = transformers.BertModel(config, add_pooling_layer=False)
     else:
-        config = transformers.RobertaConfig(
-            vocab_size=50,
-            hidden_size=32,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            intermediate_size=64,
-            max_position_embeddings=40,
-        )
-        model = transformers.RobertaModel(config, add_pooling_layer=False)
+        model = transformers.RobertaModel(transformers.RobertaConfig(**dims), add_pooling_layer=False)
     model.eval()
     model.save_pretrained(path)
     return model

@@ -10,7 +10,7 @@ The base install is what ingest, search, ask, chat and serve need. The rest is i
 - ``postgres``: a store in PostgreSQL (psycopg, psycopg-pool, pgvector);
 - ``all``: every one of them.
 
-    require("train", "torch", "peft", why="expert train")   # returns, or raises one line
+    require("train", why="expert train")   # returns, or raises one line naming the extra
 """
 
 from __future__ import annotations
@@ -19,7 +19,22 @@ import importlib.util
 
 from .errors import MissingExtraError
 
-EXTRAS = ("train", "eval", "ocr", "postgres")
+# what ``require`` looks for, by extra: the import names of the packages each brings (pyproject.toml)
+MODULES = {
+    "train": (
+        "torch",
+        "transformers",
+        "sentence_transformers",
+        "peft",
+        "trl",
+        "datasets",
+        "accelerate",
+        "gguf",
+    ),
+    "eval": ("scipy", "matplotlib"),
+    "ocr": ("rapidocr",),
+    "postgres": ("psycopg", "psycopg_pool", "pgvector"),
+}
 
 
 def missing(*modules: str) -> list[str]:
@@ -42,8 +57,9 @@ def install_hint(extra: str) -> str:
 
 
 def require(extra: str, *modules: str, why: str) -> None:
-    """Raise ``MissingExtraError`` naming ``extra`` when any of ``modules`` is not installed."""
-    gone = missing(*modules)
+    """Raise ``MissingExtraError`` naming ``extra`` when any of ``modules`` (by default, every
+    module the extra brings) is not installed."""
+    gone = missing(*(modules or MODULES[extra]))
     if gone:
         raise MissingExtraError(
             f"{why} needs the {extra!r} extra, which is not installed ({', '.join(gone)} missing); "

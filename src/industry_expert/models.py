@@ -201,7 +201,7 @@ def dequantized_folder(gguf: Path) -> Path:
     """A Hugging Face folder holding ``gguf`` de-quantized (made once, cached by the file's hash):
     the Trainer will not train a model read from GGUF, bitsandbytes cannot read GGUF, and loading
     the copy takes a second where de-quantizing takes many."""
-    require("train", "torch", "transformers", "gguf", why="training on a GGUF base")
+    require("train", why="training on a GGUF base")
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     folder = cache_dir() / "dequantized" / f"{gguf.stem}-{sha256_file(gguf, limit=64 << 20)[:16]}"
@@ -284,7 +284,7 @@ def converters_dir(error: type[UserError] = ModelError) -> Path:
 
 def run_converter(script: str, args: list[str], error: type[UserError] = ModelError) -> None:
     """Run one of llama.cpp's converter scripts; its last error line becomes ``error``."""
-    require("train", "torch", "transformers", why=f"converting with llama.cpp's {script}")
+    require("train", why=f"converting with llama.cpp's {script}")
     tools = converters_dir(error)
     result = subprocess.run(
         [sys.executable, str(tools / script), *args], capture_output=True, text=True, cwd=tools

@@ -112,11 +112,31 @@ def build(model_dir: Path, pooling: str = "mean") -> Any:
         domain=MS,
         epsilon=eps,
     )
+
+    def dense_add_norm(x: str, dense: str, residual: str, norm: str, out: str) -> str:
+        """``LayerNorm(residual + x @ W + b)``: a dense layer and its residual, fused in
+        SkipLayerNormalization (torch's Linear stores W as (out, in); MatMul wants (in, out))."""
+        node("MatMul", [x, const(f"{out}_weight", w[f"{dense}.weight"].T)], [f"{out}_dense"])
+        node(
+            "SkipLayerNormalization",
+            [
+                f"{out}_dense",
+                residual,
+                const(f"{out}_ln_weight", w[f"{norm}.weight"]),
+                const(f"{out}_ln_bias", w[f"{norm}.bias"]),
+                const(f"{out}_bias", w[f"{dense}.bias"]),
+            ],
+            [out],
+            domain=MS,
+            epsilon=eps,
+        )
+        return out
+
     hidden = "hidden_0"
     for i in range(int(config["num_hidden_layers"])):
         p = f"encoder.layer.{i}."
         a = p + "attention."
-        # torch's Linear stores (out, in); MatMul wants (in, out). Q, K and V side by side.
+        # Q, K and V side by side, each transposed like a dense layer's weight
         qkv = np.concatenate([w[f"{a}self.{x}.weight"].T for x in ("query", "key", "value")], axis=1)
         qkv_bias = np.concatenate([w[f"{a}self.{x}.bias"] for x in ("query", "key", "value")])
         node(
@@ -126,27 +146,12 @@ def build(model_dir: Path, pooling: str = "mean") -> Any:
             domain=MS,
             num_heads=heads,
         )
-        node(
-            "MatMul",
-            [f"l{i}_context", const(f"l{i}_attn_out_weight", w[f"{a}output.dense.weight"].T)],
-            [f"l{i}_attn_dense"],
-        )
-        node(
-            "SkipLayerNormalization",
-            [
-                f"l{i}_attn_dense",
-                hidden,
-                const(f"l{i}_attn_ln_weight", w[f"{a}output.LayerNorm.weight"]),
-                const(f"l{i}_attn_ln_bias", w[f"{a}output.LayerNorm.bias"]),
-                const(f"l{i}_attn_out_bias", w[f"{a}output.dense.bias"]),
-            ],
-            [f"l{i}_attn"],
-            domain=MS,
-            epsilon=eps,
+        attended = dense_add_norm(
+            f"l{i}_context", f"{a}output.dense", hidden, f"{a}output.LayerNorm", f"l{i}_attn"
         )
         node(
             "MatMul",
-            [f"l{i}_attn", const(f"l{i}_inter_weight", w[f"{p}intermediate.dense.weight"].T)],
+            [attended, const(f"l{i}_inter_weight", w[f"{p}intermediate.dense.weight"].T)],
             [f"l{i}_inter"],
         )
         node(
@@ -155,25 +160,9 @@ def build(model_dir: Path, pooling: str = "mean") -> Any:
             [f"l{i}_gelu"],
             domain=MS,
         )
-        node(
-            "MatMul",
-            [f"l{i}_gelu", const(f"l{i}_out_weight", w[f"{p}output.dense.weight"].T)],
-            [f"l{i}_out_dense"],
+        hidden = dense_add_norm(
+            f"l{i}_gelu", f"{p}output.dense", attended, f"{p}output.LayerNorm", f"hidden_{i + 1}"
         )
-        node(
-            "SkipLayerNormalization",
-            [
-                f"l{i}_out_dense",
-                f"l{i}_attn",
-                const(f"l{i}_out_ln_weight", w[f"{p}output.LayerNorm.weight"]),
-                const(f"l{i}_out_ln_bias", w[f"{p}output.LayerNorm.bias"]),
-                const(f"l{i}_out_bias", w[f"{p}output.dense.bias"]),
-            ],
-            [f"hidden_{i + 1}"],
-            domain=MS,
-            epsilon=eps,
-        )
-        hidden = f"hidden_{i + 1}"
     _pool(g, hidden, pooling)
     graph = helper.make_graph(
         g.nodes,

@@ -98,9 +98,7 @@ class SentenceTransformerEmbedder:
         # local_files_only keeps this load off the network; no process-wide HF_HUB_OFFLINE, which
         # would stop a later `--model hf://...` download in the same process
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-        require(
-            "train", "torch", "sentence_transformers", why="the sentence-transformers embedder (use onnx)"
-        )
+        require("train", why="the sentence-transformers embedder (use onnx)")
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
 

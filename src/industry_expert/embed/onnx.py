@@ -65,18 +65,17 @@ def _pooling(model_dir: Path) -> tuple[str, bool]:
 
 def export_onnx(model_dir: Path, out: Path, quantize: bool) -> Path:
     """Write ``model_dir``'s encoder to ``out`` (ONNX, pooled output), fused and optionally int8."""
+    import onnx
+
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
         fused = Path(tmp) / "fused.onnx"
         if bert_graph.supported(model_dir):
-            import onnx
-
             onnx.save(bert_graph.build(model_dir, _pooling(model_dir)[0]), str(fused))
         else:
             _torch_export(model_dir, fused, Path(tmp))
         final = fused
         if quantize:
-            import onnx
             from onnxruntime.quantization import QuantType, quantize_dynamic
 
             final = Path(tmp) / "int8.onnx"
@@ -96,7 +95,7 @@ def _torch_export(model_dir: Path, out: Path, tmp: Path) -> None:
     Runtime's transformer optimizer."""
     import warnings
 
-    require("train", "torch", "transformers", why=f"to export {model_dir.name} (not a BERT encoder) to ONNX")
+    require("train", why=f"to export {model_dir.name} (not a BERT encoder) to ONNX")
     import torch
     from transformers import AutoModel
     from transformers.utils import logging as hf_logging

@@ -37,7 +37,7 @@ def _png(fig: Any) -> str:
 
 def _plots(summary: dict[str, Any]) -> list[tuple[str, str]]:
     """``(title, data URI)`` of each plot."""
-    require("eval", "matplotlib", why="the report's charts")
+    require("eval", why="the report's charts")
     import matplotlib
 
     matplotlib.use("Agg", force=True)

@@ -264,7 +264,7 @@ def mean_ci(values: Iterable[float | None], confidence: float = 0.95, resamples:
         return Interval(mean, mean, mean, len(data))
     import numpy as np
 
-    require("eval", "scipy", why="a confidence interval")
+    require("eval", why="a confidence interval")
     from scipy.stats import bootstrap
 
     result = bootstrap(
@@ -291,7 +291,7 @@ def paired_p(a: Sequence[float | None], b: Sequence[float | None], resamples: in
         return 1.0  # nothing to tell apart
     import numpy as np
 
-    require("eval", "scipy", why="a paired test")
+    require("eval", why="a paired test")
     from scipy.stats import permutation_test
 
     x = np.asarray([p[0] for p in pairs])

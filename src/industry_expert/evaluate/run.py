@@ -158,7 +158,7 @@ def run_eval(
     if not questions:
         raise DatasetError("the question set is empty")
     # its intervals and chart need it; checked before any question is answered
-    require("eval", "scipy", "matplotlib", why="an evaluation")
+    require("eval", why="an evaluation")
     if judge is not None:
         judge.check()  # an unreachable judge stops the run before it writes anything
         identity = {**(identity or {}), "judge": judge.name}

@@ -56,7 +56,6 @@ class ExportResult:
 
 def merge(run: Path, out: Path) -> Path:
     """Merge ``run``'s adapter into its unquantized base and save the model folder ``out``."""
-    require("train", "torch", "transformers", "peft", why="merging an adapter into its base")
     import torch
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -106,7 +105,7 @@ def export(
 
     run = Path(run)
     _run_manifest(run)
-    require("train", "torch", "transformers", "peft", *(("gguf",) if gguf else ()), why="expert export")
+    require("train", why="expert export")
     target = run / "export"
     if target.exists():
         raise ExportError(f"{target} already exists; delete it to export again")

@@ -180,7 +180,6 @@ def train(
     progress: Progress | None = None,
 ) -> Path:
     """Fine-tune the sentence-transformers model at ``base_dir`` on ``train_pairs`` into ``out``."""
-    require("train", "torch", "sentence_transformers", "datasets", why="fine-tuning the retriever")
     import logging
     import os
 
@@ -269,7 +268,7 @@ def tune_retriever(
     ``encoder`` is the embedder the workspace uses now (its ``embed_queries`` and ``embed_batch``
     score the baseline); ``search`` is the workspace's search, for the hard negatives."""
     # before minutes of synthesis, not after them
-    require("train", "torch", "sentence_transformers", "datasets", why="tuning the retriever")
+    require("train", why="tuning the retriever")
     out = config.out
     if (out / MANIFEST).exists():
         raise BuildError(f"{out} holds a tuned retriever already; pick another --out")

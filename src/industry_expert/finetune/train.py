@@ -96,7 +96,6 @@ class TrainConfig:
 
 def load_base(config: TrainConfig) -> tuple[Any, Any, str]:
     """The tokenizer, the model (4-bit for QLoRA) and a fingerprint of the base weights."""
-    require("train", "torch", "transformers", why="loading a base model for training")
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -226,9 +225,7 @@ def _resolve_config(config: TrainConfig, resume: bool) -> TrainConfig:
 def prepare(config: TrainConfig, resume: bool = False, progress: Progress | None = None) -> Session:
     """Check everything, load the base and data, and build the SFTTrainer; nothing is trained
     (the trainer creates the run's empty ``checkpoints`` folder)."""
-    require(
-        "train", "torch", "transformers", "peft", "trl", "datasets", "accelerate", why="training an adapter"
-    )
+    require("train", why="training an adapter")
     emit = progress or (lambda event: None)
     config = _resolve_config(config, resume)
     run = Path(config.out)

@@ -43,7 +43,7 @@ class TransformersGenerator:
         # a missing adapter or model is said first: installing the extra would not fix it
         found = resolve_adapter(adapter, GeneratorError) if adapter else None
         ref = resolve_model(model_for(model, found), GeneratorError)
-        require("train", "torch", "transformers", why="the transformers generator")
+        require("train", why="the transformers generator")
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 

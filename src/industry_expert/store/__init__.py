@@ -15,8 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..config import StoreSettings
-from ..errors import ConfigError, MissingExtraError
-from ..extras import install_hint
+from ..errors import ConfigError
+from ..extras import require
 from .base import (
     DocumentRecord,
     SearchFilter,
@@ -65,16 +65,9 @@ register_store("sqlite", _sqlite)
 
 
 def _postgres(url: str, workspace: Path) -> Store:
-    try:
-        import pgvector.psycopg  # noqa: F401
-        import psycopg_pool  # noqa: F401
+    require("postgres", why="a store in PostgreSQL (store.url)")
+    from .postgres import PostgresStore
 
-        from .postgres import PostgresStore
-    except ImportError:
-        raise MissingExtraError(
-            "store.url names PostgreSQL, which needs the 'postgres' extra (its driver is not installed); "
-            f"add it with {install_hint('postgres')}"
-        ) from None
     return PostgresStore(url)
 
 
