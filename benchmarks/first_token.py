@@ -7,15 +7,17 @@
 is asked with ``Workspace.ask`` on the shipped model; the time to the first word is split into
 retrieval (``timings["retrieve"]``, the question's embedding and the hybrid search), prompt
 building (``timings["prompt"]``: evidence lines, checks, fitting the sources), prefill (the prompt
-evaluated alone, measured again right after on the same loaded model from an empty cache) and the
+evaluated alone, measured again right after on the same loaded model from an empty cache, by the
+server's own timing) and the
 first decode (the generator's first token less that prefill). Medians over the questions, and the
 prompt's tokens.
 
-``levers``: the same product prompts (captured by ``split`` in ``bench-out``) evaluated by llama.cpp
-directly with one setting changed at a time, the settings taking turns so that a noisy machine
-hurts them alike: micro-batch size, flash attention, and the instruction prefix
-kept in the cache (the system message and the chat template's opening, evaluated once and
-restored before each prompt, so only the rest is evaluated).
+``levers``: the same product prompts (captured by ``split`` in ``bench-out``) evaluated by llama.cpp's
+server (xllamacpp) directly with one setting changed at a time, the settings taking turns so that a
+noisy machine hurts them alike: micro-batch size, flash attention on and off (the default lets
+llama.cpp decide), and the instruction prefix kept in the cache (the server's prompt cache: a
+prompt's first tokens shared with the one before, the system message and the chat template's
+opening, are not evaluated again). Prefill is the server's own timing of the prompt.
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ import argparse
 import json
 import statistics
 import sys
-import time
 from typing import Any
 
 from common import OUT, machine
@@ -60,11 +61,8 @@ def split(name: str, n: int) -> dict[str, Any]:
             "total_s": t.get("total", 0) / 1000,
         }
         if captured:
-            tokens = gen.llm.tokenize(gen.prompt(captured[0]).encode("utf-8"), add_bos=True, special=True)
-            gen.llm.reset()
-            start = time.perf_counter()
-            gen.llm.eval(tokens)
-            row |= {"prefill_s": time.perf_counter() - start, "prompt_tokens": len(tokens)}
+            prefill, tokens = _prefill(gen._server, gen.prompt(captured[0]))
+            row |= {"prefill_s": prefill, "prompt_tokens": tokens}
             row["first_decode_s"] = max(row["generate_first_s"] - row["prefill_s"], 0.0)
             row["messages"] = captured[0]
         row["first_word_s"] = row["retrieve_s"] + row["prompt_s"] + row["generate_first_s"]
@@ -87,71 +85,65 @@ def split(name: str, n: int) -> dict[str, Any]:
     }
 
 
+def _prefill(server: Any, prompt: str, cache: bool = False) -> tuple[float, int]:
+    """Seconds llama.cpp's server spent evaluating ``prompt`` (its own timing, from an empty cache
+    unless ``cache``), and the tokens it evaluated."""
+    answers: list[Any] = []
+    request = {"prompt": prompt, "max_tokens": 1, "cache_prompt": cache, "samplers": ["top_k"], "top_k": 1}
+    server.handle_completions(request, lambda answer: answers.append(answer) and False)
+    timings = answers[-1]["timings"]
+    return timings["prompt_ms"] / 1000, timings["prompt_n"]
+
+
+# xllamacpp's CommonParams per setting; "prefix cached": the server keeps the last prompt in its
+# slot and evaluates only what follows the part a new prompt shares with it (here the system
+# message and the template's opening), as `cache_prompt` does
 VARIANTS: dict[str, dict[str, Any]] = {
     "today": {},
     "n_ubatch 128": {"n_ubatch": 128, "n_batch": 128},
     "n_ubatch 256": {"n_ubatch": 256, "n_batch": 256},
     "n_ubatch 1024": {"n_ubatch": 1024, "n_batch": 1024},
-    "flash attention": {"flash_attn": True},
+    "flash attention on": {"flash_attn_type": 1},
+    "flash attention off": {"flash_attn_type": 0},
     "prefix cached": {"prefix": True},
 }
 
 
 def levers(n: int, rounds: int) -> dict[str, Any]:
-    from llama_cpp import Llama
+    import xllamacpp as xlc
 
-    from industry_expert.generate.llama import LlamaCppGenerator
+    from industry_expert.generate.llama import LlamaCppGenerator, _cores
+    from industry_expert.models import gguf_file, resolve_model
 
     conversations = json.loads(PROMPTS.read_text(encoding="utf-8"))[:n]
-    base: Any = LlamaCppGenerator()
-    path, threads = base.llm.model_path, base.llm.n_threads
-    prompts = [
-        base.llm.tokenize(base.prompt(m).encode("utf-8"), add_bos=True, special=True) for m in conversations
-    ]
+    base = LlamaCppGenerator()
+    prompts = [base.prompt(m) for m in conversations]
     del base
-    # what every prompt starts with (the system message, the template's opening): evaluated once
-    head = prompts[0]
-    for tokens in prompts[1:]:
-        same = next(
-            (i for i, (a, b) in enumerate(zip(head, tokens, strict=False)) if a != b),
-            min(len(head), len(tokens)),
-        )
-        head = head[:same]
     timings: dict[str, list[float]] = {k: [] for k in VARIANTS}
-    models = {
-        name: Llama(
-            model_path=path,
-            n_ctx=4096,
-            n_threads=threads,
-            verbose=False,
-            **{k: v for k, v in opts.items() if k != "prefix"},
-        )
-        for name, opts in VARIANTS.items()
-    }
+    tokens: list[int] = []
+    servers = {}
+    for name, opts in VARIANTS.items():
+        params = xlc.CommonParams()
+        params.model.path = str(gguf_file(resolve_model("smollm2")))
+        params.n_ctx, params.n_parallel, params.verbosity, params.n_threads_http = 4096, 1, -1, 1
+        params.cpuparams.n_threads = params.cpuparams_batch.n_threads = min(_cores(), 8)
+        for key, value in opts.items():
+            if key != "prefix":
+                setattr(params, key, value)
+        servers[name] = xlc.Server(params)
     for _ in range(rounds):
         for name, opts in VARIANTS.items():
-            llm = models[name]
-            state = None
-            if opts.get("prefix"):
-                llm.reset()
-                llm.eval(head)
-                state = llm.save_state()
-            for tokens in prompts:
-                llm.reset()
-                start = time.perf_counter()
-                if state is not None:
-                    llm.load_state(state)
-                    llm.eval(tokens[len(head) :])
-                else:
-                    llm.eval(tokens)
-                timings[name].append(time.perf_counter() - start)
+            for prompt in prompts:
+                seconds, count = _prefill(servers[name], prompt, cache=bool(opts.get("prefix")))
+                timings[name].append(seconds)
+                if name == "today" and len(tokens) < len(prompts):
+                    tokens.append(count)
             print(f"levers {name}", file=sys.stderr, flush=True)
     today = statistics.median(timings["today"])
     return {
         "prompts": len(prompts),
         "rounds": rounds,
-        "median prompt tokens": statistics.median(len(t) for t in prompts),
-        "prefix tokens": len(head),
+        "median prompt tokens": statistics.median(tokens),
         "median prefill s": {k: round(statistics.median(v), 3) for k, v in timings.items()},
         "vs today": {k: round(statistics.median(v) / today, 3) for k, v in timings.items()},
     }

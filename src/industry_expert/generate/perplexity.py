@@ -1,8 +1,14 @@
-"""How surprising a text is to a GGUF model: its perplexity, through llama.cpp.
+"""How surprising a text is to a GGUF model: its perplexity, through transformers.
 
-A second llama.cpp context with ``logits_all`` is opened (the answering one keeps only the last
-token's logits). Texts are cut into windows of ``window`` tokens, each scored from its start; the
-result is exp(mean negative log-likelihood) over every predicted token, and how many there were.
+llama.cpp's server, which answers questions here, returns log-probabilities for the tokens it
+writes but not for a prompt's own tokens, so the GGUF file is read by transformers instead: its
+weights de-quantized once into a cached folder (``models.dequantized_folder``, the same copy that
+training starts from). The figure is the base model's at full precision, a little lower than the
+quantized file's; ``advise`` compares two perplexities of the same model, which that does not move.
+It needs the ``train`` extra (torch, transformers, gguf).
+
+Texts are cut into windows of ``window`` tokens, each scored from its start after a BOS token;
+the result is exp(mean negative log-likelihood) over every predicted token, and how many there were.
 """
 
 from __future__ import annotations
@@ -11,10 +17,9 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from ..errors import GeneratorError
-from .llama import _cores
+from ..extras import require
 
 
 @dataclass(frozen=True)
@@ -27,41 +32,36 @@ def gguf_perplexity(
     path: str | Path, texts: Sequence[str], window: int = 512, max_tokens: int = 8_192, threads: int = 0
 ) -> Perplexity:
     """Perplexity of the model at ``path`` on ``texts`` (up to ``max_tokens`` scored tokens)."""
-    import numpy as np
-    from llama_cpp import Llama
+    require("train", "torch", "transformers", "gguf", why="measuring a model's perplexity")
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from ..models import dequantized_folder
 
     try:
-        llm: Any = Llama(
-            model_path=str(path),
-            n_ctx=window,
-            n_batch=window,
-            logits_all=True,
-            n_threads=threads or min(_cores(), 8),
-            verbose=False,
-        )
-    except (ValueError, RuntimeError, OSError) as exc:
-        raise GeneratorError(f"cannot load {path} with llama.cpp to measure perplexity ({exc})") from None
+        folder = dequantized_folder(Path(path))
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+        model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
+    except (ValueError, RuntimeError, OSError, KeyError) as exc:
+        raise GeneratorError(f"cannot read {path} with transformers to measure perplexity ({exc})") from None
+    if threads:
+        torch.set_num_threads(threads)
+    bos = [tokenizer.bos_token_id] if tokenizer.bos_token_id is not None else []
     total, count = 0.0, 0
-    try:
+    with torch.inference_mode():
         for text in texts:
-            tokens = llm.tokenize(text.encode("utf-8"), add_bos=False)
-            for start in range(0, len(tokens), window - 1):
+            tokens = tokenizer(text, add_special_tokens=False)["input_ids"]
+            for start in range(0, len(tokens), window - len(bos)):
                 if count >= max_tokens:
                     break
-                piece = [llm.token_bos(), *tokens[start : start + window - 1]]
+                piece = [*bos, *tokens[start : start + window - len(bos)]]
                 if len(piece) < 3:
                     continue
-                llm.reset()
-                llm.eval(piece)
-                logits = np.asarray(llm.scores[: len(piece)], dtype=np.float64)
-                top = logits.max(axis=1)
-                log_norm = top + np.log(np.exp(logits - top[:, None]).sum(axis=1))
-                targets = np.asarray(piece[1:])
-                nll = log_norm[:-1] - logits[np.arange(len(piece) - 1), targets]
-                total += float(nll.sum())
+                ids = torch.tensor([piece])
+                logits = model(input_ids=ids).logits[0, :-1].float()
+                nll = torch.nn.functional.cross_entropy(logits, ids[0, 1:], reduction="sum")
+                total += float(nll)
                 count += len(piece) - 1
-    finally:
-        llm.close()
     if not count:
         raise GeneratorError("no text to measure perplexity on")
     return Perplexity(math.exp(total / count), count)
