@@ -95,9 +95,10 @@ def _prefill(server: Any, prompt: str, cache: bool = False) -> tuple[float, int]
     return timings["prompt_ms"] / 1000, timings["prompt_n"]
 
 
-# xllamacpp's CommonParams per setting; "prefix cached": the server keeps the last prompt in its
-# slot and evaluates only what follows the part a new prompt shares with it (here the system
-# message and the template's opening), as `cache_prompt` does
+# xllamacpp's CommonParams per setting. "prefix cached": the shared opening of every prompt (the
+# system message, the template's start) is evaluated first, then the prompt with `cache_prompt`,
+# so that the server evaluates only what follows it; its memory cache of earlier prompts is off
+# (`cache_ram_mib` 0), or a prompt seen in an earlier round would cost nothing
 VARIANTS: dict[str, dict[str, Any]] = {
     "today": {},
     "n_ubatch 128": {"n_ubatch": 128, "n_batch": 128},
@@ -105,7 +106,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "n_ubatch 1024": {"n_ubatch": 1024, "n_batch": 1024},
     "flash attention on": {"flash_attn_type": 1},
     "flash attention off": {"flash_attn_type": 0},
-    "prefix cached": {"prefix": True},
+    "prefix cached": {"prefix": True, "cache_ram_mib": 0},
 }
 
 
@@ -119,6 +120,10 @@ def levers(n: int, rounds: int) -> dict[str, Any]:
     base = LlamaCppGenerator()
     prompts = [base.prompt(m) for m in conversations]
     del base
+    head = prompts[0]
+    for prompt in prompts[1:]:
+        same = (i for i, (a, b) in enumerate(zip(head, prompt, strict=False)) if a != b)
+        head = head[: next(same, min(len(head), len(prompt)))]
     timings: dict[str, list[float]] = {k: [] for k in VARIANTS}
     tokens: list[int] = []
     servers = {}
@@ -134,6 +139,8 @@ def levers(n: int, rounds: int) -> dict[str, Any]:
     for _ in range(rounds):
         for name, opts in VARIANTS.items():
             for prompt in prompts:
+                if opts.get("prefix"):
+                    _prefill(servers[name], head, cache=True)
                 seconds, count = _prefill(servers[name], prompt, cache=bool(opts.get("prefix")))
                 timings[name].append(seconds)
                 if name == "today" and len(tokens) < len(prompts):
@@ -144,6 +151,7 @@ def levers(n: int, rounds: int) -> dict[str, Any]:
         "prompts": len(prompts),
         "rounds": rounds,
         "median prompt tokens": statistics.median(tokens),
+        "shared opening (characters)": len(head),
         "median prefill s": {k: round(statistics.median(v), 3) for k, v in timings.items()},
         "vs today": {k: round(statistics.median(v) / today, 3) for k, v in timings.items()},
     }
