@@ -31,7 +31,8 @@ $(VENV)/.installed: pyproject.toml
 # first when the extra brings torch, so that pip does not pick the CUDA build. The same extras
 # convert models to GGUF (`expert export --gguf`, a run's adapter for llama.cpp) with llama.cpp's
 # converter scripts, which are not in the wheel: they are unpacked from the source distribution of
-# the installed xllamacpp (the same llama.cpp) into $(VENV)/share/llama.cpp.
+# the installed xllamacpp (the same llama.cpp) into $(VENV)/share/llama.cpp. Only xllamacpp is taken
+# as source (`--no-binary xllamacpp`): with `:all:`, pip compiles Cython too to read its metadata.
 $(VENV)/.installed-%: $(VENV)/.installed
 	case ",$*," in *,train,*|*,all,*|*,dev,*) \
 		$(PY) -m pip install -q "$(TORCH)" && $(MAKE) --no-print-directory converters;; esac
@@ -41,7 +42,7 @@ $(VENV)/.installed-%: $(VENV)/.installed
 .PHONY: converters
 converters: $(VENV)/.installed
 	V=$$($(PY) -c "import importlib.metadata as m; print(m.version('xllamacpp'))") && \
-	$(PY) -m pip download -q --no-deps --no-binary :all: "xllamacpp==$$V" -d $(VENV)/src && \
+	$(PY) -m pip download -q --no-deps --no-binary xllamacpp "xllamacpp==$$V" -d $(VENV)/src && \
 	mkdir -p $(VENV)/share/llama.cpp && \
 	tar xzf "$(VENV)/src/xllamacpp-$$V.tar.gz" -C $(VENV)/share/llama.cpp --strip-components=3 \
 		xllamacpp-$$V/thirdparty/llama.cpp/convert_hf_to_gguf.py \
