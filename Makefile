@@ -49,7 +49,8 @@ $(CONVERTERS): $(VENV)/.installed
 		xllamacpp-$$V/thirdparty/llama.cpp/convert_hf_to_gguf.py \
 		xllamacpp-$$V/thirdparty/llama.cpp/convert_lora_to_gguf.py \
 		xllamacpp-$$V/thirdparty/llama.cpp/conversion \
-		xllamacpp-$$V/thirdparty/llama.cpp/gguf-py
+		xllamacpp-$$V/thirdparty/llama.cpp/gguf-py && \
+	rm -f "$(VENV)/src/xllamacpp-$$V.tar.gz"
 	touch $@
 
 # Opt-in: llama.cpp compiled on this machine for its own CPU (AVX-512, AMX: the wheel is a portable
