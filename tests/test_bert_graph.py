@@ -63,6 +63,7 @@ def batch() -> tuple[np.ndarray, np.ndarray]:
     return ids, mask
 
 
+@pytest.mark.long
 @pytest.mark.parametrize("mode", ["mean", "cls", "max"])
 def test_the_written_graph_matches_bert_model(tmp_path: Path, mode: str) -> None:
     import onnx

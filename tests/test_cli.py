@@ -94,6 +94,7 @@ def test_batch_search_one_json_line_per_query(sample_ws: Path, tmp_path: Path) -
     assert "E42" in lines[0]["hits"][0]["text"] and "Joost" in lines[1]["hits"][0]["text"]
 
 
+@pytest.mark.long
 def test_filters_sources_status(sample_ws: Path) -> None:
     result = expert("search", "--json", "--source", "*.md", "capital expenditure", ws=sample_ws, check=True)
     assert all(h["source"].endswith(".md") for h in json.loads(result.stdout)["hits"])
@@ -126,6 +127,7 @@ FUSION_QUESTIONS = [
 ]
 
 
+@pytest.mark.long
 def test_tune_fusion_fits_shows_in_status_and_resets(sample_ws: Path, tmp_path: Path) -> None:
     questions = tmp_path / "questions.jsonl"
     rows = [
@@ -154,6 +156,7 @@ def test_tune_fusion_fits_shows_in_status_and_resets(sample_ws: Path, tmp_path: 
     assert missing.returncode != 0 and "question file" in missing.stderr
 
 
+@pytest.mark.long
 def test_a_collection_in_another_language(sample_ws: Path, tmp_path: Path) -> None:
     """``--language`` is kept with the collection: PostgreSQL stems German; SQLite, one index for
     all, refuses it in one line and takes the languages it keeps word for word."""
@@ -318,6 +321,7 @@ def test_workspace_flag_after_the_command_and_version(tmp_path: Path) -> None:
     assert version.returncode == 0 and version.stdout.startswith("expert ")
 
 
+@pytest.mark.long
 def test_a_damaged_store_is_one_line_from_status_search_and_ingest(tmp_path: Path) -> None:
     ws = tmp_path / "ws"
     expert("init", ws=ws, check=True)

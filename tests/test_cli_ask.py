@@ -55,6 +55,7 @@ def test_a_company_not_in_the_workspace_is_not_answered_with_another(ws: Path) -
     )
 
 
+@pytest.mark.long
 def test_ask_streams_the_answer_then_sources(ws: Path) -> None:
     result = expert("ask", QUESTION, ws=ws, check=True)
     lines = [line for line in result.stdout.splitlines() if line.strip()]

@@ -41,6 +41,7 @@ def test_eval_check_reports_lines_and_exit_code(tmp_path: Path, question_file: P
     assert f"{bad}:1: answer is missing" in result.stdout and f"{bad}:2: not valid JSON" in result.stdout
 
 
+@pytest.mark.long
 def test_bad_inputs_are_one_line_each(tmp_path: Path, question_file: Path) -> None:
     ws = tmp_path / "ws"
     expert("init", ws=ws, check=True)

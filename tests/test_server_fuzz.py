@@ -59,6 +59,7 @@ def api(served_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     state.close()
 
 
+@pytest.mark.long
 def test_no_generated_request_breaks_the_server(api: Any) -> None:
     operations = [result.ok() for result in api.get_all_operations()]
     assert len(operations) >= 15, [op.label for op in operations]

@@ -164,6 +164,7 @@ def _with_auth(state: ServerState, auth: str) -> ServerState:
     return state
 
 
+@pytest.mark.long
 def test_keys_commands_make_list_and_revoke(served_ws: Path) -> None:
     def expert(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

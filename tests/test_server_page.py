@@ -60,6 +60,7 @@ def wait_for(browser: object, condition, timeout: float = 120):  # type: ignore[
     return WebDriverWait(browser, timeout, poll_frequency=0.1).until(condition)
 
 
+@pytest.mark.long
 def test_upload_then_ask_shows_a_cited_answer_beside_its_passage(driver: object, tmp_path: Path) -> None:
     from selenium.webdriver.common.by import By
 
@@ -162,6 +163,7 @@ def _nothing_ran(driver: object, page: str) -> None:
     assert marks == [None, None], marks
 
 
+@pytest.mark.long
 @pytest.mark.parametrize("keys", ["on", "off"])
 def test_a_document_with_script_never_runs_in_the_servers_origin(
     driver: object, tmp_path: Path, keys: str
