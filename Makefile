@@ -83,8 +83,8 @@ test: $(VENV)/.installed-dev browser
 	$(VENV)/bin/mypy src
 	EXPERT_REQUIRE_BROWSER=1 EXPERT_REQUIRE_POSTGRES=1 $(VENV)/bin/python -m pytest -q -m "not long"
 
-# The tests of ten seconds or more (marker `long`): real training, many real generations, a
-# database migration. CI runs them after `make test` (.ci/run).
+# The tests of about 3.5 s or more (marker `long`): real training, many real generations, OCR, a
+# database migration, several end-to-end runs. CI runs them after `make test` (.ci/run).
 test-long: $(VENV)/.installed-dev browser
 	EXPERT_REQUIRE_BROWSER=1 EXPERT_REQUIRE_POSTGRES=1 $(VENV)/bin/python -m pytest -q -m long
 
