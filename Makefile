@@ -55,10 +55,13 @@ $(CONVERTERS): $(VENV)/.installed
 
 # Opt-in: llama.cpp compiled on this machine for its own CPU (AVX-512, AMX: the wheel is a portable
 # build) or a GPU (`make native CMAKE_ARGS=-DGGML_CUDA=on`). Needs a C++ compiler and CMake, and
-# about five minutes on 2 cores; `make install` afterwards keeps it.
+# about five minutes on 2 cores; `make install` afterwards keeps it. Its build would fetch BoringSSL
+# (HTTPS for downloads the product never asks llama.cpp for) and build llguidance with Rust's cargo
+# (grammars the product does not use), both from the network: both are left out.
 native: $(VENV)/.installed
 	V=$$($(PY) -c "import importlib.metadata as m; print(m.version('xllamacpp'))") && \
-	CMAKE_ARGS="$(CMAKE_ARGS)" $(PY) -m pip install -q --no-deps --no-cache-dir --force-reinstall \
+	CMAKE_ARGS="-DLLAMA_BUILD_BORINGSSL=OFF -DLLAMA_LLGUIDANCE=OFF $(CMAKE_ARGS)" \
+	$(PY) -m pip install -q --no-deps --no-cache-dir --force-reinstall \
 		--no-binary xllamacpp "xllamacpp==$$V"
 
 demo: install
