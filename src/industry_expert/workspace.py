@@ -475,7 +475,7 @@ class Workspace:
         (``evaluate.advise``); None when there is too little prose or the model is not a local
         GGUF file (an API model's perplexity cannot be read). ``texts``: the chunks' texts, if
         read already."""
-        from .generate.perplexity import gguf_perplexity
+        from .generate.perplexity import gguf_perplexities
         from .models import gguf_file, resolve_model
 
         gen = self.settings.generator
@@ -486,8 +486,7 @@ class Workspace:
             return None
         model = resolve_model(gen.model)
         path = gguf_file(model)
-        domain = gguf_perplexity(path, prose, threads=gen.threads)
-        general = gguf_perplexity(path, [general_english()], threads=gen.threads)
+        domain, general = gguf_perplexities(path, [prose, [general_english()]], threads=gen.threads)
         return Novelty(domain.value, general.value, domain.tokens, model.name)
 
     def advise(self, evaluation: str | Path | None = None, novelty: bool = True) -> Advice:

@@ -17,6 +17,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..errors import GeneratorError
 from ..extras import require
@@ -32,7 +33,18 @@ def gguf_perplexity(
     path: str | Path, texts: Sequence[str], window: int = 512, max_tokens: int = 8_192, threads: int = 0
 ) -> Perplexity:
     """Perplexity of the model at ``path`` on ``texts`` (up to ``max_tokens`` scored tokens)."""
-    require("train", "torch", "transformers", "gguf", why="measuring a model's perplexity")
+    return gguf_perplexities(path, [texts], window, max_tokens, threads)[0]
+
+
+def gguf_perplexities(
+    path: str | Path,
+    text_sets: Sequence[Sequence[str]],
+    window: int = 512,
+    max_tokens: int = 8_192,
+    threads: int = 0,
+) -> list[Perplexity]:
+    """``gguf_perplexity`` on each of ``text_sets``, with the model loaded once."""
+    require("train", why="measuring a model's perplexity")
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -46,6 +58,12 @@ def gguf_perplexity(
         raise GeneratorError(f"cannot read {path} with transformers to measure perplexity ({exc})") from None
     if threads:
         torch.set_num_threads(threads)
+    return [_perplexity(model, tokenizer, texts, window, max_tokens) for texts in text_sets]
+
+
+def _perplexity(model: Any, tokenizer: Any, texts: Sequence[str], window: int, max_tokens: int) -> Perplexity:
+    import torch
+
     bos = [tokenizer.bos_token_id] if tokenizer.bos_token_id is not None else []
     total, count = 0.0, 0
     with torch.inference_mode():
