@@ -23,8 +23,9 @@ Example ``expert.toml``::
     url = ""                            # empty: store.db in the workspace; or a path, sqlite:///abs/path
 
 Choices are ``Literal`` types: validation, the CLI's ``choices`` and the docs read them from here
-(``choices("retrieval.mode")``). Backends that a registry can extend (``register_embedder``,
-``register_generator``) add their names with ``add_choice``.
+(``choices("retrieval.mode")``). A setting that a registry extends (``embedder.backend``,
+``generator.backend``: ``registry.py``) also accepts every name registered in code or installed as
+a plugin.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args, get_origin, get_type_hints
 
 from .errors import ConfigError
+from .registry import setting_names
 
 DEFAULT_EMBED_MODEL = "all-MiniLM-L6-v2"
 EmbedderBackend = Literal["onnx", "sentence-transformers", "static", "openai", "azure", "jina"]
@@ -218,22 +220,19 @@ ENV_OVERRIDES = {
     "EXPERT_SERVE_AUTH": "serve.auth",
 }
 
-# Names that registries added to a Literal setting (third-party backends), by dotted setting.
-_EXTRA_CHOICES: dict[str, list[str]] = {}
-
 
 def _section_type(section: str) -> type:
     return get_type_hints(Settings)[section]  # type: ignore[no-any-return]
 
 
 def choices(dotted: str) -> tuple[str, ...]:
-    """The values a ``Literal`` setting accepts, built-in first, then any a registry added.
+    """The values a ``Literal`` setting accepts, built-in first, then any its registry adds.
 
     >>> choices("retrieval.mode")
     ('hybrid', 'dense', 'keyword')
     """
     built_in = _literal_values(dotted)
-    return built_in + tuple(v for v in _EXTRA_CHOICES.get(dotted, ()) if v not in built_in)
+    return built_in + tuple(v for v in setting_names(dotted) if v not in built_in)
 
 
 @cache
@@ -244,13 +243,6 @@ def _literal_values(dotted: str) -> tuple[str, ...]:
     if get_origin(hint) is not Literal:
         raise ValueError(f"{dotted} is not a setting with choices")
     return tuple(get_args(hint))
-
-
-def add_choice(dotted: str, value: str) -> None:
-    """Accept ``value`` for the ``Literal`` setting ``dotted`` (a registry's new backend)."""
-    extra = _EXTRA_CHOICES.setdefault(dotted, [])
-    if value not in extra and value not in choices(dotted):
-        extra.append(value)
 
 
 def _coerce(value: Any, kind: Any, name: str, problems: list[str], dotted: str = "") -> Any:

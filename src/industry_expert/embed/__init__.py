@@ -1,41 +1,32 @@
 """Embedders behind one small interface, created by name from settings.
 
 Built-in backends are registered exactly like third-party ones: ``register_embedder("name",
-factory)`` where ``factory(settings) -> Embedder``.
+factory)`` where ``factory(settings) -> Embedder``, or by an installed package's entry point in
+the group ``industry_expert.embedders`` (``registry.EMBEDDERS``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..config import EmbedderSettings, add_choice
-from ..errors import EmbedderError
+from ..config import EmbedderSettings
+from ..registry import EMBEDDERS
 from .base import Embedder, embed_query, estimate_tokens, normalize
 
 EmbedderFactory = Callable[[EmbedderSettings], Embedder]
 EmbedderCheck = Callable[[EmbedderSettings], None]
-_REGISTRY: dict[str, EmbedderFactory] = {}
-_CHECKS: dict[str, EmbedderCheck] = {}
 
 
 def register_embedder(backend: str, factory: EmbedderFactory, check: EmbedderCheck | None = None) -> None:
     """Make ``embedder.backend = BACKEND`` build ``factory(settings)``; ``check(settings)``, if
     given, raises at once (without loading anything) when the settings cannot work."""
-    _REGISTRY[backend] = factory
-    if check is not None:
-        _CHECKS[backend] = check
-    add_choice("embedder.backend", backend)
+    EMBEDDERS.register(backend, factory, check)
 
 
 def check_embedder(settings: EmbedderSettings) -> None:
     """Raise ``EmbedderError`` now, in one line, if ``settings`` name a backend or a model that is
     not there; loads nothing (milliseconds), so ``init`` and ``open`` can afford it."""
-    if settings.backend not in _REGISTRY:
-        raise EmbedderError(
-            f"unknown embedder backend {settings.backend!r}; known: {', '.join(sorted(_REGISTRY))}"
-        )
-    if settings.backend in _CHECKS:
-        _CHECKS[settings.backend](settings)
+    EMBEDDERS.check_name(settings.backend, settings)
 
 
 def embedder_id(settings: EmbedderSettings) -> str:
@@ -57,12 +48,7 @@ def embedder_id(settings: EmbedderSettings) -> str:
 
 def create_embedder(settings: EmbedderSettings) -> Embedder:
     """Build the embedder that ``settings`` names (loading a model may take seconds)."""
-    factory = _REGISTRY.get(settings.backend)
-    if factory is None:
-        raise EmbedderError(
-            f"unknown embedder backend {settings.backend!r}; known: {', '.join(sorted(_REGISTRY))}"
-        )
-    return factory(settings)
+    return EMBEDDERS.get_factory(settings.backend)(settings)  # type: ignore[no-any-return]
 
 
 # ``embedder.batch_size = 0`` picks these. ONNX Runtime on a CPU: batches of 8 embedded the

@@ -5,6 +5,9 @@ Backends are registered by name, built-ins the same way as third-party ones::
 
     register_generator("my-server", lambda settings: MyGenerator(settings.model))
 
+or by an installed package's entry point in the group ``industry_expert.generators``
+(``registry.GENERATORS``).
+
 Built in: ``llama-cpp`` (``llama.LlamaCppGenerator``: the shipped SmolLM2 or any GGUF, with an
 optional GGUF LoRA), ``transformers`` (``hf.TransformersGenerator``: a model folder or GGUF, with
 an optional PEFT adapter) and ``openai``/``azure`` (``openai.OpenAIChatGenerator``: any
@@ -16,9 +19,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..config import GeneratorSettings, add_choice
-from ..errors import ConfigError, GeneratorError
+from ..config import GeneratorSettings
+from ..errors import GeneratorError
 from ..models import base_and_tuned, check_model
+from ..registry import GENERATORS
 from .base import Generator, complete
 from .citations import CitationFilter, resolve_citations
 from .llama import LlamaCppGenerator
@@ -27,38 +31,23 @@ from .prompt import Prompt, QuestionTooLongError, build_prompt
 
 GeneratorFactory = Callable[[GeneratorSettings], Generator]
 GeneratorCheck = Callable[[GeneratorSettings], None]
-_REGISTRY: dict[str, GeneratorFactory] = {}
-_CHECKS: dict[str, GeneratorCheck] = {}
 
 
 def register_generator(backend: str, factory: GeneratorFactory, check: GeneratorCheck | None = None) -> None:
     """Make ``generator.backend = BACKEND`` build ``factory(settings)``; ``check(settings)``, if
     given, raises at once (without loading anything) when the settings cannot work."""
-    _REGISTRY[backend] = factory
-    if check is not None:
-        _CHECKS[backend] = check
-    add_choice("generator.backend", backend)
+    GENERATORS.register(backend, factory, check)
 
 
 def check_generator(settings: GeneratorSettings) -> None:
     """Raise now, in one line, if ``settings`` name a backend or a model that is not there; loads
     and downloads nothing (a hub file is fetched on first use)."""
-    if settings.backend not in _REGISTRY:
-        raise ConfigError(
-            f"generator.backend: unknown backend {settings.backend!r} (known: {', '.join(sorted(_REGISTRY))})"
-        )
-    if settings.backend in _CHECKS:
-        _CHECKS[settings.backend](settings)
+    GENERATORS.check_name(settings.backend, settings)
 
 
 def create_generator(settings: GeneratorSettings) -> Generator:
     """The generator ``settings`` describe, loaded and ready (raises ``GeneratorError`` on failure)."""
-    factory = _REGISTRY.get(settings.backend)
-    if factory is None:
-        raise ConfigError(
-            f"generator.backend: unknown backend {settings.backend!r} (known: {', '.join(sorted(_REGISTRY))})"
-        )
-    return factory(settings)
+    return GENERATORS.get_factory(settings.backend)(settings)  # type: ignore[no-any-return]
 
 
 def create_base_and_tuned(settings: GeneratorSettings) -> tuple[Generator, Generator]:

@@ -1,7 +1,9 @@
 """Loading files into Documents: one loader per format family, registered by extension.
 
 A loader is ``(path, data) -> (title, blocks)``; it raises ``LoadError`` with a one-line reason
-for a file it cannot read. ``register_loader`` adds a format the same way the built-ins are added.
+for a file it cannot read. ``register_loader`` adds a format the same way the built-ins are added,
+and so does an installed package's entry point in the group ``industry_expert.loaders``, named by
+the extension (``".eml" = "my_package:load_eml"``; ``registry.LOADERS``).
 A loader that can read pages by OCR (PDF, images) takes a third argument, ``LoadOptions``.
 """
 
@@ -14,6 +16,7 @@ from functools import cache
 from pathlib import Path
 
 from ..errors import LoadError
+from ..registry import LOADERS
 from ..types import Block, Document
 from .chunk import chunk_document, document_label
 from .files import Found, decode_text, printable, read_bytes, walk
@@ -27,7 +30,7 @@ from .text import load_html, load_markdown, load_text
 
 Loader = Callable[..., tuple[str, list[Block]]]  # (path, data[, options]) -> (title, blocks)
 
-LOADERS: dict[str, Loader] = {
+_BUILT_IN: dict[str, Loader] = {
     ".pdf": load_pdf,
     ".docx": load_docx,
     ".pptx": load_pptx,
@@ -48,6 +51,8 @@ LOADERS: dict[str, Loader] = {
     ".ndjson": load_jsonl,
     **dict.fromkeys(IMAGE_EXTENSIONS, load_image),
 }
+for _extension, _loader in _BUILT_IN.items():
+    LOADERS.register(_extension, _loader)
 
 
 @cache
@@ -60,7 +65,7 @@ def _takes_options(loader: Loader) -> bool:
 
 def register_loader(extension: str, loader: Loader) -> None:
     """Make ``extension`` (``".eml"``) ingestible with ``loader``."""
-    LOADERS[extension.lower()] = loader
+    LOADERS.register(extension.lower(), loader)
 
 
 def load_document(
@@ -68,7 +73,7 @@ def load_document(
 ) -> Document:
     """Parse ``data`` (the bytes of ``path``) into a Document with filing metadata where found;
     ``options`` reach the loaders that read pages by OCR."""
-    loader = LOADERS.get(path.suffix.lower())
+    loader = LOADERS.find(path.suffix.lower())
     if loader is None:
         raise LoadError(f"unsupported file type {path.suffix or '(none)'}")
     try:

@@ -4,6 +4,9 @@ Backends are registered by URL scheme, built-ins the same way as third-party one
 
     register_store("sqlite", lambda url, workspace: SQLiteStore(...))
 
+or by an installed package's entry point in the group ``industry_expert.stores``
+(``registry.STORES``), named by the scheme.
+
 ``[store] url`` names the store: empty for ``store.db`` in the workspace folder, a path (relative
 to the workspace) or ``sqlite://`` and a path (``sqlite:///srv/expert.db``) for SQLite; another
 scheme (``postgresql://...``) for the backend registered under it.
@@ -15,8 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..config import StoreSettings
-from ..errors import ConfigError
 from ..extras import require
+from ..registry import STORES
 from .base import (
     DocumentRecord,
     SearchFilter,
@@ -31,12 +34,11 @@ from .sqlite import SQLiteStore
 STORE_FILE = "store.db"
 
 StoreFactory = Callable[[str, Path], Store]  # (url, workspace folder) -> an open store
-_REGISTRY: dict[str, StoreFactory] = {}
 
 
 def register_store(scheme: str, factory: StoreFactory) -> None:
     """Open URLs ``SCHEME://...`` with ``factory(url, workspace)``."""
-    _REGISTRY[scheme] = factory
+    STORES.register(scheme, factory)
 
 
 def store_scheme(url: str) -> str:
@@ -47,12 +49,7 @@ def store_scheme(url: str) -> str:
 def open_store(settings: StoreSettings, workspace: Path) -> Store:
     """Open (creating where needed) the store ``settings.url`` names for the workspace folder."""
     scheme = store_scheme(settings.url)
-    factory = _REGISTRY.get(scheme)
-    if factory is None:
-        raise ConfigError(
-            f"store.url: no store backend for {scheme}:// (known: {', '.join(sorted(_REGISTRY))})"
-        )
-    return factory(settings.url, workspace)
+    return STORES.get_factory(scheme)(settings.url, workspace)  # type: ignore[no-any-return]
 
 
 def _sqlite(url: str, workspace: Path) -> Store:
