@@ -241,8 +241,9 @@ def advise(
                 f"(recall@10, {recall['n']} questions)"
             )
             steps.append(
-                "improve retrieval before judging answers: try `--mode hybrid`, a different chunk size "
-                "(`expert init --set chunk.size=...` and re-ingest) or a larger -k"
+                'improve retrieval before judging answers: `retrieval.mode = "hybrid"` in expert.toml if '
+                "it is not, more passages (`expert eval run -k 10`), or a different chunk size (a new "
+                "workspace: `expert init --chunk-tokens N`, then ingest again)"
             )
         for mode in ("rag", "rag+ft"):
             entry = summary["modes"].get(mode)
