@@ -1,17 +1,17 @@
-"""The ``expert`` command line: every command, its flags, and the function that runs it.
+"""The ``expert`` command line: every command as data (its path, help, options and function),
+built into argparse by ``build_parser``.
 
-Choices and defaults come from the typed settings (``Literal`` fields, dataclass defaults), so
-help never restates a value that lives elsewhere.
+Options and option groups come from ``options.py``: the generator and filter flags and ``--json``
+are declared once and mean the same in every command that takes them; choices and defaults come
+from the typed settings and config dataclasses, so help never restates a value that lives elsewhere.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import inspect
-from typing import Any, get_args, get_type_hints
+from typing import Any
 
-from ..config import Settings, choices
+from ..config import choices
 from ..evaluate.build import build_questions
 from ..finetune.build import build_dataset
 from ..finetune.export import export
@@ -38,6 +38,22 @@ from .evaluation import (
     cmd_eval_report,
     cmd_eval_run,
 )
+from .options import (
+    ADAPTER,
+    FILTER,
+    GENERATOR,
+    JSON,
+    SOURCE,
+    WORKSPACE_HELP,
+    Command,
+    Group,
+    Option,
+    default,
+    literal,
+    opt,
+    positive,
+    setting,
+)
 from .serving import cmd_keys_create, cmd_keys_list, cmd_keys_revoke, cmd_serve
 from .tuning import (
     cmd_dataset_build,
@@ -48,7 +64,7 @@ from .tuning import (
     cmd_tune_retriever,
 )
 
-SETTINGS = Settings()
+__all__ = ["build_parser", "commands", "version"]
 
 
 def version() -> str:
@@ -61,529 +77,281 @@ def version() -> str:
         return "unknown"
 
 
-def positive(kind: type[int] | type[float]) -> Any:
-    """An argparse type: a number above zero (``-k 0`` or ``--max-file-mb -1`` is refused)."""
-
-    def parse(text: str) -> int | float:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number, found {text!r}") from None
-        if not value > 0:
-            raise argparse.ArgumentTypeError(f"expected a number above 0, found {text}")
-        return value
-
-    parse.__name__ = kind.__name__
-    return parse
+# The commands that only group subcommands, with their help.
+GROUPS = {
+    "dataset": "training data: check a file (build comes with fine-tuning)",
+    "eval": "measure base, RAG, fine-tuned and both on your own questions",
+    "tune": "fit part of the pipeline to the workspace: the retriever, the fusion weights",
+    "store": "the workspace's store: move it to PostgreSQL",
+    "keys": "API keys for `expert serve`: who may read and write which collections",
+}
 
 
-def default(owner: Any, name: str) -> Any:
-    """The default of a dataclass field or of a function's parameter, read where it is defined."""
-    if dataclasses.is_dataclass(owner):
-        return next(f.default for f in dataclasses.fields(owner) if f.name == name)
-    return inspect.signature(owner).parameters[name].default
-
-
-def literal(owner: Any, name: str) -> list[str]:
-    """The values of a ``Literal``-typed dataclass field or function parameter."""
-    return list(get_args(get_type_hints(owner)[name]))
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="expert", description="Make a small model an expert on your documents."
-    )
-    where = f"workspace folder (env EXPERT_WORKSPACE; default {DEFAULT_WORKSPACE})"
-    parser.add_argument("--workspace", "-w", help=where)
-    parser.add_argument("--version", action="version", version=f"expert {version()}")
-    # --workspace is also taken after the command (`expert search -w ws ...`), without overriding
-    # one given before it when it is absent
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--workspace", "-w", default=argparse.SUPPRESS, help=where)
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    def command(name: str, **kw: Any) -> argparse.ArgumentParser:
-        return sub.add_parser(name, parents=[common], **kw)
-
-    p = command("init", help="create a workspace")
-    p.add_argument(
-        "--embedder",
-        help="multilingual (the shipped multilingual-e5-small: 100 languages), minilm (the default), "
-        "static (the shipped WordLlama token vectors: about 100x faster ingest, lower recall), or "
-        f"BACKEND[:MODEL] with BACKEND one of {', '.join(choices('embedder.backend'))}, e.g. "
-        "sentence-transformers:/models/e5, openai:text-embedding-3-small",
-    )
-    p.add_argument(
-        "--chunk-tokens",
-        type=positive(int),
-        help=f"chunk size in embedder tokens (default {SETTINGS.chunking.max_tokens})",
-    )
-    p.add_argument(
-        "--store",
-        help="where documents and vectors live: a PostgreSQL URL (postgresql://user@host/db, "
-        "with pgvector) shared by a team, or a SQLite file; default store.db in the workspace",
-    )
-    p.set_defaults(func=cmd_init)
-
-    p = command("ingest", help="add or update files and folders")
-    p.add_argument("paths", nargs="+", help="files and folders (recursive)")
-    p.add_argument("--collection", default="default", help="collection name to file them under")
-    p.add_argument(
-        "--move",
-        action="store_true",
-        help="file documents the workspace holds in another collection under --collection instead "
-        "(refused without it: keys scoped to either collection would change what they read)",
-    )
-    p.add_argument(
-        "--language",
-        help="the collection's language for keyword search, kept for later ingests: a code or name "
-        "(de, german, fa, ...) or a PostgreSQL text-search configuration; default english. PostgreSQL "
-        "stems some thirty languages and keeps the words of others whole (simple); SQLite takes "
-        "english and the unstemmed ones",
-    )
-    p.add_argument(
-        "--prune", action="store_true", help="remove documents whose files are gone from the given folders"
-    )
-    p.add_argument(
-        "--max-file-mb",
-        type=positive(float),
-        help=f"skip files larger than this (default {SETTINGS.ingest.max_file_mb:g})",
-    )
-    p.add_argument(
-        "--summarize",
-        action="store_true",
-        help="write a summary of each document that has none (uses the generator)",
-    )
-    p.add_argument(
-        "--follow-symlinks",
-        action="store_true",
-        help="also ingest what links inside the folders point to outside them (skipped by default)",
-    )
-    p.add_argument(
-        "--ocr",
-        choices=choices("ingest.ocr"),
-        help="read pages without a usable text layer (scans) and image files by OCR: auto, always "
-        f"(every PDF page) or never (default: ingest.ocr, {SETTINGS.ingest.ocr})",
-    )
-    p.add_argument("--json", action="store_true", help="print the summary as JSON")
-    p.set_defaults(func=cmd_ingest)
-
-    p = command("search", help="find the passages that answer a question")
-    p.add_argument("query", nargs="*")
-    p.add_argument("-k", type=positive(int), default=5, help="number of hits (default 5)")
-    p.add_argument("--mode", choices=choices("retrieval.mode"), help=f"default {SETTINGS.retrieval.mode}")
-    p.add_argument("--source", help="only sources matching this path or glob, e.g. '*10K*'")
-    p.add_argument("--collection", help="only this collection")
-    p.add_argument("--batch", help="file with one query per line ('-' for stdin); one result per query")
-    p.add_argument("--json", action="store_true", help="JSON output (one line per query)")
-    p.set_defaults(func=cmd_search)
-
-    def generator_flags(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--model", help="a .gguf file, a model folder, or the server's model name")
-        p.add_argument("--base-url", help="an OpenAI-compatible server, e.g. http://localhost:11434/v1")
-        p.add_argument(
-            "--backend",
-            choices=choices("generator.backend"),
-            help="default: follows from --model, --adapter or --base-url, else the settings'",
-        )
-        p.add_argument("--api-key-env", help="environment variable holding the API key")
-        p.add_argument(
-            "--adapter",
-            help="an `expert train` run directory or a PEFT adapter folder (transformers), or a GGUF "
-            "LoRA file (llama-cpp); with --backend llama-cpp a run is converted once",
-        )
-        p.add_argument(
-            "--max-tokens",
-            type=int,
-            help=f"answer length limit in tokens (default {SETTINGS.generator.max_tokens})",
-        )
-        p.add_argument(
-            "--context-window",
-            type=int,
-            help=f"tokens of prompt + answer (default {SETTINGS.generator.context_window})",
-        )
-
-    def holdout_flags(p: argparse.ArgumentParser, seed: int) -> None:
-        """What commands that learn from the workspace's passages share (dataset build, tune)."""
-        p.add_argument("--source", help="only passages of sources matching this path or glob")
-        p.add_argument(
+def _holdout(seed: int, source: str) -> tuple[Option | Group, ...]:
+    """What commands that learn from the workspace's passages share (dataset build, tune retriever)."""
+    return (
+        SOURCE.but(help=source),
+        opt(
             "--exclude",
             action="append",
             metavar="FILE",
             help="keep out these passages: a question file (the pages its evidence cites) or a "
             ".chunks.json (repeatable); sets made by `eval build` here or in the workspace are kept out anyway",
-        )
-        p.add_argument("--seed", type=int, default=seed)
-        p.add_argument("--json", action="store_true")
-        generator_flags(p)
+        ),
+        opt("--seed", convert=int, default=seed),
+        JSON,
+        GENERATOR,
+    )
 
-    def answer_flags(p: argparse.ArgumentParser) -> None:
-        p.add_argument("-k", type=positive(int), help=f"passages to retrieve (default {SETTINGS.answer.k})")
-        p.add_argument("--source", help="only sources matching this path or glob, e.g. '*10K*'")
-        p.add_argument("--collection", help="only this collection")
-        generator_flags(p)
-        p.add_argument(
+
+def _answer() -> tuple[Option | Group, ...]:
+    """What ask and chat share: retrieval, the generator, the refusal threshold."""
+    return (
+        opt("-k", convert=positive(int), help="passages to retrieve", shows=setting("answer.k")),
+        FILTER,
+        GENERATOR,
+        opt(
             "--min-relevance",
-            type=float,
-            help="below this question-passage similarity, say it is not there "
-            f"(default {SETTINGS.answer.min_relevance}; 0: off)",
-        )
-        p.add_argument(
-            "--no-retrieval", action="store_true", help="ask the model alone, without the workspace"
-        )
-        p.add_argument(
-            "--json", action="store_true", help="answer, citations, hits, model, tokens and timings as JSON"
-        )
+            convert=float,
+            help="below this question-passage similarity, say it is not there (0: off)",
+            shows=setting("answer.min_relevance"),
+        ),
+        opt("--no-retrieval", action="store_true", help="ask the model alone, without the workspace"),
+        JSON.but(help="answer, citations, hits, model, tokens and timings as JSON"),
+    )
 
-    p = command("ask", help="answer a question from the workspace, with cited sources")
-    p.add_argument("question", nargs="*")
-    answer_flags(p)
-    p.set_defaults(func=cmd_ask)
 
-    p = command("chat", help="a conversation over the workspace; follow-up questions are understood")
-    answer_flags(p)
-    p.set_defaults(func=cmd_chat)
+def commands() -> list[Command]:
+    """Every command, in the order ``expert --help`` lists them."""
+    train, retriever = TrainConfig, RetrieverConfig
+    return [
+        Command("init", "create a workspace", cmd_init, (
+            opt("--embedder", help="multilingual (the shipped multilingual-e5-small: 100 languages), minilm "
+                "(the default), static (the shipped WordLlama token vectors: about 100x faster ingest, lower "
+                f"recall), or BACKEND[:MODEL] with BACKEND one of {', '.join(choices('embedder.backend'))}, "
+                "e.g. sentence-transformers:/models/e5, openai:text-embedding-3-small"),
+            opt("--chunk-tokens", convert=positive(int), help="chunk size in embedder tokens",
+                shows=setting("chunking.max_tokens")),
+            opt("--store", help="where documents and vectors live: a PostgreSQL URL (postgresql://user@host/db, "
+                "with pgvector) shared by a team, or a SQLite file; default store.db in the workspace"),
+        )),
+        Command("ingest", "add or update files and folders", cmd_ingest, (
+            opt("paths", nargs="+", help="files and folders (recursive)"),
+            opt("--collection", default="default", help="collection to file them under"),
+            opt("--move", action="store_true", help="file documents the workspace holds in another collection "
+                "under --collection instead (refused without it: keys scoped to either collection would change "
+                "what they read)"),
+            opt("--language", help="the collection's language for keyword search, kept for later ingests: a code "
+                "or name (de, german, fa, ...) or a PostgreSQL text-search configuration; default english. "
+                "PostgreSQL stems some thirty languages and keeps the words of others whole (simple); SQLite takes "
+                "english and the unstemmed ones"),
+            opt("--prune", action="store_true", help="remove documents whose files are gone from the given folders"),
+            opt("--max-file-mb", convert=positive(float), help="skip files larger than this",
+                shows=setting("ingest.max_file_mb")),
+            opt("--summarize", action="store_true",
+                help="write a summary of each document that has none (uses the generator)"),
+            opt("--follow-symlinks", action="store_true",
+                help="also ingest what links inside the folders point to outside them (skipped by default)"),
+            opt("--ocr", choices=lambda: choices("ingest.ocr"), shows=setting("ingest.ocr"),
+                help="read pages without a usable text layer (scans) and image files by OCR: auto, always "
+                "(every PDF page) or never"),
+            JSON.but(help="print the summary as JSON"),
+        )),
+        Command("search", "find the passages that answer a question", cmd_search, (
+            opt("query", nargs="*"),
+            opt("-k", convert=positive(int), default=5, help="number of hits"),
+            opt("--mode", choices=lambda: choices("retrieval.mode"), shows=setting("retrieval.mode")),
+            FILTER,
+            opt("--batch", help="file with one query per line ('-' for stdin); one result per query"),
+            JSON.but(help="JSON output (one line per query)"),
+        )),
+        Command("ask", "answer a question from the workspace, with cited sources", cmd_ask,
+                (opt("question", nargs="*"), *_answer())),
+        Command("chat", "a conversation over the workspace; follow-up questions are understood", cmd_chat,
+                _answer()),
+        Command("dataset check", "validate a JSONL file: messages, Alpaca or prompt/completion",
+                cmd_dataset_check, (opt("path"), JSON)),
+        Command("dataset build", "synthesize question/answer examples from the workspace with the generator",
+                cmd_dataset_build, (
+            opt("--out", required=True, help="training JSONL to write (also OUT.val.jsonl and OUT.chunks.json)"),
+            opt("-n", convert=positive(int), default=default(build_dataset, "n"), help="examples to make"),
+            opt("--distractors", convert=int, default=default(build_dataset, "distractors"),
+                help="unrelated passages beside the source"),
+            opt("--oracle-share", convert=float, default=default(build_dataset, "oracle_share"),
+                help="share of examples that include the source passage"),
+            opt("--val-fraction", convert=float, default=default(build_dataset, "val_fraction"),
+                help="share held out for validation"),
+            *_holdout(default(build_dataset, "seed"), "only passages of sources matching this path or glob"),
+        )),
+        Command("eval check", "validate a question file (JSONL)", cmd_eval_check, (opt("path"), JSON)),
+        Command("eval build", "synthesize held-out questions with reference answers from passages no "
+                "training set used", cmd_eval_build, (
+            opt("--out", required=True, help="question JSONL to write (also OUT.chunks.json)"),
+            opt("-n", convert=positive(int), default=default(build_questions, "n"), help="questions to make"),
+            opt("--exclude", action="append", metavar="FILE",
+                help="keep out the passages of this training set (its .chunks.json; repeatable); sets made by "
+                "`dataset build` under this folder or the workspace are kept out anyway"),
+            SOURCE.but(help="only chunks of sources matching this path or glob"),
+            opt("--seed", convert=int, default=default(build_questions, "seed")),
+            JSON,
+            GENERATOR,
+        )),
+        Command("eval run", "answer a question file in each mode and score every answer", cmd_eval_run, (
+            opt("questions", help="JSONL: question, answer, optional evidence and kind"),
+            opt("--out", required=True, help="folder for answers.jsonl and the summary (resumable)"),
+            opt("--modes", default="base,rag",
+                help="comma-separated, of base, rag, ft, rag+ft; ft modes need --adapter"),
+            opt("-k", convert=positive(int), help="passages per answer in the rag modes", shows=setting("answer.k")),
+            opt("--judge-url", metavar="URL",
+                help="also grade each answer with a judge model at this OpenAI-compatible endpoint (off by default)"),
+            opt("--judge-model", metavar="NAME", help="the judge model's name on that server"),
+            opt("--judge-key-env", metavar="VAR", help="environment variable holding the judge's API key"),
+            JSON,
+            GENERATOR,
+        )),
+        Command("eval report", "print an evaluation's summary (and write summary.md)", cmd_eval_report,
+                (opt("folder"), JSON)),
+        Command("eval compare", "two runs of the same questions: what changed, and which differences are "
+                "beyond noise", cmd_eval_compare, (
+            opt("before", help="evaluation folder (eval run --out)"),
+            opt("after", help="evaluation folder of the same question file"),
+            JSON,
+        )),
+        Command("advise", "RAG, fine-tuning or both: a recommendation with the figures behind it", cmd_advise, (
+            opt("--eval", metavar="FOLDER", help="an `eval run` folder (default: the latest one found here)"),
+            opt("--no-novelty", action="store_true",
+                help="skip measuring the model's perplexity on the workspace"),
+            JSON,
+            GENERATOR,
+        )),
+        Command("train", "fine-tune the model with LoRA or QLoRA on a dataset", cmd_train, (
+            opt("--data", help="training JSONL (messages, Alpaca or prompt/completion)"),
+            opt("--out", help="new run directory (never overwritten)"),
+            opt("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint"),
+            opt("--base", help="model folder, .gguf file or hub id (default: the shipped SmolLM2)"),
+            opt("--method", choices=literal(train, "method"), shows=default(train, "method"),
+                help="qlora: 4-bit NF4 base (bitsandbytes; CUDA or CPU)"),
+            opt("--eval-data", help="validation JSONL (default: hold out "
+                f"{round(100 * default(train, 'val_fraction'))}%% of --data)"),
+            opt("--r", convert=int, help="LoRA rank", shows=default(train, "r")),
+            opt("--alpha", convert=int, help="LoRA alpha", shows=default(train, "alpha")),
+            opt("--targets", help="comma-separated module names; all-linear: every linear layer",
+                shows=default(train, "targets")),
+            opt("--lr", convert=float, help="learning rate", shows=default(train, "learning_rate")),
+            opt("--epochs", convert=float, help="passes over the data", shows=default(train, "epochs")),
+            opt("--max-steps", convert=int, help="stop after this many steps (overrides --epochs)"),
+            opt("--batch-size", convert=int, help="examples per step per device", shows=default(train, "batch_size")),
+            opt("--grad-accum", convert=int, help="gradient accumulation steps", shows=default(train, "grad_accum")),
+            opt("--max-length", convert=int, help="longest example in tokens; longer ones are dropped",
+                shows=default(train, "max_length")),
+            opt("--packing", action="store_true", help="pack short examples into full-length sequences"),
+            opt("--gradient-checkpointing", action=argparse.BooleanOptionalAction,
+                help="recompute activations to save memory (default on; --no-gradient-checkpointing is faster)"),
+            opt("--precision", choices=literal(train, "precision"), shows=default(train, "precision"),
+                help="bf16 on CUDA and on CPUs with native bf16"),
+            opt("--seed", convert=int),
+            JSON.but(help="result as JSON on stdout, progress as JSON lines on stderr"),
+        )),
+        Command("export", "merge a run's adapter into its base; convert to GGUF for llama.cpp and Ollama",
+                cmd_export, (
+            opt("run", help="a run directory written by `expert train`"),
+            opt("--merge", action="store_true", help="write RUN/export/merged, a Hugging Face model folder"),
+            opt("--gguf", action="store_true", help="write RUN/export/*.gguf (model and adapter) and a Modelfile"),
+            opt("--outtype", default=default(export, "outtype"), choices=literal(export, "outtype"),
+                help="GGUF tensor type"),
+            JSON,
+        )),
+        Command("sources", "list the documents in the workspace", cmd_sources, (
+            opt("pattern", nargs="?", help="only sources matching this path or glob"),
+            JSON,
+        )),
+        Command("forget", "remove a document, or the documents under a folder (--glob for a pattern)",
+                cmd_forget, (
+            opt("target", help="a document's path or a folder, as ingested or absolute"),
+            opt("--glob", action="store_true", help="TARGET is a pattern: * and ? within one folder level, ** "
+                "across levels, a name pattern matches file names"),
+            opt("--dry-run", action="store_true", help="list what would be removed, remove nothing"),
+            opt("--yes", "-y", action="store_true", help=f"remove more than {ASK_ABOVE} documents without asking"),
+            JSON,
+        )),
+        Command("status", "counts, embedder, sizes and an integrity check", cmd_status, (JSON,)),
+        Command("reindex", "re-embed every chunk with the configured embedder, or a new one", cmd_reindex, (
+            opt("--embedder", help="switch to this embedder first: a tuned retriever (expert tune retriever "
+                "--out), multilingual, minilm, static, a model folder, or BACKEND[:MODEL]; expert.toml is updated"),
+            JSON,
+        )),
+        Command("tune retriever", "questions written about the workspace's passages, hard negatives, a "
+                "contrastive fine-tune of the embedder", cmd_tune_retriever, (
+            opt("--out", required=True, help="new folder for the tuned model, its pairs and manifest"),
+            opt("-n", convert=int, default=default(retriever, "n"), help="questions to write"),
+            opt("--epochs", convert=float, default=default(retriever, "epochs"), help="passes over the pairs"),
+            opt("--batch-size", convert=int, default=default(retriever, "batch_size"), help="pairs per step"),
+            opt("--lr", convert=float, default=default(retriever, "learning_rate"), help="learning rate"),
+            *_holdout(default(retriever, "seed"), "only passages of sources matching this path or glob"),
+        )),
+        Command("tune fusion", "fit the keyword/dense/routing weights of search on your own questions with "
+                "evidence", cmd_tune_fusion, (
+            opt("questions", nargs="?",
+                help="JSONL as `expert eval` reads: question, answer, evidence (file, pages)"),
+            opt("--reset", action="store_true", help="forget the fit; the configured weights apply again"),
+            JSON,
+        )),
+        Command("serve", "an HTTP server: OpenAI-compatible API, native API and a web page", cmd_serve, (
+            opt("--host", help="address to bind; beyond loopback a key is required", shows=setting("serve.host")),
+            opt("--port", convert=int, help="port", shows=setting("serve.port")),
+            opt("--auth", choices=lambda: choices("serve.auth"),
+                help="keys: auto requires them beyond loopback and once any exists", shows=setting("serve.auth")),
+            opt("--parallel", convert=int, help="answers generated at once", shows=setting("serve.parallel")),
+            opt("--queue", convert=int, help="requests that may wait for the model; beyond, 503",
+                shows=setting("serve.queue")),
+            opt("--ingest-nice", convert=int, help="CPU priority of ingest jobs, 0-19", shows=setting("serve.ingest_nice")),
+            opt("--max-upload-mb", convert=float, help="largest upload request", shows=setting("serve.max_upload_mb")),
+            opt("--evaluations", metavar="DIR", help="folder of `eval run` folders to serve (default: here)"),
+            opt("--quiet", action="store_true", help="log warnings only, not each request"),
+            GENERATOR.but(ADAPTER.but(action="append", metavar="[NAME=]RUN", help="serve this adapter (an "
+                          "`expert train` run, a PEFT folder or a GGUF LoRA) as the models ft:NAME and "
+                          "rag+ft:NAME; repeatable; NAME defaults to its folder or file name")),
+        )),
+        Command("store migrate", "copy documents, chunks, vectors, summaries, keys and ingest history into "
+                "another store (resumable; checked at the end), then use it", cmd_store_migrate, (
+            opt("--to", required=True, help="the new store: postgresql://user@host/db (with pgvector)"),
+            JSON,
+        )),
+        Command("keys create", "make a key (printed once; only its hash is kept)", cmd_keys_create, (
+            opt("--name", required=True, help="who or what uses it, e.g. analysts"),
+            opt("--read", help="collections it may read, comma-separated, or '*'"),
+            opt("--write", help="collections it may upload to and forget from, or '*'"),
+            JSON,
+        )),
+        Command("keys list", "the keys, active and revoked (never their secrets)", cmd_keys_list, (JSON,)),
+        Command("keys revoke", "revoke a key by name or id; refused from the next request", cmd_keys_revoke,
+                (opt("name"),)),
+    ]  # fmt: skip
 
-    p = command("dataset", help="training data: check a file (build comes with fine-tuning)")
-    dsub = p.add_subparsers(dest="dataset_command", required=True)
-    d = dsub.add_parser(
-        "check", parents=[common], help="validate a JSONL file: messages, Alpaca or prompt/completion"
-    )
-    d.add_argument("path")
-    d.add_argument("--json", action="store_true")
-    d.set_defaults(func=cmd_dataset_check)
-    d = dsub.add_parser(
-        "build",
-        parents=[common],
-        help="synthesize question/answer examples from the workspace with the generator",
-    )
-    d.add_argument(
-        "--out", required=True, help="training JSONL to write (also OUT.val.jsonl and OUT.chunks.json)"
-    )
-    d.add_argument(
-        "-n",
-        type=positive(int),
-        default=default(build_dataset, "n"),
-        help="examples to make (default %(default)s)",
-    )
-    d.add_argument(
-        "--distractors",
-        type=int,
-        default=default(build_dataset, "distractors"),
-        help="unrelated passages beside the source (default %(default)s)",
-    )
-    d.add_argument(
-        "--oracle-share",
-        type=float,
-        default=default(build_dataset, "oracle_share"),
-        help="share of examples that include the source passage (default %(default)s)",
-    )
-    d.add_argument(
-        "--val-fraction",
-        type=float,
-        default=default(build_dataset, "val_fraction"),
-        help="share held out for validation (default %(default)s)",
-    )
-    holdout_flags(d, default(build_dataset, "seed"))
-    d.set_defaults(func=cmd_dataset_build)
 
-    p = command("eval", help="measure base, RAG, fine-tuned and both on your own questions")
-    esub = p.add_subparsers(dest="eval_command", required=True)
-    e = esub.add_parser("check", parents=[common], help="validate a question file (JSONL)")
-    e.add_argument("path")
-    e.add_argument("--json", action="store_true")
-    e.set_defaults(func=cmd_eval_check)
-    e = esub.add_parser(
-        "build",
-        parents=[common],
-        help="synthesize held-out questions with reference answers from passages no training set used",
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse parser of ``commands()``; ``--workspace`` is taken before or after the command."""
+    parser = argparse.ArgumentParser(
+        prog="expert", description="Make a small model an expert on your documents."
     )
-    e.add_argument("--out", required=True, help="question JSONL to write (also OUT.chunks.json)")
-    e.add_argument(
-        "-n",
-        type=positive(int),
-        default=default(build_questions, "n"),
-        help="questions to make (default %(default)s)",
-    )
-    e.add_argument(
-        "--exclude",
-        action="append",
-        metavar="FILE",
-        help="keep out the passages of this training set (its .chunks.json; repeatable); sets made by "
-        "`dataset build` under this folder or the workspace are kept out anyway",
-    )
-    e.add_argument("--source", help="only chunks of sources matching this path or glob")
-    e.add_argument("--seed", type=int, default=default(build_questions, "seed"))
-    e.add_argument("--json", action="store_true")
-    generator_flags(e)
-    e.set_defaults(func=cmd_eval_build)
-    e = esub.add_parser(
-        "run", parents=[common], help="answer a question file in each mode and score every answer"
-    )
-    e.add_argument("questions", help="JSONL: question, answer, optional evidence and kind")
-    e.add_argument("--out", required=True, help="folder for answers.jsonl and the summary (resumable)")
-    e.add_argument(
-        "--modes",
-        default="base,rag",
-        help="comma-separated, of base, rag, ft, rag+ft (default %(default)s; ft modes need --adapter)",
-    )
-    e.add_argument(
-        "-k", type=positive(int), help=f"passages per answer in the rag modes (default {SETTINGS.answer.k})"
-    )
-    e.add_argument(
-        "--judge-url",
-        metavar="URL",
-        help="also grade each answer with a judge model at this OpenAI-compatible endpoint (off by default)",
-    )
-    e.add_argument("--judge-model", metavar="NAME", help="the judge model's name on that server")
-    e.add_argument("--judge-key-env", metavar="VAR", help="environment variable holding the judge's API key")
-    e.add_argument("--json", action="store_true")
-    generator_flags(e)
-    e.set_defaults(func=cmd_eval_run)
-    e = esub.add_parser(
-        "report", parents=[common], help="print an evaluation's summary (and write summary.md)"
-    )
-    e.add_argument("folder")
-    e.add_argument("--json", action="store_true")
-    e.set_defaults(func=cmd_eval_report)
-    e = esub.add_parser(
-        "compare",
-        parents=[common],
-        help="two runs of the same questions: what changed, and which differences are beyond noise",
-    )
-    e.add_argument("before", help="evaluation folder (eval run --out)")
-    e.add_argument("after", help="evaluation folder of the same question file")
-    e.add_argument("--json", action="store_true")
-    e.set_defaults(func=cmd_eval_compare)
-
-    p = command("advise", help="RAG, fine-tuning or both: a recommendation with the figures behind it")
-    p.add_argument(
-        "--eval", metavar="FOLDER", help="an `eval run` folder (default: the latest one found here)"
-    )
-    p.add_argument(
-        "--no-novelty", action="store_true", help="skip measuring the model's perplexity on the workspace"
-    )
-    p.add_argument("--json", action="store_true")
-    generator_flags(p)
-    p.set_defaults(func=cmd_advise)
-
-    p = command("train", help="fine-tune the model with LoRA or QLoRA on a dataset")
-    p.add_argument("--data", help="training JSONL (messages, Alpaca or prompt/completion)")
-    p.add_argument("--out", help="new run directory (never overwritten)")
-    p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
-    p.add_argument("--base", help="model folder, .gguf file or hub id (default: the shipped SmolLM2)")
-    p.add_argument(
-        "--method",
-        choices=literal(TrainConfig, "method"),
-        help=f"default {default(TrainConfig, 'method')}; qlora: 4-bit NF4 base (bitsandbytes; CUDA or CPU)",
-    )
-    p.add_argument(
-        "--eval-data",
-        help=f"validation JSONL (default: hold out {round(100 * default(TrainConfig, 'val_fraction'))}%% of --data)",
-    )
-    p.add_argument("--r", type=int, help=f"LoRA rank (default {default(TrainConfig, 'r')})")
-    p.add_argument("--alpha", type=int, help=f"LoRA alpha (default {default(TrainConfig, 'alpha')})")
-    p.add_argument(
-        "--targets",
-        help=f"comma-separated module names (default {default(TrainConfig, 'targets')}: every linear layer)",
-    )
-    p.add_argument(
-        "--lr", type=float, help=f"learning rate (default {default(TrainConfig, 'learning_rate'):g})"
-    )
-    p.add_argument(
-        "--epochs", type=float, help=f"passes over the data (default {default(TrainConfig, 'epochs'):g})"
-    )
-    p.add_argument("--max-steps", type=int, help="stop after this many steps (overrides --epochs)")
-    p.add_argument(
-        "--batch-size",
-        type=int,
-        help=f"examples per step per device (default {default(TrainConfig, 'batch_size')})",
-    )
-    p.add_argument(
-        "--grad-accum",
-        type=int,
-        help=f"gradient accumulation steps (default {default(TrainConfig, 'grad_accum')})",
-    )
-    p.add_argument(
-        "--max-length",
-        type=int,
-        help=f"longest example in tokens; longer ones are dropped (default {default(TrainConfig, 'max_length')})",
-    )
-    p.add_argument("--packing", action="store_true", help="pack short examples into full-length sequences")
-    p.add_argument(
-        "--gradient-checkpointing",
-        action=argparse.BooleanOptionalAction,
-        help="recompute activations to save memory (default on; --no-gradient-checkpointing is faster)",
-    )
-    p.add_argument(
-        "--precision",
-        choices=literal(TrainConfig, "precision"),
-        help=f"default {default(TrainConfig, 'precision')}: bf16 on CUDA and on CPUs with native bf16",
-    )
-    p.add_argument("--seed", type=int)
-    p.add_argument(
-        "--json", action="store_true", help="result as JSON on stdout, progress as JSON lines on stderr"
-    )
-    p.set_defaults(func=cmd_train)
-
-    p = command(
-        "export", help="merge a run's adapter into its base; convert to GGUF for llama.cpp and Ollama"
-    )
-    p.add_argument("run", help="a run directory written by `expert train`")
-    p.add_argument(
-        "--merge", action="store_true", help="write RUN/export/merged, a Hugging Face model folder"
-    )
-    p.add_argument(
-        "--gguf", action="store_true", help="write RUN/export/*.gguf (model and adapter) and a Modelfile"
-    )
-    p.add_argument(
-        "--outtype",
-        default=default(export, "outtype"),
-        choices=literal(export, "outtype"),
-        help="GGUF tensor type (default %(default)s)",
-    )
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_export)
-
-    p = command("sources", help="list the documents in the workspace")
-    p.add_argument("pattern", nargs="?", help="only sources matching this path or glob")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_sources)
-
-    p = command("forget", help="remove a document, or the documents under a folder (--glob for a pattern)")
-    p.add_argument("target", help="a document's path or a folder, as ingested or absolute")
-    p.add_argument(
-        "--glob",
-        action="store_true",
-        help="TARGET is a pattern: * and ? within one folder level, ** across levels, a name pattern matches file names",
-    )
-    p.add_argument("--dry-run", action="store_true", help="list what would be removed, remove nothing")
-    p.add_argument(
-        "--yes", "-y", action="store_true", help=f"remove more than {ASK_ABOVE} documents without asking"
-    )
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_forget)
-
-    p = command("status", help="counts, embedder, sizes and an integrity check")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_status)
-
-    p = command("reindex", help="re-embed every chunk with the configured embedder, or a new one")
-    p.add_argument(
-        "--embedder",
-        help="switch to this embedder first: a tuned retriever (expert tune retriever --out), multilingual, "
-        "minilm, static, a model folder, or BACKEND[:MODEL]; expert.toml is updated",
-    )
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_reindex)
-
-    p = command("tune", help="fit part of the pipeline to the workspace: the retriever, the fusion weights")
-    tsub = p.add_subparsers(dest="tune_command", required=True)
-    t = tsub.add_parser(
-        "retriever",
-        parents=[common],
-        help="questions written about the workspace's passages, hard negatives, a contrastive fine-tune of the embedder",
-    )
-    t.add_argument("--out", required=True, help="new folder for the tuned model, its pairs and manifest")
-    t.add_argument(
-        "-n", type=int, default=default(RetrieverConfig, "n"), help="questions to write (default %(default)s)"
-    )
-    t.add_argument(
-        "--epochs", type=float, default=default(RetrieverConfig, "epochs"), help="default %(default)s"
-    )
-    t.add_argument(
-        "--batch-size", type=int, default=default(RetrieverConfig, "batch_size"), help="default %(default)s"
-    )
-    t.add_argument(
-        "--lr", type=float, default=default(RetrieverConfig, "learning_rate"), help="default %(default)s"
-    )
-    holdout_flags(t, default(RetrieverConfig, "seed"))
-    t.set_defaults(func=cmd_tune_retriever)
-    t = tsub.add_parser(
-        "fusion",
-        parents=[common],
-        help="fit the keyword/dense/routing weights of search on your own questions with evidence",
-    )
-    t.add_argument(
-        "questions", nargs="?", help="JSONL as `expert eval` reads: question, answer, evidence (file, pages)"
-    )
-    t.add_argument("--reset", action="store_true", help="forget the fit; the configured weights apply again")
-    t.add_argument("--json", action="store_true")
-    t.set_defaults(func=cmd_tune_fusion)
-
-    serve = SETTINGS.serve
-    p = command("serve", help="an HTTP server: OpenAI-compatible API, native API and a web page")
-    p.add_argument(
-        "--host", help=f"address to bind (default {serve.host}; beyond loopback a key is required)"
-    )
-    p.add_argument("--port", type=int, help=f"port (default {serve.port})")
-    p.add_argument(
-        "--adapter",
-        action="append",
-        metavar="[NAME=]RUN",
-        help="serve this adapter as models ft:NAME and rag+ft:NAME (repeatable)",
-    )
-    p.add_argument(
-        "--auth",
-        choices=choices("serve.auth"),
-        help="keys: auto (default) requires them beyond loopback and once any exists",
-    )
-    p.add_argument("--parallel", type=int, help=f"answers generated at once (default {serve.parallel})")
-    p.add_argument(
-        "--queue", type=int, help=f"requests that may wait for the model; beyond, 503 (default {serve.queue})"
-    )
-    p.add_argument(
-        "--ingest-nice", type=int, help=f"CPU priority of ingest jobs, 0-19 (default {serve.ingest_nice})"
-    )
-    p.add_argument(
-        "--max-upload-mb", type=float, help=f"largest upload request (default {serve.max_upload_mb:g})"
-    )
-    p.add_argument(
-        "--evaluations", metavar="DIR", help="folder of `eval run` folders to serve (default: here)"
-    )
-    p.add_argument("--quiet", action="store_true", help="log warnings only, not each request")
-    p.add_argument("--model", help="a .gguf file, a model folder, or the server's model name")
-    p.add_argument(
-        "--base-url", help="an OpenAI-compatible server to generate with, e.g. http://localhost:8080/v1"
-    )
-    p.add_argument(
-        "--backend", choices=choices("generator.backend"), help="default: follows from --model or --base-url"
-    )
-    p.add_argument("--api-key-env", help="environment variable holding the generator server's API key")
-    p.add_argument(
-        "--max-tokens",
-        type=int,
-        help=f"default answer length limit (default {SETTINGS.generator.max_tokens})",
-    )
-    p.add_argument("--context-window", type=int, help="tokens of prompt + answer")
-    p.set_defaults(func=cmd_serve)
-
-    p = command("store", help="the workspace's store: move it to PostgreSQL")
-    ssub = p.add_subparsers(dest="store_command", required=True)
-    m = ssub.add_parser(
-        "migrate",
-        parents=[common],
-        help="copy documents, chunks, vectors, summaries, keys and ingest history into another store "
-        "(resumable; checked at the end), then use it",
-    )
-    m.add_argument("--to", required=True, help="the new store: postgresql://user@host/db (with pgvector)")
-    m.add_argument("--json", action="store_true")
-    m.set_defaults(func=cmd_store_migrate)
-
-    p = command("keys", help="API keys for `expert serve`: who may read and write which collections")
-    ksub = p.add_subparsers(dest="keys_command", required=True)
-    k = ksub.add_parser("create", parents=[common], help="make a key (printed once; only its hash is kept)")
-    k.add_argument("--name", required=True, help="who or what uses it, e.g. analysts")
-    k.add_argument("--read", help="collections it may read, comma-separated, or '*'")
-    k.add_argument("--write", help="collections it may upload to and forget from, or '*'")
-    k.add_argument("--json", action="store_true")
-    k.set_defaults(func=cmd_keys_create)
-    k = ksub.add_parser("list", parents=[common], help="the keys, active and revoked (never their secrets)")
-    k.add_argument("--json", action="store_true")
-    k.set_defaults(func=cmd_keys_list)
-    k = ksub.add_parser(
-        "revoke", parents=[common], help="revoke a key by name or id; refused from the next request"
-    )
-    k.add_argument("name")
-    k.set_defaults(func=cmd_keys_revoke)
+    where = WORKSPACE_HELP.format(DEFAULT_WORKSPACE)
+    parser.add_argument("--workspace", "-w", help=where)
+    parser.add_argument("--version", action="version", version=f"expert {version()}")
+    # after the command (`expert search -w ws ...`) it must not override one given before it when absent
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--workspace", "-w", default=argparse.SUPPRESS, help=where)
+    top = parser.add_subparsers(dest="command", required=True)
+    groups: dict[str, Any] = {}
+    for command in commands():
+        first, _, second = command.path.partition(" ")
+        if second:
+            if first not in groups:
+                group = top.add_parser(first, parents=[common], help=GROUPS[first])
+                groups[first] = group.add_subparsers(dest=f"{first}_command", required=True)
+            p = groups[first].add_parser(second, parents=[common], help=command.help)
+        else:
+            p = top.add_parser(first, parents=[common], help=command.help)
+        for option in command.options:
+            option.add_to(p)
+        p.set_defaults(func=command.run)
     return parser
