@@ -9,6 +9,7 @@ import pytest
 from conftest import FakeGenerator
 
 from industry_expert import Workspace
+from industry_expert.events import Event
 from industry_expert.finetune import load_examples
 from industry_expert.finetune.build import BuildError, build_dataset
 from industry_expert.generate.prompt import INSTRUCTION
@@ -78,7 +79,8 @@ def test_an_interrupted_build_resumes(ws: Workspace, tmp_path: Path) -> None:
     out = tmp_path / "train.jsonl"
     calls = {"n": 0}
 
-    def stop_after_three(event: dict) -> None:
+    def stop_after_three(happened: Event) -> None:
+        event = happened.to_dict()
         if event["event"] == "example":
             calls["n"] += 1
             if calls["n"] == 3:

@@ -56,14 +56,9 @@ def test_each_default_is_stated_once_and_stated_where_there_is_one() -> None:
         for action in parser._actions:
             text = (action.help or "").replace("%(default)s", "VALUE")
             assert len(re.findall(r"\bdefault\b", text)) <= 1, (path, action.option_strings, text)
-            if action.option_strings and action.default not in (
-                None,
-                False,
-                argparse.SUPPRESS,
-                "==SUPPRESS==",
-            ):
-                if not isinstance(action, argparse._HelpAction | argparse._VersionAction):
-                    assert "default" in text, (path, action.option_strings)
+            stated = action.default not in (None, False, argparse.SUPPRESS)
+            if action.option_strings and stated and not isinstance(action, argparse._HelpAction):
+                assert "default" in text, (path, action.option_strings)
 
 
 def test_json_means_the_same_flag_everywhere() -> None:

@@ -14,6 +14,7 @@ from industry_expert import Workspace
 from industry_expert.errors import BuildError
 from industry_expert.evaluate.build import build_questions, consistent, draw, quotas
 from industry_expert.evaluate.questions import load_questions
+from industry_expert.events import Event
 from industry_expert.finetune.build import (
     UsedChunks,
     build_dataset,
@@ -134,7 +135,8 @@ def test_an_interrupted_build_resumes(ws: Workspace, tmp_path: Path) -> None:
     out = tmp_path / "q.jsonl"
     calls = {"n": 0}
 
-    def stop_after_three(event: dict) -> None:
+    def stop_after_three(happened: Event) -> None:
+        event = happened.to_dict()
         if event["event"] == "question":
             calls["n"] += 1
             if calls["n"] == 3:

@@ -12,6 +12,7 @@ import pytest
 from industry_expert import fusion
 from industry_expert.config import RetrievalSettings
 from industry_expert.errors import DatasetError, InputError
+from industry_expert.events import Event
 from industry_expert.retrieve import Candidates, Retriever
 from industry_expert.store import SQLiteStore
 from industry_expert.types import Hit
@@ -143,7 +144,7 @@ def _questions(path: Path, n: int = 25, evidence: bool = True) -> Path:
 def test_workspace_fits_stores_shows_and_resets(workspace: Workspace, tmp_path: Path) -> None:
     workspace.ingest([_docs(tmp_path / "docs")])
     events: list[dict] = []
-    fit = workspace.tune_fusion(_questions(tmp_path / "q.jsonl"), events.append)
+    fit = workspace.tune_fusion(_questions(tmp_path / "q.jsonl"), lambda e: events.append(e.to_dict()))
     assert fit.questions == 25 and fit.r5["configured"] == 25
     assert events[0] == {"event": "start", "total": 25} and events[-1] == {"event": "done", "left_out": 0}
     assert fusion.load(workspace.store) == fit
@@ -198,7 +199,8 @@ def test_bad_input_is_one_line_and_keeps_the_previous_fit(workspace: Workspace, 
     with pytest.raises(DatasetError, match="line 1"):
         workspace.tune_fusion(broken)
 
-    def interrupt(event: dict) -> None:
+    def interrupt(happened: Event) -> None:
+        event = happened.to_dict()
         if event.get("done") == 10:
             raise KeyboardInterrupt
 

@@ -190,7 +190,7 @@ def test_an_incomplete_hf_reference_is_a_clear_error() -> None:
 def test_a_file_is_downloaded_once_checked_and_then_used_offline(local_hub: LocalHub, tmp_path: Path) -> None:
     local_hub.state.files["org/m/m.gguf"] = BLOB
     events: list[dict[str, Any]] = []
-    path = fetch(HubFile("org/m", "m.gguf"), tmp_path / "cache", events.append)
+    path = fetch(HubFile("org/m", "m.gguf"), tmp_path / "cache", lambda e: events.append(e.to_dict()))
     assert path.read_bytes() == BLOB
     record = json.loads(path.with_name("m.gguf.json").read_text())
     assert record["checksum"] == "sha256" and record["commit"] == COMMIT and record["bytes"] == len(BLOB)
@@ -289,7 +289,7 @@ def test_a_copy_in_the_hugging_face_cache_is_used_without_the_network(
 def test_progress_set_by_reporting_reaches_a_deep_fetch(local_hub: LocalHub, tmp_path: Path) -> None:
     local_hub.state.files["org/m/m.gguf"] = BLOB
     events: list[dict[str, Any]] = []
-    with hub.reporting(events.append):
+    with hub.reporting(lambda e: events.append(e.to_dict())):
         fetch(HubFile("org/m", "m.gguf"), tmp_path / "cache")
     assert {"download-start", "download", "download-done"} <= {e["event"] for e in events}
 

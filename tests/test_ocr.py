@@ -60,7 +60,7 @@ def test_an_image_only_pdf_is_read_by_ocr_and_cited_as_such(tmp_path: Path, work
         and pages_for_ocr(text.read_bytes(), "auto") == 0
     )
     events: list[dict] = []
-    report = workspace.ingest([scan], progress=events.append)
+    report = workspace.ingest([scan], progress=lambda e: events.append(e.to_dict()))
     assert report.added == [str(scan)], report.skipped
     assert [(e["page"], e["pages"]) for e in events if e["event"] == "ocr"] == [(1, 2), (2, 2)]
     hit = workspace.search("capital expenditure fiscal 2023", k=1, mode="keyword")[0]

@@ -12,6 +12,8 @@ import pytest
 from postgres_server import fresh_database, server_url
 from test_cli import SAMPLES, expert
 
+from industry_expert.events import Event
+
 pytestmark = pytest.mark.slow
 
 
@@ -137,7 +139,8 @@ def test_migrate_a_sqlite_workspace_resumably(tmp_path: Path) -> None:
     class Stop(Exception):
         pass
 
-    def stop_after_one(event: dict) -> None:
+    def stop_after_one(happened: Event) -> None:
+        event = happened.to_dict()
         if event["event"] == "progress":
             raise Stop
 

@@ -53,7 +53,9 @@ def test_tuning_writes_a_model_that_reindexing_puts_to_work(
     ws.use_generator(QuestionWriter())
     events: list[dict] = []
     out = tmp_path / "runs" / "retriever-plants"
-    report = ws.tune_retriever(RetrieverConfig(out, n=40, batch_size=8), progress=events.append)
+    report = ws.tune_retriever(
+        RetrieverConfig(out, n=40, batch_size=8), progress=lambda e: events.append(e.to_dict())
+    )
     ws.close()
     assert report.train + report.validation == 40 and report.validation >= 5
     assert {e["stage"] for e in events if e["event"] == "start"} == {"questions", "train"}

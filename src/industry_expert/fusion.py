@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ from typing import Any
 from .config import RetrievalSettings
 from .errors import InputError
 from .evaluate.questions import EvalQuestion, hit_key
+from .events import FusionStarted, Progress, Searched
 from .retrieve import Candidates, Retriever
 from .store import Store
 
@@ -43,8 +44,6 @@ SHARES = tuple(i / 10 for i in range(11))  # dense share of the two weights
 ROUTES = (0.0, 0.5, 1.0, 2.0, 4.0)
 K = 5
 STALE = 1.5  # a fit is made again (from the same questions) once the chunks change by this factor
-
-Progress = Callable[[dict[str, Any]], None]
 
 
 @dataclass(frozen=True)
@@ -164,13 +163,13 @@ def prepare(
     depth = max(retriever.settings.candidates, 3 * K)
     cases = []
     if progress:
-        progress({"event": "start", "total": len(usable)})
+        progress(FusionStarted(len(usable)))
     every = max(1, len(usable) // 20)  # a log line each 5% when not on a terminal
     for done, q in enumerate(usable, start=1):
         found = retriever.candidates(q.question, depth, "hybrid")
         cases.append(Case(q.question, frozenset(q.relevant), q.by_page, found))
         if progress and (done % every == 0 or done == len(usable)):
-            progress({"event": "progress", "done": done, "total": len(usable)})
+            progress(Searched(done, len(usable)))
     return cases, len(questions) - len(usable)
 
 

@@ -22,7 +22,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -31,8 +31,8 @@ from typing import Any, cast
 from urllib.parse import urlsplit
 
 from .errors import ModelError, UserError
+from .events import Downloaded, Downloading, DownloadStarted, Progress
 
-Progress = Callable[[dict[str, Any]], None]
 DEFAULT_ENDPOINT = "https://huggingface.co"
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _GIT_SHA1 = re.compile(r"^[0-9a-f]{40}$")
@@ -147,11 +147,11 @@ def _bar_class(progress: Progress, file: HubFile) -> Any:
     class Bar:
         def __init__(self, total: int | None = None, initial: int = 0, **_: Any):
             self.total, self.n = total, initial
-            progress({"event": "download-start", "file": file.ref, "bytes": total, "done": initial})
+            progress(DownloadStarted(file.ref, total, initial))
 
         def update(self, n: int = 1) -> None:
             self.n += n
-            progress({"event": "download", "file": file.ref, "bytes": self.total, "done": self.n})
+            progress(Downloading(file.ref, self.total, self.n))
 
         def close(self) -> None:
             pass
@@ -275,5 +275,5 @@ def fetch(
     dest.with_name(dest.name + ".json").write_text(json.dumps(record, indent=1), encoding="utf-8")
     partial.replace(dest)
     if progress:
-        progress({"event": "download-done", "file": file.ref, "path": str(dest), **record})
+        progress(Downloaded(file.ref, str(dest), record))
     return dest

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .config import SummarySettings
+from .events import Finished, Progress, SummariesStarted, Summarized, ignore
 from .generate import Generator, complete
 from .store import Store
 
@@ -113,7 +114,7 @@ def summarize_documents(
     generator: Callable[[], Generator],
     settings: SummarySettings,
     force: bool = False,
-    progress: Callable[[dict[str, Any]], None] | None = None,
+    progress: Progress | None = None,
 ) -> SummaryReport:
     """Write a summary for every document of ``store`` that has none (all of them with ``force``).
 
@@ -121,12 +122,12 @@ def summarize_documents(
     document in flight and the next run carries on. ``generator`` is called only when there is
     something to summarize (loading a model takes seconds).
     """
-    emit = progress or (lambda event: None)
+    emit = progress or ignore
     started = time.perf_counter()
     documents = store.list_documents()
     todo = [d for d in documents if force or not d.summary]
     report = SummaryReport(skipped=len(documents) - len(todo))
-    emit({"event": "start", "documents": len(todo), "already": report.skipped})
+    emit(SummariesStarted(len(todo), report.skipped))
     model = generator() if todo else None
     for doc in todo:
         assert model is not None
@@ -134,7 +135,7 @@ def summarize_documents(
         texts = [text for _, text in store.document_chunks(doc.key)]
         store.set_summary(doc.key, summarize_document(model, doc.title or doc.source, texts, settings))
         report.written.append(doc.source)
-        emit({"event": "document", "path": doc.source, "seconds": round(time.perf_counter() - t, 2)})
+        emit(Summarized(doc.source, round(time.perf_counter() - t, 2)))
     report.seconds = time.perf_counter() - started
-    emit({"event": "done", **report.to_dict()})
+    emit(Finished(report.to_dict()))
     return report

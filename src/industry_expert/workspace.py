@@ -50,11 +50,12 @@ from .evaluate.judge import Judge
 from .evaluate.questions import EvalQuestion
 from .evaluate.report import load_summary
 from .evaluate.run import RETRIEVAL_MODES, TUNED_MODES, EvalRun, run_eval
+from .events import FusionDone, Progress
 from .finetune.build import UsedChunks
 from .finetune.retriever import RetrieverConfig, RetrieverReport, tune_retriever
 from .generate import Generator, check_generator, create_base_and_tuned, create_generator
 from .ingest.ocr import OcrMode
-from .ingest.pipeline import Ingestor, IngestReport, Progress
+from .ingest.pipeline import Ingestor, IngestReport
 from .ingest.yielding import AnswerGate, YieldingEmbedder, answering_flag
 from .keys import KeyRing
 from .retrieve import Retriever
@@ -346,7 +347,7 @@ class Workspace:
         fusion.save(self.store, result)
         self.retriever = self._retriever(fusion.applied(self.settings.retrieval, result))
         if progress:
-            progress({"event": "done", "left_out": left_out})
+            progress(FusionDone(left_out))
         return result
 
     def reset_fusion(self) -> bool:

@@ -14,8 +14,8 @@ import sys
 
 from ..errors import ExpertError, exit_code
 from ..hub import reporting
-from .output import download_progress
 from .parser import build_parser
+from .progress import progress
 
 __all__ = ["build_parser", "main"]
 
@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     quiet_ml_libraries()
     try:
-        with reporting(download_progress(bool(getattr(args, "json", False)))):
+        with reporting(progress(bool(getattr(args, "json", False)))):
             return int(args.func(args))
     except ExpertError as exc:
         print(f"expert: error: {exc}", file=sys.stderr)

@@ -13,13 +13,10 @@ from ..ingest import LOADERS
 from ..workspace import Workspace
 from .output import (
     format_hit,
-    ingest_progress,
-    migrate_progress,
     print_json,
-    reindex_progress,
     safe,
-    summary_progress,
 )
+from .progress import progress
 
 DEFAULT_WORKSPACE = ".expert"
 
@@ -59,12 +56,12 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             collection=args.collection,
             prune=args.prune,
             max_file_mb=args.max_file_mb,
-            progress=ingest_progress(args.json),
+            progress=progress(args.json),
             follow_symlinks=args.follow_symlinks,
             ocr=args.ocr,
             move=args.move,
         )
-        summaries = ws.summarize(progress=summary_progress(args.json)) if args.summarize else None
+        summaries = ws.summarize(progress=progress(args.json)) if args.summarize else None
     found = report.added or report.updated or report.unchanged or report.skipped or report.removed
     if args.json:
         print_json({**report.to_dict(), **({"summaries": summaries.to_dict()} if summaries else {})})
@@ -247,7 +244,7 @@ def embedder_overrides(value: str) -> dict[str, Any]:
 def cmd_reindex(args: argparse.Namespace) -> int:
     overrides = embedder_overrides(args.embedder) if args.embedder else None
     with Workspace.open(workspace_path(args), overrides, allow_embedder_change=True) as ws:
-        done = ws.reindex(progress=reindex_progress(args.json))
+        done = ws.reindex(progress=progress(args.json))
         if overrides:
             ws.save_settings()  # the workspace now embeds questions with it too
         name = ws.store.get_meta("embedder")
@@ -267,7 +264,7 @@ def cmd_store_migrate(args: argparse.Namespace) -> int:
 
         shown = where_to(args.to)  # without its password
     with Workspace.open(workspace_path(args)) as ws:
-        report = ws.migrate_store(args.to, progress=migrate_progress(args.json))
+        report = ws.migrate_store(args.to, progress=progress(args.json))
     if args.json:
         print_json({"to": shown, **report.to_dict()})
     else:

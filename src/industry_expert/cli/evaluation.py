@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
 
 from ..errors import InputError
 from ..evaluate.html import write_html
@@ -15,7 +14,8 @@ from ..evaluate.run import parse_modes
 from ..workspace import Workspace
 from .answers import generator_overrides
 from .documents import workspace_path
-from .output import Reporter, print_json, print_problems
+from .output import print_json, print_problems
+from .progress import progress
 
 
 def cmd_eval_check(args: argparse.Namespace) -> int:
@@ -31,28 +31,6 @@ def cmd_eval_check(args: argparse.Namespace) -> int:
             f"{len(report.problems) + report.more_problems} problem(s), {report.duplicates} duplicate(s)"
         )
     return 0 if report.ok else 2
-
-
-def build_progress(json_mode: bool) -> Any:
-    out = Reporter(json_mode)
-
-    def on(event: dict[str, Any]) -> None:
-        kind = event["event"]
-        if kind == "start":
-            if event["resumed"]:
-                out.log(f"resuming with {event['resumed']} question(s) already made")
-            out.begin(
-                event["questions"],
-                "question",
-                "eval build",
-                initial=min(event["resumed"], event["questions"]),
-            )
-        elif kind == "question":
-            out.advance(f"{event['done']}/{event['total']} {event['kind']}: {event['question']}")
-        elif kind == "done":
-            out.end()
-
-    return on
 
 
 def cmd_eval_build(args: argparse.Namespace) -> int:
@@ -71,7 +49,7 @@ def cmd_eval_build(args: argparse.Namespace) -> int:
             exclude=exclude,
             seed=args.seed,
             source=args.source,
-            progress=build_progress(args.json),
+            progress=progress(args.json),
         )
     if args.json:
         print_json(report.to_dict())
@@ -100,24 +78,6 @@ def cmd_eval_build(args: argparse.Namespace) -> int:
     return 0
 
 
-def eval_progress(json_mode: bool) -> Any:
-    out = Reporter(json_mode)
-
-    def on(event: dict[str, Any]) -> None:
-        kind = event["event"]
-        if kind == "start":
-            if event["resumed"]:
-                out.log(f"resuming: {event['resumed']} answer(s) already scored")
-            out.begin(event["answers"], "answer", "eval", initial=event["resumed"])
-        elif kind == "answer":
-            line = f"{event['done']}/{event['total']} {event['mode']}: score {event['score']:.2f}"
-            out.advance(line, event["mode"])
-        elif kind == "done":
-            out.end()
-
-    return on
-
-
 def cmd_eval_run(args: argparse.Namespace) -> int:
     questions = load_questions(args.questions)
     modes = parse_modes(args.modes)
@@ -132,7 +92,7 @@ def cmd_eval_run(args: argparse.Namespace) -> int:
     elif args.judge_model:
         raise InputError("--judge-model needs --judge-url: the OpenAI-compatible endpoint that serves it")
     with Workspace.open(workspace_path(args), overrides) as ws:
-        run = ws.evaluate(questions, modes, args.out, progress=eval_progress(args.json), judge=judge)
+        run = ws.evaluate(questions, modes, args.out, progress=progress(args.json), judge=judge)
     write_markdown(run.out, run.summary)
     write_html(run.out, run.summary)
     if args.json:

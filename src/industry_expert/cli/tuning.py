@@ -12,13 +12,10 @@ from ..workspace import Workspace
 from .answers import generator_overrides
 from .documents import workspace_path
 from .output import (
-    dataset_progress,
-    fusion_progress,
     print_json,
     print_problems,
-    train_progress,
-    tune_progress,
 )
+from .progress import progress
 
 
 def held_out(named: list[str], workspace: Path) -> Any:
@@ -57,7 +54,7 @@ def cmd_dataset_build(args: argparse.Namespace) -> int:
             seed=args.seed,
             source=args.source,
             exclude=exclude,
-            progress=dataset_progress(args.json),
+            progress=progress(args.json),
         )
     if args.json:
         print_json(report.to_dict())
@@ -117,7 +114,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         config = TrainConfig(
             data=args.data, out=args.out, **{k: v for k, v in values.items() if v is not None}
         )
-    result = train(config, resume=bool(args.resume), progress=train_progress(args.json))
+    result = train(config, resume=bool(args.resume), progress=progress(args.json, json_lines=True))
     if args.json:
         print_json(result.to_dict())
     else:
@@ -170,7 +167,7 @@ def cmd_tune_retriever(args: argparse.Namespace) -> int:
     )
     with Workspace.open(workspace_path(args), generator_overrides(args)) as ws:
         exclude = held_out(args.exclude or [], ws.path)
-        report = ws.tune_retriever(config, exclude, tune_progress(args.json))
+        report = ws.tune_retriever(config, exclude, progress(args.json, json_lines=True))
     if args.json:
         print_json(report.to_dict())
         return 0
@@ -201,7 +198,7 @@ def cmd_tune_fusion(args: argparse.Namespace) -> int:
             return 0
         if not args.questions:
             raise InputError("give a question file to fit on (expert tune fusion QUESTIONS), or --reset")
-        fit = ws.tune_fusion(args.questions, fusion_progress(args.json))
+        fit = ws.tune_fusion(args.questions, progress(args.json))
     if args.json:
         print_json(fit.to_dict())
         return 0

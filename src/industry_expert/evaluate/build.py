@@ -25,12 +25,13 @@ from __future__ import annotations
 import json
 import random
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import BuildError
+from ..events import Finished, Progress, QuestionsStarted, QuestionWritten, ignore
 from ..figures import figures
 from ..finetune.build import (
     ANSWER_PROMPT,
@@ -49,8 +50,6 @@ from ..store import Store
 from ..types import Hit
 from .metrics import numeric_match, token_f1
 from .questions import KINDS, infer_kind
-
-Progress = Callable[[dict[str, Any]], None]
 
 MIX = {"figure": 0.4, "definition": 0.2, "yes-no": 0.2, "explanation": 0.2}
 TRIES_PER_QUESTION = 6  # passages tried per wanted question before the build settles for fewer
@@ -236,7 +235,7 @@ def build_questions(
 ) -> QuestionBuildReport:
     """Write ``n`` held-out questions with reference answers from ``store`` to ``out`` (see the
     module doc)."""
-    emit = progress or (lambda event: None)
+    emit = progress or ignore
     out = Path(out)
     manifest = out.with_suffix(".chunks.json")
     partial = out.with_suffix(".partial.jsonl")
@@ -275,7 +274,7 @@ def build_questions(
                 continue
             yield hit
 
-    emit({"event": "start", "questions": n, "resumed": len(made)})
+    emit(QuestionsStarted(n, len(made)))
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(partial, "a", encoding="utf-8") as sink:
         report.exhausted = True
@@ -306,15 +305,7 @@ def build_questions(
             sink.flush()
             made.append(item)
             have[got] += 1
-            emit(
-                {
-                    "event": "question",
-                    "done": min(len(made), n),
-                    "total": n,
-                    "kind": got,
-                    "question": question,
-                }
-            )
+            emit(QuestionWritten(min(len(made), n), n, got, question))
     if not made:
         partial.unlink(missing_ok=True)
         raise BuildError(
@@ -331,7 +322,7 @@ def build_questions(
     out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in lines), encoding="utf-8")
     write_used_chunks(manifest, store.get_chunks([r["meta"]["chunk_id"] for r in chosen]), [], "eval build")
     partial.unlink()
-    emit({"event": "done", **report.to_dict()})
+    emit(Finished(report.to_dict()))
     return report
 
 

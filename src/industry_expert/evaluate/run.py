@@ -22,7 +22,7 @@ import json
 import resource
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
@@ -31,6 +31,7 @@ from typing import Any
 from ..answer import AnswerStream
 from ..config import AnswerSettings
 from ..errors import DatasetError, InputError
+from ..events import Answered, EvalDone, EvalStarted, Progress
 from ..extras import require
 from ..generate import Generator
 from ..retrieve import Retriever
@@ -57,7 +58,6 @@ TUNED_MODES = frozenset({"ft", "rag+ft"})
 ANSWER_METRICS = ("score", "exact", "f1", "rouge_l", "numeric", "citation_precision", "faithfulness", "judge")
 COST_METRICS = ("first_token_ms", "total_ms", "prompt_tokens", "completion_tokens")
 RETRIEVAL_METRICS = ("recall@1", "recall@5", "recall@10", "mrr", "ndcg@10")
-Progress = Callable[[dict[str, Any]], None]
 
 
 def parse_modes(text: str) -> tuple[str, ...]:
@@ -201,7 +201,7 @@ def run_eval(
     written = 0
     total = len(questions) * len(modes)
     if progress:
-        progress({"event": "start", "answers": total, "resumed": resumed, "modes": list(modes)})
+        progress(EvalStarted(total, resumed, list(modes)))
     for mode in modes:
         generator = generators[mode]
         for q in questions:
@@ -244,21 +244,13 @@ def run_eval(
             _append(answers_path, row)
             written += 1
             if progress:
-                progress(
-                    {
-                        "event": "answer",
-                        "mode": mode,
-                        "done": resumed + written,
-                        "total": total,
-                        "score": metrics["score"],
-                    }
-                )
+                progress(Answered(mode, resumed + written, total, metrics["score"]))
         _append(out / "memory.jsonl", {"mode": mode, "peak_rss_mb": _peak_rss_mb()})
     summary = summarize(out, [q.id for q in questions], list(manifest["modes"]))
     (out / "summary.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
     manifest_path.write_text(json.dumps({**manifest, "complete": True}, indent=1), encoding="utf-8")
     if progress:
-        progress({"event": "done", "out": str(out)})
+        progress(EvalDone(str(out)))
     return EvalRun(out, len(questions), modes, written, resumed, summary)
 
 

@@ -21,18 +21,18 @@ import hashlib
 import json
 import random
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import BuildError
+from ..events import ExamplesStarted, ExampleWritten, Finished, Progress, ignore
 from ..generate import Generator, build_prompt, complete
 from ..generate.citations import content_terms
 from ..store import Store, path_matches
 from ..types import Hit
 
-Progress = Callable[[dict[str, Any]], None]
 # Worded so that even the shipped 135M model writes a question (8 of 10 filings passages) instead
 # of a summary (0 of 10 with a "Read the passage and write one question" wording).
 QUESTION_PROMPT = (
@@ -295,7 +295,7 @@ def build_dataset(
     """Write ``n`` question/answer examples from the chunks of ``store`` to ``out``, written and
     answered by ``generator`` (see the module doc). Chunks in ``exclude`` (an evaluation's
     questions, ``read_used_chunks``) are neither asked about nor shown as distractors."""
-    emit = progress or (lambda event: None)
+    emit = progress or ignore
     out = Path(out)
     val_out = out.with_suffix(".val.jsonl")
     chunks_out = out.with_suffix(".chunks.json")
@@ -333,7 +333,7 @@ def build_dataset(
     tried = {*used}
     gen = generator
     target = n
-    emit({"event": "start", "examples": target, "resumed": len(done)})
+    emit(ExamplesStarted(target, len(done)))
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(partial, "a", encoding="utf-8") as sink:
         for oracle in candidates():
@@ -367,7 +367,7 @@ def build_dataset(
             sink.write(json.dumps(example, ensure_ascii=False) + "\n")
             sink.flush()
             done.append(example)
-            emit({"event": "example", "done": len(done), "total": target, "question": question})
+            emit(ExampleWritten(len(done), target, question))
     if not done:
         partial.unlink(missing_ok=True)
         raise BuildError(
@@ -395,5 +395,5 @@ def build_dataset(
     report.chunks = write_used_chunks(chunks_out, store.get_chunks(oracle_ids), store.get_chunks(shown))
     partial.unlink()
     report.train, report.validation = len(train), len(val)
-    emit({"event": "done", **report.to_dict()})
+    emit(Finished(report.to_dict()))
     return report

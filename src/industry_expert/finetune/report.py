@@ -7,11 +7,10 @@ from __future__ import annotations
 import contextlib
 import platform
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-Progress = Callable[[dict[str, Any]], None]
+from ..events import Progress, TrainLog
 
 
 def versions() -> dict[str, str]:
@@ -38,16 +37,17 @@ def progress_callback(emit: Progress, total_steps: int) -> Any:
             self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any
         ) -> None:
             logs = logs or {}
-            event: dict[str, Any] = {"event": "log", "step": state.global_step, "total": total_steps}
-            for key in ("loss", "eval_loss", "learning_rate", "grad_norm", "num_tokens"):
-                if key in logs:
-                    event[key] = float(logs[key])
-            if "loss" not in event and "eval_loss" not in event:
+            values: dict[str, float] = {
+                key: float(logs[key])
+                for key in ("loss", "eval_loss", "learning_rate", "grad_norm", "num_tokens")
+                if key in logs
+            }
+            if "loss" not in values and "eval_loss" not in values:
                 return
             if "num_tokens" in logs:
                 elapsed = time.perf_counter() - self.started
-                event["tokens_per_s"] = round(float(logs["num_tokens"]) / max(elapsed, 1e-9), 1)
-            emit(event)
+                values["tokens_per_s"] = round(float(logs["num_tokens"]) / max(elapsed, 1e-9), 1)
+            emit(TrainLog(step=state.global_step, total=total_steps, **values))
 
     return Report()
 

@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import BuildError, TrainError
+from ..events import PairsWritten, Progress, RetrieverStep, StageStarted, ignore
 from ..extras import require
 from ..generate import Generator, complete
 from ..generate.citations import content_terms
@@ -47,7 +48,6 @@ from ..store import Store
 from ..types import Hit
 from .build import QUESTION_PROMPT, UsedChunks, parse_question, passages, write_used_chunks
 
-Progress = Callable[[dict[str, Any]], None]
 MANIFEST = "manifest.json"
 KIND = "retriever"
 
@@ -108,12 +108,12 @@ def synthesize(
 ) -> tuple[list[Pair], int]:
     """Up to ``n`` (question, passage) pairs from the chunks ``ids`` taken in a random order, and
     how many passages gave no usable question."""
-    emit = progress or (lambda event: None)
+    emit = progress or ignore
     ids = list(ids)
     random.Random(seed).shuffle(ids)
     pairs: list[Pair] = []
     rejected = 0
-    emit({"event": "start", "stage": "questions", "total": n})
+    emit(StageStarted("questions", n))
     for hit in passages(store, ids, source):  # long enough to ask about, from matching sources
         if len(pairs) >= n:
             break
@@ -127,7 +127,7 @@ def synthesize(
             rejected += 1
             continue
         pairs.append(Pair(question, hit))
-        emit({"event": "progress", "stage": "questions", "done": len(pairs), "total": n})
+        emit(PairsWritten(len(pairs), n))
     return pairs, rejected
 
 
@@ -194,7 +194,7 @@ def train(
     )
     from transformers import PrinterCallback, TrainerCallback
 
-    emit = progress or (lambda event: None)
+    emit = progress or ignore
     model = SentenceTransformer(str(base_dir), device="cpu", local_files_only=True)
     prompts: dict[str, str] = {k: v for k, v in (model.prompts or {}).items() if v}
     columns: dict[str, list[str]] = {
@@ -216,8 +216,7 @@ def train(
             self, args: Any, state: Any, control: Any, logs: dict[str, float] | None = None, **kw: Any
         ) -> None:
             if logs and "loss" in logs:
-                emit({"event": "progress", "stage": "train", "step": state.global_step, "total": steps,
-                      "loss": round(float(logs["loss"]), 4)})  # fmt: skip
+                emit(RetrieverStep(state.global_step, steps, round(float(logs["loss"]), 4)))
 
     args = SentenceTransformerTrainingArguments(
         output_dir=str(out / "checkpoints"),
@@ -243,7 +242,7 @@ def train(
             callbacks=[Report()],
         )
     trainer.remove_callback(PrinterCallback)  # progress goes through ``emit`` instead
-    emit({"event": "start", "stage": "train", "total": steps})
+    emit(StageStarted("train", steps))
     try:
         trainer.train()
     except (RuntimeError, ValueError) as exc:

@@ -20,19 +20,18 @@ import json
 import random
 import shutil
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, get_args
 
 from ..errors import TrainError
+from ..events import Finished, Loading, Progress, TrainStarted, ignore
 from ..extras import require
 from ..models import base_fingerprint, hf_source, resolve_model, sha256_file
 from .dataset import Example, load_examples
 from .report import plot_losses, progress_callback, versions
 from .targets import count_parameters, resolve_targets
 
-Progress = Callable[[dict[str, Any]], None]
 Method = Literal["lora", "qlora"]
 Precision = Literal["auto", "bf16", "fp32"]
 MANIFEST = "manifest.json"
@@ -202,7 +201,7 @@ class Session:
     tokenizer: Any
     manifest: dict[str, Any]
     checkpoint: str | None
-    info: dict[str, Any]
+    info: TrainStarted
 
 
 def _resolve_config(config: TrainConfig, resume: bool) -> TrainConfig:
@@ -226,7 +225,7 @@ def prepare(config: TrainConfig, resume: bool = False, progress: Progress | None
     """Check everything, load the base and data, and build the SFTTrainer; nothing is trained
     (the trainer creates the run's empty ``checkpoints`` folder)."""
     require("train", why="training an adapter")
-    emit = progress or (lambda event: None)
+    emit = progress or ignore
     config = _resolve_config(config, resume)
     run = Path(config.out)
     import datasets
@@ -238,7 +237,7 @@ def prepare(config: TrainConfig, resume: bool = False, progress: Progress | None
 
     datasets.disable_progress_bars()
     train_set, val_set = split_examples(config)
-    emit({"event": "loading", "base": config.base})
+    emit(Loading(config.base))
     tokenizer, model, fingerprint = load_base(config)
     keep_train = [e for e in train_set if example_length(tokenizer, e) <= config.max_length]
     keep_val = [e for e in val_set if example_length(tokenizer, e) <= config.max_length]
@@ -319,22 +318,22 @@ def prepare(config: TrainConfig, resume: bool = False, progress: Progress | None
         "versions": versions(),
         "status": "running",
     }
-    info = {
-        "steps": total,
-        "train": len(keep_train),
-        "validation": len(keep_val),
-        "dropped": dropped,
-        "trainable": trainable,
-        "total": all_params,
-        "targets": targets,
-        "resumed_from": checkpoint,
-    }
+    info = TrainStarted(
+        steps=total,
+        train=len(keep_train),
+        validation=len(keep_val),
+        dropped=dropped,
+        trainable=trainable,
+        total=all_params,
+        targets=targets,
+        resumed_from=checkpoint,
+    )
     return Session(config, run, trainer, tokenizer, manifest, checkpoint, info)
 
 
 def train(config: TrainConfig, resume: bool = False, progress: Progress | None = None) -> TrainResult:
     """Fine-tune ``config.base`` on ``config.data`` into the run directory ``config.out``."""
-    emit = progress or (lambda event: None)
+    emit = progress or ignore
     fresh = not Path(config.out).exists()
     try:
         session = prepare(config, resume, progress)
@@ -345,7 +344,7 @@ def train(config: TrainConfig, resume: bool = False, progress: Progress | None =
     config, run, trainer = session.config, session.run, session.trainer
     run.mkdir(parents=True, exist_ok=True)
     (run / MANIFEST).write_text(json.dumps(session.manifest, indent=1), encoding="utf-8")
-    emit({"event": "start", **session.info})
+    emit(session.info)
     started = time.perf_counter()
     output = trainer.train(resume_from_checkpoint=session.checkpoint)
     seconds = time.perf_counter() - started
@@ -366,17 +365,17 @@ def train(config: TrainConfig, resume: bool = False, progress: Progress | None =
     result = TrainResult(
         run=str(run),
         steps=int(trainer.state.global_step),
-        train_examples=session.info["train"],
-        val_examples=session.info["validation"],
-        dropped_too_long=session.info["dropped"],
-        trainable_parameters=session.info["trainable"],
-        total_parameters=session.info["total"],
-        targets=session.info["targets"],
+        train_examples=session.info.train,
+        val_examples=session.info.validation,
+        dropped_too_long=session.info.dropped,
+        trainable_parameters=session.info.trainable,
+        total_parameters=session.info.total,
+        targets=session.info.targets,
         metrics=metrics,
         seconds=seconds,
         tokens_per_s=round(tokens / seconds, 1) if seconds else 0.0,
     )
     session.manifest.update(status="done", result=result.to_dict(), history=history)
     (run / MANIFEST).write_text(json.dumps(session.manifest, indent=1), encoding="utf-8")
-    emit({"event": "done", **result.to_dict()})
+    emit(Finished(result.to_dict()))
     return result

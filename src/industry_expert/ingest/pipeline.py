@@ -31,6 +31,18 @@ import numpy as np
 from ..config import ChunkSettings, IngestSettings
 from ..embed import Embedder
 from ..errors import InputError, LoadError, StoreError
+from ..events import (
+    FileDone,
+    Finished,
+    IngestStarted,
+    OcrPage,
+    Progress,
+    ReindexDone,
+    Reindexed,
+    ReindexStarted,
+    Waiting,
+    ignore,
+)
 from ..store import DocumentRecord, Store, StoredDocument
 from ..types import Chunk, Document, check_name
 from . import LOADERS, LoadOptions, chunk_document, document_label, load_document, read_bytes, walk
@@ -39,8 +51,6 @@ from .ocr import OcrMode
 from .pdf import pages_for_ocr
 
 OCR_FORMATS = {"pdf", *(e.lstrip(".") for e in IMAGE_EXTENSIONS)}
-
-Progress = Callable[[dict[str, Any]], None]
 
 
 @dataclass
@@ -220,7 +230,7 @@ class Ingestor:
         source = os.path.normpath(str(path))
 
         def ocr_progress(done: int, total: int) -> None:
-            emit({"event": "ocr", "path": source, "page": done, "pages": total})
+            emit(OcrPage(source, done, total))
 
         key = str(path.resolve())
         try:
@@ -302,7 +312,7 @@ class Ingestor:
         that nobody meant to move.
         """
         check_name(collection)
-        emit = progress or (lambda event: None)
+        emit = progress or ignore
         with self._one_writer(emit):
             return self._ingest(paths, collection, prune, max_file_mb, emit, follow_symlinks, ocr, move)
 
@@ -317,7 +327,7 @@ class Ingestor:
                     yield
                     return
             if not said:
-                emit({"event": "waiting", "reason": "another ingest is writing to this workspace's store"})
+                emit(Waiting("another ingest is writing to this workspace's store"))
                 said = True
             time.sleep(poll)
 
@@ -350,9 +360,9 @@ class Ingestor:
             if f.problem is not None:
                 report.skipped.append((os.path.normpath(str(f.path)), f.problem))
                 self.store.record_skipped(str(f.path.absolute()), os.path.normpath(str(f.path)), f.problem)
-        emit({"event": "start", "files": len(todo), "skipped": len(report.skipped)})
+        emit(IngestStarted(len(todo), len(report.skipped)))
         for source, reason in report.skipped:
-            emit({"event": "file", "path": source, "status": "skipped", "reason": reason, "chunks": 0})
+            emit(FileDone(source, "skipped", reason, 0))
         seen: set[str] = set()
 
         def prepare(path: Path, stored: StoredDocument | None) -> _Prepared:
@@ -396,26 +406,18 @@ class Ingestor:
         if prune:
             report.removed = self._prune(roots, seen)
             for source in report.removed:
-                emit({"event": "file", "path": source, "status": "removed", "reason": None, "chunks": 0})
+                emit(FileDone(source, "removed", None, 0))
         if report.added or report.updated or report.removed:
             t0 = time.perf_counter()
             self.store.optimize()  # after the bulk load: the stores' indexes are built or caught up here
             report.index_seconds = time.perf_counter() - t0
         report.seconds = time.perf_counter() - started
-        emit({"event": "done", **report.to_dict()})
+        emit(Finished(report.to_dict()))
         return report
 
     @staticmethod
     def _report(prepared: _Prepared, status: str, emit: Progress) -> None:
-        emit(
-            {
-                "event": "file",
-                "path": prepared.source,
-                "status": status,
-                "reason": prepared.problem,
-                "chunks": len(prepared.chunks),
-            }
-        )
+        emit(FileDone(prepared.source, status, prepared.problem, len(prepared.chunks)))
 
     def _store_unchanged_or_skipped(self, prepared: _Prepared, report: IngestReport) -> str:
         self.store.record_skipped(prepared.key, prepared.source, prepared.problem)
@@ -481,10 +483,10 @@ class Ingestor:
         meta entries saying which embedder made them). A reindex that is killed leaves the
         workspace searchable as before; run again, it embeds only what was not staged yet.
         Chunks an ingest added meanwhile are embedded before the switch."""
-        emit = progress or (lambda event: None)
+        emit = progress or ignore
         staged = self.store.staged(embedder_name)
         total = self.store.stats().chunks
-        emit({"event": "start", "chunks": total, "resumed": len(staged)})
+        emit(ReindexStarted(total, len(staged)))
         done = len(staged)
         dim: int | None = None
         # staged vectors go with their chunks, so fewer staged than stored means chunks to embed
@@ -497,12 +499,12 @@ class Ingestor:
                 dim = int(vectors.shape[1])
                 self.store.stage_vectors(embedder_name, [i for i, _ in part], vectors)
                 done += len(part)
-                emit({"event": "progress", "done": done})
+                emit(Reindexed(done))
             staged = self.store.staged(embedder_name)
         if dim is None and total:  # everything was staged by an earlier run
             dim = int(self.embedder().embed_batch(["x"]).shape[1])
         meta = {"embedder": embedder_name, **({"embedder_dim": str(dim)} if total else {})}
         changed = self.store.commit_staged(embedder_name, meta)  # vectors and their maker at once
         self.store.optimize()
-        emit({"event": "done", "chunks": changed})
+        emit(ReindexDone(changed))
         return changed

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BusyError
+from ..events import FileDone, JobFailed, JobReport, parse
 
 KEEP = 200  # finished jobs remembered
 
@@ -150,13 +151,13 @@ class IngestJobs:
                     event = json.loads(line)
                 except ValueError:
                     continue
-                kind = event.get("event")
-                if kind == "file":
-                    job.results.append({k: event.get(k) for k in ("path", "status", "reason", "chunks")})
-                elif kind == "report":
-                    job.report = {k: v for k, v in event.items() if k != "event"}
-                elif kind == "error":
-                    error = str(event.get("message"))
+                match parse(event, (FileDone, JobReport, JobFailed)):
+                    case FileDone() as done:
+                        job.results.append({k: v for k, v in done.to_dict().items() if k != "event"})
+                    case JobReport(report=report):
+                        job.report = dict(report)
+                    case JobFailed(message=message):
+                        error = message
             code = child.wait()
             self._child = None
             stderr.seek(0)

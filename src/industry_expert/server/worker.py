@@ -12,14 +12,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
 
 from ..errors import ExpertError, http_status
+from ..events import Event, JobFailed, JobReport
 from ..workspace import Workspace
 
 
-def emit(event: dict[str, Any]) -> None:
-    print(json.dumps(event, ensure_ascii=True), flush=True)
+def emit(event: Event) -> None:
+    print(json.dumps(event.to_dict(), ensure_ascii=True), flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,9 +32,9 @@ def main(argv: list[str] | None = None) -> int:
         with Workspace.open(args.workspace) as ws:
             report = ws.ingest(args.paths, collection=args.collection, progress=emit)
     except ExpertError as exc:
-        emit({"event": "error", "message": str(exc), "status": http_status(exc)})
+        emit(JobFailed(str(exc), http_status(exc)))
         return 2
-    emit({"event": "report", **report.to_dict()})
+    emit(JobReport(report.to_dict()))
     return 0
 
 

@@ -17,17 +17,16 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
 from ..errors import StoreError
+from ..events import Finished, Migrated, MigrationStarted, Progress, ignore
 from . import languages
 from .base import Store, foreign_embedder
 
-Progress = Callable[[dict[str, Any]], None]
 _NOT_COPIED = frozenset({"generation", "schema_version"})  # each store keeps its own
 
 
@@ -51,7 +50,7 @@ def migrate(
 ) -> MigrationReport:
     """Copy ``source`` into ``target`` (see the module); raises ``StoreError`` when the target holds
     another embedder's vectors or when the check at the end finds a difference."""
-    emit = progress or (lambda event: None)
+    emit = progress or ignore
     started = time.perf_counter()
     embedder = source.get_meta("embedder")
     if theirs := foreign_embedder(target, embedder):
@@ -61,7 +60,7 @@ def migrate(
         )
     documents = source.list_documents()
     report = MigrationReport(documents=len(documents))
-    emit({"event": "start", "documents": len(documents)})
+    emit(MigrationStarted(len(documents)))
     for key, value in source.all_meta().items():
         if key not in _NOT_COPIED and not key.startswith(languages.META_PREFIX):
             target.set_meta(key, value)
@@ -82,14 +81,14 @@ def migrate(
         if doc.summary is not None and (there is None or there.summary != doc.summary):
             target.set_summary(doc.key, doc.summary)
             report.summaries += 1
-        emit({"event": "progress", "done": report.copied + report.already, "source": doc.source})
+        emit(Migrated(report.copied + report.already, doc.source))
     for key, src, reason in source.list_skipped():
         target.record_skipped(key, src, reason)
         report.skipped_files += 1
     target.optimize()
     report.vectors_checked = _check(source, target, sample)
     report.seconds = round(time.perf_counter() - started, 1)
-    emit({"event": "done", **report.to_dict()})
+    emit(Finished(report.to_dict()))
     return report
 
 
