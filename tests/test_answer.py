@@ -52,7 +52,17 @@ def test_answer_cites_passages_and_reports_what_it_did(filled: Workspace) -> Non
     assert answer.unsupported == () and answer.checks == () and not answer.quoted
     data = answer.to_dict()
     assert data["answer"] == answer.text
-    assert set(data["citations"][0]) == {"n", "source", "page", "locator", "passage"}
+    assert set(data["citations"][0]) == {
+        "n",
+        "source",
+        "page",
+        "locator",
+        "passage",
+        "chunk_id",
+        "document_id",
+    }
+    cited = answer.citations[0]
+    assert answer.cited_hits()[cited.n].chunk_id == cited.chunk_id and cited.document_id is not None
     assert data["hits"] and data["model"] == "fake/scripted"
 
 

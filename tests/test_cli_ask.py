@@ -35,7 +35,10 @@ def test_ask_json_has_answer_citations_hits_model_tokens_timings(ws: Path) -> No
     assert data["prompt_tokens"] > 100 and data["completion_tokens"] > 0
     assert {"retrieve", "prompt", "first_token", "generate", "total"} <= set(data["timings"])
     for c in data["citations"]:
-        assert set(c) == {"n", "source", "page", "locator", "passage"}
+        assert set(c) == {"n", "source", "page", "locator", "passage", "chunk_id", "document_id"}
+        assert any(
+            h["chunk_id"] == c["chunk_id"] and h["document_id"] == c["document_id"] for h in data["hits"]
+        )
         assert 1 <= c["n"] <= len(data["hits"])
 
 

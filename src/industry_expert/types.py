@@ -101,17 +101,28 @@ class Hit:
 
 @dataclass(frozen=True)
 class Citation:
-    """The passage an answer's ``[n]`` points at."""
+    """The passage an answer's ``[n]`` points at, with the store's ids of its chunk and document
+    (a link to the document, the hit it was made from: ``Answer.cited_hits``)."""
 
     n: int
     source: str
     page: int | None
     locator: str | None
     passage: str
+    chunk_id: int | None = None
+    document_id: int | None = None
 
     @classmethod
     def from_hit(cls, n: int, hit: Hit) -> Citation:
-        return cls(n=n, source=hit.source, page=hit.page, locator=hit.locator, passage=hit.text)
+        return cls(
+            n=n,
+            source=hit.source,
+            page=hit.page,
+            locator=hit.locator,
+            passage=hit.text,
+            chunk_id=hit.chunk_id,
+            document_id=hit.document_id,
+        )
 
 
 @dataclass(frozen=True)
@@ -149,6 +160,11 @@ class Answer:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     timings: dict[str, float] = field(default_factory=dict)
+
+    def cited_hits(self) -> dict[int, Hit]:
+        """The hit each citation was made from, by citation number (matched by chunk id)."""
+        hits = {h.chunk_id: h for h in self.hits}
+        return {c.n: hits[c.chunk_id] for c in self.citations if c.chunk_id in hits}
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

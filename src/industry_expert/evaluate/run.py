@@ -230,7 +230,13 @@ def run_eval(
                 "quoted": answer.quoted,
                 "checks": list(answer.checks),
                 "citations": [
-                    {"n": c.n, "source": c.source, "page": c.page, "passage": c.passage}
+                    {
+                        "n": c.n,
+                        "source": c.source,
+                        "page": c.page,
+                        "passage": c.passage,
+                        "chunk_id": c.chunk_id,
+                    }
                     for c in answer.citations
                 ],
                 "metrics": metrics,

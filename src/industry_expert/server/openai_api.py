@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..embed import embedder_id
 from ..errors import ExpertError, GenerationError, InputError, NotFoundError, TooLargeError, http_status
 from ..generate.citations import CITATION
-from ..types import Answer, Citation, Hit
+from ..types import Answer, Citation
 from .deps import Key, State
 from .http import error_body
 from .queue import Cancelled, Interruptible
@@ -146,27 +146,19 @@ def _annotation(url: str, title: str, start: int, end: int) -> dict[str, Any]:
     }
 
 
-def cited_hits(answer: Answer) -> dict[int, Hit]:
-    """The hit each citation of ``answer`` was made from (a citation is a hit narrowed)."""
-    hits = {(h.source, h.page, h.text): h for h in answer.hits}
-    return {c.n: hit for c in answer.citations if (hit := hits.get((c.source, c.page, c.passage)))}
-
-
 def citation_urls(request: Request, answer: Answer) -> dict[int, str]:
     """Each citation's link into this server: its document's file at its page."""
     base = str(request.base_url).rstrip("/")
-    hits = cited_hits(answer)
     urls = {}
     for c in answer.citations:
-        doc = hits[c.n].document_id if c.n in hits else None
-        url = f"{base}/documents/{doc}" if doc is not None else f"{base}/api/documents"
+        url = f"{base}/documents/{c.document_id}" if c.document_id is not None else f"{base}/api/documents"
         urls[c.n] = url + (f"#page={c.page}" if c.page else "")
     return urls
 
 
 def extras(answer: Answer, urls: dict[int, str]) -> dict[str, Any]:
     """What ``"sources": true`` adds: the cited passages and how the answer fared in its checks."""
-    hits = cited_hits(answer)
+    hits = answer.cited_hits()
     return {
         "sources": [
             {
@@ -175,6 +167,8 @@ def extras(answer: Answer, urls: dict[int, str]) -> dict[str, Any]:
                 "page": c.page,
                 "locator": c.locator,
                 "passage": c.passage,
+                "chunk_id": c.chunk_id,
+                "document_id": c.document_id,
                 "score": round(hits[c.n].score, 6) if c.n in hits else 0.0,
                 "url": urls[c.n],
                 "attributed": c.n in answer.attributed,
