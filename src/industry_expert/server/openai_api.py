@@ -23,6 +23,7 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -139,6 +140,33 @@ def url_citations(text: str, citations: tuple[Citation, ...], urls: dict[int, st
     return out
 
 
+@dataclass(frozen=True)
+class Piece:
+    """A piece of the answer's text as the model writes it."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Done:
+    """The answer, checked and cited: the response's last word."""
+
+    answer: Answer
+
+
+@dataclass(frozen=True)
+class Failed:
+    error: ExpertError
+
+
+@dataclass(frozen=True)
+class Stopped:
+    """The client left; the model stopped at its next token."""
+
+
+Streamed = Piece | Done | Failed | Stopped
+
+
 def _annotation(url: str, title: str, start: int, end: int) -> dict[str, Any]:
     return {
         "type": "url_citation",
@@ -221,13 +249,13 @@ async def chat_completions(body: ChatRequest, request: Request, state: State, ac
     except Cancelled:
         return JSONResponse(error_body(499, "the client closed the request"), status_code=499)
     loop = asyncio.get_running_loop()
-    events: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+    events: asyncio.Queue[Streamed] = asyncio.Queue()
     cancel = threading.Event()
     started = time.monotonic()
 
-    def put(kind: str, value: Any) -> None:
+    def put(event: Streamed) -> None:
         with contextlib.suppress(RuntimeError):  # the server stopped: nobody is listening
-            loop.call_soon_threadsafe(events.put_nowait, (kind, value))
+            loop.call_soon_threadsafe(events.put_nowait, event)
 
     def work() -> None:
         try:
@@ -244,15 +272,16 @@ async def chat_completions(body: ChatRequest, request: Request, state: State, ac
                 temperature=temperature,
             )
             for piece in stream:
-                put("piece", piece)
-            put("done", stream.answer)
+                put(Piece(piece))
+            assert stream.answer is not None  # set when the stream ends
+            put(Done(stream.answer))
         except Cancelled:
-            put("cancelled", None)
+            put(Stopped())
         except ExpertError as exc:
-            put("error", exc)
+            put(Failed(exc))
         except Exception as exc:  # the model's library failed: the request fails, the server stays
             log.exception("generation failed")
-            put("error", GenerationError(f"the model failed while answering ({type(exc).__name__}: {exc})"))
+            put(Failed(GenerationError(f"the model failed while answering ({type(exc).__name__}: {exc})")))
         finally:
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(state.queue.release, time.monotonic() - started)
@@ -280,47 +309,51 @@ class Reply:
     def finish_reason(self, answer: Answer) -> str:
         return "length" if answer.completion_tokens >= self.max_tokens else "stop"
 
-    async def whole(self, events: asyncio.Queue[tuple[str, Any]], cancel: threading.Event) -> Any:
+    def finished(self, answer: Answer, text: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """The annotations of ``text`` (the answer as the client received it) and, when asked for
+        with ``"sources": true``, the extras: what a whole response and a stream's last chunk share."""
+        urls = citation_urls(self.request, answer)
+        more = extras(answer, urls) if self.body.sources else {}
+        return url_citations(text, answer.citations, urls), more
+
+    async def whole(self, events: asyncio.Queue[Streamed], cancel: threading.Event) -> Any:
         while True:
             try:
-                kind, value = await asyncio.wait_for(events.get(), 0.5)
+                event = await asyncio.wait_for(events.get(), 0.5)
             except TimeoutError:
                 if await self.request.is_disconnected():
                     cancel.set()  # the client left: free the model
                 continue
-            if kind == "piece":
-                continue  # the answer's text comes whole with "done", as checked
-            if kind == "error":
-                raise value
-            elif kind == "cancelled":
-                return JSONResponse(error_body(499, "the client closed the request"), status_code=499)
-            else:
-                answer: Answer = value
-                urls = citation_urls(self.request, answer)
-                message = {
-                    "role": "assistant",
-                    "content": answer.text,
-                    "refusal": None,
-                    "annotations": url_citations(answer.text, answer.citations, urls),
-                }
-                body: dict[str, Any] = {
-                    "id": self.id,
-                    "object": "chat.completion",
-                    "created": self.created,
-                    "model": self.model,
-                    "choices": [
-                        {
-                            "index": 0,
-                            "message": message,
-                            "finish_reason": self.finish_reason(answer),
-                            "logprobs": None,
-                        }
-                    ],
-                    "usage": usage(answer),
-                }
-                if self.body.sources:
-                    body.update(extras(answer, urls))
-                return body
+            match event:
+                case Piece():
+                    continue  # the answer's text comes whole when done, as checked
+                case Failed(error=error):
+                    raise error
+                case Stopped():
+                    return JSONResponse(error_body(499, "the client closed the request"), status_code=499)
+                case Done(answer=answer):
+                    annotations, more = self.finished(answer, answer.text)
+                    message = {
+                        "role": "assistant",
+                        "content": answer.text,
+                        "refusal": None,
+                        "annotations": annotations,
+                    }
+                    choice = {
+                        "index": 0,
+                        "message": message,
+                        "finish_reason": self.finish_reason(answer),
+                        "logprobs": None,
+                    }
+                    return {
+                        "id": self.id,
+                        "object": "chat.completion",
+                        "created": self.created,
+                        "model": self.model,
+                        "choices": [choice],
+                        "usage": usage(answer),
+                        **more,
+                    }
 
     def chunk(self, delta: dict[str, Any] | None, finish: str | None = None, **more: Any) -> str:
         """One server-sent event; ``delta`` None is the usage chunk, which has no choices."""
@@ -337,35 +370,30 @@ class Reply:
         }
         return f"data: {json.dumps(event, ensure_ascii=False)}\n\n"
 
-    async def stream(
-        self, events: asyncio.Queue[tuple[str, Any]], cancel: threading.Event
-    ) -> AsyncIterator[str]:
+    async def stream(self, events: asyncio.Queue[Streamed], cancel: threading.Event) -> AsyncIterator[str]:
         include_usage = bool((self.body.stream_options or {}).get("include_usage"))
         sent: list[str] = []
         try:
             yield self.chunk({"role": "assistant", "content": ""})
             while True:
-                kind, value = await events.get()
-                if kind == "piece":
-                    sent.append(value)
-                    yield self.chunk({"content": value})
-                elif kind == "cancelled":
-                    return
-                elif kind == "error":
-                    yield f"data: {json.dumps(error_body(http_status(value), str(value)))}\n\n"
-                    return
-                else:
-                    answer: Answer = value
-                    urls = citation_urls(self.request, answer)
-                    more = extras(answer, urls) if self.body.sources else {}
-                    if self.body.sources:
-                        more["content"] = answer.text  # the answer as checked, with every citation
-                    delta = {"annotations": url_citations("".join(sent), answer.citations, urls)}
-                    yield self.chunk(delta, self.finish_reason(answer), **more)
-                    if include_usage:
-                        yield self.chunk(None, usage=usage(answer))
-                    yield "data: [DONE]\n\n"
-                    return
+                match await events.get():
+                    case Piece(text=text):
+                        sent.append(text)
+                        yield self.chunk({"content": text})
+                    case Stopped():
+                        return
+                    case Failed(error=error):
+                        yield f"data: {json.dumps(error_body(http_status(error), str(error)))}\n\n"
+                        return
+                    case Done(answer=answer):
+                        annotations, more = self.finished(answer, "".join(sent))
+                        if self.body.sources:
+                            more["content"] = answer.text  # the answer as checked, with every citation
+                        yield self.chunk({"annotations": annotations}, self.finish_reason(answer), **more)
+                        if include_usage:
+                            yield self.chunk(None, usage=usage(answer))
+                        yield "data: [DONE]\n\n"
+                        return
         finally:
             cancel.set()  # a client that left mid-stream frees the model at its next token
 
