@@ -77,7 +77,12 @@ class Chunk:
     @property
     def indexed_text(self) -> str:
         """What the embedder and the keyword index see: the header, then the passage."""
-        return f"{self.header}\n{self.text}" if self.header else self.text
+        return self.indexed(self.header, self.text)
+
+    @staticmethod
+    def indexed(header: str, text: str) -> str:
+        """The ``indexed_text`` of a chunk with this header and text (a stored row's)."""
+        return f"{header}\n{text}" if header else text
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,7 @@ from .base import (
     keyword_terms,
     path_matches,
 )
+from .relational import Dialect, Rows
 
 SCHEMA_VERSION = "1"
 # Dense search is exact below this many chunks and uses an HNSW index above it, built once by
@@ -83,51 +84,25 @@ COMMON_SHARE = 0.2  # 0.1 cost the 50 filings questions 16 points of keyword R@1
 RANK_NORMALIZATION = 1
 RANK_WEIGHTS = "{1, 1, 1, 1}"
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS documents (
-    id BIGSERIAL PRIMARY KEY,
-    key TEXT NOT NULL UNIQUE,
-    source TEXT NOT NULL,
-    collection TEXT NOT NULL DEFAULT 'default',
-    sha256 TEXT NOT NULL,
-    size BIGINT NOT NULL,
-    mtime_ns BIGINT NOT NULL,
-    title TEXT NOT NULL,
-    label TEXT NOT NULL,
-    metadata TEXT NOT NULL DEFAULT '{}',
-    summary TEXT,
-    chunks INTEGER NOT NULL,
-    ingested_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS documents_collection ON documents(collection);
-CREATE TABLE IF NOT EXISTS chunks (
-    id BIGSERIAL PRIMARY KEY,
-    doc_id BIGINT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
-    ordinal INTEGER NOT NULL,
-    page INTEGER,
-    locator TEXT,
-    header TEXT NOT NULL,
-    text TEXT NOT NULL,
-    tokens INTEGER NOT NULL,
-    vector vector NOT NULL,
-    tsv tsvector NOT NULL
-);
-CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
+
+def _vector(value: Any) -> np.ndarray:
+    return np.asarray(value.to_numpy() if hasattr(value, "to_numpy") else value, dtype=np.float32)
+
+
+DIALECT = Dialect(
+    "postgresql", "%s", lambda text: pg_text(text), lambda text: db_text(text), _vector,
+    serial="BIGSERIAL PRIMARY KEY", bigint="BIGINT", vector_type="vector", chunk_columns=",\n    tsv tsvector NOT NULL",
+    staged_reference=" REFERENCES chunks(id) ON DELETE CASCADE",
+)  # fmt: skip
+ROWS = Rows(DIALECT)
+
+_SCHEMA = (
+    DIALECT.tables()
+    + """
 CREATE INDEX IF NOT EXISTS chunks_tsv ON chunks USING GIN (tsv);
-CREATE TABLE IF NOT EXISTS skipped (
-    key TEXT PRIMARY KEY,
-    source TEXT NOT NULL,
-    reason TEXT NOT NULL,
-    seen_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS staged_vectors (
-    chunk_id BIGINT PRIMARY KEY REFERENCES chunks(id) ON DELETE CASCADE,
-    tag TEXT NOT NULL,
-    vector vector NOT NULL
-);
 INSERT INTO meta(key, value) VALUES ('generation', '0') ON CONFLICT (key) DO NOTHING;
 """
+)
 
 _ESCAPE = re.compile("\x01(\x01|[0-9a-f]{2})")
 _SURROGATE = re.compile("[\udc80-\udcff]")
@@ -320,64 +295,25 @@ class PostgresStore:
         return int(self.get_meta("generation") or 0)
 
     # -- documents ----------------------------------------------------------------------------
-    _DOC_COLUMNS = (
-        "id, key, source, collection, sha256, size, mtime_ns, title, chunks, ingested_at, metadata, summary"
-    )
-
-    @staticmethod
-    def _doc(row: Sequence[Any]) -> StoredDocument:
-        doc_id, key, source, collection, sha256, size, mtime_ns, title, chunks, ingested_at = row[:10]
-        return StoredDocument(
-            int(doc_id),
-            db_text(key),
-            db_text(source),
-            collection,
-            sha256,
-            int(size),
-            int(mtime_ns),
-            db_text(title),
-            int(chunks),
-            ingested_at,
-            metadata=json.loads(row[10]),
-            summary=row[11],
-        )
-
     def get_document(self, key: str) -> StoredDocument | None:
         with self.pool.connection() as conn:
-            row = conn.execute(
-                f"SELECT {self._DOC_COLUMNS} FROM documents WHERE key = %s", (pg_text(key),)
-            ).fetchone()
-        return None if row is None else self._doc(row)
+            row = conn.execute(ROWS.document_by_key, (pg_text(key),)).fetchone()
+        return None if row is None else ROWS.document(row)
 
     def list_documents(self, pattern: str | None = None) -> list[StoredDocument]:
         with self.pool.connection() as conn:
-            rows = conn.execute(f"SELECT {self._DOC_COLUMNS} FROM documents").fetchall()
-        docs = sorted((self._doc(r) for r in rows), key=lambda d: d.source)
+            rows = conn.execute(ROWS.select_document).fetchall()
+        docs = sorted((ROWS.document(r) for r in rows), key=lambda d: d.source)
         return [d for d in docs if not pattern or path_matches(pattern, d.source, d.key)]
 
     def put_document(self, record: DocumentRecord, chunks: Sequence[Chunk], vectors: np.ndarray) -> int:
         if len(chunks) != len(vectors):
             raise StoreError(f"{len(chunks)} chunks but {len(vectors)} vectors")
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         with self._write() as conn:
             self._delete(conn, [record.key])
             (doc_id,) = conn.execute(
-                "INSERT INTO documents(key, source, collection, sha256, size, mtime_ns, title, label,"
-                " metadata, chunks, ingested_at) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) RETURNING id",
-                (
-                    pg_text(record.key),
-                    pg_text(record.source),
-                    record.collection,
-                    record.sha256,
-                    record.size,
-                    record.mtime_ns,
-                    pg_text(record.title),
-                    pg_text(record.label),
-                    json.dumps(record.metadata),
-                    len(chunks),
-                    now,
-                ),
+                ROWS.insert_document + " RETURNING id", ROWS.document_values(record, len(chunks))
             ).fetchone()
             config = self._language(conn, record.collection)
             name = _clean(pg_text(f"{record.source} {record.label}"))
@@ -455,34 +391,16 @@ class PostgresStore:
 
     def document_chunks(self, key: str) -> list[tuple[int | None, str]]:
         with self.pool.connection() as conn:
-            rows = conn.execute(
-                "SELECT c.page, c.text FROM chunks c JOIN documents d ON d.id = c.doc_id"
-                " WHERE d.key = %s ORDER BY c.ordinal",
-                (pg_text(key),),
-            ).fetchall()
+            rows = conn.execute(ROWS.document_chunks, (pg_text(key),)).fetchall()
         return [(r[0], r[1]) for r in rows]
 
     def export_document(self, key: str) -> tuple[DocumentRecord, list[Chunk], np.ndarray] | None:
         with self.pool.connection() as conn:
-            doc = conn.execute(
-                "SELECT id, key, source, collection, sha256, size, mtime_ns, title, label, metadata"
-                " FROM documents WHERE key = %s",
-                (pg_text(key),),
-            ).fetchone()
+            doc = conn.execute(ROWS.record_by_key, (pg_text(key),)).fetchone()
             if doc is None:
                 return None
-            rows = conn.execute(
-                "SELECT text, header, ordinal, page, locator, tokens, vector FROM chunks WHERE doc_id = %s"
-                " ORDER BY ordinal",
-                (doc[0],),
-            ).fetchall()
-        record = DocumentRecord(
-            db_text(doc[1]), db_text(doc[2]), doc[3], doc[4], int(doc[5]), int(doc[6]),
-            db_text(doc[7]), db_text(doc[8]), json.loads(doc[9]),
-        )  # fmt: skip
-        chunks = [Chunk(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
-        vectors = np.array([np.asarray(r[6].to_numpy() if hasattr(r[6], "to_numpy") else r[6]) for r in rows])
-        return record, chunks, vectors.astype(np.float32).reshape(len(rows), -1)
+            rows = conn.execute(ROWS.export_chunks, (doc[0],)).fetchall()
+        return ROWS.exported(doc, rows)
 
     # -- search -------------------------------------------------------------------------------
     def _allowed_docs(self, conn: Any, where: SearchFilter) -> list[int] | None:
@@ -726,36 +644,13 @@ class PostgresStore:
         if not ids:
             return []
         with self.pool.connection() as conn:
-            rows = {
-                int(r[0]): r
-                for r in conn.execute(
-                    "SELECT c.id, d.source, c.page, c.locator, c.text, c.header, d.title, d.collection, d.id"
-                    " FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE c.id = ANY(%s)",
-                    ([int(i) for i in ids],),
-                )
-            }
-        return [
-            Hit(
-                chunk_id=int(i),
-                source=db_text(r[1]),
-                page=r[2],
-                locator=r[3],
-                score=0.0,
-                text=r[4],
-                header=r[5],
-                title=db_text(r[6]),
-                collection=r[7],
-                document_id=int(r[8]),
-            )
-            for i in ids
-            if (r := rows.get(int(i))) is not None
-        ]
+            rows = conn.execute(ROWS.hits_from + " WHERE c.id = ANY(%s)", ([int(i) for i in ids],)).fetchall()
+        return ROWS.hits(ids, rows)
 
     # -- maintenance --------------------------------------------------------------------------
     def all_chunks(self) -> list[tuple[int, str]]:
         with self.pool.connection() as conn:
-            rows = conn.execute("SELECT id, header, text FROM chunks ORDER BY id").fetchall()
-        return [(int(r[0]), f"{r[1]}\n{r[2]}" if r[1] else r[2]) for r in rows]
+            return ROWS.indexed(conn.execute(ROWS.indexed_texts).fetchall())
 
     def replace_vectors(self, ids: Sequence[int], vectors: np.ndarray) -> None:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)

@@ -36,6 +36,7 @@ from .base import (
 )
 from .dense_index import DenseIndex
 from .keyword_index import KeywordIndex
+from .relational import Dialect, Rows
 from .sqlite_errors import guard_methods
 from .vectors import VectorMatrix
 
@@ -44,47 +45,15 @@ SCHEMA_VERSION = "2"  # 2: chunk_log (a store of version 1 is brought to 2 when 
 # the same, so both match a word alike.
 TOKENIZER = "porter unicode61 remove_diacritics 2"
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS documents (
-    id INTEGER PRIMARY KEY,
-    key TEXT NOT NULL UNIQUE,
-    source TEXT NOT NULL,
-    collection TEXT NOT NULL DEFAULT 'default',
-    sha256 TEXT NOT NULL,
-    size INTEGER NOT NULL,
-    mtime_ns INTEGER NOT NULL,
-    title TEXT NOT NULL,
-    label TEXT NOT NULL,
-    metadata TEXT NOT NULL DEFAULT '{}',
-    summary TEXT,
-    chunks INTEGER NOT NULL,
-    ingested_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS documents_collection ON documents(collection);
-CREATE TABLE IF NOT EXISTS chunks (
-    id INTEGER PRIMARY KEY,
-    doc_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
-    ordinal INTEGER NOT NULL,
-    page INTEGER,
-    locator TEXT,
-    header TEXT NOT NULL,
-    text TEXT NOT NULL,
-    tokens INTEGER NOT NULL,
-    vector BLOB NOT NULL
-);
-CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
-CREATE TABLE IF NOT EXISTS skipped (
-    key TEXT PRIMARY KEY,
-    source TEXT NOT NULL,
-    reason TEXT NOT NULL,
-    seen_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS staged_vectors (
-    chunk_id INTEGER PRIMARY KEY,
-    tag TEXT NOT NULL,
-    vector BLOB NOT NULL
-);
+DIALECT = Dialect(
+    "sqlite", "?", store_text, read_text, lambda blob: np.frombuffer(blob, dtype=np.float32),
+    serial="INTEGER PRIMARY KEY", bigint="INTEGER", vector_type="BLOB",
+)  # fmt: skip
+ROWS = Rows(DIALECT)
+
+_SCHEMA = (
+    DIALECT.tables()
+    + """
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
     doc, header, text, tokenize = 'TOKENIZER'
 );
@@ -100,6 +69,7 @@ CREATE TRIGGER IF NOT EXISTS chunk_log_delete AFTER DELETE ON chunks
 CREATE TRIGGER IF NOT EXISTS chunk_log_vector AFTER UPDATE OF vector ON chunks
     BEGIN INSERT INTO chunk_log(chunk_id) VALUES (new.id); END;
 """.replace("TOKENIZER", TOKENIZER)
+)
 
 
 # versions the schema script brings to SCHEMA_VERSION by itself (CREATE ... IF NOT EXISTS)
@@ -214,70 +184,29 @@ class SQLiteStore:
         return 0  # the index is the same for every language it takes: nothing to redo
 
     # -- documents ----------------------------------------------------------------------------
-    _DOC_COLUMNS = (
-        "id, key, source, collection, sha256, size, mtime_ns, title, chunks, ingested_at, metadata, summary"
-    )
-
-    @staticmethod
-    def _doc(row: tuple[Any, ...]) -> StoredDocument:
-        doc_id, key, source, collection, sha256, size, mtime_ns, title, chunks, ingested_at = row[:10]
-        return StoredDocument(
-            doc_id,
-            read_text(key),
-            read_text(source),
-            collection,
-            sha256,
-            size,
-            mtime_ns,
-            read_text(title),
-            chunks,
-            ingested_at,
-            metadata=json.loads(row[10]),
-            summary=row[11],
-        )
-
     def get_document(self, key: str) -> StoredDocument | None:
-        row = self.db.execute(
-            f"SELECT {self._DOC_COLUMNS} FROM documents WHERE key = ?", (store_text(key),)
-        ).fetchone()
-        return None if row is None else self._doc(row)
+        row = self.db.execute(ROWS.document_by_key, (store_text(key),)).fetchone()
+        return None if row is None else ROWS.document(row)
 
     def list_documents(self, pattern: str | None = None) -> list[StoredDocument]:
-        sql = f"SELECT {self._DOC_COLUMNS} FROM documents"
+        sql = ROWS.select_document
         args: tuple[str, ...] = ()
         if pattern:
             sql += " WHERE path_matches(?, source, key)"
             args = (pattern,)
-        return [self._doc(r) for r in self.db.execute(sql + " ORDER BY source", args)]
+        return [ROWS.document(r) for r in self.db.execute(sql + " ORDER BY source", args)]
 
     def put_document(self, record: DocumentRecord, chunks: Sequence[Chunk], vectors: np.ndarray) -> int:
         """Replace the document ``record.key`` and all its chunks in one transaction."""
         if len(chunks) != len(vectors):
             raise StoreError(f"{len(chunks)} chunks but {len(vectors)} vectors")
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         cur = self.db.cursor()
         try:
             cur.execute("BEGIN IMMEDIATE")
             self._delete(cur, [record.key])
             cur.execute("DELETE FROM skipped WHERE key = ?", (store_text(record.key),))
-            cur.execute(
-                "INSERT INTO documents(key, source, collection, sha256, size, mtime_ns, title, label,"
-                " metadata, chunks, ingested_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    store_text(record.key),
-                    store_text(record.source),
-                    record.collection,
-                    record.sha256,
-                    record.size,
-                    record.mtime_ns,
-                    store_text(record.title),
-                    store_text(record.label),
-                    json.dumps(record.metadata),
-                    len(chunks),
-                    now,
-                ),
-            )
+            cur.execute(ROWS.insert_document, ROWS.document_values(record, len(chunks)))
             doc_id = cur.lastrowid
             rows = [
                 (doc_id, c.ordinal, c.page, c.locator, c.header, c.text, c.tokens, vectors[i].tobytes())
@@ -625,30 +554,7 @@ class SQLiteStore:
     def get_chunks(self, ids: Sequence[int]) -> list[Hit]:
         if not ids:
             return []
-        rows = {
-            r[0]: r
-            for r in self._by_chunk_ids(
-                "SELECT c.id, d.source, c.page, c.locator, c.text, c.header, d.title, d.collection, d.id"
-                " FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE c.id IN ({})",
-                ids,
-            )
-        }
-        return [
-            Hit(
-                chunk_id=i,
-                source=read_text(r[1]),
-                page=r[2],
-                locator=r[3],
-                score=0.0,
-                text=r[4],
-                header=r[5],
-                title=read_text(r[6]),
-                collection=r[7],
-                document_id=r[8],
-            )
-            for i in ids
-            if (r := rows.get(i)) is not None
-        ]
+        return ROWS.hits(ids, self._by_chunk_ids(ROWS.hits_from + " WHERE c.id IN ({})", ids))
 
     def set_summary(self, key: str, summary: str | None) -> None:
         """Store (or clear) the summary of document ``key``; a replaced document loses its summary."""
@@ -656,42 +562,17 @@ class SQLiteStore:
 
     def document_chunks(self, key: str) -> list[tuple[int | None, str]]:
         """``(page, text)`` of the chunks of document ``key``, in reading order."""
-        return [
-            (r[0], r[1])
-            for r in self.db.execute(
-                "SELECT c.page, c.text FROM chunks c JOIN documents d ON d.id = c.doc_id"
-                " WHERE d.key = ? ORDER BY c.ordinal",
-                (store_text(key),),
-            )
-        ]
+        return [(r[0], r[1]) for r in self.db.execute(ROWS.document_chunks, (store_text(key),))]
 
     def export_document(self, key: str) -> tuple[DocumentRecord, list[Chunk], np.ndarray] | None:
-        doc = self.db.execute(
-            "SELECT id, key, source, collection, sha256, size, mtime_ns, title, label, metadata"
-            " FROM documents WHERE key = ?",
-            (store_text(key),),
-        ).fetchone()
+        doc = self.db.execute(ROWS.record_by_key, (store_text(key),)).fetchone()
         if doc is None:
             return None
-        record = DocumentRecord(
-            read_text(doc[1]), read_text(doc[2]), doc[3], doc[4], doc[5], doc[6],
-            read_text(doc[7]), read_text(doc[8]), json.loads(doc[9]),
-        )  # fmt: skip
-        rows = self.db.execute(
-            "SELECT text, header, ordinal, page, locator, tokens, vector FROM chunks WHERE doc_id = ?"
-            " ORDER BY ordinal",
-            (doc[0],),
-        ).fetchall()
-        chunks = [Chunk(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
-        vectors = np.array([np.frombuffer(r[6], dtype=np.float32) for r in rows], dtype=np.float32)
-        return record, chunks, vectors.reshape(len(rows), -1)
+        return ROWS.exported(doc, self.db.execute(ROWS.export_chunks, (doc[0],)).fetchall())
 
     # -- maintenance --------------------------------------------------------------------------
     def all_chunks(self) -> list[tuple[int, str]]:
-        return [
-            (r[0], f"{r[1]}\n{r[2]}" if r[1] else r[2])
-            for r in self.db.execute("SELECT id, header, text FROM chunks ORDER BY id")
-        ]
+        return ROWS.indexed(self.db.execute(ROWS.indexed_texts).fetchall())
 
     def replace_vectors(self, ids: Sequence[int], vectors: np.ndarray) -> None:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
