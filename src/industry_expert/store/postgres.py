@@ -31,28 +31,24 @@ server share it without a lock of their own.
 from __future__ import annotations
 
 import contextlib
-import functools
-import json
 import math
 import re
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
 from ..errors import ExpertError, StoreError, WorkspaceError
-from ..types import Chunk, Hit
+from ..types import Chunk
 from . import languages
 from .base import (
     DocumentRecord,
     SearchFilter,
-    StoredDocument,
     StoreStats,
     keyword_terms,
     path_matches,
 )
-from .relational import Dialect, Rows
+from .relational import Dialect, RelationalStore, Rows
 
 SCHEMA_VERSION = "1"
 # Dense search is exact below this many chunks and uses an HNSW index above it, built once by
@@ -89,10 +85,16 @@ def _vector(value: Any) -> np.ndarray:
     return np.asarray(value.to_numpy() if hasattr(value, "to_numpy") else value, dtype=np.float32)
 
 
+def _translate(store: PostgresStore, exc: Exception) -> ExpertError | None:
+    import psycopg
+
+    return explain(store.url, exc) if isinstance(exc, psycopg.Error) else None
+
+
 DIALECT = Dialect(
-    "postgresql", "%s", lambda text: pg_text(text), lambda text: db_text(text), _vector,
+    "postgresql", "%s", lambda text: pg_text(text), lambda text: db_text(text), _vector, _translate,
     serial="BIGSERIAL PRIMARY KEY", bigint="BIGINT", vector_type="vector", chunk_columns=",\n    tsv tsvector NOT NULL",
-    staged_reference=" REFERENCES chunks(id) ON DELETE CASCADE",
+    staged_reference=" REFERENCES chunks(id) ON DELETE CASCADE", clean=lambda text: _clean(text),
 )  # fmt: skip
 ROWS = Rows(DIALECT)
 
@@ -171,19 +173,6 @@ def explain(url: str, exc: Exception) -> ExpertError:
     return StoreError(f"PostgreSQL at {place} failed: {text}")
 
 
-def _guarded(method: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(method)
-    def call(self: PostgresStore, *args: Any, **kwargs: Any) -> Any:
-        import psycopg
-
-        try:
-            return method(self, *args, **kwargs)
-        except psycopg.Error as exc:
-            raise explain(self.url, exc) from None
-
-    return call
-
-
 # a chunk's index entry: its document's name and label (weight C), header (B) and text (A), each
 # reduced to terms by the collection's text-search configuration
 _TSVECTOR = (
@@ -199,8 +188,10 @@ def _tsquery(terms: Sequence[str], weights: str = "") -> str:
     return " | ".join("'" + t.replace("'", "''").replace("\\", "\\\\") + "'" + suffix for t in terms)
 
 
-class PostgresStore:
+class PostgresStore(RelationalStore):
     """The Store contract over one PostgreSQL database with the pgvector extension."""
+
+    ROWS = ROWS
 
     hnsw_min_chunks = HNSW_MIN_CHUNKS
 
@@ -262,113 +253,55 @@ class PostgresStore:
                     f"{SCHEMA_VERSION}"
                 )
 
+    # -- the hooks of RelationalStore ------------------------------------------------------------
+    def _all(self, sql: str, args: Sequence[Any] = ()) -> list[Sequence[Any]]:
+        with self.pool.connection() as conn:
+            return list(conn.execute(sql, args).fetchall())
+
+    def _run(self, sql: str, args: Sequence[Any] = ()) -> None:
+        with self.pool.connection() as conn:
+            conn.execute(sql, args)
+
+    def _by_ids(self, select: str, ids: Sequence[int]) -> list[Sequence[Any]]:
+        return self._all(select + " WHERE c.id = ANY(%s)", ([int(i) for i in ids],))
+
     @contextlib.contextmanager
-    def _write(self) -> Iterator[Any]:
+    def _writing(self) -> Iterator[Any]:
         """A connection inside one transaction that ends by bumping the generation."""
         with self.pool.connection() as conn, conn.transaction():
             yield conn
             conn.execute("UPDATE meta SET value = (value::bigint + 1)::text WHERE key = 'generation'")
 
     # -- meta ---------------------------------------------------------------------------------
-    def get_meta(self, key: str) -> str | None:
-        with self.pool.connection() as conn:
-            row = conn.execute("SELECT value FROM meta WHERE key = %s", (key,)).fetchone()
-        return None if row is None else str(row[0])
-
-    @staticmethod
-    def _put_meta(conn: Any, key: str, value: str) -> None:
-        """Set one meta entry on ``conn`` (inside the caller's transaction, if any)."""
-        conn.execute(
-            "INSERT INTO meta(key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
-            (key, value),
-        )
-
-    def set_meta(self, key: str, value: str) -> None:
-        with self.pool.connection() as conn:
-            self._put_meta(conn, key, value)
-
-    def all_meta(self) -> dict[str, str]:
-        with self.pool.connection() as conn:
-            return {str(k): str(v) for k, v in conn.execute("SELECT key, value FROM meta")}
-
-    def generation(self) -> int:
-        return int(self.get_meta("generation") or 0)
-
     # -- documents ----------------------------------------------------------------------------
-    def get_document(self, key: str) -> StoredDocument | None:
-        with self.pool.connection() as conn:
-            row = conn.execute(ROWS.document_by_key, (pg_text(key),)).fetchone()
-        return None if row is None else ROWS.document(row)
-
-    def list_documents(self, pattern: str | None = None) -> list[StoredDocument]:
-        with self.pool.connection() as conn:
-            rows = conn.execute(ROWS.select_document).fetchall()
-        docs = sorted((ROWS.document(r) for r in rows), key=lambda d: d.source)
-        return [d for d in docs if not pattern or path_matches(pattern, d.source, d.key)]
-
-    def put_document(self, record: DocumentRecord, chunks: Sequence[Chunk], vectors: np.ndarray) -> int:
-        if len(chunks) != len(vectors):
-            raise StoreError(f"{len(chunks)} chunks but {len(vectors)} vectors")
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        with self._write() as conn:
-            self._delete(conn, [record.key])
-            (doc_id,) = conn.execute(
-                ROWS.insert_document + " RETURNING id", ROWS.document_values(record, len(chunks))
-            ).fetchone()
-            config = self._language(conn, record.collection)
-            name = _clean(pg_text(f"{record.source} {record.label}"))
-            with conn.cursor() as cur:
-                # named values: psycopg sends each once, however often the statement uses it
-                cur.executemany(
-                    "INSERT INTO chunks(doc_id, ordinal, page, locator, header, text, tokens, vector, tsv)"
-                    " VALUES (%(doc)s, %(ordinal)s, %(page)s, %(locator)s, %(header)s, %(text)s, %(tokens)s,"
-                    f" %(vector)s, {_TSVECTOR.format(name='%(name)s', header='%(header)s', text='%(text)s')})",
-                    [
-                        {
-                            "doc": doc_id,
-                            "ordinal": c.ordinal,
-                            "page": c.page,
-                            "locator": c.locator,
-                            "header": _clean(c.header),
-                            "text": _clean(c.text),
-                            "tokens": c.tokens,
-                            "vector": vectors[i],
-                            "name": name,
-                            "config": config,
-                        }
-                        for i, c in enumerate(chunks)
-                    ],
-                )
-        return int(doc_id)
-
-    def touch_document(
-        self, key: str, source: str, mtime_ns: int, metadata: dict[str, str] | None = None
+    def _put_chunks(
+        self, conn: Any, doc_id: int, record: DocumentRecord, chunks: Sequence[Chunk], vectors: np.ndarray
     ) -> None:
-        with self.pool.connection() as conn:
-            conn.execute(
-                "UPDATE documents SET mtime_ns = %s, source = %s, metadata = COALESCE(%s, metadata)"
-                " WHERE key = %s",
-                (mtime_ns, pg_text(source), None if metadata is None else json.dumps(metadata), pg_text(key)),
+        """The chunks and their keyword index entries, in the collection's language."""
+        config = self._language(conn, record.collection)
+        name = _clean(pg_text(f"{record.source} {record.label}"))
+        with conn.cursor() as cur:
+            # named values: psycopg sends each once, however often the statement uses it
+            cur.executemany(
+                "INSERT INTO chunks(doc_id, ordinal, page, locator, header, text, tokens, vector, tsv)"
+                " VALUES (%(doc)s, %(ordinal)s, %(page)s, %(locator)s, %(header)s, %(text)s, %(tokens)s,"
+                f" %(vector)s, {_TSVECTOR.format(name='%(name)s', header='%(header)s', text='%(text)s')})",
+                [
+                    {
+                        "doc": doc_id,
+                        "ordinal": c.ordinal,
+                        "page": c.page,
+                        "locator": c.locator,
+                        "header": _clean(c.header),
+                        "text": _clean(c.text),
+                        "tokens": c.tokens,
+                        "vector": vectors[i],
+                        "name": name,
+                        "config": config,
+                    }
+                    for i, c in enumerate(chunks)
+                ],
             )
-
-    def record_skipped(self, key: str, source: str, reason: str | None) -> None:
-        with self.pool.connection() as conn:
-            if reason is None:
-                conn.execute("DELETE FROM skipped WHERE key = %s", (pg_text(key),))
-                return
-            now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-            conn.execute(
-                "INSERT INTO skipped(key, source, reason, seen_at) VALUES (%s, %s, %s, %s)"
-                " ON CONFLICT (key) DO UPDATE SET source = EXCLUDED.source, reason = EXCLUDED.reason,"
-                " seen_at = EXCLUDED.seen_at",
-                (pg_text(key), pg_text(source), pg_text(_clean(reason)), now),
-            )
-
-    def list_skipped(self, pattern: str | None = None) -> list[tuple[str, str, str]]:
-        with self.pool.connection() as conn:
-            rows = conn.execute("SELECT key, source, reason FROM skipped").fetchall()
-        found = sorted(((db_text(k), db_text(s), db_text(r)) for k, s, r in rows), key=lambda r: r[1])
-        return [r for r in found if not pattern or path_matches(pattern, r[1], r[0])]
 
     @staticmethod
     def _delete(conn: Any, keys: Sequence[str]) -> int:
@@ -377,30 +310,6 @@ class PostgresStore:
         removed = conn.execute("DELETE FROM documents WHERE key = ANY(%s)", (stored,)).rowcount
         conn.execute("DELETE FROM skipped WHERE key = ANY(%s)", (stored,))
         return int(removed)
-
-    def delete_documents(self, keys: Sequence[str]) -> int:
-        with self._write() as conn:
-            return self._delete(conn, keys)
-
-    def set_summary(self, key: str, summary: str | None) -> None:
-        with self.pool.connection() as conn:
-            conn.execute(
-                "UPDATE documents SET summary = %s WHERE key = %s",
-                (None if summary is None else _clean(summary), pg_text(key)),
-            )
-
-    def document_chunks(self, key: str) -> list[tuple[int | None, str]]:
-        with self.pool.connection() as conn:
-            rows = conn.execute(ROWS.document_chunks, (pg_text(key),)).fetchall()
-        return [(r[0], r[1]) for r in rows]
-
-    def export_document(self, key: str) -> tuple[DocumentRecord, list[Chunk], np.ndarray] | None:
-        with self.pool.connection() as conn:
-            doc = conn.execute(ROWS.record_by_key, (pg_text(key),)).fetchone()
-            if doc is None:
-                return None
-            rows = conn.execute(ROWS.export_chunks, (doc[0],)).fetchall()
-        return ROWS.exported(doc, rows)
 
     # -- search -------------------------------------------------------------------------------
     def _allowed_docs(self, conn: Any, where: SearchFilter) -> list[int] | None:
@@ -621,7 +530,7 @@ class PostgresStore:
 
     def set_language(self, collection: str, language: str) -> int:
         config = languages.text_search_config(language)
-        with self._write() as conn:
+        with self._writing() as conn:
             if conn.execute("SELECT 1 FROM pg_ts_config WHERE cfgname = %s", (config,)).fetchone() is None:
                 known = ", ".join(r[0] for r in conn.execute("SELECT cfgname FROM pg_ts_config ORDER BY 1"))
                 raise StoreError(
@@ -630,7 +539,7 @@ class PostgresStore:
                 )
             if self._language(conn, collection, exclusive=True) == config:
                 return 0
-            self._put_meta(conn, languages.META_PREFIX + collection, config)
+            conn.execute(ROWS.upsert_meta, (languages.META_PREFIX + collection, config))
             tsvector = _TSVECTOR.format(name="d.source || ' ' || d.label", header="c.header", text="c.text")
             return int(
                 conn.execute(
@@ -640,21 +549,10 @@ class PostgresStore:
                 ).rowcount
             )
 
-    def get_chunks(self, ids: Sequence[int]) -> list[Hit]:
-        if not ids:
-            return []
-        with self.pool.connection() as conn:
-            rows = conn.execute(ROWS.hits_from + " WHERE c.id = ANY(%s)", ([int(i) for i in ids],)).fetchall()
-        return ROWS.hits(ids, rows)
-
     # -- maintenance --------------------------------------------------------------------------
-    def all_chunks(self) -> list[tuple[int, str]]:
-        with self.pool.connection() as conn:
-            return ROWS.indexed(conn.execute(ROWS.indexed_texts).fetchall())
-
     def replace_vectors(self, ids: Sequence[int], vectors: np.ndarray) -> None:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        with self._write() as conn, conn.cursor() as cur:
+        with self._writing() as conn, conn.cursor() as cur:
             cur.executemany(
                 "UPDATE chunks SET vector = %s WHERE id = %s",
                 [(v, int(i)) for i, v in zip(ids, vectors, strict=True)],
@@ -673,13 +571,8 @@ class PostgresStore:
                     [(int(i), tag, v, int(i)) for i, v in zip(ids, vectors, strict=True)],
                 )
 
-    def staged(self, tag: str) -> set[int]:
-        with self.pool.connection() as conn:
-            rows = conn.execute("SELECT chunk_id FROM staged_vectors WHERE tag = %s", (tag,)).fetchall()
-        return {int(r[0]) for r in rows}
-
     def commit_staged(self, tag: str, meta: dict[str, str] | None = None) -> int:
-        with self._write() as conn:
+        with self._writing() as conn:
             dim = (meta or {}).get("embedder_dim")
             for name, indexed in self._hnsw_indexes(conn).items():
                 if dim is not None and indexed != int(dim):  # vectors of another size are coming
@@ -690,7 +583,7 @@ class PostgresStore:
             ).rowcount
             conn.execute("DELETE FROM staged_vectors")
             for key, value in (meta or {}).items():
-                self._put_meta(conn, key, value)
+                conn.execute(ROWS.upsert_meta, (key, value))
         return int(changed)
 
     def stats(self) -> StoreStats:
@@ -702,21 +595,8 @@ class PostgresStore:
         return StoreStats(int(documents), int(chunks), int(tokens), int(size))
 
     def check(self) -> list[str]:
-        problems: list[str] = []
+        problems = self._row_problems()
         with self.pool.connection() as conn:
-            counted = conn.execute(
-                "SELECT COUNT(*) FROM documents d"
-                " WHERE chunks != (SELECT COUNT(*) FROM chunks c WHERE c.doc_id = d.id)"
-            ).fetchone()[0]
-            if counted:
-                problems.append(f"{counted} documents whose chunk count does not match their chunks")
-            dim = self.get_meta("embedder_dim")
-            if dim:
-                bad = conn.execute(
-                    "SELECT COUNT(*) FROM chunks WHERE vector_dims(vector) != %s", (int(dim),)
-                ).fetchone()[0]
-                if bad:
-                    problems.append(f"{bad} vectors not of dimension {dim}")
             invalid = conn.execute(
                 "SELECT COUNT(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
                 " WHERE NOT i.indisvalid AND (c.relname IN ('chunks_doc', 'chunks_tsv', 'documents_collection')"
@@ -730,8 +610,3 @@ class PostgresStore:
 
     def close(self) -> None:
         self.pool.close()
-
-
-for _name, _method in list(vars(PostgresStore).items()):
-    if callable(_method) and not _name.startswith("_") and _name != "close":
-        setattr(PostgresStore, _name, _guarded(_method))

@@ -13,7 +13,6 @@ import contextlib
 import json
 import os
 import sqlite3
-import time
 import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -21,13 +20,12 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import StoreError, WorkspaceError
-from ..types import Chunk, Hit
+from ..errors import ExpertError, StoreError, WorkspaceError
+from ..types import Chunk
 from . import dense_index, derived, languages
 from .base import (
     DocumentRecord,
     SearchFilter,
-    StoredDocument,
     StoreStats,
     keyword_terms,
     path_matches,
@@ -36,8 +34,8 @@ from .base import (
 )
 from .dense_index import DenseIndex
 from .keyword_index import KeywordIndex
-from .relational import Dialect, Rows
-from .sqlite_errors import guard_methods
+from .relational import Dialect, RelationalStore, Rows
+from .sqlite_errors import explain
 from .vectors import VectorMatrix
 
 SCHEMA_VERSION = "2"  # 2: chunk_log (a store of version 1 is brought to 2 when opened for writing)
@@ -45,9 +43,14 @@ SCHEMA_VERSION = "2"  # 2: chunk_log (a store of version 1 is brought to 2 when 
 # the same, so both match a word alike.
 TOKENIZER = "porter unicode61 remove_diacritics 2"
 
+
+def _translate(store: SQLiteStore, exc: Exception) -> ExpertError | None:
+    return explain(store.path, exc) if isinstance(exc, sqlite3.DatabaseError) else None
+
+
 DIALECT = Dialect(
-    "sqlite", "?", store_text, read_text, lambda blob: np.frombuffer(blob, dtype=np.float32),
-    serial="INTEGER PRIMARY KEY", bigint="INTEGER", vector_type="BLOB",
+    "sqlite", "?", store_text, read_text, lambda blob: np.frombuffer(blob, dtype=np.float32), _translate,
+    serial="INTEGER PRIMARY KEY", bigint="INTEGER", vector_type="BLOB", vector_dims="length(vector) / 4.0",
 )  # fmt: skip
 ROWS = Rows(DIALECT)
 
@@ -92,13 +95,15 @@ def _fts_query(query: str) -> str:
     return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
 
 
-class SQLiteStore:
+class SQLiteStore(RelationalStore):
     """The default Store: ``path`` is the database file (created if missing).
 
     A database the process may not write (a shared read-only copy) is opened read-only: searches
     work, and a write says the workspace is read-only. Every error SQLite raises becomes one line
     that says whether the database is read-only, busy or damaged, and what to do.
     """
+
+    ROWS = ROWS
 
     def __init__(self, path: Path):
         self.path = path
@@ -148,25 +153,34 @@ class SQLiteStore:
         self.keyword = KeywordIndex(path.with_name(path.name + ".keyword"), store_id) if store_id else None
         self.dense = DenseIndex(path.with_name(path.name + ".dense"), store_id) if store_id else None
 
+    # -- the hooks of RelationalStore ------------------------------------------------------------
+    def _all(self, sql: str, args: Sequence[Any] = ()) -> list[Sequence[Any]]:
+        return self.db.execute(sql, args).fetchall()
+
+    def _run(self, sql: str, args: Sequence[Any] = ()) -> None:
+        self.db.execute(sql, args)
+
+    def _by_ids(self, select: str, ids: Sequence[int]) -> list[Sequence[Any]]:
+        return list(self._by_chunk_ids(select + " WHERE c.id IN ({})", ids))
+
+    @contextlib.contextmanager
+    def _writing(self, bump: bool = True) -> Iterator[sqlite3.Cursor]:
+        """A cursor in one write transaction; the generation moves with the commit (``bump``)."""
+        cur = self.db.cursor()
+        cur.execute("BEGIN IMMEDIATE")
+        try:
+            yield cur
+            if bump:
+                cur.execute(
+                    "INSERT INTO meta(key, value) VALUES ('generation', '1') "
+                    "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+                )
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+
     # -- metadata -----------------------------------------------------------------------------
-    def get_meta(self, key: str) -> str | None:
-        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return None if row is None else str(row[0])
-
-    def set_meta(self, key: str, value: str) -> None:
-        self.db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
-
-    def all_meta(self) -> dict[str, str]:
-        return {str(k): str(v) for k, v in self.db.execute("SELECT key, value FROM meta")}
-
-    def _bump_generation(self) -> None:
-        self.db.execute(
-            "INSERT INTO meta(key, value) VALUES ('generation', '1') "
-            "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
-        )
-
-    def generation(self) -> int:
-        return int(self.get_meta("generation") or 0)
 
     def languages(self) -> dict[str, str]:
         return languages.recorded(self.all_meta())
@@ -184,85 +198,25 @@ class SQLiteStore:
         return 0  # the index is the same for every language it takes: nothing to redo
 
     # -- documents ----------------------------------------------------------------------------
-    def get_document(self, key: str) -> StoredDocument | None:
-        row = self.db.execute(ROWS.document_by_key, (store_text(key),)).fetchone()
-        return None if row is None else ROWS.document(row)
-
-    def list_documents(self, pattern: str | None = None) -> list[StoredDocument]:
-        sql = ROWS.select_document
-        args: tuple[str, ...] = ()
-        if pattern:
-            sql += " WHERE path_matches(?, source, key)"
-            args = (pattern,)
-        return [ROWS.document(r) for r in self.db.execute(sql + " ORDER BY source", args)]
-
-    def put_document(self, record: DocumentRecord, chunks: Sequence[Chunk], vectors: np.ndarray) -> int:
-        """Replace the document ``record.key`` and all its chunks in one transaction."""
-        if len(chunks) != len(vectors):
-            raise StoreError(f"{len(chunks)} chunks but {len(vectors)} vectors")
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        cur = self.db.cursor()
-        try:
-            cur.execute("BEGIN IMMEDIATE")
-            self._delete(cur, [record.key])
-            cur.execute("DELETE FROM skipped WHERE key = ?", (store_text(record.key),))
-            cur.execute(ROWS.insert_document, ROWS.document_values(record, len(chunks)))
-            doc_id = cur.lastrowid
-            rows = [
-                (doc_id, c.ordinal, c.page, c.locator, c.header, c.text, c.tokens, vectors[i].tobytes())
-                for i, c in enumerate(chunks)
-            ]
-            cur.executemany(
-                "INSERT INTO chunks(doc_id, ordinal, page, locator, header, text, tokens, vector)"
-                " VALUES (?,?,?,?,?,?,?,?)",
-                rows,
-            )
-            doc_text = store_text(f"{record.source} {record.label}")
-            cur.execute(
-                "INSERT INTO chunks_fts(rowid, doc, header, text)"
-                " SELECT id, ?, header, text FROM chunks WHERE doc_id = ?",
-                (doc_text, doc_id),
-            )
-            self._bump_generation()
-            cur.execute("COMMIT")
-        except BaseException:
-            cur.execute("ROLLBACK")
-            raise
-        return int(doc_id or 0)
-
-    def record_skipped(self, key: str, source: str, reason: str | None) -> None:
-        """Remember why ``key`` was last skipped, or forget it (``reason=None``) once it loads."""
-        if reason is None:
-            self.db.execute("DELETE FROM skipped WHERE key = ?", (store_text(key),))
-        else:
-            now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-            self.db.execute(
-                "INSERT OR REPLACE INTO skipped(key, source, reason, seen_at) VALUES (?, ?, ?, ?)",
-                (store_text(key), store_text(source), store_text(reason), now),
-            )
-
-    def list_skipped(self, pattern: str | None = None) -> list[tuple[str, str, str]]:
-        """``(key, source, reason)`` of files the last ingests could not use."""
-        sql = "SELECT key, source, reason FROM skipped"
-        args: tuple[str, ...] = ()
-        if pattern:
-            sql, args = sql + " WHERE path_matches(?, source, key)", (pattern,)
-        return [
-            (read_text(r[0]), read_text(r[1]), read_text(r[2]))
-            for r in self.db.execute(sql + " ORDER BY source", args)
-        ]
-
-    def touch_document(
-        self, key: str, source: str, mtime_ns: int, metadata: dict[str, str] | None = None
+    def _put_chunks(
+        self,
+        cur: sqlite3.Cursor,
+        doc_id: int,
+        record: DocumentRecord,
+        chunks: Sequence[Chunk],
+        vectors: np.ndarray,
     ) -> None:
-        self.db.execute(
-            "UPDATE documents SET mtime_ns = ?, source = ?, metadata = COALESCE(?, metadata) WHERE key = ?",
-            (
-                mtime_ns,
-                store_text(source),
-                None if metadata is None else json.dumps(metadata),
-                store_text(key),
-            ),
+        rows = [
+            (doc_id, c.ordinal, c.page, c.locator, c.header, c.text, c.tokens, vectors[i].tobytes())
+            for i, c in enumerate(chunks)
+        ]
+        cur.executemany(
+            "INSERT INTO chunks(doc_id, ordinal, page, locator, header, text, tokens, vector) VALUES (?,?,?,?,?,?,?,?)",
+            rows,
+        )
+        cur.execute(
+            "INSERT INTO chunks_fts(rowid, doc, header, text) SELECT id, ?, header, text FROM chunks WHERE doc_id = ?",
+            (store_text(f"{record.source} {record.label}"), doc_id),
         )
 
     @staticmethod
@@ -281,18 +235,6 @@ class SQLiteStore:
             removed += 1
         for key in keys:
             cur.execute("DELETE FROM skipped WHERE key = ?", (store_text(key),))
-        return removed
-
-    def delete_documents(self, keys: Sequence[str]) -> int:
-        cur = self.db.cursor()
-        try:
-            cur.execute("BEGIN IMMEDIATE")
-            removed = self._delete(cur, keys)
-            self._bump_generation()
-            cur.execute("COMMIT")
-        except BaseException:
-            cur.execute("ROLLBACK")
-            raise
         return removed
 
     # -- search -------------------------------------------------------------------------------
@@ -551,66 +493,26 @@ class SQLiteStore:
         ).fetchone()
         return int(row[1]), int(row[0])
 
-    def get_chunks(self, ids: Sequence[int]) -> list[Hit]:
-        if not ids:
-            return []
-        return ROWS.hits(ids, self._by_chunk_ids(ROWS.hits_from + " WHERE c.id IN ({})", ids))
-
-    def set_summary(self, key: str, summary: str | None) -> None:
-        """Store (or clear) the summary of document ``key``; a replaced document loses its summary."""
-        self.db.execute("UPDATE documents SET summary = ? WHERE key = ?", (summary, store_text(key)))
-
-    def document_chunks(self, key: str) -> list[tuple[int | None, str]]:
-        """``(page, text)`` of the chunks of document ``key``, in reading order."""
-        return [(r[0], r[1]) for r in self.db.execute(ROWS.document_chunks, (store_text(key),))]
-
-    def export_document(self, key: str) -> tuple[DocumentRecord, list[Chunk], np.ndarray] | None:
-        doc = self.db.execute(ROWS.record_by_key, (store_text(key),)).fetchone()
-        if doc is None:
-            return None
-        return ROWS.exported(doc, self.db.execute(ROWS.export_chunks, (doc[0],)).fetchall())
-
     # -- maintenance --------------------------------------------------------------------------
-    def all_chunks(self) -> list[tuple[int, str]]:
-        return ROWS.indexed(self.db.execute(ROWS.indexed_texts).fetchall())
-
     def replace_vectors(self, ids: Sequence[int], vectors: np.ndarray) -> None:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        cur = self.db.cursor()
-        try:
-            cur.execute("BEGIN IMMEDIATE")
+        with self._writing() as cur:
             cur.executemany(
                 "UPDATE chunks SET vector = ? WHERE id = ?",
                 [(v.tobytes(), i) for i, v in zip(ids, vectors, strict=True)],
             )
-            self._bump_generation()
-            cur.execute("COMMIT")
-        except BaseException:
-            cur.execute("ROLLBACK")
-            raise
 
     def stage_vectors(self, tag: str, ids: Sequence[int], vectors: np.ndarray) -> None:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        cur = self.db.cursor()
-        try:
-            cur.execute("BEGIN IMMEDIATE")
+        with self._writing(bump=False) as cur:  # staged vectors change no search
             cur.execute("DELETE FROM staged_vectors WHERE tag != ?", (tag,))
             cur.executemany(
                 "INSERT OR REPLACE INTO staged_vectors(chunk_id, tag, vector) VALUES (?, ?, ?)",
                 [(i, tag, v.tobytes()) for i, v in zip(ids, vectors, strict=True)],
             )
-            cur.execute("COMMIT")
-        except BaseException:
-            cur.execute("ROLLBACK")
-            raise
-
-    def staged(self, tag: str) -> set[int]:
-        return {r[0] for r in self.db.execute("SELECT chunk_id FROM staged_vectors WHERE tag = ?", (tag,))}
 
     def commit_staged(self, tag: str, meta: dict[str, str] | None = None) -> int:
-        cur = self.db.cursor()
-        try:
-            cur.execute("BEGIN IMMEDIATE")
+        with self._writing() as cur:
             cur.execute(
                 "UPDATE chunks SET vector = (SELECT s.vector FROM staged_vectors s WHERE s.chunk_id = chunks.id)"
                 " WHERE id IN (SELECT chunk_id FROM staged_vectors WHERE tag = ?)",
@@ -619,12 +521,7 @@ class SQLiteStore:
             changed = cur.rowcount
             cur.execute("DELETE FROM staged_vectors")
             for key, value in (meta or {}).items():
-                cur.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
-            self._bump_generation()
-            cur.execute("COMMIT")
-        except BaseException:
-            cur.execute("ROLLBACK")
-            raise
+                cur.execute(ROWS.upsert_meta, (key, value))
         return int(changed)
 
     @contextlib.contextmanager
@@ -670,24 +567,9 @@ class SQLiteStore:
         ).fetchone()[0]
         if orphans:
             problems.append(f"{orphans} chunks without a document")
-        counted = self.db.execute(
-            "SELECT COUNT(*) FROM documents d WHERE chunks != (SELECT COUNT(*) FROM chunks c WHERE c.doc_id = d.id)"
-        ).fetchone()[0]
-        if counted:
-            problems.append(f"{counted} documents whose chunk count does not match their chunks")
-        dim = self.get_meta("embedder_dim")
-        if dim:
-            bad = self.db.execute(
-                "SELECT COUNT(*) FROM chunks WHERE length(vector) != ?", (int(dim) * 4,)
-            ).fetchone()[0]
-            if bad:
-                problems.append(f"{bad} vectors not of dimension {dim}")
-        return problems
+        return problems + self._row_problems()
 
     def close(self) -> None:
         if self.keyword is not None:
             self.keyword.close()
         self.db.close()
-
-
-guard_methods(SQLiteStore)

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import functools
 import sqlite3
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from ..errors import ExpertError, StoreError, WorkspaceError
 
@@ -25,21 +22,3 @@ def explain(path: Path, exc: sqlite3.DatabaseError) -> ExpertError:
         f"the workspace database {path} is damaged ({text}); restore it from a backup, or ingest "
         "the documents again into a new workspace (expert init -w NEW, then expert ingest)"
     )
-
-
-def guarded(method: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(method)
-    def call(self: Any, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return method(self, *args, **kwargs)
-        except sqlite3.DatabaseError as exc:
-            raise explain(self.path, exc) from None
-
-    return call
-
-
-def guard_methods(cls: type) -> None:
-    """Wrap every public method of ``cls`` (but ``close``) so SQLite's errors become ``explain``'s."""
-    for name, method in list(vars(cls).items()):
-        if callable(method) and not name.startswith("_") and name != "close":
-            setattr(cls, name, guarded(method))
