@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from . import derived
+from .change_log import ALL_VECTORS, VECTOR_ROWS, ChangeLog
 from .vectors import VectorMatrix
 
 FORMAT = 1
@@ -129,6 +130,73 @@ class DenseIndex:
         self.extra.load([], 0, self.dim, 0, self.seq)
         self.masked = np.zeros(0, dtype=np.int64)
         self.applied = self.seq
+
+    # -- following the store (derived.DerivedIndex) ----------------------------------------------
+    def follow(self, log: ChangeLog) -> bool:
+        """The index with the changes since its generation applied; False (the exact matrix
+        answers) when it is not usable: below its size, behind a log cut, or unreadable."""
+        seq = log.seq()
+        if self.opened and self.applied == seq:
+            return True
+        if self.unusable_at == seq:
+            return False  # found unusable at this position already: not loaded again per search
+        with log.snapshot():  # one snapshot for the log position and the rows
+            try:
+                seq = log.seq()
+                self.unusable_at = seq  # until it is found usable below
+                recorded = self.recorded()
+                if recorded is None:
+                    self.close()
+                    return False
+                if (not self.opened or recorded["seq"] != self.seq) and not self.open():
+                    return False
+                if not self._catch_up(log, seq):
+                    self.close()
+                    return False
+                if not self.verified:  # first use in this process: one count
+                    self.verified = self.live() == log.chunk_count()
+                    if not self.verified:
+                        self.close()
+                        return False
+                self.unusable_at = None
+            except (OSError, ValueError, RuntimeError):
+                self.close()  # unreadable: the exact matrix answers, and maintain builds it again
+                return False
+        return True
+
+    def _catch_up(self, log: ChangeLog, seq: int) -> bool:
+        since = self.applied
+        if since is None or since > seq:
+            return False
+        if since == seq:
+            return True
+        changed = log.changed_since(since, max(1000, int(self.index.ntotal) // 4))
+        return changed is not None and self.apply(*log.rows_of(VECTOR_ROWS, changed), seq)
+
+    def maintain(self, log: ChangeLog) -> None:
+        """After a bulk load: fold the changes into the index, or build it when there is none
+        usable and the store has reached ``MIN_CHUNKS`` (remove it when the store fell below)."""
+        with self.locked() as mine:
+            if not mine:
+                return  # another process is at it
+            with log.snapshot():
+                seq = log.seq()
+                count = log.chunk_count()
+                usable = self.open() and self._catch_up(log, seq)
+                # else rows were written behind the log's back, or the store outgrew its lists
+                usable = usable and self.live() == count and not self.outgrown(count)
+                if usable and self.pending() == 0:
+                    pass  # up to date
+                elif usable and self.pending() <= max(1000, count // 4):
+                    self.persist(seq)
+                elif count >= MIN_CHUNKS:
+                    self.build(log.all_rows(ALL_VECTORS), count, log.vector_width(), seq)
+                    self.open()
+                else:
+                    self.close()
+                    derived.remove(self.path)  # too small now: the exact matrix answers
+                self.verified = True
+                self.unusable_at = None  # built or brought up to date: searches may use it
 
     def outgrown(self, chunks: int) -> bool:
         """Whether the store has grown four times past what the lists were trained for (a build

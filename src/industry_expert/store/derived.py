@@ -1,6 +1,8 @@
-"""What the indexes kept beside the SQLite database (``keyword_index``, ``dense_index``) share:
-a state file naming the store and the change-log position they reflect, written atomically after
-the index itself, and a write lock one process (or connection) holds at a time."""
+"""What the indexes kept beside the SQLite database share: one kind, ``DerivedIndex``, that follows
+the store's change log (``change_log.py``): the exact vector matrix (``vectors``), the keyword
+index (``keyword_index``) and the dense index (``dense_index``), each in its own file. The two on
+disk also share a state file naming the store and the change-log position they reflect, written
+atomically after the index itself, and a write lock one process (or connection) holds at a time."""
 
 from __future__ import annotations
 
@@ -11,7 +13,19 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from .change_log import ChangeLog
+
+
+class DerivedIndex(Protocol):
+    """An index derived from the store's rows that follows its change log."""
+
+    def follow(self, log: ChangeLog) -> bool:
+        """Bring the index to the log's last position (the chunks named since its own, or every
+        row again); False when it cannot answer now, and the store's own search answers."""
+        ...
 
 
 def read_state(folder: Path, store_id: str, version: int) -> dict[str, Any] | None:

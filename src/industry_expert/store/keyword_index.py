@@ -33,6 +33,7 @@ import numpy as np
 import tantivy
 
 from . import derived
+from .change_log import KEYWORD_ROWS, ChangeLog
 
 FORMAT = 2  # bumped when the schema or the analyzer changes: an index of another format is rebuilt
 # A row to index: chunk id, document id, the document's name and label, the chunk's header and text
@@ -109,6 +110,43 @@ class KeywordIndex:
     def documents(self) -> int:
         self._index.reload()
         return int(self._index.searcher().num_docs)
+
+    # -- following the store (derived.DerivedIndex) ----------------------------------------------
+    def follow(self, log: ChangeLog) -> bool:
+        """Bring the index up to the store's last write; False (FTS5 answers) when there is none
+        and none can be made (a read-only copy, another process writing it)."""
+        if self.opened and self.seq == log.seq():
+            return True
+        with log.snapshot():  # one snapshot for the log position and the rows
+            try:
+                seq = log.seq()
+                current = (self.opened or self.open()) and self._catch_up(log, seq)
+                if current and not self.verified:  # first use in this process: one count
+                    current = self.verified = self.documents() == log.chunk_count()
+                if not current and not log.read_only:
+                    current = self.rebuild(log.all_rows(KEYWORD_ROWS), seq)
+            except (OSError, ValueError):
+                self.close()  # unreadable: FTS5 answers; the next search rebuilds it
+                current = False
+        return current
+
+    def _catch_up(self, log: ChangeLog, seq: int) -> bool:
+        """Apply the chunks the log names after the index's position; False when that cannot be
+        done (no position, a log cut past it, another process holding the lock) or is not worth
+        it (more than a quarter of the chunks changed: a rebuild is cheaper)."""
+        recorded = self.recorded_seq()
+        if recorded is None or recorded > seq:
+            return False
+        if recorded == seq:
+            self.reload(seq)
+            return True
+        if log.read_only:
+            return False
+        changed = log.changed_since(recorded, max(1000, self.documents() // 4))
+        if changed is None:
+            return False
+        # read under the index's lock, only when this connection is the one to apply them
+        return self.apply(recorded, lambda: log.rows_of(KEYWORD_ROWS + " WHERE c.id IN ({})", changed), seq)
 
     def reload(self, seq: int) -> None:
         """See the commits another process made, up to ``seq``."""

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..errors import ExpertError, StoreError, WorkspaceError
 from ..types import Chunk
-from . import dense_index, derived, languages
+from . import derived, languages
 from .base import (
     DocumentRecord,
     SearchFilter,
@@ -32,6 +32,7 @@ from .base import (
     read_text,
     store_text,
 )
+from .change_log import ChangeLog
 from .dense_index import DenseIndex
 from .keyword_index import KeywordIndex
 from .relational import Dialect, RelationalStore, Rows
@@ -80,14 +81,6 @@ _UPGRADES = frozenset({"1"})
 # the log is cut back to this many entries per stored chunk by ``optimize`` (a reader further
 # behind than the cut loads every row again, as it would without a log)
 LOG_PER_CHUNK = 1
-# what the indexes beside the database are made of, for the chunk ids in the ``{}``
-_VECTOR_ROWS = "SELECT id, doc_id, vector FROM chunks WHERE id IN ({})"
-_ALL_VECTORS = "SELECT id, doc_id, vector FROM chunks ORDER BY id"
-# the document's name and label, then the chunk's header and text (keyword_index.Row)
-_KEYWORD_ROWS = (
-    "SELECT c.id, c.doc_id, d.source || ' ' || d.label, c.header || char(10) || c.text"
-    " FROM chunks c JOIN documents d ON d.id = c.doc_id"
-)
 
 
 def _fts_query(query: str) -> str:
@@ -147,6 +140,7 @@ class SQLiteStore(RelationalStore):
             raise WorkspaceError(f"{path} has store schema {version}; this version reads {SCHEMA_VERSION}")
         # a read-only copy of a version-1 store has no log: its readers load every row instead
         self.logged = version not in _UPGRADES or not self.read_only
+        self.log = ChangeLog(self.db, self.logged, self.read_only)
         self.vectors = VectorMatrix()
         # the indexes kept beside the database for large stores, derived from its rows and log
         store_id = self.get_meta("store_id") if self.logged else None
@@ -161,7 +155,7 @@ class SQLiteStore(RelationalStore):
         self.db.execute(sql, args)
 
     def _by_ids(self, select: str, ids: Sequence[int]) -> list[Sequence[Any]]:
-        return list(self._by_chunk_ids(select + " WHERE c.id IN ({})", ids))
+        return list(self.log.rows(select + " WHERE c.id IN ({})", ids))
 
     @contextlib.contextmanager
     def _writing(self, bump: bool = True) -> Iterator[sqlite3.Cursor]:
@@ -237,70 +231,22 @@ class SQLiteStore(RelationalStore):
             cur.execute("DELETE FROM skipped WHERE key = ?", (store_text(key),))
         return removed
 
-    # -- search -------------------------------------------------------------------------------
-    def _load_vectors(self) -> None:
-        if self.vectors.fresh(self.generation()):
-            return
-        self.db.execute("BEGIN")  # one snapshot for the generation, the log and the rows
-        try:
-            generation = self.generation()
-            seq = self._log_seq() if self.logged else None
-            if seq is not None and self.vectors.seq is not None and self._catch_up(self.vectors.seq, seq):
-                self.vectors.generation = generation
-                return
-            count, width = self.db.execute("SELECT COUNT(*), MAX(length(vector)) FROM chunks").fetchone()
-            rows = self.db.execute(_ALL_VECTORS)
-            self.vectors.load(rows, count, (width or 0) // 4, generation, seq)
-        finally:
-            self.db.execute("COMMIT")
-
-    def _by_chunk_ids(self, select: str, ids: Sequence[int]) -> list[tuple[Any, ...]]:
-        """The rows of ``select`` (whose ``IN ({})`` takes the ids) for ``ids``, asked 500 at a
-        time: under SQLite's limit on bound parameters."""
-        rows: list[tuple[Any, ...]] = []
-        for start in range(0, len(ids), 500):
-            part = list(ids[start : start + 500])
-            rows += self.db.execute(select.format(",".join("?" * len(part))), part).fetchall()
-        return rows
-
+    # -- the indexes beside the rows (derived.DerivedIndex), following the change log -----------
     def _log_seq(self) -> int:
-        """The number of the last log entry ever written (kept by SQLite even when the entries
-        themselves have been cut)."""
-        row = self.db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'chunk_log'").fetchone()
-        return 0 if row is None else int(row[0])
+        return self.log.seq()
 
-    def _catch_up(self, since: int, seq: int) -> bool:
-        """Apply the chunks the log names after ``since`` to the vector matrix; False (nothing
-        applied) when the log no longer reaches back to ``since``, or when so much changed that
-        loading every row is as cheap (a reindex)."""
-        if seq == since:
-            return True  # a write that changed no chunk (a summary, a setting)
-        changed = self._changed_since(since, max(1000, len(self.vectors.ids) // 4))
-        return changed is not None and self.vectors.apply(*self._rows_of(_VECTOR_ROWS, changed), seq)
+    def _load_vectors(self) -> None:
+        self.vectors.follow(self.log)
 
-    def _changed_since(self, since: int, limit: int) -> list[int] | None:
-        """The chunk ids the log names after ``since``; None when it no longer reaches back that
-        far (cut by optimize), or names more than ``limit`` (loading everything again is then as
-        cheap)."""
-        oldest = self.db.execute("SELECT MIN(seq) FROM chunk_log").fetchone()[0]
-        if oldest is None or oldest > since + 1:
-            return None
-        changed = [
-            int(r[0])
-            for r in self.db.execute("SELECT DISTINCT chunk_id FROM chunk_log WHERE seq > ?", (since,))
-        ]
-        return None if len(changed) > limit else changed
+    def _dense_index(self) -> DenseIndex | None:
+        """The IVF-PQ index brought up to date, or None (the exact matrix answers)."""
+        return self.dense if self.dense is not None and self.dense.follow(self.log) else None
 
-    def _rows_of(self, select: str, changed: Sequence[int]) -> tuple[list[tuple[Any, ...]], list[int]]:
-        """The rows ``select`` gives for the chunk ids ``changed`` (first column: the id), and the
-        ids among them that have no row any more (deleted)."""
-        rows = self._by_chunk_ids(select, changed)
-        present = {int(r[0]) for r in rows}
-        return rows, [i for i in changed if i not in present]
+    def _keyword_index(self) -> KeywordIndex | None:
+        """The tantivy index brought up to date, or None (FTS5 answers)."""
+        return self.keyword if self.keyword is not None and self.keyword.follow(self.log) else None
 
-    def _chunk_count(self) -> int:
-        return int(self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
-
+    # -- search -------------------------------------------------------------------------------
     def _allowed_docs(self, where: SearchFilter) -> np.ndarray | None:
         """The ids of the documents inside ``where``, or None when it restricts nothing."""
         if where.unrestricted:
@@ -329,85 +275,6 @@ class SQLiteStore(RelationalStore):
         self._load_vectors()
         return self.vectors.search(vector, n, self._allowed_docs(where))
 
-    def _dense_index(self) -> DenseIndex | None:
-        """The IVF-PQ index with the changes since its generation applied, or None (the exact
-        matrix answers) when the store has none usable: below its size, or behind a log cut."""
-        index = self.dense
-        if index is None:
-            return None
-        seq = self._log_seq()
-        if index.opened and index.applied == seq:
-            return index
-        if index.unusable_at == seq:
-            return None  # found unusable at this position already: not loaded again per search
-        self.db.execute("BEGIN")  # one snapshot for the log position and the rows
-        try:
-            seq = self._log_seq()
-            index.unusable_at = seq  # until it is found usable below
-            recorded = index.recorded()
-            if recorded is None:
-                index.close()
-                return None
-            if (not index.opened or recorded["seq"] != index.seq) and not index.open():
-                return None
-            if not self._dense_catch_up(index, seq):
-                index.close()
-                return None
-            if not index.verified:  # first use in this process: one count
-                index.verified = index.live() == self._chunk_count()
-                if not index.verified:
-                    index.close()
-                    return None
-            index.unusable_at = None
-        except (OSError, ValueError, RuntimeError):
-            index.close()  # unreadable: the exact matrix answers, and optimize builds it again
-            return None
-        finally:
-            self.db.execute("COMMIT")
-        return index
-
-    def _dense_catch_up(self, index: DenseIndex, seq: int) -> bool:
-        since = index.applied
-        if since is None or since > seq:
-            return False
-        if since == seq:
-            return True
-        changed = self._changed_since(since, max(1000, int(index.index.ntotal) // 4))
-        return changed is not None and index.apply(*self._rows_of(_VECTOR_ROWS, changed), seq)
-
-    def _maintain_dense_index(self) -> None:
-        """After a bulk load: fold the changes into the dense index, or build it when there is
-        none usable and the store has reached ``dense_index.MIN_CHUNKS``."""
-        index = self.dense
-        if index is None:
-            return
-        with index.locked() as mine:
-            if not mine:
-                return  # another process is at it
-            self.db.execute("BEGIN")
-            try:
-                seq = self._log_seq()
-                count = self._chunk_count()
-                usable = index.open() and self._dense_catch_up(index, seq)
-                # else rows were written behind the log's back, or the store outgrew its lists
-                usable = usable and index.live() == count and not index.outgrown(count)
-                if usable and index.pending() == 0:
-                    pass  # up to date
-                elif usable and index.pending() <= max(1000, count // 4):
-                    index.persist(seq)
-                elif count >= dense_index.MIN_CHUNKS:
-                    (width,) = self.db.execute("SELECT MAX(length(vector)) FROM chunks").fetchone()
-                    rows = self.db.execute(_ALL_VECTORS)
-                    index.build(rows, count, int(width) // 4, seq)
-                    index.open()
-                else:
-                    index.close()
-                    derived.remove(index.path)  # too small now: the exact matrix answers
-                index.verified = True
-                index.unusable_at = None  # built or brought up to date: searches may use it
-            finally:
-                self.db.execute("COMMIT")
-
     def keyword_search(self, query: str, n: int, where: SearchFilter) -> list[tuple[int, float]]:
         terms = keyword_terms(query)
         if not terms:
@@ -432,49 +299,6 @@ class SQLiteStore(RelationalStore):
             sql + " chunks_fts MATCH ? ORDER BY s LIMIT ?", [*args, _fts_query(query), n]
         ).fetchall()
         return [(int(r[0]), -float(r[1])) for r in rows]
-
-    def _keyword_index(self) -> KeywordIndex | None:
-        """The tantivy index brought up to the store's last write, or None (FTS5 answers) when
-        there is none and none can be made (a read-only copy, another process writing it)."""
-        index = self.keyword
-        if index is None:
-            return None
-        if index.opened and index.seq == self._log_seq():
-            return index
-        self.db.execute("BEGIN")  # one snapshot for the log position and the rows
-        try:
-            seq = self._log_seq()
-            current = (index.opened or index.open()) and self._keyword_catch_up(index, seq)
-            if current and not index.verified:  # first use in this process: one count
-                current = index.verified = index.documents() == self._chunk_count()
-            if not current and not self.read_only:
-                current = index.rebuild(self.db.execute(_KEYWORD_ROWS), seq)
-        except (OSError, ValueError):
-            index.close()  # unreadable: FTS5 answers; the next search rebuilds it
-            current = False
-        finally:
-            self.db.execute("COMMIT")
-        return index if current else None
-
-    def _keyword_catch_up(self, index: KeywordIndex, seq: int) -> bool:
-        """Apply the chunks the log names after the index's position; False when that cannot be
-        done (no position, a log cut past it, another process holding the lock) or is not worth
-        it (more than a quarter of the chunks changed: a rebuild is cheaper)."""
-        recorded = index.recorded_seq()
-        if recorded is None or recorded > seq:
-            return False
-        if recorded == seq:
-            index.reload(seq)
-            return True
-        if self.read_only:
-            return False
-        changed = self._changed_since(recorded, max(1000, index.documents() // 4))
-        if changed is None:
-            return False
-        # read under the index's lock, only when this connection is the one to apply them
-        return index.apply(
-            recorded, lambda: self._rows_of(_KEYWORD_ROWS + " WHERE c.id IN ({})", changed), seq
-        )
 
     def term_counts(self, term: str, doc_ids: Sequence[int]) -> tuple[int, int]:
         index = self._keyword_index()
@@ -536,10 +360,11 @@ class SQLiteStore(RelationalStore):
         if not self.read_only:
             self.db.execute("PRAGMA optimize")  # refreshes the planner's statistics where they drifted
             self._keyword_index()  # after a bulk load: the keyword index catches up (or is built) now
-            self._maintain_dense_index()
+            if self.dense is not None:
+                self.dense.maintain(self.log)
             # the log keeps about one entry per stored chunk (at least 10,000): enough for readers
             # to catch up after ordinary ingests; one further behind loads every row instead
-            keep = max(10_000, int(self._chunk_count() * LOG_PER_CHUNK))
+            keep = max(10_000, int(self.log.chunk_count() * LOG_PER_CHUNK))
             self.db.execute("DELETE FROM chunk_log WHERE seq <= ?", (self._log_seq() - keep,))
 
     def stats(self) -> StoreStats:

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from ..errors import StoreError
+from .change_log import ALL_VECTORS, VECTOR_ROWS, ChangeLog
 
 
 class VectorMatrix:
@@ -45,6 +46,30 @@ class VectorMatrix:
     def fresh(self, generation: int) -> bool:
         """Whether the matrix holds the store as of ``generation``."""
         return self.matrix is not None and generation == self.generation
+
+    # -- following the store (derived.DerivedIndex) ----------------------------------------------
+    def follow(self, log: ChangeLog) -> bool:
+        """Bring the matrix to the store's last write: the chunks the log names since its
+        position, or every row again. Always True: the matrix can answer any store."""
+        if self.fresh(log.generation()):
+            return True
+        with log.snapshot():  # one snapshot for the generation, the log and the rows
+            generation = log.generation()
+            seq = log.seq() if log.logged else None
+            if seq is not None and self.seq is not None and self._catch_up(log, self.seq, seq):
+                self.generation = generation
+                return True
+            self.load(log.all_rows(ALL_VECTORS), log.chunk_count(), log.vector_width(), generation, seq)
+        return True
+
+    def _catch_up(self, log: ChangeLog, since: int, seq: int) -> bool:
+        """Apply the chunks the log names after ``since``; False (nothing applied) when the log no
+        longer reaches back to ``since``, or when so much changed that loading every row is as
+        cheap (a reindex)."""
+        if seq == since:
+            return True  # a write that changed no chunk (a summary, a setting)
+        changed = log.changed_since(since, max(1000, len(self.ids) // 4))
+        return changed is not None and self.apply(*log.rows_of(VECTOR_ROWS, changed), seq)
 
     def load(
         self,
