@@ -34,16 +34,13 @@ def cmd_eval_check(args: argparse.Namespace) -> int:
 
 
 def cmd_eval_build(args: argparse.Namespace) -> int:
-    from ..evaluate.build import build_questions
     from ..finetune.build import held_out_chunks
 
     with Workspace.open(workspace_path(args), generator_overrides(args)) as ws:
         exclude, manifests = held_out_chunks(args.exclude or [], [Path.cwd(), ws.path], "dataset build")
         for manifest in manifests:
             print(f"holding out the passages listed in {manifest}", file=sys.stderr)
-        report = build_questions(
-            ws.store,
-            ws.generator,
+        report = ws.build_questions(
             args.out,
             n=args.n,
             exclude=exclude,

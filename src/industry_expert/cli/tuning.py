@@ -39,13 +39,9 @@ def held_out(named: list[str], workspace: Path) -> Any:
 
 
 def cmd_dataset_build(args: argparse.Namespace) -> int:
-    from ..finetune.build import build_dataset
-
     with Workspace.open(workspace_path(args), generator_overrides(args)) as ws:
         exclude = held_out(args.exclude or [], ws.path)
-        report = build_dataset(
-            ws.store,
-            ws.generator,
+        report = ws.build_dataset(
             args.out,
             n=args.n,
             distractors=args.distractors,

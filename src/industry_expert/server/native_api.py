@@ -22,9 +22,7 @@ from starlette.datastructures import UploadFile
 from .. import __version__
 from ..config import RetrievalMode
 from ..errors import InputError, NotFoundError, PermissionDeniedError, TooLargeError
-from ..evaluate.advise import find_evaluations
-from ..evaluate.html import write_html
-from ..evaluate.report import load_summary
+from ..evaluate.service import Evaluation
 from ..keys import Access
 from ..store import StoredDocument
 from ..types import check_name
@@ -296,8 +294,7 @@ def _evaluation(state: ServerState, access: Access, name: str | None = None) -> 
         raise PermissionDeniedError(
             "evaluation reports quote passages of every collection; they need a key that reads '*'"
         )
-    root = state.evaluations.resolve()
-    found = [(str(p.resolve().relative_to(root)), p) for p in find_evaluations([root])]
+    found = Evaluation.runs(state.evaluations)
     if name is None:
         return found
     match = [(n, p) for n, p in found if n == name]
@@ -310,7 +307,7 @@ def _evaluation(state: ServerState, access: Access, name: str | None = None) -> 
 def evaluations(state: State, access: Key) -> dict[str, Any]:
     data = []
     for name, folder in _evaluation(state, access):
-        summary = load_summary(folder)
+        summary = Evaluation.summary(folder)
         data.append(
             {
                 "name": name,
@@ -326,12 +323,9 @@ def evaluations(state: State, access: Key) -> dict[str, Any]:
 @router.get("/api/evaluations/{name:path}/report", response_class=HTMLResponse, summary="report.html")
 def evaluation_report(name: str, state: State, access: Key) -> Any:
     folder = _evaluation(state, access, name)[0][1]
-    page = folder / "report.html"
-    if not page.is_file():
-        write_html(folder, load_summary(folder))
-    return FileResponse(page, media_type="text/html")
+    return FileResponse(Evaluation.report_page(folder), media_type="text/html")
 
 
 @router.get("/api/evaluations/{name:path}", summary="An evaluation's summary.json")
 def evaluation(name: str, state: State, access: Key) -> dict[str, Any]:
-    return load_summary(_evaluation(state, access, name)[0][1])
+    return Evaluation.summary(_evaluation(state, access, name)[0][1])

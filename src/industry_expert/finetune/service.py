@@ -1,0 +1,56 @@
+"""The tuning service: training data from the store's passages, and a retriever tuned on them,
+over one ``context.Context``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..context import Context
+from ..errors import InputError
+from ..events import Progress
+from ..types import Hit
+from .build import BuildReport, UsedChunks, build_dataset
+from .retriever import RetrieverConfig, RetrieverReport, tune_retriever
+
+
+class Tuning:
+    """Data and tuning from the store; ``search`` finds a question's passages (hard negatives)."""
+
+    def __init__(self, ctx: Context, search: Callable[[str], Sequence[Hit]]):
+        self.ctx = ctx
+        self.search = search
+
+    def build_dataset(self, out: str | Path, **options: Any) -> BuildReport:
+        """Training examples written from the store's passages by the context's generator
+        (``finetune.build.build_dataset``: ``n``, ``distractors``, ``oracle_share``,
+        ``val_fraction``, ``seed``, ``source``, ``exclude``, ``progress``)."""
+        return build_dataset(self.ctx.store, self.ctx.generator, out, **options)
+
+    def tune_retriever(
+        self,
+        config: RetrieverConfig,
+        exclude: UsedChunks | None = None,
+        progress: Progress | None = None,
+    ) -> RetrieverReport:
+        """Fine-tune the embedder on questions the generator writes about the store's passages
+        (``finetune.retriever``); ``reindex`` with the result to use it."""
+        from ..embed.local import resolve_model_dir
+
+        settings = self.ctx.settings.embedder
+        if settings.backend not in ("onnx", "sentence-transformers"):
+            raise InputError(
+                f"tuning the retriever needs a local embedder; this workspace embeds with "
+                f"{settings.backend} (an API). Start a workspace with the default embedder"
+            )
+        return tune_retriever(
+            self.ctx.store,
+            self.ctx.generator,
+            resolve_model_dir(settings.model),
+            self.ctx.embedder,
+            self.search,
+            config,
+            exclude,
+            progress,
+        )
