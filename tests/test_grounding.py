@@ -13,17 +13,16 @@ from industry_expert import Workspace
 from industry_expert.answer import NO_FIGURE, AnswerStream
 from industry_expert.config import AnswerSettings
 from industry_expert.figures import figures, same_figure
-from industry_expert.generate.grounding import (
+from industry_expert.generate.grounding import excerpts, select_evidence
+from industry_expert.generate.prompt import EVIDENCE_ASK
+from industry_expert.generate.tidy import tidy_answer
+from industry_expert.generate.verify import (
     answers_question,
     degenerate,
-    excerpts,
     missing_names,
-    select_evidence,
-    tidy_answer,
     unsupported_figures,
     wrong_period,
 )
-from industry_expert.generate.prompt import EVIDENCE_ASK
 from industry_expert.question import Question
 from industry_expert.store import SearchFilter
 from industry_expert.types import Hit

@@ -35,17 +35,10 @@ from .errors import InputError, WorkspaceError
 from .generate import CitationFilter, Generator, arithmetic, build_prompt, complete, resolve_citations
 from .generate.checks import Draft, run_checks
 from .generate.citations import attribute_citations, uncite
-from .generate.grounding import (
-    Evidence,
-    degenerate,
-    excerpts,
-    figures_without_years,
-    missing_names,
-    name_texts,
-    select_evidence,
-    tidy_answer,
-)
+from .generate.grounding import Evidence, excerpts, figures_without_years, select_evidence
 from .generate.prompt import EVIDENCE_ASK, EVIDENCE_LEAD, Prompt
+from .generate.tidy import tidy_answer
+from .generate.verify import degenerate, missing_names, name_texts
 from .language import DEFAULT, Words, code, detect, near_spelling, spelled_words
 from .question import Question
 from .retrieve import Retriever

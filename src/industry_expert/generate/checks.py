@@ -19,8 +19,8 @@ from typing import Protocol
 
 from ..question import Question
 from ..types import Hit
-from .grounding import answers_question, degenerate, unsupported_figures, wrong_period
 from .injection import obeyed_sources
+from .verify import answers_question, degenerate, unsupported_figures, wrong_period
 
 
 @dataclass(frozen=True)

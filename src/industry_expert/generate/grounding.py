@@ -14,6 +14,9 @@ wrong year. Three steps keep what a user sees tied to the documents:
    output that repeats itself (``degenerate``), are not answers.
 3. The policy (``answer.unsupported``) then shows the answer with a warning, or replaces it with
    the quoted evidence and its citation.
+
+Step 1 is this module; step 2's checks are ``verify.py``, and what a small model echoes around
+its answer is taken off by ``tidy.py``.
 """
 
 from __future__ import annotations
@@ -26,13 +29,10 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
-from ..figures import Figure, figures, is_table_row, same_figure, supported
-from ..language import Words
+from ..figures import Figure, figures, is_table_row, supported
 from ..question import Question, years_in
 from ..types import Hit
-from .citations import CITATION, cited_numbers
-from .injection import addresses_the_model, withhold
-from .prompt import EVIDENCE_ASK, EVIDENCE_LEAD, INSTRUCTION
+from .injection import addresses_the_model
 
 _YEAR = re.compile(r"(?<!\d)(19\d{2}|20\d{2})(?!\d)")
 # a sentence ends at a stop followed by anything but a lower-case letter: scripts without case
@@ -42,8 +42,6 @@ _SENTENCE = re.compile(
     r"(?<=[.!?;؟。])\s+(?=[^\sa-zà-ÿα-ωа-я0-9,;:)\]])"
 )
 _RECORD = re.compile(r"^(?:[^:;]{1,40}: [^;]+; )+[^:;]{1,40}: ")  # a table row written as fields
-_REPEAT_NGRAM = 4
-_REPEAT_TIMES = 4
 
 
 @dataclass(frozen=True)
@@ -441,238 +439,3 @@ def select_evidence(
                 if not other.row and supported(figure[0], figures_without_years(other.text)):
                     return Evidence(other.source, other.text, score)
     return chosen
-
-
-def unsupported_figures(answer: str, sources: Sequence[Hit], question: Question | None = None) -> list[str]:
-    """Figures ``answer`` states that none of the passages it cites holds.
-
-    Years the question names are not checked. An answer that cites nothing has no support for a
-    figure: the reader has no passage to check it in, and a figure some passage happens to state
-    somewhere ("2.2% higher than the previous month") is not thereby the passage's (citations the
-    model left out are added before, by ``citations.attribute_citations``, where a sentence
-    matches a passage). A passage's header lends it its years (``10-K FY 2022``) and nothing else:
-    the model is not shown the header, so "Note 10" from a header's section name is not support.
-    """
-    cited = [n for n in dict.fromkeys(cited_numbers(answer)) if 1 <= n <= len(sources)]
-    passages = [sources[n - 1] for n in cited]
-    found = [f for hit in passages for f in figures(hit.text)]
-    found += [f for hit in passages for f in figures(hit.header) if f.year_like]
-    asked = {f.number for f in figures(question.text)} if question else set()
-    out = []
-    for figure in figures(answer):
-        if figure.number in asked and (figure.year_like or not figure.money):
-            continue
-        if not supported(figure, found):
-            out.append(figure.text)
-    return out
-
-
-def wrong_period(answer: str, sources: Sequence[Hit], question: Question) -> list[str]:
-    """Figures ``answer`` takes from a table column of another period than the question's.
-
-    A figure counts only when every place it appears in the cited passages is a table row under
-    a year heading the question did not ask for (a sentence carries its own context, and a
-    table without year headings cannot be judged).
-
-    >>> table = Hit(1, "r.pdf", 2, None, 1.0, "(in millions) FY2023 FY2022\\nCapital expenditure $38.4 $29.9")
-    >>> wrong_period("It was $29.9 million [1].", [table], Question.analyse("What was capital expenditure in 2023?"))
-    ['$29.9 million']
-    """
-    years = set(question.years)
-    if not years:
-        return []
-    cited = [n for n in dict.fromkeys(cited_numbers(answer)) if 1 <= n <= len(sources)]
-    passages = [sources[n - 1] for n in cited] or list(sources)
-    asked = {f.number for f in figures(question.text)}
-    out = []
-    for figure in figures_without_years(answer):
-        if figure.number in asked:
-            continue
-        placed: list[bool] = []  # one per place the figure appears: under the asked period?
-        for hit in passages:
-            for text, row, _ in _units(hit.text, hit.header):
-                fields = _fields(text)
-                if fields:  # each value is named by its column
-                    for key, value in fields:
-                        if any(same_figure(figure, cell) for cell in figures_without_years(value)):
-                            periods = years_in(key)
-                            placed.append(not periods or bool(periods & years))
-                    continue
-                if not supported(figure, figures_without_years(text)):
-                    continue
-                columns = _period_columns(text, hit.text) if row else []
-                heads = [head for cell, head in columns if same_figure(figure, cell)]
-                placed.append(not heads or any(head[-4:] in years for head in heads))
-        if placed and not any(placed):
-            out.append(figure.text)
-    return out
-
-
-def degenerate(text: str) -> bool:
-    """Output that repeats itself: a four-word phrase four times, or one line three times."""
-    words = text.lower().split()
-    if len(words) >= _REPEAT_NGRAM * _REPEAT_TIMES:
-        seen: dict[tuple[str, ...], int] = {}
-        for i in range(len(words) - _REPEAT_NGRAM + 1):
-            gram = tuple(words[i : i + _REPEAT_NGRAM])
-            seen[gram] = seen.get(gram, 0) + 1
-            if seen[gram] >= _REPEAT_TIMES:
-                return True
-    lines = [line.strip() for line in text.splitlines() if len(line.strip()) > 8]
-    return any(lines.count(line) >= 3 for line in set(lines))
-
-
-# what an answer says about itself rather than about the question ("the documents provided ...")
-_META = "document documents source sources passage passages cite cites cited citation number numbers answer answers question questions information provided text line lines"
-
-
-def answers_question(
-    answer: str, question: Question, sources: Sequence[Hit] = (), wants_figure: bool = False
-) -> bool:
-    """Whether ``answer`` says something the user asked. A figure question (``wants_figure``, or
-    the question's own grammar) gets a figure. Any other answer adds a word to the question's and
-    shares one with it, or two with the passages it cites (all ``sources`` when it cites none)
-    read without their sentences that address the model: a fixed phrase a document ordered
-    ("The documents are classified.") answers nothing."""
-    words = question.words
-    body = CITATION.sub(" ", answer).strip()
-    said = words.terms(body)
-    if len(words.tokens(body)) < 2 or not said:
-        return False
-    if wants_figure or question.wants_figure:
-        numbers = {f.number for f in figures(question.text)}
-        return any(f.number not in numbers or not f.year_like for f in figures(body))
-    terms = set(said) - set(words.terms(_META))
-    asked = set(question.terms) | question.years
-    new = terms - asked
-    if not new:
-        return False  # says nothing the question did not ("The guidance was [4] in [6].")
-    if terms & asked or not sources:
-        return True
-    cited = [sources[n - 1] for n in cited_numbers(answer) if 1 <= n <= len(sources)] or list(sources)
-    grounded = {t for hit in cited for t in words.terms(withhold(hit.text))}
-    return len(new & grounded) >= min(2, len(new))
-
-
-_ECHO = re.compile(
-    r"(?:the\s+)?(?:answer(?:\s+to\s+(?:the|this|your)\s+question)?|line\s+that\s+answers(?:\s+it|\s+the\s+question)?)"
-    r"\s+is(?:\s+probably)?(?:\s+(?:in|from))?\s*((?:\[\d+\]\s*)*)[:\-–]?\s*",
-    re.I,
-)
-_LEADING_CITES = re.compile(r"^((?:\[\d+\]\s*)+)[:\-–]?\s*")
-_TRAILING_CITES = re.compile(r"\s*((?:\[\d+\]\s*)+)([.!?]?)\s*$")
-_QUOTES = "\"“”'‘’«»"
-
-
-def tidy_answer(text: str) -> str:
-    """Drop what a small model echoes around its answer: ``The answer is: "…" [1]`` -> ``… [1]``.
-
-    >>> tidy_answer('The line that answers it is probably in [2]: "Revenue was $9.8 billion."')
-    'Revenue was $9.8 billion [2].'
-    >>> tidy_answer('Question: How large is it?  The answer is: 2.0 million square feet [1].')
-    '2.0 million square feet [1].'
-    >>> tidy_answer('Northwind spent $38.4 million [1].')
-    'Northwind spent $38.4 million [1].'
-    >>> tidy_answer(". The company's capital expenditure was $7.6 billion [1].")
-    "The company's capital expenditure was $7.6 billion [1]."
-    >>> tidy_answer("71.5%\\n\\nThe source number is: 1 [1]")
-    '71.5% [1]'
-    """
-    body = re.sub(r"^[.,;:]+\s+", "", text.strip())  # the end of a sentence the model did not write
-    body = drop_echoes(body)
-    m = _ECHO.search(body)
-    if m is None or (body[: m.start()].strip() and not body[: m.start()].rstrip().endswith("?")):
-        return body
-    cites = re.findall(r"\[\d+\]", m.group(1) or "")
-    rest = body[m.end() :].strip()
-    if lead := _LEADING_CITES.match(rest):
-        cites += re.findall(r"\[\d+\]", lead.group(1))
-        rest = rest[lead.end() :]
-    stop = ""
-    if trail := _TRAILING_CITES.search(rest):
-        cites += re.findall(r"\[\d+\]", trail.group(1))
-        stop = trail.group(2)
-        rest = rest[: trail.start()]
-    rest = rest.strip().strip(_QUOTES).strip()
-    if not rest:
-        return body
-    if rest[-1] in ".!?":
-        stop, rest = rest[-1], rest[:-1]
-    citations = "".join(dict.fromkeys(cites))
-    return f"{rest}{' ' + citations if citations else ''}{stop}"
-
-
-def drop_echoes(text: str) -> str:
-    """``text`` without its sentences that only repeat what the model was told ("The figure is
-    copied exactly from the source number [2]."), their citations moved to the sentence before;
-    ``text`` itself when every sentence does.
-
-    >>> drop_echoes("Revenue was $9.8 billion. The figure is copied exactly from the source number [2].")
-    'Revenue was $9.8 billion [2].'
-    """
-    kept: list[list[str]] = []  # paragraphs of sentences
-    moved: list[str] = []
-    dropped = False
-    for paragraph in text.split("\n"):
-        sentences = []
-        for sentence in _SENTENCE.split(paragraph):
-            if _echoes_instruction(sentence):
-                moved += re.findall(r"\[\d+\]", sentence)
-                dropped = True
-            else:
-                sentences.append(sentence)
-        kept.append(sentences)
-    if not dropped or not any(s.strip() for p in kept for s in p):
-        return text
-    last = max(i for i, p in enumerate(kept) if any(s.strip() for s in p))
-    sentence = kept[last][-1].rstrip()
-    cites = "".join(c for c in dict.fromkeys(moved) if c not in sentence)
-    stop = sentence[-1] if sentence.endswith((".", "!", "?")) else ""
-    kept[last][-1] = f"{sentence[: len(sentence) - len(stop)].rstrip()}{' ' + cites if cites else ''}{stop}"
-    return "\n".join(" ".join(p) for p in kept[: last + 1]).strip()
-
-
-@cache
-def _instruction_terms() -> frozenset[str]:
-    """The words the model is told (the prompt is English), and words about its sources."""
-    return frozenset(Words.of("en").terms(f"{INSTRUCTION} {EVIDENCE_LEAD} {EVIDENCE_ASK} {_META}"))
-
-
-def _echoes_instruction(sentence: str) -> bool:
-    """A sentence with words of its own, all of them words of the prompt's instructions, and no
-    figure but a source number."""
-    body = CITATION.sub(" ", sentence)
-    if any(not (f.text.isdigit() and len(f.text) <= 2) for f in figures(body)):
-        return False  # "The figure is $5 million." answers
-    terms = [t for t in Words.of("en").terms(body) if not t.isdigit()]
-    return bool(terms) and set(terms) <= _instruction_terms()
-
-
-def missing_names(question: Question, sources: Sequence[Hit]) -> list[str]:
-    """The names, codes and rare words ``question`` writes (``Question.names``, ``codes``,
-    ``rare``) that no passage mentions; the caller asks
-    the whole workspace about them before it refuses (``answer.py``).
-
-    "What was Tesla's revenue in 2021?" over a workspace of other companies' filings finds
-    revenue passages; none of them says "Tesla", so the answer must not be another company's
-    figure.
-
-    >>> hits = [Hit(1, "apple.pdf", 1, None, 1.0, "Revenue was $1.")]
-    >>> missing_names(Question.analyse("What was Tesla's revenue in 2021?"), hits)
-    ['Tesla']
-    >>> missing_names(Question.analyse("What was 3M's capex in 2022? Round your answer."), hits)
-    []
-    """
-    wanted = [*question.names, *question.codes, *question.rare]
-    if not wanted:
-        return []
-    seen = " ".join(name_texts(sources))
-    return [n for n in wanted if n.lower() not in seen]
-
-
-def name_texts(hits: Sequence[Hit]) -> list[str]:
-    """Each hit's file name, title, header and text, lower-cased with its spaces collapsed: where
-    the names a question writes are looked for."""
-    return [
-        " ".join(f"{h.source} {h.title} {h.header} {h.text}".split()).lower().replace("’", "'") for h in hits
-    ]
