@@ -11,7 +11,8 @@ import json
 import os
 import subprocess
 import sys
-from importlib.metadata import EntryPoint
+from collections.abc import Iterator
+from importlib.metadata import EntryPoint, EntryPoints
 from pathlib import Path
 
 import pytest
@@ -51,17 +52,20 @@ def test_the_four_registries_say_an_unknown_name_the_same_way() -> None:
 
 
 @pytest.fixture
-def fake_plugins(monkeypatch: pytest.MonkeyPatch) -> Registry[object]:
+def fake_plugins(monkeypatch: pytest.MonkeyPatch) -> Iterator[Registry[object]]:
     """A registry whose group holds two entry points: one that loads, one whose module is missing."""
     found = [
         EntryPoint("dumps", "json:dumps", "industry_expert.tests"),
         EntryPoint("broken", "no_such_module_for_expert:make", "industry_expert.tests"),
         EntryPoint("built", "json:loads", "industry_expert.tests"),
     ]
-    monkeypatch.setattr(registry, "entry_points", lambda group: [ep for ep in found if ep.group == group])
+    monkeypatch.setattr(registry, "entry_points", lambda: EntryPoints(found))
+    registry.installed.cache_clear()
     made: Registry[object] = Registry("widget", "widget.backend", "industry_expert.tests")
     made.register("built", len)
-    return made
+    yield made
+    monkeypatch.undo()
+    registry.installed.cache_clear()  # later tests read the environment's own entry points
 
 
 def test_entry_points_are_names_at_once_and_code_on_first_use(fake_plugins: Registry[object]) -> None:
@@ -95,7 +99,9 @@ def test_a_registry_reads_like_a_mapping_and_checks_run_before_anything_loads() 
 def test_a_setting_accepts_the_names_its_registry_holds(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ConfigError, match="embedder.backend: expected one of"):
         load_settings(None, {"embedder.backend": "letters"})
-    monkeypatch.setattr(registry, "entry_points", lambda group: [EntryPoint("letters", "json:dumps", group)])
+    monkeypatch.setattr(
+        registry, "entry_points", lambda: EntryPoints([EntryPoint("letters", "json:dumps", EMBEDDERS.group)])
+    )
     EMBEDDERS.refresh()
     try:
         assert "letters" in choices("embedder.backend")

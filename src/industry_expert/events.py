@@ -3,7 +3,7 @@
 Every long job (ingest, reindex, summaries, a store migration, downloads, evaluation and question
 building, dataset building, training, retriever tuning, fusion fits, the server's ingest jobs)
 reports through one type, ``Progress``: a callable that receives ``Event`` objects. The CLI renders
-them as a bar or log lines (``cli/output.py`` matches on the classes), ``--json`` and the server's
+them as a bar or log lines (``cli/progress.py`` matches on the classes), ``--json`` and the server's
 ingest worker write ``event.to_dict()`` as JSON lines, and the server's job API reads those lines
 back with ``parse``. An event's ``tag`` is its ``"event"`` key in JSON; a field marked ``flat``
 (a report's own dict) is spread into the object, and one marked ``optional`` is left out when None::

@@ -26,14 +26,27 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass, field
-from importlib.metadata import EntryPoint, entry_points
-from typing import Any, Generic, TypeVar
+from functools import cache
+from importlib.metadata import EntryPoint, EntryPoints, entry_points
+from typing import Any, Generic, Protocol, TypeVar
 
 from .errors import ConfigError, EmbedderError, ExpertError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 GROUP_PREFIX = "industry_expert."
+
+
+class _Selectable(Protocol):
+    def select(self, *, group: str) -> EntryPoints: ...
+
+
+@cache
+def installed() -> _Selectable:
+    """Every installed package's entry points, read from their metadata once a process (one scan
+    of the environment serves all four registries; ``Registry.refresh`` reads them again). Python
+    3.11 gives them as groups, 3.12 as one list; both ``select`` a group."""
+    return entry_points()
 
 
 @dataclass
@@ -69,11 +82,12 @@ class Registry(MutableMapping[str, F], Generic[F]):
         """The installed packages' entry points in this registry's group, by name: read from their
         metadata (no import) once a process, or again after ``refresh``."""
         if self._plugins is None:
-            self._plugins = {ep.name: ep for ep in entry_points(group=self.group)}
+            self._plugins = {ep.name: ep for ep in installed().select(group=self.group)}
         return self._plugins
 
     def refresh(self) -> None:
         """Read the installed plugins again (after a ``pip install`` in a running process)."""
+        installed.cache_clear()
         self._plugins = None
 
     def names(self) -> tuple[str, ...]:
@@ -161,10 +175,6 @@ def _scheme(name: str) -> str:
     return f"{name}://"
 
 
-def _extension(name: str) -> str:
-    return name
-
-
 EMBEDDERS: Registry[Callable[..., Any]] = Registry(
     "embedder backend", "embedder.backend", GROUP_PREFIX + "embedders", EmbedderError
 )
@@ -175,7 +185,7 @@ STORES: Registry[Callable[..., Any]] = Registry(
     "store backend", "store.url", GROUP_PREFIX + "stores", ConfigError, _scheme
 )
 LOADERS: Registry[Callable[..., Any]] = Registry(
-    "loader", "", GROUP_PREFIX + "loaders", ConfigError, _extension, "file type"
+    "loader", "", GROUP_PREFIX + "loaders", ConfigError, str, "file type"
 )
 
 BY_SETTING: dict[str, Registry[Any]] = {r.setting: r for r in (EMBEDDERS, GENERATORS, STORES) if r.setting}

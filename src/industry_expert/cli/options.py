@@ -113,11 +113,10 @@ class Group:
     options: tuple[Option, ...]
     description: str | None = None
 
-    def but(self, *replaced: Option, without: Sequence[str] = ()) -> Group:
-        """The group with some options replaced (matched by their first flag) or left out."""
+    def but(self, *replaced: Option) -> Group:
+        """The group with some options replaced, matched by their first flag."""
         by_flag = {o.flags[0]: o for o in replaced}
-        kept = tuple(by_flag.get(o.flags[0], o) for o in self.options if o.flags[0] not in without)
-        return dataclasses.replace(self, options=kept)
+        return dataclasses.replace(self, options=tuple(by_flag.get(o.flags[0], o) for o in self.options))
 
     def add_to(self, parser: argparse.ArgumentParser) -> None:
         section = parser.add_argument_group(self.title, self.description)
@@ -141,7 +140,6 @@ def opt(*flags: str, **keywords: Any) -> Option:
 
 # -- the groups many commands share ------------------------------------------------------------------
 JSON = opt("--json", action="store_true", help="print the result as JSON")
-WORKSPACE_HELP = "workspace folder (env EXPERT_WORKSPACE; default {})"
 
 ADAPTER = opt(
     "--adapter",

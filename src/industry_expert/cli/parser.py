@@ -44,7 +44,6 @@ from .options import (
     GENERATOR,
     JSON,
     SOURCE,
-    WORKSPACE_HELP,
     Command,
     Group,
     Option,
@@ -87,10 +86,10 @@ GROUPS = {
 }
 
 
-def _holdout(seed: int, source: str) -> tuple[Option | Group, ...]:
+def _holdout(seed: int) -> tuple[Option | Group, ...]:
     """What commands that learn from the workspace's passages share (dataset build, tune retriever)."""
     return (
-        SOURCE.but(help=source),
+        SOURCE.but(help="only passages of sources matching this path or glob"),
         opt(
             "--exclude",
             action="append",
@@ -181,7 +180,7 @@ def commands() -> list[Command]:
                 help="share of examples that include the source passage"),
             opt("--val-fraction", convert=float, default=default(build_dataset, "val_fraction"),
                 help="share held out for validation"),
-            *_holdout(default(build_dataset, "seed"), "only passages of sources matching this path or glob"),
+            *_holdout(default(build_dataset, "seed")),
         )),
         Command("eval check", "validate a question file (JSONL)", cmd_eval_check, (opt("path"), JSON)),
         Command("eval build", "synthesize held-out questions with reference answers from passages no "
@@ -287,7 +286,7 @@ def commands() -> list[Command]:
             opt("--epochs", convert=float, default=default(retriever, "epochs"), help="passes over the pairs"),
             opt("--batch-size", convert=int, default=default(retriever, "batch_size"), help="pairs per step"),
             opt("--lr", convert=float, default=default(retriever, "learning_rate"), help="learning rate"),
-            *_holdout(default(retriever, "seed"), "only passages of sources matching this path or glob"),
+            *_holdout(default(retriever, "seed")),
         )),
         Command("tune fusion", "fit the keyword/dense/routing weights of search on your own questions with "
                 "evidence", cmd_tune_fusion, (
@@ -334,7 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="expert", description="Make a small model an expert on your documents."
     )
-    where = WORKSPACE_HELP.format(DEFAULT_WORKSPACE)
+    where = f"workspace folder (env EXPERT_WORKSPACE; default {DEFAULT_WORKSPACE})"
     parser.add_argument("--workspace", "-w", help=where)
     parser.add_argument("--version", action="version", version=f"expert {version()}")
     # after the command (`expert search -w ws ...`) it must not override one given before it when absent

@@ -21,7 +21,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -153,7 +153,7 @@ class IngestJobs:
                     continue
                 match parse(event, (FileDone, JobReport, JobFailed)):
                     case FileDone() as done:
-                        job.results.append({k: v for k, v in done.to_dict().items() if k != "event"})
+                        job.results.append(asdict(done))
                     case JobReport(report=report):
                         job.report = dict(report)
                     case JobFailed(message=message):

@@ -81,31 +81,6 @@ RANK_NORMALIZATION = 1
 RANK_WEIGHTS = "{1, 1, 1, 1}"
 
 
-def _vector(value: Any) -> np.ndarray:
-    return np.asarray(value.to_numpy() if hasattr(value, "to_numpy") else value, dtype=np.float32)
-
-
-def _translate(store: PostgresStore, exc: Exception) -> ExpertError | None:
-    import psycopg
-
-    return explain(store.url, exc) if isinstance(exc, psycopg.Error) else None
-
-
-DIALECT = Dialect(
-    "postgresql", "%s", lambda text: pg_text(text), lambda text: db_text(text), _vector, _translate,
-    serial="BIGSERIAL PRIMARY KEY", bigint="BIGINT", vector_type="vector", chunk_columns=",\n    tsv tsvector NOT NULL",
-    staged_reference=" REFERENCES chunks(id) ON DELETE CASCADE", clean=lambda text: _clean(text),
-)  # fmt: skip
-ROWS = Rows(DIALECT)
-
-_SCHEMA = (
-    DIALECT.tables()
-    + """
-CREATE INDEX IF NOT EXISTS chunks_tsv ON chunks USING GIN (tsv);
-INSERT INTO meta(key, value) VALUES ('generation', '0') ON CONFLICT (key) DO NOTHING;
-"""
-)
-
 _ESCAPE = re.compile("\x01(\x01|[0-9a-f]{2})")
 _SURROGATE = re.compile("[\udc80-\udcff]")
 
@@ -172,6 +147,31 @@ def explain(url: str, exc: Exception) -> ExpertError:
         )
     return StoreError(f"PostgreSQL at {place} failed: {text}")
 
+
+def _vector(value: Any) -> np.ndarray:
+    return np.asarray(value.to_numpy() if hasattr(value, "to_numpy") else value, dtype=np.float32)
+
+
+def _translate(store: PostgresStore, exc: Exception) -> ExpertError | None:
+    import psycopg
+
+    return explain(store.url, exc) if isinstance(exc, psycopg.Error) else None
+
+
+DIALECT = Dialect(
+    "%s", pg_text, db_text, _vector, _translate,
+    serial="BIGSERIAL PRIMARY KEY", bigint="BIGINT", vector_type="vector", chunk_columns=",\n    tsv tsvector NOT NULL",
+    staged_reference=" REFERENCES chunks(id) ON DELETE CASCADE", clean=_clean,
+)  # fmt: skip
+ROWS = Rows(DIALECT)
+
+_SCHEMA = (
+    DIALECT.tables()
+    + """
+CREATE INDEX IF NOT EXISTS chunks_tsv ON chunks USING GIN (tsv);
+INSERT INTO meta(key, value) VALUES ('generation', '0') ON CONFLICT (key) DO NOTHING;
+"""
+)
 
 # a chunk's index entry: its document's name and label (weight C), header (B) and text (A), each
 # reduced to terms by the collection's text-search configuration
@@ -256,7 +256,7 @@ class PostgresStore(RelationalStore):
     # -- the hooks of RelationalStore ------------------------------------------------------------
     def _all(self, sql: str, args: Sequence[Any] = ()) -> list[Sequence[Any]]:
         with self.pool.connection() as conn:
-            return list(conn.execute(sql, args).fetchall())
+            return conn.execute(sql, args).fetchall()  # type: ignore[no-any-return]
 
     def _run(self, sql: str, args: Sequence[Any] = ()) -> None:
         with self.pool.connection() as conn:

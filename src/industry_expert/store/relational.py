@@ -1,10 +1,12 @@
-"""What the relational stores share: the row mapping of documents, chunks and hits, over a dialect.
+"""One relational store over two dialects: what SQLite and PostgreSQL share, written once.
 
-SQLite and PostgreSQL hold the same tables (``documents``, ``chunks``, ``skipped``,
-``staged_vectors``, ``meta``). A ``Dialect`` says what differs for the rows: the placeholder, how a
-file name's undecodable bytes are written into text (each backend's reversible encoding, kept as
-it is on disk) and how a vector column reads back. ``Rows`` turns the shared statements' rows into the contract's types,
-so the two backends keep only their own transactions, full-text and vector search.
+Both hold the same tables (``documents``, ``chunks``, ``skipped``, ``staged_vectors``, ``meta``).
+A ``Dialect`` says what differs: the placeholder, how a file name's undecodable bytes are written
+into text (each backend's reversible encoding, kept as it is on disk), how a vector column reads
+back, the tables' types and the driver's errors. ``Rows`` holds the shared statements and turns
+their rows into the contract's types; ``RelationalStore`` writes the contract's methods that are
+the same SQL on both, so each backend keeps only its connection, transactions, full-text and
+vector search.
 """
 
 from __future__ import annotations
@@ -32,7 +34,6 @@ def _same(text: str) -> str:
 class Dialect:
     """What one database needs that the other does not, for the shared row mapping."""
 
-    name: str
     param: str  # the placeholder: "?" or "%s"
     encode: Callable[[str], str]  # a path or title into a text column
     decode: Callable[[str], str]  # and back

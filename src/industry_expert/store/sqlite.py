@@ -50,7 +50,7 @@ def _translate(store: SQLiteStore, exc: Exception) -> ExpertError | None:
 
 
 DIALECT = Dialect(
-    "sqlite", "?", store_text, read_text, lambda blob: np.frombuffer(blob, dtype=np.float32), _translate,
+    "?", store_text, read_text, lambda blob: np.frombuffer(blob, dtype=np.float32), _translate,
     serial="INTEGER PRIMARY KEY", bigint="INTEGER", vector_type="BLOB", vector_dims="length(vector) / 4.0",
 )  # fmt: skip
 ROWS = Rows(DIALECT)
@@ -235,9 +235,6 @@ class SQLiteStore(RelationalStore):
     def _log_seq(self) -> int:
         return self.log.seq()
 
-    def _load_vectors(self) -> None:
-        self.vectors.follow(self.log)
-
     def _dense_index(self) -> DenseIndex | None:
         """The IVF-PQ index brought up to date, or None (the exact matrix answers)."""
         return self.dense if self.dense is not None and self.dense.follow(self.log) else None
@@ -272,7 +269,7 @@ class SQLiteStore(RelationalStore):
                     "run `expert reindex`"
                 )
             return index.search(vector, n, self._allowed_docs(where))
-        self._load_vectors()
+        self.vectors.follow(self.log)
         return self.vectors.search(vector, n, self._allowed_docs(where))
 
     def keyword_search(self, query: str, n: int, where: SearchFilter) -> list[tuple[int, float]]:
@@ -365,7 +362,7 @@ class SQLiteStore(RelationalStore):
             # the log keeps about one entry per stored chunk (at least 10,000): enough for readers
             # to catch up after ordinary ingests; one further behind loads every row instead
             keep = max(10_000, int(self.log.chunk_count() * LOG_PER_CHUNK))
-            self.db.execute("DELETE FROM chunk_log WHERE seq <= ?", (self._log_seq() - keep,))
+            self.db.execute("DELETE FROM chunk_log WHERE seq <= ?", (self.log.seq() - keep,))
 
     def stats(self) -> StoreStats:
         documents, chunks, tokens = self.db.execute(
