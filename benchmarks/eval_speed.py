@@ -97,7 +97,7 @@ def main() -> None:
         "other_s": round(rest, 2),
         "outside_generation_share": round((wall - generator.spent) / wall, 4),
         "outside_generation_ms_per_question": round(1000 * (wall - generator.spent) / args.n, 1),
-        "score": run.summary["modes"]["rag"]["score"],
+        "score": run.summary.to_dict()["modes"]["rag"]["score"],
         "machine": machine(),
     }
     OUT.mkdir(exist_ok=True)

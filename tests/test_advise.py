@@ -6,15 +6,15 @@ from __future__ import annotations
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from industry_expert import Workspace
 from industry_expert.evaluate.advise import Facts, Novelty, advise, choose, latest_evaluation, workspace_facts
+from industry_expert.evaluate.summary import Summary
 
 
-def summary(scores: dict[str, float], significant: set[frozenset[str]], n: int = 100) -> dict[str, Any]:
+def summary(scores: dict[str, float], significant: set[frozenset[str]], n: int = 100) -> Summary:
     modes = {
         m: {
             "score": {"mean": s, "low": s - 0.05, "high": s + 0.05, "n": n},
@@ -30,7 +30,7 @@ def summary(scores: dict[str, float], significant: set[frozenset[str]], n: int =
          "significant": frozenset((a, b)) in significant}
         for i, a in enumerate(names) for b in names[i + 1 :]
     ]  # fmt: skip
-    return {"questions": n, "modes": modes, "pairs": pairs, "retrieval": {}}
+    return Summary.from_dict({"questions": n, "modes": modes, "pairs": pairs, "retrieval": {}})
 
 
 def test_the_best_mode_wins_when_it_is_significantly_better() -> None:

@@ -3,7 +3,6 @@ real headless Chromium."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +14,7 @@ from industry_expert.config import AnswerSettings
 from industry_expert.evaluate.html import render, write_html
 from industry_expert.evaluate.questions import EvalQuestion, Evidence
 from industry_expert.evaluate.run import run_eval
+from industry_expert.evaluate.summary import Summary
 
 QUESTIONS = [
     EvalQuestion(i, f"q{i}", f"What was plant {i}'s capital expenditure in fiscal 2023?", f"${10 + i}.5 million",
@@ -42,7 +42,7 @@ def evaluation(workspace: Workspace, tmp_path: Path) -> Path:
 
 def test_the_page_is_self_contained_and_escapes_what_it_shows(workspace: Workspace, tmp_path: Path) -> None:
     out = evaluation(workspace, tmp_path)
-    summary = json.loads((out / "summary.json").read_text())
+    summary = Summary.load(out)
     page = write_html(out, summary).read_text()
     assert page.count("<img alt=") == 3 and page.count("src='data:image/png;base64,") == 3
     assert (
@@ -53,13 +53,13 @@ def test_the_page_is_self_contained_and_escapes_what_it_shows(workspace: Workspa
     )
     assert page.count("<tr><td><b>") == 9  # one row per question
     assert "rag is better" in page and "plant3.md" in page  # the paired verdict and a cited passage
-    empty = render({"questions": 0, "modes": {}, "pairs": [], "retrieval": {}}, [])
+    empty = render(Summary.from_dict({"questions": 0, "modes": {}, "pairs": [], "retrieval": {}}), [])
     assert "<img" not in empty and empty.endswith("</html>")
 
 
 def test_chromium_renders_the_plots(workspace: Workspace, tmp_path: Path, chromium: str) -> None:
     out = evaluation(workspace, tmp_path)
-    write_html(out, json.loads((out / "summary.json").read_text()))
+    write_html(out, Summary.load(out))
     shot = screenshot(chromium, out / "report.html", tmp_path / "shot.png")
     pixels = np.asarray(Image.open(shot).convert("RGB")).astype(int)
     assert pixels.shape[1] == 1200

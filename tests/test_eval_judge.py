@@ -85,7 +85,7 @@ def test_each_answer_is_graded_and_summarised(judge_url: tuple[str, list[dict]],
     assert rows[1]["metrics"]["f1"] < 0.5  # what the judge is for: a right answer in other words
     assert seen[0]["messages"][-1]["content"] == "Reply with the word OK."  # the check before the run
     assert seen[1]["model"] == "judge-model" and seen[1]["temperature"] == 0.0
-    assert run.summary["modes"]["base"]["judge"]["mean"] == 1.0
+    assert run.summary.modes["base"].judge.mean == 1.0
     header = format_summary(run.summary).splitlines()[2]
     assert header.endswith("| faithful | judge | median ms | prompt tok | quoted |")
     manifest = json.loads((tmp_path / "r" / "manifest.json").read_text())
@@ -94,7 +94,7 @@ def test_each_answer_is_graded_and_summarised(judge_url: tuple[str, list[dict]],
 
 def test_no_judge_no_judge_column(tmp_path: Path) -> None:
     run = run_eval(QUESTIONS, {"base": FakeGenerator()}, None, AnswerSettings(), tmp_path / "r")
-    assert "judge" not in format_summary(run.summary) and run.summary["modes"]["base"]["judge"]["n"] == 0
+    assert "judge" not in format_summary(run.summary) and run.summary.modes["base"].judge.n == 0
 
 
 def test_an_unreachable_judge_stops_the_run_before_it_starts(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from industry_expert.config import AnswerSettings
 from industry_expert.errors import DatasetError, InputError
 from industry_expert.evaluate.questions import EvalQuestion, Evidence
 from industry_expert.evaluate.run import parse_modes, run_eval
+from industry_expert.evaluate.summary import ANSWER_METRICS, COST_METRICS, Summary
 
 QUESTIONS = [
     EvalQuestion(1, "capex", "What was Northwind's capital expenditure in fiscal 2023?", "$38.4 million", "figure",
@@ -67,6 +68,22 @@ def test_each_mode_answers_each_question_and_is_scored(northwind: Workspace, tmp
     assert not any(p["significant"] for p in summary["pairs"])  # two questions prove nothing
     assert summary["modes"]["ft"]["by_kind"]["figure"] == {"mean": 1.0, "n": 1}
     assert json.loads((out / "manifest.json").read_text())["complete"] is True
+    # The typed summary is the file, read back whole; the file keeps the keys it always had.
+    assert Summary.load(out).to_dict() == summary == run.summary.to_dict()
+    assert set(summary["modes"]["ft"]) == {"answered", *ANSWER_METRICS, *COST_METRICS, "quoted", "by_kind"}
+
+
+def test_a_summary_missing_keys_reads_as_not_measured_and_a_broken_one_is_one_line(tmp_path: Path) -> None:
+    older = Summary.from_dict(
+        {"questions": 3, "modes": {"rag": {"score": {"mean": 0.5, "low": 0.2, "high": 0.8, "n": 3}}}}
+    )
+    rag = older.modes["rag"]
+    assert rag.score.text(interval=True) == "0.50 [0.20, 0.80]" and rag.judge.text() == "–"
+    assert rag.total_ms is None and older.pairs == [] and older.scored == ["rag"] and not older.judged
+    (tmp_path / "summary.json").write_text('{"questions": 3, "modes": {"rag": 7}}')
+    with pytest.raises(InputError, match="is not a readable summary") as caught:
+        Summary.load(tmp_path)
+    assert "\n" not in str(caught.value)
 
 
 def test_an_interrupted_run_resumes_where_it_stopped(northwind: Workspace, tmp_path: Path) -> None:

@@ -222,7 +222,7 @@ def embedder_overrides(value: str) -> dict[str, Any]:
     """Settings for ``--embedder``: a shipped alias, a tuned-retriever run, a model folder, or
     BACKEND[:MODEL]."""
     from ..config import choices
-    from ..finetune.retriever import tuned_model_dir
+    from ..finetune.service import tuned_model_dir
 
     if value in EMBEDDER_ALIASES:
         backend, model = EMBEDDER_ALIASES[value]

@@ -7,10 +7,9 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError
-from ..evaluate.html import write_html
-from ..evaluate.questions import check_questions, load_questions
-from ..evaluate.report import format_summary, load_summary, write_markdown
+from ..evaluate.report import format_summary
 from ..evaluate.run import parse_modes
+from ..evaluate.service import Evaluation
 from ..workspace import Workspace
 from .answers import generator_overrides
 from .documents import workspace_path
@@ -19,7 +18,7 @@ from .progress import progress
 
 
 def cmd_eval_check(args: argparse.Namespace) -> int:
-    report = check_questions(args.path)
+    report = Evaluation.check(args.path)
     if args.json:
         print_json(report.to_dict())
     else:
@@ -34,16 +33,14 @@ def cmd_eval_check(args: argparse.Namespace) -> int:
 
 
 def cmd_eval_build(args: argparse.Namespace) -> int:
-    from ..finetune.build import held_out_chunks
-
     with Workspace.open(workspace_path(args), generator_overrides(args)) as ws:
-        exclude, manifests = held_out_chunks(args.exclude or [], [Path.cwd(), ws.path], "dataset build")
-        for manifest in manifests:
-            print(f"holding out the passages listed in {manifest}", file=sys.stderr)
+        held = Evaluation.held_out(args.exclude or [], [Path.cwd(), ws.path], "eval build")
+        for note in held.notes:
+            print(note, file=sys.stderr)
         report = ws.build_questions(
             args.out,
             n=args.n,
-            exclude=exclude,
+            exclude=held.chunks,
             seed=args.seed,
             source=args.source,
             progress=progress(args.json),
@@ -76,24 +73,22 @@ def cmd_eval_build(args: argparse.Namespace) -> int:
 
 
 def cmd_eval_run(args: argparse.Namespace) -> int:
-    questions = load_questions(args.questions)
+    questions = Evaluation.questions(args.questions)
     modes = parse_modes(args.modes)
     overrides = generator_overrides(args)
     if args.k:
         overrides["answer.k"] = args.k
     judge = None
     if args.judge_url:
-        from ..evaluate.judge import openai_judge
-
-        judge = openai_judge(args.judge_url, args.judge_model or "", args.judge_key_env or "")
+        judge = Evaluation.judge(args.judge_url, args.judge_model or "", args.judge_key_env or "")
     elif args.judge_model:
         raise InputError("--judge-model needs --judge-url: the OpenAI-compatible endpoint that serves it")
     with Workspace.open(workspace_path(args), overrides) as ws:
         run = ws.evaluate(questions, modes, args.out, progress=progress(args.json), judge=judge)
-    write_markdown(run.out, run.summary)
-    write_html(run.out, run.summary)
     if args.json:
-        print_json({"out": str(run.out), "answered": run.answered, "resumed": run.resumed, **run.summary})
+        print_json(
+            {"out": str(run.out), "answered": run.answered, "resumed": run.resumed, **run.summary.to_dict()}
+        )
     else:
         print(format_summary(run.summary))
         print(
@@ -103,9 +98,9 @@ def cmd_eval_run(args: argparse.Namespace) -> int:
 
 
 def cmd_eval_compare(args: argparse.Namespace) -> int:
-    from ..evaluate.compare import compare_runs, format_comparison
+    from ..evaluate.compare import format_comparison
 
-    result = compare_runs(args.before, args.after)
+    result = Evaluation.compare(args.before, args.after)
     if args.json:
         print_json(result)
     else:
@@ -114,10 +109,8 @@ def cmd_eval_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_advise(args: argparse.Namespace) -> int:
-    from ..evaluate.advise import latest_evaluation
-
     with Workspace.open(workspace_path(args), generator_overrides(args)) as ws:
-        folder = Path(args.eval) if args.eval else latest_evaluation([Path.cwd(), ws.path])
+        folder = Path(args.eval) if args.eval else Evaluation.latest([Path.cwd(), ws.path])
         if folder is not None and not args.eval and not args.json:
             print(f"using the latest evaluation, {folder} (--eval FOLDER picks another)", file=sys.stderr)
         advice = ws.advise(folder, novelty=not args.no_novelty)
@@ -139,12 +132,10 @@ def cmd_advise(args: argparse.Namespace) -> int:
 
 
 def cmd_eval_report(args: argparse.Namespace) -> int:
-    summary = load_summary(args.folder)
-    write_markdown(Path(args.folder), summary)
-    page = write_html(Path(args.folder), summary)
+    report = Evaluation.report(args.folder)
     if args.json:
-        print_json(summary)
+        print_json(report.summary.to_dict())
     else:
-        print(format_summary(summary))
-        print(f"\nthe page with plots and every answer: {page}")
+        print(format_summary(report.summary))
+        print(f"\nthe page with plots and every answer: {report.page}")
     return 0

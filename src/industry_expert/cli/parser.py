@@ -12,11 +12,8 @@ import argparse
 from typing import Any
 
 from ..config import choices
-from ..evaluate.build import build_questions
-from ..finetune.build import build_dataset
-from ..finetune.export import export
-from ..finetune.retriever import RetrieverConfig
-from ..finetune.train import TrainConfig
+from ..evaluate.service import build_questions
+from ..finetune.service import RetrieverConfig, TrainConfig, build_dataset, export
 from .answers import cmd_ask, cmd_chat
 from .documents import (
     ASK_ABOVE,

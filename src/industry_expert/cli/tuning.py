@@ -7,7 +7,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError
+from ..errors import InputError, TrainError
+from ..evaluate.service import Evaluation
+from ..finetune.service import RetrieverConfig, TrainConfig, Tuning
 from ..workspace import Workspace
 from .answers import generator_overrides
 from .documents import workspace_path
@@ -19,23 +21,12 @@ from .progress import progress
 
 
 def held_out(named: list[str], workspace: Path) -> Any:
-    """What training keeps out: the chunk lists and question files named (a question file of
-    your own has no chunk list: the pages its evidence cites are kept out), and any set that
-    `expert eval build` wrote under this folder or the workspace."""
-    from ..evaluate.questions import evidence_pages
-    from ..finetune.build import held_out_chunks, manifest_path
-
-    own = [p for p in named if not manifest_path(p).is_file() and not str(p).endswith(".chunks.json")]
-    exclude, manifests = held_out_chunks(
-        [p for p in named if p not in own], [Path.cwd(), workspace], "eval build"
-    )
-    for manifest in manifests:
-        print(f"holding out the passages listed in {manifest}", file=sys.stderr)
-    for path in own:
-        pages = evidence_pages(path)
-        exclude = exclude | pages
-        print(f"holding out the {len(pages.places)} page(s) {path} cites as evidence", file=sys.stderr)
-    return exclude
+    """What training keeps out (``Evaluation.held_out``): the sets named, and every question
+    set under this folder or the workspace; each part is said on stderr."""
+    held = Evaluation.held_out(named, [Path.cwd(), workspace], "dataset build")
+    for note in held.notes:
+        print(note, file=sys.stderr)
+    return held.chunks
 
 
 def cmd_dataset_build(args: argparse.Namespace) -> int:
@@ -65,9 +56,7 @@ def cmd_dataset_build(args: argparse.Namespace) -> int:
 
 
 def cmd_dataset_check(args: argparse.Namespace) -> int:
-    from ..finetune import check_dataset
-
-    report = check_dataset(args.path)
+    report = Tuning.check(args.path)
     if args.json:
         print_json(report.to_dict())
     else:
@@ -82,8 +71,6 @@ def cmd_dataset_check(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from ..finetune.train import TrainConfig, TrainError, train
-
     if args.resume:
         config = TrainConfig(data="", out=args.resume, max_steps=args.max_steps or -1)
     else:
@@ -110,7 +97,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         config = TrainConfig(
             data=args.data, out=args.out, **{k: v for k, v in values.items() if v is not None}
         )
-    result = train(config, resume=bool(args.resume), progress=progress(args.json, json_lines=True))
+    result = Tuning.train(config, resume=bool(args.resume), progress=progress(args.json, json_lines=True))
     if args.json:
         print_json(result.to_dict())
     else:
@@ -126,15 +113,13 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from ..finetune.export import export
-
     if not args.merge and not args.gguf:
         raise InputError(
             "say what to export: --merge (Hugging Face folder), --gguf (llama.cpp, Ollama), or both"
         )
     if not args.json:
         print(f"merging the adapter of {args.run} into its base ...", file=sys.stderr, flush=True)
-    result = export(args.run, merged=args.merge, gguf=args.gguf, outtype=args.outtype)
+    result = Tuning.export(args.run, merged=args.merge, gguf=args.gguf, outtype=args.outtype)
     if args.json:
         print_json(result.to_dict())
     else:
@@ -150,8 +135,6 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_tune_retriever(args: argparse.Namespace) -> int:
-    from ..finetune.retriever import RetrieverConfig
-
     config = RetrieverConfig(
         out=Path(args.out),
         n=args.n,

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from ..store import Store, StoredDocument
+from .summary import Estimate, Pair, Summary
 
 COST_ORDER = ("base", "rag", "ft", "rag+ft")
 RECOMMENDATION = {
@@ -142,41 +143,28 @@ def general_english() -> str:
     )
 
 
-def _score(summary: dict[str, Any], mode: str) -> dict[str, Any]:
-    return dict(summary["modes"][mode]["score"])
-
-
-def _pair(summary: dict[str, Any], a: str, b: str) -> dict[str, Any] | None:
-    for pair in summary.get("pairs", []):
-        if {pair["a"], pair["b"]} == {a, b}:
-            return dict(pair)
-    return None
-
-
-def _fmt(entry: dict[str, Any]) -> str:
-    return f"{entry['mean']:.2f} [{entry['low']:.2f}, {entry['high']:.2f}]"
-
-
-def _beaten_by(summary: dict[str, Any], mode: str, modes: Sequence[str]) -> tuple[str, dict[str, Any]] | None:
+def _beaten_by(summary: Summary, mode: str, modes: Sequence[str]) -> tuple[str, Pair] | None:
     """A mode significantly better than ``mode`` on the same questions, with the test, if any."""
     for other in modes:
-        pair = _pair(summary, mode, other)
-        if other != mode and pair and pair["significant"]:
-            winner = pair["a"] if pair["difference"] > 0 else pair["b"]
-            if winner == other:
-                return other, pair
+        pair = summary.pair(mode, other)
+        if other != mode and pair and pair.better == other:
+            return other, pair
     return None
 
 
-def choose(summary: dict[str, Any]) -> tuple[str, list[str], list[str]]:
+def choose(summary: Summary) -> tuple[str, list[str], list[str]]:
     """The verdict on an evaluation: ``(mode, tied, reasons)``. The best mode by mean score and
     every mode no other mode beats in a paired test are tied (so a mode within the noise of the
     best but significantly below a third is out); the cheapest of those (``COST_ORDER``, then
     median latency) is the verdict."""
-    modes = [m for m in summary["modes"] if summary["modes"][m]["score"].get("mean") is not None]
+    modes = summary.scored
     if not modes:
         raise ValueError("the evaluation has no scored mode")
-    best = max(modes, key=lambda m: (_score(summary, m)["mean"], -COST_ORDER.index(m)))
+
+    def score(mode: str) -> str:
+        return summary.modes[mode].score.text(interval=True)
+
+    best = max(modes, key=lambda m: (float(summary.modes[m].score.mean or 0.0), -COST_ORDER.index(m)))
     tied = [best]
     reasons = []
     for mode in modes:
@@ -185,21 +173,20 @@ def choose(summary: dict[str, Any]) -> tuple[str, list[str], list[str]]:
         beaten = _beaten_by(summary, mode, [best, *[m for m in modes if m != best]])
         if beaten is None:
             tied.append(mode)
-            pair = _pair(summary, best, mode)
-            p = f"p = {pair['p']:.2f}" if pair else "no paired test"
+            pair = summary.pair(best, mode)
+            p = f"p = {pair.p:.2f}" if pair else "no paired test"
             reasons.append(
-                f"{mode} scores {_fmt(_score(summary, mode))} against {best}'s {_fmt(_score(summary, best))}: "
-                f"no significant difference ({p})"
+                f"{mode} scores {score(mode)} against {best}'s {score(best)}: no significant difference ({p})"
             )
         else:
             winner, pair = beaten
             reasons.append(
-                f"{winner} scores {_fmt(_score(summary, winner))}, above {mode}'s {_fmt(_score(summary, mode))} "
-                f"(paired difference {abs(pair['difference']):.2f}, p = {pair['p']:.3f})"
+                f"{winner} scores {score(winner)}, above {mode}'s {score(mode)} "
+                f"(paired difference {abs(pair.difference):.2f}, p = {pair.p:.3f})"
             )
 
     def cost(mode: str) -> tuple[int, float]:
-        latency = summary["modes"][mode].get("total_ms")
+        latency = summary.modes[mode].total_ms
         return COST_ORDER.index(mode), float(latency) if latency is not None else 0.0
 
     verdict = min(tied, key=cost)
@@ -212,7 +199,7 @@ def choose(summary: dict[str, Any]) -> tuple[str, list[str], list[str]]:
 
 
 def advise(
-    summary: dict[str, Any] | None,
+    summary: Summary | None,
     facts: Facts | None = None,
     novelty: Novelty | None = None,
     evaluation: str | None = None,
@@ -225,7 +212,7 @@ def advise(
     tied: list[str] = []
     if summary is not None:
         verdict, tied, reasons = choose(summary)
-        measured = set(summary["modes"])
+        measured = set(summary.modes)
         if not measured & {"ft", "rag+ft"}:
             steps.append(
                 "measure fine-tuning too: `expert dataset build --out data/train.jsonl`, `expert train "
@@ -234,11 +221,11 @@ def advise(
             )
         if not measured & {"rag", "rag+ft"}:
             steps.append(f"measure retrieval too: `expert eval run {questions} --modes base,rag`")
-        recall = summary.get("retrieval", {}).get("recall@10", {})
-        if recall.get("mean") is not None and recall["mean"] < LOW_RECALL:
+        recall = summary.retrieval.get("recall@10", Estimate())
+        if recall.mean is not None and recall.mean < LOW_RECALL:
             reasons.append(
-                f"retrieval finds the evidence in its top 10 for only {recall['mean']:.0%} of questions "
-                f"(recall@10, {recall['n']} questions)"
+                f"retrieval finds the evidence in its top 10 for only {recall.mean:.0%} of questions "
+                f"(recall@10, {recall.n} questions)"
             )
             steps.append(
                 'improve retrieval before judging answers: `retrieval.mode = "hybrid"` in expert.toml if '
@@ -246,17 +233,17 @@ def advise(
                 "workspace: `expert init --chunk-tokens N`, then ingest again)"
             )
         for mode in ("rag", "rag+ft"):
-            entry = summary["modes"].get(mode)
-            if entry and entry.get("answered") and entry.get("quoted", 0) / entry["answered"] > 0.3:
+            entry = summary.modes.get(mode)
+            if entry and entry.answered and entry.quoted / entry.answered > 0.3:
                 reasons.append(
-                    f"in {mode}, {entry['quoted']} of {entry['answered']} answers failed the answer checks and "
+                    f"in {mode}, {entry.quoted} of {entry.answered} answers failed the answer checks and "
                     "were replaced by the quoted evidence: the model is too small to state the answer"
                 )
                 steps.append(
                     "try a larger model: `--model hf://OWNER/REPO/FILE.gguf` (a 3B–4B instruct GGUF)"
                 )
                 break
-        n = summary.get("questions", 0)
+        n = summary.questions
         if n < 50:
             steps.append(f"{n} questions give wide intervals; 100 or more tell smaller differences apart")
         if len(tied) > 1:

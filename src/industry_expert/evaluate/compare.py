@@ -14,14 +14,14 @@ from typing import Any
 
 from ..errors import InputError
 from .metrics import mean_ci, paired_p
-from .report import load_summary
 from .run import read_rows
+from .summary import Summary
 
 HEADLINE_RETRIEVAL = ("recall@10", "mrr", "ndcg@10")  # of run.RETRIEVAL_METRICS
 
 
 def _run(folder: Path) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
-    load_summary(folder)  # a one-line error for a folder that is not a finished evaluation
+    Summary.load(folder)  # a one-line error for a folder that is not a finished evaluation
     try:
         manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):

@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from ..extras import require
-from .report import _value, columns
+from .report import columns, verdict
 from .run import read_rows
+from .summary import Summary
 
 COLORS = {"base": "#7f7f7f", "rag": "#1f77b4", "ft": "#ff7f0e", "rag+ft": "#2ca02c"}
 
@@ -35,7 +36,7 @@ def _png(fig: Any) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _plots(summary: dict[str, Any]) -> list[tuple[str, str]]:
+def _plots(summary: Summary) -> list[tuple[str, str]]:
     """``(title, data URI)`` of each plot."""
     require("eval", why="the report's charts")
     import matplotlib
@@ -44,36 +45,35 @@ def _plots(summary: dict[str, Any]) -> list[tuple[str, str]]:
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
-    modes = [m for m in summary["modes"] if summary["modes"][m]["score"].get("mean") is not None]
+    modes = summary.scored
     if not modes:
         return []
     colors = [COLORS.get(m, "#9467bd") for m in modes]
-    means = [summary["modes"][m]["score"]["mean"] for m in modes]
-    lows = [max(0.0, means[i] - summary["modes"][m]["score"]["low"]) for i, m in enumerate(modes)]
-    highs = [max(0.0, summary["modes"][m]["score"]["high"] - means[i]) for i, m in enumerate(modes)]
+    scores = [summary.modes[m].score for m in modes]
+    means = [float(s.mean or 0.0) for s in scores]
+    lows, highs = [s.errors()[0] for s in scores], [s.errors()[1] for s in scores]
     out = []
 
     fig, ax = plt.subplots(figsize=(5.5, 3.2))
     ax.bar(modes, means, color=colors, yerr=[lows, highs], capsize=6)
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("score (mean, 95% CI)")
-    ax.set_title(f"Score per mode, {summary['questions']} questions")
+    ax.set_title(f"Score per mode, {summary.questions} questions")
     for i, v in enumerate(means):
         ax.text(i + 0.08, v + 0.02, f"{v:.2f}", ha="left", va="bottom", fontsize=9)
     out.append(("Score per mode", _png(fig)))
 
-    kinds = sorted({k for m in modes for k in summary["modes"][m].get("by_kind", {})})
+    kinds = sorted({k for m in modes for k in summary.modes[m].by_kind})
     if kinds:
         fig, ax = plt.subplots(figsize=(6.5, 3.2))
         width = 0.8 / len(modes)
         for j, mode in enumerate(modes):
-            by_kind = summary["modes"][mode].get("by_kind", {})
+            by_kind = summary.modes[mode].by_kind
             xs = [i + (j - (len(modes) - 1) / 2) * width for i in range(len(kinds))]
-            ax.bar(
-                xs, [by_kind.get(k, {}).get("mean", 0.0) for k in kinds], width, label=mode, color=colors[j]
-            )
+            heights = [by_kind[k].mean if k in by_kind else 0.0 for k in kinds]
+            ax.bar(xs, heights, width, label=mode, color=colors[j])
         counts = {
-            k: max(summary["modes"][m].get("by_kind", {}).get(k, {}).get("n", 0) for m in modes)
+            k: max(summary.modes[m].by_kind[k].n if k in summary.modes[m].by_kind else 0 for m in modes)
             for k in kinds
         }
         ax.set_xticks(range(len(kinds)), [f"{k}\n({counts[k]})" for k in kinds])
@@ -83,23 +83,24 @@ def _plots(summary: dict[str, Any]) -> list[tuple[str, str]]:
         ax.legend(fontsize=8, ncols=len(modes), loc="upper center", bbox_to_anchor=(0.5, -0.25))
         out.append(("Score by question kind", _png(fig)))
 
-    timed = [m for m in modes if summary["modes"][m].get("total_ms") is not None]
+    timed = [m for m in modes if summary.modes[m].total_ms is not None]
     if timed:
         fig, ax = plt.subplots(figsize=(5.5, 3.2))
         for mode in timed:
-            entry = summary["modes"][mode]
-            seconds = entry["total_ms"] / 1000
-            score = entry["score"]
+            entry = summary.modes[mode]
+            seconds = float(entry.total_ms or 0.0) / 1000
+            mean = float(entry.score.mean or 0.0)
+            below, above = entry.score.errors()
             ax.errorbar(
                 seconds,
-                score["mean"],
-                yerr=[[max(0.0, score["mean"] - score["low"])], [max(0.0, score["high"] - score["mean"])]],
+                mean,
+                yerr=[[below], [above]],
                 fmt="o",
                 color=COLORS.get(mode, "#9467bd"),
                 capsize=5,
                 markersize=8,
             )
-            ax.annotate(mode, (seconds, score["mean"]), xytext=(8, 4), textcoords="offset points")
+            ax.annotate(mode, (seconds, mean), xytext=(8, 4), textcoords="offset points")
         ax.set_xlabel("median seconds per answer")
         ax.set_ylabel("score (mean, 95% CI)")
         ax.set_ylim(0, 1.05)
@@ -140,14 +141,14 @@ def _score_class(score: float | None) -> str:
     return "ok" if score >= 0.75 else "bad" if score < 0.25 else "mid"
 
 
-def render(summary: dict[str, Any], rows: list[dict[str, Any]], title: str = "Evaluation") -> str:
+def render(summary: Summary, rows: list[dict[str, Any]], title: str = "Evaluation") -> str:
     """The page for ``summary`` and the answer rows of ``answers.jsonl``."""
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
         "<meta name='viewport' content='width=device-width,initial-scale=1'>",
         f"<title>{_e(title)}</title><style>{CSS}</style></head><body>",
         f"<h1>{_e(title)}</h1>",
-        f"<p>{summary['questions']} questions, run {_e(summary.get('time', ''))}. Score is numeric match where "
+        f"<p>{summary.questions} questions, run {_e(summary.time)}. Score is numeric match where "
         "the reference is a figure, else token F1; every mean has a 95% bootstrap interval.</p>",
     ]
     plots = _plots(summary)
@@ -161,43 +162,36 @@ def render(summary: dict[str, Any], rows: list[dict[str, Any]], title: str = "Ev
     parts += [f"<th>{_e(label)}</th>" for _, label in shown]
     parts.append("<th>median ms</th><th>first token ms</th><th>prompt tok</th><th>answer tok</th>"
                  "<th>peak MB, process so far</th><th>quoted</th></tr>")  # fmt: skip
-    memory = summary.get("peak_rss_mb", {})
-    for mode, entry in summary["modes"].items():
-        cells = [_value(entry.get(key), interval=key == "score") for key, _ in shown]
+    for mode, entry in summary.modes.items():
+        cells = [entry.metric(key).text(interval=key == "score") for key, _ in shown]
         parts.append(f"<tr><td>{_e(mode)}</td>" + "".join(f"<td class='num'>{_e(c)}</td>" for c in cells))
         for key in ("total_ms", "first_token_ms", "prompt_tokens", "completion_tokens"):
-            value = entry.get(key)
+            value = entry.cost(key)
             parts.append(f"<td class='num'>{'–' if value is None else f'{value:,.0f}'}</td>")
-        peak = memory.get(mode)
+        peak = summary.peak_rss_mb.get(mode)
         parts.append(f"<td class='num'>{'–' if peak is None else f'{peak:,.0f}'}</td>")
-        parts.append(f"<td class='num'>{entry.get('quoted', 0)}/{entry.get('answered', 0)}</td></tr>")
+        parts.append(f"<td class='num'>{entry.quoted}/{entry.answered}</td></tr>")
     parts.append("</table>")
 
-    if summary.get("pairs"):
+    if summary.pairs:
         parts.append(
             "<h2>Differences between modes</h2><p>Paired permutation test on the same questions.</p><ul>"
         )
-        for pair in summary["pairs"]:
-            if pair["significant"]:
-                better = pair["a"] if pair["difference"] > 0 else pair["b"]
-                verdict = f"<span class='sig'>{_e(better)} is better</span>"
-            else:
-                verdict = "<span class='noise'>no significant difference</span>"
-            parts.append(
-                f"<li>{_e(pair['a'])} vs {_e(pair['b'])}: {pair['difference']:+.2f} over {pair['n']} questions, "
-                f"p = {pair['p']:.3f}: {verdict}</li>"
-            )
+        for pair in summary.pairs:
+            said, _, held = verdict(pair).rpartition(": ")
+            kind = "sig" if pair.better else "noise"
+            parts.append(f"<li>{_e(said)}: <span class='{kind}'>{_e(held)}</span></li>")
         parts.append("</ul>")
-    retrieval = summary.get("retrieval", {})
-    if any(v.get("n") for v in retrieval.values()):
-        n = max(v.get("n", 0) for v in retrieval.values())
+    retrieval = summary.retrieval
+    if any(v.n for v in retrieval.values()):
+        n = max(v.n for v in retrieval.values())
         parts.append(f"<h2>Retrieval</h2><p>{n} questions with evidence, top 10 passages.</p><table><tr>")
         parts += [f"<th>{_e(name)}</th>" for name in retrieval]
         parts.append("</tr><tr>")
-        parts += [f"<td class='num'>{_e(_value(v, interval=True))}</td>" for v in retrieval.values()]
+        parts += [f"<td class='num'>{_e(v.text(interval=True))}</td>" for v in retrieval.values()]
         parts.append("</tr></table>")
 
-    modes = list(summary["modes"])
+    modes = list(summary.modes)
     by_id: dict[str, dict[str, dict[str, Any]]] = {}
     for row in rows:
         by_id.setdefault(row["id"], {})[row["mode"]] = row
@@ -234,7 +228,7 @@ def render(summary: dict[str, Any], rows: list[dict[str, Any]], title: str = "Ev
     return "".join(parts)
 
 
-def write_html(folder: str | Path, summary: dict[str, Any]) -> Path:
+def write_html(folder: str | Path, summary: Summary) -> Path:
     """Write ``report.html`` into the evaluation ``folder``."""
     folder = Path(folder)
     path = folder / "report.html"

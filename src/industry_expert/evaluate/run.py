@@ -21,10 +21,8 @@ import hashlib
 import json
 import resource
 import sys
-import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from itertools import combinations
 from pathlib import Path
 from typing import Any
 
@@ -41,23 +39,19 @@ from .metrics import (
     citation_precision,
     exact_match,
     faithfulness,
-    mean_ci,
     ndcg_at_k,
     numeric_match,
-    paired_p,
     recall_at_k,
     reciprocal_rank,
     rouge_l,
     token_f1,
 )
 from .questions import EvalQuestion, hit_key
+from .summary import Summary, summarize
 
 MODES = ("base", "rag", "ft", "rag+ft")
 RETRIEVAL_MODES = frozenset({"rag", "rag+ft"})
 TUNED_MODES = frozenset({"ft", "rag+ft"})
-ANSWER_METRICS = ("score", "exact", "f1", "rouge_l", "numeric", "citation_precision", "faithfulness", "judge")
-COST_METRICS = ("first_token_ms", "total_ms", "prompt_tokens", "completion_tokens")
-RETRIEVAL_METRICS = ("recall@1", "recall@5", "recall@10", "mrr", "ndcg@10")
 
 
 def parse_modes(text: str) -> tuple[str, ...]:
@@ -105,7 +99,7 @@ class EvalRun:
     modes: tuple[str, ...]
     answered: int  # answers written by this call
     resumed: int  # answers found from an earlier call
-    summary: dict[str, Any]
+    summary: Summary
 
 
 def _fingerprint(questions: Sequence[EvalQuestion]) -> str:
@@ -252,58 +246,15 @@ def run_eval(
             if progress:
                 progress(Answered(mode, resumed + written, total, metrics["score"]))
         _append(out / "memory.jsonl", {"mode": mode, "peak_rss_mb": _peak_rss_mb()})
-    summary = summarize(out, [q.id for q in questions], list(manifest["modes"]))
-    (out / "summary.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
+    summary = summarize(
+        read_rows(out / "answers.jsonl"),
+        read_rows(out / "retrieval.jsonl"),
+        read_rows(out / "memory.jsonl"),
+        [q.id for q in questions],
+        list(manifest["modes"]),
+    )
+    (out / "summary.json").write_text(json.dumps(summary.to_dict(), indent=1), encoding="utf-8")
     manifest_path.write_text(json.dumps({**manifest, "complete": True}, indent=1), encoding="utf-8")
     if progress:
         progress(EvalDone(str(out)))
     return EvalRun(out, len(questions), modes, written, resumed, summary)
-
-
-def _interval(values: Iterable[float | None]) -> dict[str, Any]:
-    """A mean with its 95% interval as JSON (None where no question applies)."""
-    ci = mean_ci(values)
-    if not ci.n:
-        return {"mean": None, "low": None, "high": None, "n": 0}
-    return {"mean": ci.mean, "low": ci.low, "high": ci.high, "n": ci.n}
-
-
-def summarize(out: Path, ids: Sequence[str], modes: Sequence[str]) -> dict[str, Any]:
-    """Means with 95% intervals per mode and metric, retrieval means, paired tests between modes
-    on the headline score, and peak memory; from the files in ``out``."""
-    wanted = set(ids)
-    rows = [r for r in read_rows(out / "answers.jsonl") if r["id"] in wanted]
-    by_mode: dict[str, dict[str, dict[str, Any]]] = {m: {} for m in modes}
-    for r in rows:
-        if r["mode"] in by_mode:
-            by_mode[r["mode"]][r["id"]] = r
-    result: dict[str, Any] = {"questions": len(ids), "modes": {}, "pairs": [], "retrieval": {}}
-    for mode, answered in by_mode.items():
-        entry: dict[str, Any] = {"answered": len(answered)}
-        for name in ANSWER_METRICS:
-            entry[name] = _interval(r["metrics"].get(name) for r in answered.values())
-        for name in COST_METRICS:
-            values = sorted(r["cost"][name] for r in answered.values())
-            entry[name] = values[len(values) // 2] if values else None  # median
-        entry["quoted"] = sum(r["quoted"] for r in answered.values())
-        kinds: dict[str, list[float]] = {}
-        for r in answered.values():
-            kinds.setdefault(r["kind"], []).append(r["metrics"]["score"])
-        entry["by_kind"] = {k: {"mean": sum(v) / len(v), "n": len(v)} for k, v in sorted(kinds.items())}
-        result["modes"][mode] = entry
-    for a, b in combinations(modes, 2):
-        shared = [i for i in ids if i in by_mode[a] and i in by_mode[b]]
-        xs = [by_mode[a][i]["metrics"]["score"] for i in shared]
-        ys = [by_mode[b][i]["metrics"]["score"] for i in shared]
-        p = paired_p(xs, ys)
-        diff = (sum(xs) - sum(ys)) / len(shared) if shared else 0.0
-        result["pairs"].append(
-            {"a": a, "b": b, "n": len(shared), "difference": diff, "p": p, "significant": p < 0.05}
-        )
-    retrieved = [r for r in read_rows(out / "retrieval.jsonl") if r["id"] in wanted]
-    for name in RETRIEVAL_METRICS:
-        result["retrieval"][name] = _interval(r[name] for r in retrieved)
-    memory = read_rows(out / "memory.jsonl")
-    result["peak_rss_mb"] = {m["mode"]: m["peak_rss_mb"] for m in memory}
-    result["time"] = time.strftime("%Y-%m-%d %H:%M:%S")
-    return result

@@ -12,7 +12,12 @@ from ..errors import InputError
 from ..events import Progress
 from ..types import Hit
 from .build import BuildReport, UsedChunks, build_dataset
-from .retriever import RetrieverConfig, RetrieverReport, tune_retriever
+from .dataset import DatasetReport, check_dataset
+from .export import ExportResult, OutType, export
+from .retriever import RetrieverConfig, RetrieverReport, tune_retriever, tuned_model_dir
+from .train import TrainConfig, TrainResult, train
+
+__all__ = ["RetrieverConfig", "TrainConfig", "Tuning", "build_dataset", "export", "tuned_model_dir"]
 
 
 class Tuning:
@@ -27,6 +32,24 @@ class Tuning:
         (``finetune.build.build_dataset``: ``n``, ``distractors``, ``oracle_share``,
         ``val_fraction``, ``seed``, ``source``, ``exclude``, ``progress``)."""
         return build_dataset(self.ctx.store, self.ctx.generator, out, **options)
+
+    # -- what needs no workspace: a training file, a run, its export -----------------------------
+    @staticmethod
+    def check(path: str | Path) -> DatasetReport:
+        """What is wrong with the training file ``path``, without raising for it."""
+        return check_dataset(path)
+
+    @staticmethod
+    def train(config: TrainConfig, resume: bool = False, progress: Progress | None = None) -> TrainResult:
+        """Fine-tune ``config.base`` on ``config.data`` into the run ``config.out`` (LoRA or QLoRA;
+        ``resume`` goes on from the run's last checkpoint)."""
+        return train(config, resume, progress)
+
+    @staticmethod
+    def export(run: str | Path, merged: bool, gguf: bool, outtype: OutType) -> ExportResult:
+        """The run's adapter merged into its base (a Hugging Face folder) and, with ``gguf``, as
+        GGUF files with an Ollama Modelfile."""
+        return export(run, merged=merged, gguf=gguf, outtype=outtype)
 
     def tune_retriever(
         self,

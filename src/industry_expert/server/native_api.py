@@ -311,8 +311,8 @@ def evaluations(state: State, access: Key) -> dict[str, Any]:
         data.append(
             {
                 "name": name,
-                "questions": summary.get("questions"),
-                "modes": sorted(summary.get("modes", {})),
+                "questions": summary.questions,
+                "modes": sorted(summary.modes),
                 "summary": f"/api/evaluations/{name}",
                 "report": f"/api/evaluations/{name}/report",
             }
@@ -328,4 +328,4 @@ def evaluation_report(name: str, state: State, access: Key) -> Any:
 
 @router.get("/api/evaluations/{name:path}", summary="An evaluation's summary.json")
 def evaluation(name: str, state: State, access: Key) -> dict[str, Any]:
-    return Evaluation.summary(_evaluation(state, access, name)[0][1])
+    return Evaluation.summary(_evaluation(state, access, name)[0][1]).to_dict()
