@@ -12,10 +12,8 @@ keeps its settings. Several processes and machines may read and write at once:
   interleave document by document) and readers key their caches on the committed value.
 - **Search in the database.** Dense: pgvector's cosine distance (``<=>``), exact below
   ``HNSW_MIN_CHUNKS`` and through an HNSW index over half-precision vectors above it (``optimize``
-  builds it after a bulk load). Keyword: a ``tsvector`` per chunk in a GIN index, with the
-  document's name and label (weight C), the header (B) and the text (A), so a term can be counted
-  in header and text alone (``term:AB``); ranked as BM25 ranks: each term's ``ts_rank`` weighted
-  by its inverse document frequency (``_idf``).
+  builds it after a bulk load). Keyword: a ``tsvector`` per chunk in a GIN index, ranked as
+  BM25 ranks (``pg_keywords``).
 - **A language per collection** (``set_language``, ``store.languages``): a collection's words are
   reduced to terms by its text-search configuration (``english`` unless one is recorded, which
   stems as the SQLite store's Porter tokenizer does and keeps words of other scripts whole;
@@ -31,7 +29,6 @@ server share it without a lock of their own.
 from __future__ import annotations
 
 import contextlib
-import math
 import re
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -40,7 +37,7 @@ import numpy as np
 
 from ..errors import ExpertError, StoreError, WorkspaceError
 from ..types import Chunk
-from . import languages
+from . import languages, pg_keywords
 from .base import (
     DocumentRecord,
     SearchFilter,
@@ -48,6 +45,7 @@ from .base import (
     keyword_terms,
     path_matches,
 )
+from .pg_keywords import KeywordSearch
 from .relational import Dialect, RelationalStore, Rows
 
 SCHEMA_VERSION = "1"
@@ -69,16 +67,6 @@ def ef_search(chunks: int, n: int = 10) -> int:
     (100, 300, 1000, 500, 1000)
     """
     return min(1000, max(n, int(100 * max(1.0, chunks / 100_000))))
-
-
-# A query term in more than this share of the chunks does not make a chunk a candidate by
-# itself (it still counts in the score of those that are): it spares ranking most of the store.
-COMMON_SHARE = 0.2  # 0.1 cost the 50 filings questions 16 points of keyword R@1 (docs/benchmarks.md)
-# ts_rank's length normalisation (1 divides by 1 + log(length)) and weights of D, C (the
-# document's name and label), B (header) and A (text): equal, as the SQLite store's FTS5 columns
-# are. Chosen by R@k on the 50 filings and 127 analyst questions (docs/benchmarks.md).
-RANK_NORMALIZATION = 1
-RANK_WEIGHTS = "{1, 1, 1, 1}"
 
 
 _ESCAPE = re.compile("\x01(\x01|[0-9a-f]{2})")
@@ -173,20 +161,6 @@ INSERT INTO meta(key, value) VALUES ('generation', '0') ON CONFLICT (key) DO NOT
 """
 )
 
-# a chunk's index entry: its document's name and label (weight C), header (B) and text (A), each
-# reduced to terms by the collection's text-search configuration
-_TSVECTOR = (
-    "setweight(to_tsvector(%(config)s::regconfig, {name}), 'C')"
-    " || setweight(to_tsvector(%(config)s::regconfig, {header}), 'B')"
-    " || setweight(to_tsvector(%(config)s::regconfig, {text}), 'A')"
-)
-
-
-def _tsquery(terms: Sequence[str], weights: str = "") -> str:
-    """A ``to_tsquery`` text that matches any of ``terms`` (restricted to ``weights``)."""
-    suffix = f":{weights}" if weights else ""
-    return " | ".join("'" + t.replace("'", "''").replace("\\", "\\\\") + "'" + suffix for t in terms)
-
 
 class PostgresStore(RelationalStore):
     """The Store contract over one PostgreSQL database with the pgvector extension."""
@@ -200,12 +174,8 @@ class PostgresStore(RelationalStore):
         from psycopg_pool import ConnectionPool
 
         self.url = url
-        # what keyword searches need of the whole store, read again when its generation moves
-        self._idf_cache: dict[tuple[str, tuple[str, ...]], float] = {}
-        self._cache_generation = -1
-        self._chunk_count = 0
-        self._collections: set[str] = set()
-        self._languages: dict[str, str] = {}
+        # what searches need of the whole store, read again when its generation moves
+        self.keywords = KeywordSearch()
         try:
             with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
                 self._prepare(conn)
@@ -278,14 +248,14 @@ class PostgresStore(RelationalStore):
         self, conn: Any, doc_id: int, record: DocumentRecord, chunks: Sequence[Chunk], vectors: np.ndarray
     ) -> None:
         """The chunks and their keyword index entries, in the collection's language."""
-        config = self._language(conn, record.collection)
+        config = pg_keywords.language(conn, record.collection)
         name = _clean(pg_text(f"{record.source} {record.label}"))
         with conn.cursor() as cur:
             # named values: psycopg sends each once, however often the statement uses it
             cur.executemany(
                 "INSERT INTO chunks(doc_id, ordinal, page, locator, header, text, tokens, vector, tsv)"
                 " VALUES (%(doc)s, %(ordinal)s, %(page)s, %(locator)s, %(header)s, %(text)s, %(tokens)s,"
-                f" %(vector)s, {_TSVECTOR.format(name='%(name)s', header='%(header)s', text='%(text)s')})",
+                f" %(vector)s, {pg_keywords.TSVECTOR.format(name='%(name)s', header='%(header)s', text='%(text)s')})",
                 [
                     {
                         "doc": doc_id,
@@ -340,7 +310,7 @@ class PostgresStore(RelationalStore):
     def dense_search(self, vector: np.ndarray, n: int, where: SearchFilter) -> list[tuple[int, float]]:
         query = np.asarray(vector, dtype=np.float32)
         with self.pool.connection() as conn, conn.transaction():
-            self._refresh(conn)
+            self.keywords.refresh(conn)
             allowed = self._allowed_docs(conn, where)
             if allowed is not None and not allowed:
                 return []
@@ -350,7 +320,7 @@ class PostgresStore(RelationalStore):
                 # walking the graph until n pass it (pgvector 0.8's iterative scan), in roughly
                 # ranked order
                 column, probe = f"(vector::halfvec({dim}))", f"%s::halfvec({dim})"
-                conn.execute(f"SET LOCAL hnsw.ef_search = {ef_search(self._chunk_count, n)}")
+                conn.execute(f"SET LOCAL hnsw.ef_search = {ef_search(self.keywords.chunk_count, n)}")
                 conn.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
             else:
                 column, probe = "vector", "%s"
@@ -420,110 +390,22 @@ class PostgresStore(RelationalStore):
                     f" WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION})"
                 )
 
-    # -- keyword search -----------------------------------------------------------------------
-    def _refresh(self, conn: Any) -> None:
-        """Read the generation once; when another write has happened since the caches were filled,
-        forget the document frequencies and re-read the chunk count and the collections' languages."""
-        (generation,) = conn.execute("SELECT value::bigint FROM meta WHERE key = 'generation'").fetchone()
-        if generation == self._cache_generation:
-            return
-        self._idf_cache = {}
-        self._chunk_count = int(conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
-        self._collections = {str(r[0]) for r in conn.execute("SELECT DISTINCT collection FROM documents")}
-        self._languages = languages.recorded(
-            {
-                str(k): str(v)
-                for k, v in conn.execute("SELECT key, value FROM meta WHERE key LIKE 'language:%%'")
-            }
-        )
-        self._cache_generation = int(generation)
-
-    def _configs(self, where: SearchFilter | None = None) -> tuple[str, ...]:
-        """The text-search configurations of the collections ``where`` reaches: a query is reduced
-        to terms by each, so a German collection is searched with German stems and a Persian one
-        word for word (``_match``)."""
-        scope = self._collections
-        if where is not None and where.collection is not None:
-            scope = scope & {where.collection}
-        if where is not None and where.collections is not None:
-            scope = scope & where.collections
-        return tuple(sorted({self._languages.get(c, languages.DEFAULT) for c in scope})) or (
-            languages.DEFAULT,
-        )
-
-    @staticmethod
-    def _match(terms: Sequence[str], configs: Sequence[str], weights: str = "") -> tuple[str, list[Any]]:
-        """A ``tsquery`` expression matching any of ``terms`` as any of ``configs`` reduces them,
-        and its arguments."""
-        text = _tsquery(terms, weights)
-        sql = " || ".join("to_tsquery(%s::regconfig, %s)" for _ in configs)
-        return f"({sql})", [a for c in configs for a in (c, text)]
-
-    def _idf(self, conn: Any, terms: Sequence[str], configs: tuple[str, ...]) -> dict[str, float]:
-        """BM25's inverse document frequency of each term over the chunks, ``ln(1 + (N - df +
-        0.5) / (df + 0.5))``; counted once per term (an index scan) and kept until the store
-        changes (``_refresh``)."""
-        for term in terms:
-            if (term, configs) not in self._idf_cache:
-                match, args = self._match([term], configs)
-                (df,) = conn.execute(f"SELECT COUNT(*) FROM chunks WHERE tsv @@ {match}", args).fetchone()
-                self._idf_cache[term, configs] = math.log(1 + (self._chunk_count - df + 0.5) / (df + 0.5))
-        return {t: self._idf_cache[t, configs] for t in terms}
-
+    # -- keyword search and languages (pg_keywords) ----------------------------------------------
     def keyword_search(self, query: str, n: int, where: SearchFilter) -> list[tuple[int, float]]:
-        """Chunks holding any term, ranked as BM25 ranks them: each term's ``ts_rank`` (its
-        frequency in the chunk, damped by the chunk's length) weighted by its rarity (``_idf``).
-        PostgreSQL's own ``ts_rank`` over the whole query weighs "2019" as much as "capex"."""
-        terms = keyword_terms(query)
-        if not terms:
+        """Chunks holding any term, ranked as BM25 ranks them (``pg_keywords``)."""
+        if not keyword_terms(query):
             return []
         with self.pool.connection() as conn:
-            self._refresh(conn)
+            self.keywords.refresh(conn)
             allowed = self._allowed_docs(conn, where)
             if allowed is not None and not allowed:
                 return []
-            configs = self._configs(where)
-            idf = self._idf(conn, terms, configs)
-            parts, args = [], []
-            for term in terms:
-                match, match_args = self._match([term], configs)
-                parts.append(f"%s * ts_rank('{RANK_WEIGHTS}', tsv, {match}, {RANK_NORMALIZATION})")
-                args += [idf[term], *match_args]
-            # the candidates: chunks holding a term that is not in most chunks ("2022" in a shelf
-            # of 2022 filings), when the query has one; common terms still add to the score
-            common = math.log(1 + (1 - COMMON_SHARE) / COMMON_SHARE)
-            selective = [t for t in terms if idf[t] >= common] or terms
-            match, match_args = self._match(selective, configs)
-            sql = f"SELECT id, {' + '.join(parts)} AS s FROM chunks WHERE tsv @@ {match}"
-            args += match_args
-            if allowed is not None:
-                sql += " AND doc_id = ANY(%s)"
-                args.append(allowed)
-            rows = conn.execute(sql + " ORDER BY s DESC, id LIMIT %s", [*args, n]).fetchall()
-        return [(int(r[0]), float(r[1])) for r in rows]
+            return self.keywords.search(conn, query, n, where, allowed)
 
     def term_counts(self, term: str, doc_ids: Sequence[int]) -> tuple[int, int]:
         with self.pool.connection() as conn:
-            self._refresh(conn)
-            match, args = self._match([term], self._configs(), "AB")
-            row = conn.execute(
-                f"SELECT COUNT(*), COUNT(*) FILTER (WHERE doc_id = ANY(%s)) FROM chunks WHERE tsv @@ {match}",
-                [[int(i) for i in doc_ids], *args],
-            ).fetchone()
-        return int(row[1]), int(row[0])
-
-    # -- languages ----------------------------------------------------------------------------
-    @staticmethod
-    def _language(conn: Any, collection: str, exclusive: bool = False) -> str:
-        """The configuration ``collection`` is indexed with, read under the collection's advisory
-        lock (inside the caller's transaction): documents written into it share the lock and
-        ``set_language`` takes it alone, so no chunk is indexed with a language being replaced."""
-        lock = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
-        conn.execute(f"SELECT {lock}(hashtext(%s))", ("industry_expert.language:" + collection,))
-        row = conn.execute(
-            "SELECT value FROM meta WHERE key = %s", (languages.META_PREFIX + collection,)
-        ).fetchone()
-        return languages.DEFAULT if row is None else str(row[0])
+            self.keywords.refresh(conn)
+            return self.keywords.term_counts(conn, term, doc_ids)
 
     def languages(self) -> dict[str, str]:
         return languages.recorded(self.all_meta())
@@ -537,17 +419,10 @@ class PostgresStore(RelationalStore):
                     f"PostgreSQL at {where_to(self.url)} has no text-search configuration {config!r} for "
                     f"{language!r}; use one of {known} (simple keeps words whole, for any language)"
                 )
-            if self._language(conn, collection, exclusive=True) == config:
+            if pg_keywords.language(conn, collection, exclusive=True) == config:
                 return 0
             conn.execute(ROWS.upsert_meta, (languages.META_PREFIX + collection, config))
-            tsvector = _TSVECTOR.format(name="d.source || ' ' || d.label", header="c.header", text="c.text")
-            return int(
-                conn.execute(
-                    f"UPDATE chunks c SET tsv = {tsvector} FROM documents d"
-                    " WHERE d.id = c.doc_id AND d.collection = %(collection)s",
-                    {"config": config, "collection": collection},
-                ).rowcount
-            )
+            return pg_keywords.reindex_collection(conn, collection, config)
 
     # -- maintenance --------------------------------------------------------------------------
     def replace_vectors(self, ids: Sequence[int], vectors: np.ndarray) -> None:
