@@ -31,6 +31,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .config import AnswerSettings
+from .coverage import Coverage
 from .errors import InputError, WorkspaceError
 from .generate import CitationFilter, Generator, arithmetic, build_prompt, complete, resolve_citations
 from .generate.checks import Draft, run_checks
@@ -38,8 +39,8 @@ from .generate.citations import attribute_citations, uncite
 from .generate.grounding import Evidence, excerpts, figures_without_years, select_evidence
 from .generate.prompt import EVIDENCE_ASK, EVIDENCE_LEAD, Prompt
 from .generate.tidy import tidy_answer
-from .generate.verify import degenerate, missing_names, name_texts
-from .language import DEFAULT, Words, code, detect, near_spelling, spelled_words
+from .generate.verify import degenerate
+from .language import DEFAULT, code, detect
 from .question import Question
 from .retrieve import Retriever
 from .store import SearchFilter
@@ -55,22 +56,7 @@ REWRITE_INSTRUCTION = (
 )
 
 
-SPELLING_DEPTH = 5  # a misspelled rare word is looked for in the documents of 5x the passages (_wider_words)
-
-
-def _close_together(words: set[str], text: str) -> bool:
-    """Whether lower-cased ``text`` holds every one of ``words`` within a span of two words more
-    than there are of them, in any order.
-
-    >>> _close_together({"labor", "department"}, "the department of labor reported")
-    True
-    >>> _close_together({"labor", "board"}, "labor costs rose while the board met")
-    False
-    """
-    tokens = re.findall(r"\w+", text)
-    return any(
-        token in words and words <= set(tokens[i : i + len(words) + 2]) for i, token in enumerate(tokens)
-    )
+SPELLING_DEPTH = 5  # a misspelled rare word is looked for in the documents of 5x the passages
 
 
 def _ms(start: float) -> float:
@@ -189,88 +175,6 @@ class AnswerStream:
                 fallback = code(configs.pop()) or DEFAULT
         return Question.analyse(self.question, fallback)
 
-    def _missing(self, analysis: Question, hits: Sequence[Hit]) -> list[str]:
-        """The names and codes the question writes that nothing found is about: no retrieved
-        passage, no chunk of the documents retrieved, and no file name or title a search may read
-        has them ("not in the workspace" asks the workspace, not a few passages:
-        benchmarks/refusals.py)."""
-        assert self.retriever is not None
-        docs = sorted({h.document_id for h in hits if h.document_id is not None})
-        passages = name_texts(hits)
-        missing = [
-            n
-            for n in missing_names(analysis, hits)
-            if not self._held(n, passages, docs, analysis.words)
-            and not (
-                n in (*analysis.codes, *analysis.rare) and self.retriever.mentions_anywhere(n, self.where)
-            )
-        ]
-        # a code or a rare word names one thing, which the workspace holds or does not wherever
-        # retrieval looked; a
-        # question that names its subject by a code the workspace holds ("the Beech Musketeer N8770M":
-        # the report says "Beech A23") is about the workspace, and a detail it words otherwise is no
-        # reason to refuse. Capitalised words are no such evidence ("Annual Performance Report")
-        if missing and any(c not in missing for c in analysis.codes):
-            return []
-        return missing
-
-    def _held(
-        self, name: str, passages: Sequence[str], docs: Sequence[int], words: Words | None = None
-    ) -> bool:
-        """Whether the workspace is about ``name``: a retrieved passage, a chunk of a retrieved
-        document, or a file name or title holds it. Capitalised words side by side may be two names
-        ("the Weiser Air Park Cessna"): they are held when every word is and two of them stand
-        together as written, or when one retrieved passage or another chunk of a retrieved
-        document holds them all close together ("the Labor Department"), or when every word is
-        too rare in ``words``' language to be an ordinary word and each is held ("the Lutronic
-        Accufit study": a maker and its product, which the protocol names apart; "Federal Election
-        Commission" is three ordinary words, each in every federal report), or when a retrieved
-        document holds every word and is about one of them (``Router.held_by``: "the Tallahassee
-        Piper accident"). A name made only of everyday words (``Words.ordinary``: "National Labor
-        Relations Board") is held only where its words stand close together."""
-        assert self.retriever is not None
-
-        def holds(words: str) -> bool:
-            low = words.lower()
-            return any(low in p for p in passages) or self.retriever.mentions(words, docs)  # type: ignore[union-attr]
-
-        if holds(name) or self.retriever.names(name, self.where):
-            return True
-        parts = name.split()
-        if len(parts) < 2:
-            return False
-        if words is not None and all(words.rare(p) and holds(p) for p in parts):
-            return True
-        # a name of everyday words only ("National Labor Relations Board") is one thing, written
-        # as one phrase wherever it is meant: its words held apart are no evidence of it
-        if not (words is not None and all(words.ordinary(p) for p in parts)):
-            if all(holds(p) for p in parts) and any(
-                holds(f"{a} {b}") for a, b in zip(parts, parts[1:], strict=False)
-            ):
-                return True
-            # or one retrieved document holds every word and is about one of them ("the
-            # Tallahassee Piper accident": the report of a Piper near Tallahassee, which writes the
-            # two apart)
-            about = {d for p in parts for d in self.retriever.router.held_by(p)} & set(docs)
-            if any(all(self.retriever.mentions(p, [d]) for p in parts) for d in about):
-                return True
-        # or the words stand close together, in any order, in a passage or in another chunk of a
-        # retrieved document ("the Labor Department" is the "Department of Labor")
-        wanted = {p.lower() for p in parts}
-        return any(_close_together(wanted, text) for text in passages) or any(
-            _close_together(wanted, text.lower()) for text in self.retriever.document_texts(docs)
-        )
-
-    def _wider_words(self, query: str, docs: Sequence[int]) -> set[str]:
-        """Every word of the documents retrieved and of those a deeper search reaches
-        (``SPELLING_DEPTH`` times the passages asked for): a misspelled place ("Tallahasee")
-        keeps its report out of the few passages retrieved, but not out of the next ones."""
-        assert self.retriever is not None
-        depth = SPELLING_DEPTH * (self.k or self.settings.k)
-        deeper = self.retriever.search(query, depth, where=self.where)
-        wider = {*docs, *(h.document_id for h in deeper if h.document_id is not None)}
-        return self.retriever.document_words(sorted(wider))
-
     @property
     def _plan(self) -> _Plan:
         if self._planned is None:
@@ -318,20 +222,10 @@ class AnswerStream:
             return _Plan(question, query, hits, relevance, None, timings)
         analysis = self._analyse()
         spelled: list[tuple[str, str]] = []
-        if missing := self._missing(analysis, hits):
+        coverage = Coverage(self.retriever, self.where, SPELLING_DEPTH * (self.k or settings.k))
+        if missing := coverage.missing(analysis, hits):
             # a near spelling of a word the passages found hold ("Tallahasee") is searched as that word
-            seen = spelled_words(" ".join(f"{h.source} {h.title} {h.header} {h.text}" for h in hits))
-            docs = sorted({h.document_id for h in hits if h.document_id is not None})
-            passages = name_texts(hits)
-            fixes: dict[str, str | None] = {}
-            whole: set[str] | None = None  # every word of the documents retrieved, read once if needed
-            for name in missing:  # each word of a name that nothing holds, spelled as a word that is held
-                for word in name.split():
-                    if not self._held(word, passages, docs):
-                        fixes[word] = near_spelling(word, seen)
-                        if fixes[word] is None and (word in analysis.rare or analysis.words.rare(word)):
-                            whole = self._wider_words(query, docs) if whole is None else whole
-                            fixes[word] = near_spelling(word, whole)
+            fixes = coverage.spellings(missing, analysis, hits, query)
             if any(fixes.values()):  # those found: the rest may be held where the right spelling leads
                 corrected = question
                 for asked, found in fixes.items():
@@ -345,7 +239,7 @@ class AnswerStream:
                 timings["retrieve"] += _ms(t)
                 analysis = Question.analyse(corrected, analysis.language)
                 question = corrected
-                missing = self._missing(analysis, hits)
+                missing = coverage.missing(analysis, hits)
         if missing:
             names = " or ".join(f'"{name}"' for name in missing)
             refusal = (
