@@ -18,9 +18,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,8 +42,9 @@ from ..events import (
     ignore,
 )
 from ..store import DocumentRecord, Store, StoredDocument
-from ..types import Chunk, Document, check_name
+from ..types import Document, check_name
 from . import LOADERS, LoadOptions, chunk_document, document_label, load_document, read_bytes, walk
+from .ahead import ParseAhead, Prepared
 from .images import IMAGE_EXTENSIONS
 from .ocr import OcrMode
 from .pdf import pages_for_ocr
@@ -96,103 +95,6 @@ class IngestReport:
         }
 
 
-@dataclass(frozen=True)
-class _Prepared:
-    path: Path
-    key: str
-    source: str
-    record: DocumentRecord | None = None
-    chunks: tuple[Chunk, ...] = ()
-    pages: int = 0
-    unchanged: bool = False
-    touch_mtime: int | None = None
-    problem: str | None = None
-    existed: bool = False  # the workspace held an earlier version (an update, not an addition)
-    moved_from: str | None = None  # the collection it was in, when it changes collection
-    metadata: dict[str, str] | None = None  # new metadata for an unchanged document
-
-
-class _ParseAhead:
-    """Parses files in a worker thread, in order, while the caller embeds: it runs ahead until
-    it holds ``limit`` chunks not yet taken (always at least one file), then waits.
-
-    The worker drives itself, so that it keeps parsing while the caller is busy embedding; with
-    a pool topped up by the caller between groups, the embedder waited 33 s of a 791 s ingest of a
-    shelf of small HTML pages, file after file, to fill its next group (docs/benchmarks.md).
-    PDFium, lxml and the tokenizer release the GIL, so parsing overlaps embedding.
-
-    ``take`` returns the next file's result, or ``None`` after the last; an error raised by the
-    worker is raised there. Leaving the ``with`` block stops the worker (an interrupted ingest
-    does not wait for the rest of the files to be parsed).
-    """
-
-    def __init__(
-        self,
-        jobs: Sequence[tuple[Path, StoredDocument | None]],
-        prepare: Callable[[Path, StoredDocument | None], _Prepared],
-        limit: int,
-    ):
-        self._jobs = jobs
-        self._prepare = prepare
-        self._limit = limit
-        self._ready: deque[_Prepared] = deque()
-        self._held = 0  # chunks parsed and not yet taken
-        self._done = False
-        self._stop = False
-        self._error: BaseException | None = None
-        self._cond = threading.Condition()
-        self._thread = threading.Thread(target=self._run, name="ingest-parse", daemon=True)
-
-    def __enter__(self) -> _ParseAhead:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        with self._cond:
-            self._stop = True
-            self._cond.notify_all()
-        self._thread.join()
-
-    def _run(self) -> None:
-        try:
-            for path, stored in self._jobs:
-                with self._cond:
-                    while self._held >= self._limit and not self._stop:
-                        self._cond.wait()
-                    if self._stop:
-                        return
-                prepared = self._prepare(path, stored)
-                with self._cond:
-                    self._ready.append(prepared)
-                    self._held += len(prepared.chunks)
-                    self._cond.notify_all()
-        except BaseException as exc:  # handed to the caller, which raises it
-            with self._cond:
-                self._error = exc
-        finally:
-            with self._cond:
-                self._done = True
-                self._cond.notify_all()
-
-    def ready(self) -> bool:
-        """Whether ``take`` would answer at once."""
-        with self._cond:
-            return bool(self._ready) or self._done
-
-    def take(self) -> _Prepared | None:
-        with self._cond:
-            while not self._ready and not self._done:
-                self._cond.wait()
-            if self._ready:
-                prepared = self._ready.popleft()
-                self._held -= len(prepared.chunks)
-                self._cond.notify_all()
-                return prepared
-            if self._error is not None:
-                raise self._error
-            return None
-
-
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -220,7 +122,7 @@ class Ingestor:
         stored: StoredDocument | None,
         emit: Progress,
         ocr: OcrMode,
-    ) -> _Prepared:
+    ) -> Prepared:
         """Read, parse and chunk one file (runs in a worker thread; never touches the store).
 
         A PDF stored under another OCR mode (``metadata["ocr"]``; documents from before OCR read
@@ -240,15 +142,15 @@ class Ingestor:
             new_mode = pdf and stored is not None and stored.metadata.get("ocr", "never") != ocr
             same_file = stored is not None and stored.size == st.st_size and stored.mtime_ns == st.st_mtime_ns
             if same_place and same_file and not new_mode:
-                return _Prepared(path, key, source, unchanged=True)
+                return Prepared(path, key, source, unchanged=True)
             data = read_bytes(path, max_bytes)
             digest = _sha256(data)
             if same_place and stored and stored.sha256 == digest:
                 if not new_mode:
-                    return _Prepared(path, key, source, unchanged=True, touch_mtime=st.st_mtime_ns)
+                    return Prepared(path, key, source, unchanged=True, touch_mtime=st.st_mtime_ns)
                 if not pages_for_ocr(data, ocr):  # the new mode changes nothing in this file
                     metadata = {**stored.metadata, "ocr": ocr}
-                    return _Prepared(
+                    return Prepared(
                         path, key, source, unchanged=True, touch_mtime=st.st_mtime_ns, metadata=metadata
                     )
             doc = load_document(path, data, source, LoadOptions(ocr, ocr_progress))
@@ -256,13 +158,13 @@ class Ingestor:
             max_tokens = min(c.max_tokens, self.embedder().max_tokens)
             chunks = chunk_document(doc, self.embedder().count_tokens, max_tokens, c.overlap, c.header)
         except LoadError as exc:
-            return _Prepared(path, key, source, problem=str(exc))
+            return Prepared(path, key, source, problem=str(exc))
         except OSError as exc:
-            return _Prepared(path, key, source, problem=f"cannot read ({exc.strerror})")
+            return Prepared(path, key, source, problem=f"cannot read ({exc.strerror})")
         except RecursionError:
-            return _Prepared(path, key, source, problem="could not be chunked: nested too deeply")
+            return Prepared(path, key, source, problem="could not be chunked: nested too deeply")
         except Exception as exc:  # chunking or counting failed: this file is skipped, the run goes on
-            return _Prepared(
+            return Prepared(
                 path, key, source, problem=f"could not be processed ({type(exc).__name__}: {exc})"
             )
         record = DocumentRecord(
@@ -278,7 +180,7 @@ class Ingestor:
         )
         pages = len({b.page for b in doc.blocks if b.page is not None})
         moved_from = stored.collection if stored is not None and not same_place else None
-        return _Prepared(
+        return Prepared(
             path, key, source, record, tuple(chunks), pages, existed=stored is not None, moved_from=moved_from
         )
 
@@ -365,7 +267,7 @@ class Ingestor:
             emit(FileDone(source, "skipped", reason, 0))
         seen: set[str] = set()
 
-        def prepare(path: Path, stored: StoredDocument | None) -> _Prepared:
+        def prepare(path: Path, stored: StoredDocument | None) -> Prepared:
             t0 = time.perf_counter()
             try:
                 return self._prepare(path, collection, max_bytes, stored, emit, ocr_mode)
@@ -382,8 +284,8 @@ class Ingestor:
                 f"{which} already in collection {held!r}; nothing was ingested. "
                 f"Pass --move to move them to {collection!r}, or ingest them with --collection {held}"
             )
-        with _ParseAhead(jobs, prepare, self.settings.embed_group) as ahead:
-            group: list[_Prepared] = []
+        with ParseAhead(jobs, prepare, self.settings.embed_group) as ahead:
+            group: list[Prepared] = []
             while True:
                 if group and not ahead.ready():  # rather than wait for the parser, embed what is here
                     self._store_group(group, report, emit)
@@ -416,10 +318,10 @@ class Ingestor:
         return report
 
     @staticmethod
-    def _report(prepared: _Prepared, status: str, emit: Progress) -> None:
+    def _report(prepared: Prepared, status: str, emit: Progress) -> None:
         emit(FileDone(prepared.source, status, prepared.problem, len(prepared.chunks)))
 
-    def _store_unchanged_or_skipped(self, prepared: _Prepared, report: IngestReport) -> str:
+    def _store_unchanged_or_skipped(self, prepared: Prepared, report: IngestReport) -> str:
         self.store.record_skipped(prepared.key, prepared.source, prepared.problem)
         if prepared.problem is not None:
             report.skipped.append((prepared.source, prepared.problem))
@@ -429,7 +331,7 @@ class Ingestor:
         report.unchanged.append(prepared.source)
         return "unchanged"
 
-    def _store_group(self, group: list[_Prepared], report: IngestReport, emit: Progress) -> None:
+    def _store_group(self, group: list[Prepared], report: IngestReport, emit: Progress) -> None:
         """Embed a group of documents in one call, then write each in its own transaction."""
         t0 = time.perf_counter()
         vectors = self._embed([c.indexed_text for p in group for c in p.chunks])
