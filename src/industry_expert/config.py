@@ -166,6 +166,14 @@ class StoreSettings:
     # workspace, a path (relative to the workspace) or sqlite:///ABS/PATH; the URL's scheme picks the
     # backend from the store registry (``register_store``).
     url: str = ""
+    # A streaming replica of the PostgreSQL primary at ``url`` (docs/scaling.md): searches, answers
+    # and listings read from it; every write, and what a write job reads, goes to the primary.
+    read_url: str = ""
+    # After this process writes, a read "wait"s until the replica has replayed the write (at most
+    # replica_wait_s, then it reads from the primary), reads from the "primary" until the replica has
+    # it, or reads the "replica" as it is.
+    read_after_write: Literal["wait", "primary", "replica"] = "wait"
+    replica_wait_s: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -215,6 +223,7 @@ ENV_OVERRIDES = {
     "EXPERT_GENERATOR_MODEL": "generator.model",
     "EXPERT_GENERATOR_BASE_URL": "generator.base_url",
     "EXPERT_STORE_URL": "store.url",
+    "EXPERT_STORE_READ_URL": "store.read_url",
     "EXPERT_SERVE_HOST": "serve.host",
     "EXPERT_SERVE_PORT": "serve.port",
     "EXPERT_SERVE_AUTH": "serve.auth",
@@ -378,6 +387,11 @@ def _validate(s: Settings, problems: list[str]) -> None:
         f"serve.max_body_kb: {v.max_body_kb} cannot hold one message of serve.max_message_chars "
         f"({v.max_message_chars:,} characters, up to 6 bytes each in JSON); expected >= "
         f"{-(-6 * v.max_message_chars // 1000)}",
+    )
+    check(s.store.replica_wait_s >= 0, f"store.replica_wait_s: expected >= 0, found {s.store.replica_wait_s}")
+    check(
+        not s.store.read_url or s.store.url.split("://", 1)[0].lower() in ("postgresql", "postgres"),
+        "store.read_url: a read replica needs a PostgreSQL store.url (postgresql://...) for the primary",
     )
     check(s.summary.max_parts >= 1, f"summary.max_parts: expected >= 1, found {s.summary.max_parts}")
 

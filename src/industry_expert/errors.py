@@ -47,6 +47,15 @@ class EmbedderMismatchError(WorkspaceError):
     """The configured embedder is not the one that built the workspace's vectors."""
 
 
+class StoreUnreachableError(WorkspaceError):
+    """The store's database server cannot be reached (down, refused, timed out); ``detail`` is
+    the driver's own words."""
+
+    def __init__(self, message: str, detail: str = ""):
+        super().__init__(message)
+        self.detail = detail or message
+
+
 class StoreError(WorkspaceError):
     """The store refused an operation (vectors of the wrong dimension, a schema it cannot read)."""
 
@@ -200,6 +209,7 @@ __all__ = [
     "PermissionDeniedError",
     "QuestionTooLongError",
     "StoreError",
+    "StoreUnreachableError",
     "TargetError",
     "TooLargeError",
     "TrainError",

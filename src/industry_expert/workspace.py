@@ -35,6 +35,7 @@ from .ingest.service import Ingesting, Maintenance
 from .keys import KeyRing
 from .retrieve import Retriever
 from .store import Store
+from .store.replica import writing
 from .summarize import SummaryReport, summarize_documents
 
 __all__ = ["SETTINGS_FILE", "IngestReport", "SummaryReport", "Workspace"]
@@ -139,7 +140,10 @@ class Workspace:
     def summarize(self, force: bool = False, progress: Progress | None = None) -> SummaryReport:
         """Write a summary for every document that has none (all of them with ``force``)."""
         ctx = self.ctx
-        return summarize_documents(ctx.store, lambda: ctx.generator, ctx.settings.summary, force, progress)
+        with writing(ctx.store):
+            return summarize_documents(
+                ctx.store, lambda: ctx.generator, ctx.settings.summary, force, progress
+            )
 
     # -- the services' methods ----------------------------------------------------------------
     search = _To("answering", Answering.search)

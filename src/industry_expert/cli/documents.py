@@ -210,12 +210,23 @@ def cmd_status(args: argparse.Namespace) -> int:
             elif key == "languages":
                 recorded = ", ".join(f"{name}: {config}" for name, config in value.items())
                 value = f"{recorded}; others english" if recorded else "english"
+            elif key == "replication":
+                value = replication_line(value)
             elif key == "database_bytes" and value is not None:
                 value = f"{value:,} ({value / 1e6:.1f} MB)"
             elif isinstance(value, int):
                 value = f"{value:,}"
             print(f"{key.replace('_', ' '):16} {safe(value)}")
     return 0 if not status["problems"] else 1
+
+
+def replication_line(state: dict[str, Any]) -> str:
+    """``replica db2:5432/expert: streaming, 0 bytes behind`` and the like."""
+    where = f"replica {state['replica']}: {state['state']}"
+    if state["state"] == "down":
+        return f"{where} ({state['reason']}); reads go to the primary"
+    lag = f"{state['lag_bytes']:,} bytes of WAL behind"
+    return f"{where}, {lag}" + (f", {state['lag_s']:.1f} s" if state["lag_bytes"] else "")
 
 
 def embedder_overrides(value: str) -> dict[str, Any]:

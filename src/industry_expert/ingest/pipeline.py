@@ -74,6 +74,7 @@ class IngestReport:
     index_seconds: float = 0.0
     # the fusion weights fitted again on their questions after a large change (Workspace.ingest)
     fusion_refit: str = ""
+    read_after: str = ""  # with a read replica: the WAL position a reader waits for to see this ingest
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -92,6 +93,7 @@ class IngestReport:
             "store_seconds": round(self.store_seconds, 3),
             "index_seconds": round(self.index_seconds, 3),
             **({"fusion_refit": self.fusion_refit} if self.fusion_refit else {}),
+            **({"read_after": self.read_after} if self.read_after else {}),
         }
 
 

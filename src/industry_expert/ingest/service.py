@@ -13,8 +13,9 @@ from ..context import Context
 from ..embed import Embedder, embedder_id
 from ..errors import InputError
 from ..events import Progress
-from ..store import StoredDocument, open_store
+from ..store import Store, StoredDocument, open_store
 from ..store.migrate import MigrationReport, migrate
+from ..store.replica import replication, writing, written
 from ..types import check_name
 from .ocr import OcrMode
 from .pipeline import Ingestor, IngestReport
@@ -54,10 +55,13 @@ class Ingesting:
     ) -> IngestReport:
         """``Ingestor.ingest`` with the context's embedder and settings (``ocr`` overrides
         ``ingest.ocr``: ``auto``, ``always`` or ``never``; ``move`` lets a file change collection)."""
-        report = self.ingestor.ingest(
-            paths, collection, prune, max_file_mb, progress, follow_symlinks, ocr, move
-        )
-        report.fusion_refit = self.after()
+        with writing(self.ctx.store):
+            report = self.ingestor.ingest(
+                paths, collection, prune, max_file_mb, progress, follow_symlinks, ocr, move
+            )
+            report.fusion_refit = self.after()
+        # where the primary's WAL stood: a reader elsewhere waits for its replica to reach it
+        report.read_after = written(self.ctx.store) or ""
         return report
 
     def set_language(self, collection: str, language: str) -> int:
@@ -65,7 +69,8 @@ class Ingesting:
         a name or a text-search configuration; PostgreSQL stems some thirty languages and keeps
         the words of the others whole), its stored chunks included; returns how many chunks were
         indexed again. Raises ``StoreError`` for a language the store cannot index."""
-        return self.ctx.store.set_language(check_name(collection), language)
+        with writing(self.ctx.store):
+            return self.ctx.store.set_language(check_name(collection), language)
 
 
 class Maintenance:
@@ -79,7 +84,8 @@ class Maintenance:
 
     def reindex(self, progress: Progress | None = None, batch: int = 512) -> int:
         """Re-embed every chunk with the configured embedder and record it as the workspace's."""
-        return self.ingestor.reindex(embedder_id(self.ctx.settings.embedder), progress, batch)
+        with writing(self.ctx.store):
+            return self.ingestor.reindex(embedder_id(self.ctx.settings.embedder), progress, batch)
 
     def migrate_store(self, url: str, progress: Progress | None = None) -> MigrationReport:
         """Copy the store into the store ``url`` names (``store.migrate``: resumable, checked),
@@ -87,10 +93,12 @@ class Maintenance:
         ctx = self.ctx
         if url == ctx.settings.store.url:
             raise InputError(f"the workspace's store is {url} already")
-        target_settings = replace(ctx.settings, store=replace(ctx.settings.store, url=url))
+        # the new store has no replica yet: a read_url names one of the old primary
+        target_settings = replace(ctx.settings, store=replace(ctx.settings.store, url=url, read_url=""))
         target = open_store(target_settings.store, ctx.path)
         try:
-            report = migrate(ctx.store, target, progress)
+            with writing(ctx.store):
+                report = migrate(ctx.store, target, progress)
         finally:
             target.close()
         ctx.settings = target_settings
@@ -119,6 +127,13 @@ class Maintenance:
         def named(source: str, key: str) -> bool:
             return target in (source, key) or key == resolved or key.startswith(folder)
 
+        with writing(store):
+            return self._forget(store, target, named, glob, dry_run)
+
+    @staticmethod
+    def _forget(
+        store: Store, target: str, named: Callable[[str, str], bool], glob: bool, dry_run: bool
+    ) -> list[str]:
         if glob:  # the store matches its own patterns
             matches = {d.key: d.source for d in store.list_documents(target)}
             skipped = [key for key, _, _ in store.list_skipped(target)]
@@ -157,4 +172,5 @@ class Maintenance:
             "generator": f"{settings.generator.backend}/{settings.generator.model}",
             "summaries": sum(1 for d in documents if d.summary),
             "problems": store.check() if check else None,
+            **({"replication": state.to_dict()} if (state := replication(store)) is not None else {}),
         }

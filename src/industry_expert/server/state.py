@@ -19,6 +19,7 @@ from ..ingest.yielding import AnswerGate, answering_flag
 from ..keys import OPEN, Access, KeyRing
 from ..store import Store, StoredDocument, open_store
 from ..store.locked import locked
+from ..store.replica import note, written
 from ..workspace import Workspace
 from .jobs import IngestJobs, Job
 from .modes import Modes
@@ -135,6 +136,7 @@ class ServerState:
     def forget(self, doc: StoredDocument) -> None:
         """Remove ``doc``; an uploaded file goes with it, or a re-run of its job would bring it back."""
         self.writer.delete_documents([doc.key])
+        note(self.ws.store, written(self.writer))
         self._remove_upload(doc.key)
 
     def _remove_upload(self, key: str) -> None:
@@ -143,7 +145,9 @@ class ServerState:
             path.unlink(missing_ok=True)
 
     def _tidy(self, job: Job) -> None:
-        """After a job: uploaded files that could not be ingested are not kept."""
+        """After a job: this server's reads see what it wrote (a replica waits for it, by
+        ``store.read_after_write``), and uploaded files that could not be ingested are not kept."""
+        note(self.ws.store, (job.report or {}).get("read_after"))
         for result in job.results:
             if result.get("status") == "skipped":
                 key = str((self.ws.path / str(result["path"])).resolve())

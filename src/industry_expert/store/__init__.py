@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 from ..config import StoreSettings
 from ..extras import require
@@ -47,9 +48,43 @@ def store_scheme(url: str) -> str:
 
 
 def open_store(settings: StoreSettings, workspace: Path) -> Store:
-    """Open (creating where needed) the store ``settings.url`` names for the workspace folder."""
+    """Open (creating where needed) the store ``settings.url`` names for the workspace folder;
+    with ``settings.read_url``, reads go to that replica (``replica.ReplicatedStore``)."""
     scheme = store_scheme(settings.url)
+    if settings.read_url:
+        return _replicated(settings)
     return STORES.get_factory(scheme)(settings.url, workspace)  # type: ignore[no-any-return]
+
+
+def _replicated(settings: StoreSettings) -> Store:
+    require("postgres", why="a store in PostgreSQL with a read replica (store.read_url)")
+    from ..errors import ConfigError
+    from .postgres import PostgresStore, where_to
+    from .replica import ReplicatedStore
+
+    primary = PostgresStore(settings.url)
+
+    def replica() -> PostgresStore:
+        # a replica that is down is read around; reads wait for one at most replica_wait_s or 5 s
+        store = PostgresStore(
+            settings.read_url, read_only=True, wait_s=max(1.0, min(5.0, settings.replica_wait_s))
+        )
+        if store.system_id() != primary.system_id():
+            store.close()
+            raise ConfigError(
+                f"store.read_url: PostgreSQL at {where_to(settings.read_url)} is a replica of another "
+                f"cluster than the primary at {where_to(settings.url)}; name a replica of store.url"
+            )
+        return store
+
+    try:
+        replicated = ReplicatedStore(
+            primary, replica, where_to(settings.read_url), settings.read_after_write, settings.replica_wait_s
+        )
+    except BaseException:
+        primary.close()
+        raise
+    return cast(Store, replicated)
 
 
 def _sqlite(url: str, workspace: Path) -> Store:

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ExpertError, StoreError, WorkspaceError
+from ..errors import ConfigError, ExpertError, StoreError, StoreUnreachableError, WorkspaceError
 from ..types import Chunk
 from . import languages, pg_keywords
 from .base import (
@@ -48,7 +48,7 @@ from .base import (
 from .pg_keywords import KeywordSearch
 from .relational import Dialect, RelationalStore, Rows
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: staged vectors keyed by document too (store/citus.py co-locates them)
 # Dense search is exact below this many chunks and uses an HNSW index above it, built once by
 # ``optimize`` after a bulk load over the vectors cast to half precision (an expression index:
 # the column keeps float32). ``ef_search`` is the candidate list a query walks.
@@ -125,9 +125,10 @@ def explain(url: str, exc: Exception) -> ExpertError:
             return WorkspaceError(
                 f"PostgreSQL at {place} has no such database ({text}); create it (createdb) or fix store.url"
             )
-        return WorkspaceError(
+        return StoreUnreachableError(
             f"cannot reach PostgreSQL at {place} ({text}); start the server or fix store.url "
-            "(or EXPERT_STORE_URL), then run the command again"
+            "(or EXPERT_STORE_URL), then run the command again",
+            text,
         )
     if "different vector dimensions" in text or "expected" in text and "dimensions" in text:
         return StoreError(
@@ -149,7 +150,8 @@ def _translate(store: PostgresStore, exc: Exception) -> ExpertError | None:
 DIALECT = Dialect(
     "%s", pg_text, db_text, _vector, _translate,
     serial="BIGSERIAL PRIMARY KEY", bigint="BIGINT", vector_type="vector", chunk_columns=",\n    tsv tsvector NOT NULL",
-    staged_reference=" REFERENCES chunks(id) ON DELETE CASCADE", clean=_clean,
+    staged_reference=" REFERENCES chunks(id) ON DELETE CASCADE", staged_key="NOT NULL",
+    staged_columns=",\n    doc_id BIGINT NOT NULL,\n    PRIMARY KEY (doc_id, chunk_id)", clean=_clean,
 )  # fmt: skip
 ROWS = Rows(DIALECT)
 
@@ -162,6 +164,17 @@ INSERT INTO meta(key, value) VALUES ('generation', '0') ON CONFLICT (key) DO NOT
 )
 
 
+def _upgrade_from_1(conn: Any) -> None:
+    """Schema 1 to 2, in the caller's transaction: staged vectors gain their document (a
+    reindex staged under 1 keeps what it staged)."""
+    conn.execute("ALTER TABLE staged_vectors ADD COLUMN doc_id BIGINT")
+    conn.execute("UPDATE staged_vectors s SET doc_id = c.doc_id FROM chunks c WHERE c.id = s.chunk_id")
+    conn.execute("ALTER TABLE staged_vectors ALTER COLUMN doc_id SET NOT NULL")
+    conn.execute("ALTER TABLE staged_vectors DROP CONSTRAINT staged_vectors_pkey")
+    conn.execute("ALTER TABLE staged_vectors ADD PRIMARY KEY (doc_id, chunk_id)")
+    conn.execute("UPDATE meta SET value = %s WHERE key = 'schema_version'", (SCHEMA_VERSION,))
+
+
 class PostgresStore(RelationalStore):
     """The Store contract over one PostgreSQL database with the pgvector extension."""
 
@@ -169,23 +182,27 @@ class PostgresStore(RelationalStore):
 
     hnsw_min_chunks = HNSW_MIN_CHUNKS
 
-    def __init__(self, url: str, pool_size: int = 4):
+    def __init__(self, url: str, pool_size: int = 4, read_only: bool = False, wait_s: float = 30.0):
+        """``read_only``: a streaming replica (``store.read_url``), whose schema the primary
+        makes; ``wait_s``: how long a call waits for a connection before it fails."""
         import psycopg
         from psycopg_pool import ConnectionPool
 
         self.url = url
+        self.read_only = read_only
         # what searches need of the whole store, read again when its generation moves
         self.keywords = KeywordSearch()
         try:
             with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
-                self._prepare(conn)
+                self._check_replica(conn) if read_only else self._prepare(conn)
         except psycopg.Error as exc:
             raise explain(url, exc) from None
         self.pool = ConnectionPool(
             url,
             min_size=1,
             max_size=pool_size,
-            kwargs={"autocommit": True},
+            timeout=wait_s,
+            kwargs={"autocommit": True, "connect_timeout": max(1, int(wait_s))},
             configure=self._configure,
             open=True,
             name="industry-expert",
@@ -217,11 +234,59 @@ class PostgresStore(RelationalStore):
             row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
             if row is None:
                 conn.execute("INSERT INTO meta(key, value) VALUES ('schema_version', %s)", (SCHEMA_VERSION,))
+            elif row[0] == "1":
+                _upgrade_from_1(conn)
             elif row[0] != SCHEMA_VERSION:
                 raise WorkspaceError(
                     f"the database at {where_to(self.url)} has store schema {row[0]}; this version reads "
                     f"{SCHEMA_VERSION}"
                 )
+
+    def _check_replica(self, conn: Any) -> None:
+        """A replica is read as it is: it must be one, and hold a store of this schema."""
+        if not conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]:
+            raise ConfigError(
+                f"store.read_url: PostgreSQL at {where_to(self.url)} is not a replica (pg_is_in_recovery() is "
+                "false); name a streaming replica of the primary, or leave read_url empty"
+            )
+        present = conn.execute("SELECT to_regclass('meta') IS NOT NULL").fetchone()[0]
+        row = (
+            conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            if present
+            else None
+        )
+        if row is None or row[0] != SCHEMA_VERSION:
+            raise ConfigError(
+                f"store.read_url: the replica at {where_to(self.url)} holds no store of schema {SCHEMA_VERSION} "
+                "(is it a replica of store.url's database?)"
+            )
+
+    # -- replication (store/replica.py) -----------------------------------------------------------
+    def system_id(self) -> int:
+        """The cluster's identifier, the same on a primary and its physical replicas."""
+        with self.pool.connection() as conn:
+            return int(conn.execute("SELECT system_identifier FROM pg_control_system()").fetchone()[0])
+
+    def wal_position(self) -> str:
+        """The primary's current WAL position."""
+        with self.pool.connection() as conn:
+            return str(conn.execute("SELECT pg_current_wal_lsn()::text").fetchone()[0])
+
+    def replayed(self, lsn: str) -> bool:
+        """Whether this replica has replayed the WAL up to ``lsn``."""
+        with self.pool.connection() as conn:
+            row = conn.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", (lsn,)).fetchone()
+        return bool(row[0])
+
+    def replay_state(self) -> tuple[str, float | None]:
+        """The WAL position this replica has replayed to, and the seconds since the last
+        transaction it replayed."""
+        with self.pool.connection() as conn:
+            lsn, age = conn.execute(
+                "SELECT pg_last_wal_replay_lsn()::text,"
+                " EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())::float8"
+            ).fetchone()
+        return str(lsn), None if age is None else float(age)
 
     # -- the hooks of RelationalStore ------------------------------------------------------------
     def _all(self, sql: str, args: Sequence[Any] = ()) -> list[Sequence[Any]]:
@@ -440,10 +505,10 @@ class PostgresStore(RelationalStore):
             with conn.cursor() as cur:
                 # a chunk deleted since it was read is skipped, as its vector would outlive it
                 cur.executemany(
-                    "INSERT INTO staged_vectors(chunk_id, tag, vector)"
-                    " SELECT %s, %s, %s WHERE EXISTS (SELECT 1 FROM chunks WHERE id = %s)"
-                    " ON CONFLICT (chunk_id) DO UPDATE SET tag = EXCLUDED.tag, vector = EXCLUDED.vector",
-                    [(int(i), tag, v, int(i)) for i, v in zip(ids, vectors, strict=True)],
+                    "INSERT INTO staged_vectors(chunk_id, doc_id, tag, vector)"
+                    " SELECT id, doc_id, %s, %s FROM chunks WHERE id = %s"
+                    " ON CONFLICT (doc_id, chunk_id) DO UPDATE SET tag = EXCLUDED.tag, vector = EXCLUDED.vector",
+                    [(tag, v, int(i)) for i, v in zip(ids, vectors, strict=True)],
                 )
 
     def commit_staged(self, tag: str, meta: dict[str, str] | None = None) -> int:
@@ -453,7 +518,8 @@ class PostgresStore(RelationalStore):
                 if dim is not None and indexed != int(dim):  # vectors of another size are coming
                     conn.execute(f'DROP INDEX IF EXISTS "{name}"')
             changed = conn.execute(
-                "UPDATE chunks c SET vector = s.vector FROM staged_vectors s WHERE s.chunk_id = c.id AND s.tag = %s",
+                "UPDATE chunks c SET vector = s.vector FROM staged_vectors s"
+                " WHERE s.doc_id = c.doc_id AND s.chunk_id = c.id AND s.tag = %s",
                 (tag,),
             ).rowcount
             conn.execute("DELETE FROM staged_vectors")

@@ -41,12 +41,15 @@ class Dialect:
     # the driver's error as one line (None: not the driver's), for the store it came from
     translate: Callable[[Any, Exception], ExpertError | None]
     # the shared tables' types: a generated key, a 64-bit integer, a vector column; the chunk
-    # columns only this database has; what ties a staged vector to its chunk
+    # columns only this database has; what ties a staged vector to its chunk, and how staged
+    # vectors are keyed (PostgreSQL: by document too, so Citus can co-locate them with chunks)
     serial: str
     bigint: str
     vector_type: str
     chunk_columns: str = ""
     staged_reference: str = ""
+    staged_key: str = "PRIMARY KEY"
+    staged_columns: str = ""
     clean: Callable[[str], str] = _same  # text a column cannot hold taken out (PostgreSQL: NUL)
     vector_dims: str = "vector_dims(vector)"  # a stored vector's dimension, in SQL
 
@@ -61,6 +64,8 @@ class Dialect:
             vector=self.vector_type,
             chunk_columns=self.chunk_columns,
             staged_reference=self.staged_reference,
+            staged_key=self.staged_key,
+            staged_columns=self.staged_columns,
         )
 
 
@@ -101,9 +106,9 @@ CREATE TABLE IF NOT EXISTS skipped (
     seen_at TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS staged_vectors (
-    chunk_id {bigint} PRIMARY KEY{staged_reference},
+    chunk_id {bigint} {staged_key}{staged_reference},
     tag TEXT NOT NULL,
-    vector {vector} NOT NULL
+    vector {vector} NOT NULL{staged_columns}
 );
 """
 
