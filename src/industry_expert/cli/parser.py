@@ -246,6 +246,9 @@ def commands() -> list[Command]:
             opt("--precision", choices=literal(train, "precision"), shows=default(train, "precision"),
                 help="bf16 on CUDA and on CPUs with native bf16"),
             opt("--seed", convert=int),
+            opt("--processes", convert=positive(int), help="data-parallel processes on this machine (one per "
+                "GPU; on CPU they share the cores); the global batch is processes x batch size",
+                shows=default(train, "processes")),
             JSON.but(help="result as JSON on stdout, progress as JSON lines on stderr"),
         )),
         Command("export", "merge a run's adapter into its base; convert to GGUF for llama.cpp and Ollama",

@@ -93,6 +93,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             "gradient_checkpointing": args.gradient_checkpointing,
             "precision": args.precision,
             "seed": args.seed,
+            "processes": args.processes,
         }
         config = TrainConfig(
             data=args.data, out=args.out, **{k: v for k, v in values.items() if v is not None}

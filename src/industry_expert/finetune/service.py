@@ -15,7 +15,7 @@ from .build import BuildReport, UsedChunks, build_dataset
 from .dataset import DatasetReport, check_dataset
 from .export import ExportResult, OutType, export
 from .retriever import RetrieverConfig, RetrieverReport, tune_retriever, tuned_model_dir
-from .train import TrainConfig, TrainResult, train
+from .train import TrainConfig, TrainResult, resolve_config, train
 
 __all__ = ["RetrieverConfig", "TrainConfig", "Tuning", "build_dataset", "export", "tuned_model_dir"]
 
@@ -43,6 +43,10 @@ class Tuning:
     def train(config: TrainConfig, resume: bool = False, progress: Progress | None = None) -> TrainResult:
         """Fine-tune ``config.base`` on ``config.data`` into the run ``config.out`` (LoRA or QLoRA;
         ``resume`` goes on from the run's last checkpoint)."""
+        if resolve_config(config, resume).processes > 1:
+            from .distributed import launch
+
+            return launch(config, resume, progress)
         return train(config, resume, progress)
 
     @staticmethod

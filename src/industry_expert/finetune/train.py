@@ -68,6 +68,9 @@ class TrainConfig:
     eval_steps: int = 0  # 0: about 10 evaluations per run
     save_steps: int = 0  # 0: same as eval_steps
     seed: int = 42
+    # data-parallel processes on this machine (finetune/distributed.py): each takes batch_size
+    # examples a step, so the global batch is processes x batch_size x grad_accum
+    processes: int = 1
 
     def check(self) -> None:
         problems = []
@@ -89,6 +92,8 @@ class TrainConfig:
             problems.append("validation fraction must be in 0..0.5")
         if self.max_steps <= 0 and self.epochs <= 0:
             problems.append("give epochs > 0 or max steps > 0")
+        if self.processes < 1:
+            problems.append("processes must be at least 1")
         if problems:
             raise TrainError("invalid training settings: " + "; ".join(problems))
 
@@ -204,7 +209,9 @@ class Session:
     info: TrainStarted
 
 
-def _resolve_config(config: TrainConfig, resume: bool) -> TrainConfig:
+def resolve_config(config: TrainConfig, resume: bool, launched: bool = False) -> TrainConfig:
+    """The run's settings (a resumed run's from its manifest, ``max_steps`` as given), checked;
+    ``launched``: one of several processes, whose launcher checked the run folder already."""
     run = Path(config.out)
     if resume:
         manifest = run / MANIFEST
@@ -215,18 +222,20 @@ def _resolve_config(config: TrainConfig, resume: bool) -> TrainConfig:
         config = TrainConfig(**saved)
         if steps > 0:
             config = replace(config, max_steps=steps)
-    elif run.exists() and (run.is_file() or any(run.iterdir())):
+    elif not launched and run.exists() and (run.is_file() or any(run.iterdir())):
         raise TrainError(f"{run} already exists; pick another --out, or continue it with --resume {run}")
     config.check()
     return config
 
 
-def prepare(config: TrainConfig, resume: bool = False, progress: Progress | None = None) -> Session:
+def prepare(
+    config: TrainConfig, resume: bool = False, progress: Progress | None = None, launched: bool = False
+) -> Session:
     """Check everything, load the base and data, and build the SFTTrainer; nothing is trained
     (the trainer creates the run's empty ``checkpoints`` folder)."""
     require("train", why="training an adapter")
     emit = progress or ignore
-    config = _resolve_config(config, resume)
+    config = resolve_config(config, resume, launched)
     run = Path(config.out)
     import datasets
     import torch
@@ -331,19 +340,25 @@ def prepare(config: TrainConfig, resume: bool = False, progress: Progress | None
     return Session(config, run, trainer, tokenizer, manifest, checkpoint, info)
 
 
-def train(config: TrainConfig, resume: bool = False, progress: Progress | None = None) -> TrainResult:
-    """Fine-tune ``config.base`` on ``config.data`` into the run directory ``config.out``."""
+def train(
+    config: TrainConfig, resume: bool = False, progress: Progress | None = None, launched: bool = False
+) -> TrainResult:
+    """Fine-tune ``config.base`` on ``config.data`` into the run directory ``config.out`` in this
+    process; ``launched``: as one of ``config.processes`` (``distributed.launch``), where only
+    the first writes the run folder."""
     emit = progress or ignore
     fresh = not Path(config.out).exists()
     try:
-        session = prepare(config, resume, progress)
+        session = prepare(config, resume, progress, launched)
     except BaseException:
-        if fresh and Path(config.out).is_dir():
+        if fresh and not launched and Path(config.out).is_dir():
             shutil.rmtree(config.out, ignore_errors=True)  # the trainer made it; leave nothing behind
         raise
     config, run, trainer = session.config, session.run, session.trainer
-    run.mkdir(parents=True, exist_ok=True)
-    (run / MANIFEST).write_text(json.dumps(session.manifest, indent=1), encoding="utf-8")
+    first = trainer.is_world_process_zero()
+    if first:
+        run.mkdir(parents=True, exist_ok=True)
+        (run / MANIFEST).write_text(json.dumps(session.manifest, indent=1), encoding="utf-8")
     emit(session.info)
     started = time.perf_counter()
     output = trainer.train(resume_from_checkpoint=session.checkpoint)
@@ -354,14 +369,10 @@ def train(config: TrainConfig, resume: bool = False, progress: Progress | None =
         metrics.update({k: float(v) for k, v in last[0].items() if k.startswith("eval_")})  # just evaluated
     elif trainer.eval_dataset is not None:
         metrics.update({k: float(v) for k, v in trainer.evaluate().items() if isinstance(v, (int, float))})
-    trainer.model.save_pretrained(run / "adapter")
-    session.tokenizer.save_pretrained(run / "adapter")
     history = trainer.state.log_history
     # TRL counts tokens from the start of this ``train()`` call (a resumed run starts again at 0)
     since = int(session.checkpoint.rsplit("-", 1)[-1]) if session.checkpoint else 0
     tokens = max((float(h.get("num_tokens", 0)) for h in history if h.get("step", 0) > since), default=0.0)
-    title = f"{Path(config.base).name} {config.method} r={config.r} on {Path(config.data).name}"
-    plot_losses(history, run / "loss.png", title)
     result = TrainResult(
         run=str(run),
         steps=int(trainer.state.global_step),
@@ -375,7 +386,12 @@ def train(config: TrainConfig, resume: bool = False, progress: Progress | None =
         seconds=seconds,
         tokens_per_s=round(tokens / seconds, 1) if seconds else 0.0,
     )
-    session.manifest.update(status="done", result=result.to_dict(), history=history)
-    (run / MANIFEST).write_text(json.dumps(session.manifest, indent=1), encoding="utf-8")
+    if first:
+        trainer.model.save_pretrained(run / "adapter")
+        session.tokenizer.save_pretrained(run / "adapter")
+        title = f"{Path(config.base).name} {config.method} r={config.r} on {Path(config.data).name}"
+        plot_losses(history, run / "loss.png", title)
+        session.manifest.update(status="done", result=result.to_dict(), history=history)
+        (run / MANIFEST).write_text(json.dumps(session.manifest, indent=1), encoding="utf-8")
     emit(Finished(result.to_dict()))
     return result
