@@ -1,4 +1,5 @@
-"""The answering service: search, answers and the fusion weights searches use, over one context."""
+"""The answering service: search, answers, the document summaries answers show, and the fusion
+weights searches use, over one context."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from .events import FusionDone, Progress
 from .generate import Generator
 from .retrieve import Retriever
 from .store import SearchFilter
+from .store.replica import writing
+from .summarize import SummaryReport, summarize_documents
 from .types import Answer, Hit
 
 
@@ -110,6 +113,15 @@ class Answering:
         if progress:
             progress(FusionDone(left_out))
         return result
+
+    def summarize(self, force: bool = False, progress: Progress | None = None) -> SummaryReport:
+        """Write a summary for every document that has none (all of them with ``force``), with
+        the context's generator; a write job, on the primary of a replicated store."""
+        ctx = self.ctx
+        with writing(ctx.store):
+            return summarize_documents(
+                ctx.store, lambda: ctx.generator, ctx.settings.summary, force, progress
+            )
 
     def refit_fusion(self) -> str:
         """After an ingest that changed the workspace by half or more since the fusion weights were

@@ -10,7 +10,7 @@ This is the Python API the CLI and the server are thin layers over::
         print(hit.source, hit.page, hit.score)
 
 A ``Workspace`` opens (or creates) the folder's store and builds one ``context.Context`` and the
-use-case services over it: ``answering`` (search, answers, fusion weights), ``ingesting`` (files
+use-case services over it: ``answering`` (search, answers, summaries, fusion weights), ``ingesting`` (files
 into the store), ``maintenance`` (forget, reindex, migrate, status), ``evaluation``, ``advising``
 and ``tuning``. Each of its other methods is the service method of the same name, so the
 services are also usable on their own (a server that shares one model, tests, benchmarks).
@@ -27,7 +27,6 @@ from .config import Settings
 from .context import SETTINGS_FILE, Context
 from .embed import Embedder
 from .evaluate.service import Advising, Evaluation
-from .events import Progress
 from .finetune.service import Tuning
 from .generate import Generator
 from .ingest.pipeline import Ingestor, IngestReport
@@ -35,8 +34,7 @@ from .ingest.service import Ingesting, Maintenance
 from .keys import KeyRing
 from .retrieve import Retriever
 from .store import Store
-from .store.replica import writing
-from .summarize import SummaryReport, summarize_documents
+from .summarize import SummaryReport
 
 __all__ = ["SETTINGS_FILE", "IngestReport", "SummaryReport", "Workspace"]
 
@@ -137,14 +135,6 @@ class Workspace:
     use_generator = _To("ctx", Context.use_generator)
     save_settings = _To("ctx", Context.save_settings)
 
-    def summarize(self, force: bool = False, progress: Progress | None = None) -> SummaryReport:
-        """Write a summary for every document that has none (all of them with ``force``)."""
-        ctx = self.ctx
-        with writing(ctx.store):
-            return summarize_documents(
-                ctx.store, lambda: ctx.generator, ctx.settings.summary, force, progress
-            )
-
     # -- the services' methods ----------------------------------------------------------------
     search = _To("answering", Answering.search)
     ask_stream = _To("answering", Answering.ask_stream)
@@ -152,6 +142,7 @@ class Workspace:
     tune_fusion = _To("answering", Answering.tune_fusion)
     reset_fusion = _To("answering", Answering.reset_fusion)
     fusion_status = _To("answering", Answering.fusion_status)
+    summarize = _To("answering", Answering.summarize)
     ingest = _To("ingesting", Ingesting.ingest)
     set_language = _To("ingesting", Ingesting.set_language)
     reindex = _To("maintenance", Maintenance.reindex)
