@@ -3,6 +3,7 @@
     python benchmarks/train.py                    # SmolLM2 (shipped GGUF), LoRA, 30 steps each
     python benchmarks/train.py --steps 50 --method qlora   # QLoRA against our LoRA, same data
     python benchmarks/train.py --checkpointing both   # with and without gradient checkpointing
+    python benchmarks/train.py --processes 2 --steps 10   # 2 data-parallel processes against 1, same global batch
 
 Both runs use the same base, the same examples, LoRA on every linear layer with the same rank,
 batch size, learning rate, maximum length, precision and gradient checkpointing (TRL turns it on
@@ -96,17 +97,21 @@ print(json.dumps({"seconds": seconds, "tokens": tokens, "tokens_per_s": tokens /
 OURS = r"""
 import json, resource, sys, time
 import torch
-from industry_expert.finetune.train import TrainConfig, train
+from industry_expert.finetune.service import Tuning
+from industry_expert.finetune.train import TrainConfig
 
 args = json.loads(sys.argv[1])
-result = train(TrainConfig(data=args["data"], out=args["out"], method=args["method"], max_steps=args["steps"],
-                           batch_size=args["batch"], max_length=args["max_length"], val_fraction=0.0,
-                           logging_steps=5, eval_steps=10**6, save_steps=10**6,
+processes = args.get("processes", 1)
+result = Tuning.train(TrainConfig(data=args["data"], out=args["out"], method=args["method"], max_steps=args["steps"],
+                           batch_size=args["batch"] // processes, max_length=args["max_length"], val_fraction=0.0,
+                           logging_steps=5, eval_steps=10**6, save_steps=10**6, processes=processes,
                            gradient_checkpointing=args["checkpointing"]))
 gpu = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None
 tokens = result.tokens_per_s * result.seconds
+# with several processes, the largest of them (they have ended, and been waited for)
+who = resource.RUSAGE_SELF if processes == 1 else resource.RUSAGE_CHILDREN
 print(json.dumps({"seconds": result.seconds, "tokens": tokens, "tokens_per_s": result.tokens_per_s,
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "peak_gpu_mb": gpu,
+                  "peak_rss_mb": resource.getrusage(who).ru_maxrss / 1024, "peak_gpu_mb": gpu,
                   "trainable": result.trainable_parameters}))
 """
 
@@ -127,6 +132,12 @@ def main() -> None:
     parser.add_argument("--method", default="lora", choices=["lora", "qlora"])
     parser.add_argument("--checkpointing", default="on", choices=["on", "off", "both"])
     parser.add_argument("--repeat", type=int, default=1, help="runs of each path, order alternating")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="compare N data-parallel processes (batch / N each) against 1, instead",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     require(FILINGS)
@@ -147,6 +158,8 @@ def main() -> None:
     settings = {"on": [True], "off": [False], "both": [True, False]}[args.checkpointing]
     second = {"lora": ("plain_trl", PLAIN, "lora"), "qlora": ("ours_qlora", OURS, "qlora")}[args.method]
     paths = {"ours": (OURS, "lora"), second[0]: (second[1], second[2])}
+    if args.processes > 1:
+        paths = {"ours": (OURS, "lora"), "ours_processes": (OURS, "lora")}
     rows = []
     for ckpt in settings:
         same = {**common, "checkpointing": ckpt}
@@ -156,7 +169,10 @@ def main() -> None:
             for name in order:
                 code, method = paths[name]
                 out = OUT / f"train-{name}-{stamp}-{'ckpt' if ckpt else 'nockpt'}-{rep}"
-                runs[name].append(run(code, {**same, "method": method, "out": str(out)}))
+                processes = args.processes if name == "ours_processes" else 1
+                runs[name].append(
+                    run(code, {**same, "method": method, "out": str(out), "processes": processes})
+                )
         row: dict = {"checkpointing": ckpt, "runs": runs}
         for name, results in runs.items():
             row[name] = {
@@ -165,15 +181,20 @@ def main() -> None:
                 "peak_gpu_mb": results[0]["peak_gpu_mb"]
                 and statistics.median(r["peak_gpu_mb"] for r in results),
             }
-        prefix = "" if args.method == "lora" else "qlora_"
+        prefix = "processes_" if args.processes > 1 else "" if args.method == "lora" else "qlora_"
         other, base = (
-            (row["ours"], row["plain_trl"]) if args.method == "lora" else (row["ours_qlora"], row["ours"])
+            (row["ours_processes"], row["ours"])
+            if args.processes > 1
+            else (row["ours"], row["plain_trl"])
+            if args.method == "lora"
+            else (row["ours_qlora"], row["ours"])
         )
         row[prefix + "speed_ratio"] = round(other["tokens_per_s"] / base["tokens_per_s"], 3)
         row[prefix + "memory_ratio"] = round(other["peak_rss_mb"] / base["peak_rss_mb"], 3)
         rows.append(row)
     result = {"machine": machine(), "method": args.method, "repeat": args.repeat, **common, "rows": rows}
-    (OUT / f"train-{args.method}.json").write_text(json.dumps(result, indent=1))
+    kind = f"processes{args.processes}" if args.processes > 1 else args.method
+    (OUT / f"train-{kind}.json").write_text(json.dumps(result, indent=1))
     if args.json:
         print(json.dumps(result))
         return
@@ -186,6 +207,7 @@ def main() -> None:
         "ours": "expert train (LoRA)",
         "plain_trl": "plain TRL + PEFT (LoRA)",
         "ours_qlora": "expert train (QLoRA)",
+        "ours_processes": f"expert train --processes {args.processes} (batch / {args.processes} each)",
     }
     for row in rows:
         for name, label in labels.items():
