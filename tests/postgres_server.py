@@ -19,6 +19,7 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -41,9 +42,8 @@ def server_url() -> str:
             try:
                 # a throwaway cluster: no need to survive a power cut
                 _url, stop = local_postgres.start(root, settings={"fsync": "off", "full_page_writes": "off"})
-            except (ImportError, KeyError, OSError, subprocess.CalledProcessError) as exc:
-                detail = getattr(exc, "stderr", "") or exc
-                _failure = f"PostgreSQL could not start here: {str(detail).strip()[:300]}"
+            except START_ERRORS as exc:
+                _failure = cannot_start(exc)
                 shutil.rmtree(root, ignore_errors=True)
             else:
 
@@ -53,10 +53,25 @@ def server_url() -> str:
 
                 atexit.register(stop_and_remove)
     if _url is None:
-        if os.environ.get("EXPERT_REQUIRE_POSTGRES") == "1":
-            pytest.fail(_failure or "PostgreSQL did not start")
-        pytest.skip(_failure or "PostgreSQL did not start")
+        unavailable(_failure or "PostgreSQL did not start")
     return _url
+
+
+def unavailable(why: str) -> NoReturn:
+    """Skip the calling test because PostgreSQL cannot run here (fail it under
+    ``EXPERT_REQUIRE_POSTGRES=1``)."""
+    if os.environ.get("EXPERT_REQUIRE_POSTGRES") == "1":
+        pytest.fail(why)
+    pytest.skip(why)
+
+
+def cannot_start(exc: BaseException) -> str:
+    """Why a server could not start, from what ``local_postgres`` raised."""
+    return f"PostgreSQL could not start here: {str(getattr(exc, 'stderr', '') or exc).strip()[:300]}"
+
+
+# what local_postgres raises when a server cannot start here
+START_ERRORS = (ImportError, KeyError, OSError, subprocess.CalledProcessError)
 
 
 def fresh_database(prefix: str = "t") -> str:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -18,6 +17,7 @@ from typing import Any
 import psycopg
 import pytest
 from conftest import FakeEmbedder
+from postgres_server import START_ERRORS, cannot_start, local_postgres, unavailable
 from test_cli import expert
 
 from industry_expert import Workspace
@@ -143,12 +143,6 @@ def test_a_replica_down_is_read_around_with_one_line(caplog: pytest.LogCaptureFi
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[dict[str, Any]]:
     """A primary with the database ``expert``, and a streaming replica of it."""
-    sys_path = Path(__file__).resolve().parents[1] / "tools"
-    import sys
-
-    sys.path.insert(0, str(sys_path))
-    import local_postgres
-
     roots = [
         Path(tempfile.mkdtemp(prefix="expert-primary-")),
         Path(tempfile.mkdtemp(prefix="expert-replica-")),
@@ -163,13 +157,8 @@ def cluster() -> Iterator[dict[str, Any]]:
                 roots[1], base, settings={"fsync": "off"}
             )
             stops.append(stop_replica)
-        except (ImportError, KeyError, OSError, subprocess.CalledProcessError) as exc:
-            import os
-
-            why = f"PostgreSQL could not start here: {str(getattr(exc, 'stderr', '') or exc).strip()[:300]}"
-            if os.environ.get("EXPERT_REQUIRE_POSTGRES") == "1":
-                pytest.fail(why)
-            pytest.skip(why)
+        except START_ERRORS as exc:
+            unavailable(cannot_start(exc))
         yield {
             "primary": primary,
             "base": base,

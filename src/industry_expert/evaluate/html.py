@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..extras import require
-from .report import columns, verdict
+from .report import columns, difference, verdict
 from .run import read_rows
 from .summary import Summary
 
@@ -178,9 +178,8 @@ def render(summary: Summary, rows: list[dict[str, Any]], title: str = "Evaluatio
             "<h2>Differences between modes</h2><p>Paired permutation test on the same questions.</p><ul>"
         )
         for pair in summary.pairs:
-            said, _, held = verdict(pair).rpartition(": ")
             kind = "sig" if pair.better else "noise"
-            parts.append(f"<li>{_e(said)}: <span class='{kind}'>{_e(held)}</span></li>")
+            parts.append(f"<li>{_e(difference(pair))}: <span class='{kind}'>{_e(verdict(pair))}</span></li>")
         parts.append("</ul>")
     retrieval = summary.retrieval
     if any(v.n for v in retrieval.values()):

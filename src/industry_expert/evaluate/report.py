@@ -62,14 +62,18 @@ def format_summary(summary: Summary) -> str:
         lines += ["", f"Retrieval ({n} questions with evidence): {parts}."]
     if summary.pairs:
         lines += ["", "Differences in score (paired permutation test, same questions):", ""]
-        lines += [f"- {verdict(pair)}" for pair in summary.pairs]
+        lines += [f"- {difference(pair)}: {verdict(pair)}" for pair in summary.pairs]
     return "\n".join(lines)
 
 
+def difference(pair: Pair) -> str:
+    """``rag vs base: +0.21 over 40 questions, p = 0.004``."""
+    return f"{pair.a} vs {pair.b}: {pair.difference:+.2f} over {pair.n} questions, p = {pair.p:.3f}"
+
+
 def verdict(pair: Pair) -> str:
-    """``rag vs base: +0.21 over 40 questions, p = 0.004: rag is better``."""
-    said = f"{pair.better} is better" if pair.better else "no significant difference"
-    return f"{pair.a} vs {pair.b}: {pair.difference:+.2f} over {pair.n} questions, p = {pair.p:.3f}: {said}"
+    """``rag is better``, or ``no significant difference``."""
+    return f"{pair.better} is better" if pair.better else "no significant difference"
 
 
 def write_markdown(folder: str | Path, summary: Summary) -> Path:

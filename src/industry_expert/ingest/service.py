@@ -13,7 +13,7 @@ from ..context import Context
 from ..embed import Embedder, embedder_id
 from ..errors import InputError
 from ..events import Progress
-from ..store import Store, StoredDocument, open_store
+from ..store import StoredDocument, open_store
 from ..store.migrate import MigrationReport, migrate
 from ..store.replica import replication, writing, written
 from ..types import check_name
@@ -127,25 +127,19 @@ class Maintenance:
         def named(source: str, key: str) -> bool:
             return target in (source, key) or key == resolved or key.startswith(folder)
 
-        with writing(store):
-            return self._forget(store, target, named, glob, dry_run)
-
-    @staticmethod
-    def _forget(
-        store: Store, target: str, named: Callable[[str, str], bool], glob: bool, dry_run: bool
-    ) -> list[str]:
-        if glob:  # the store matches its own patterns
-            matches = {d.key: d.source for d in store.list_documents(target)}
-            skipped = [key for key, _, _ in store.list_skipped(target)]
-        else:
-            matches = {d.key: d.source for d in store.list_documents() if named(d.source, d.key)}
-            skipped = [key for key, source, _ in store.list_skipped() if named(source, key)]
-        if not dry_run:
-            for key in skipped:
-                store.record_skipped(key, "", None)
-            store.delete_documents(list(matches))
-            if matches:
-                store.optimize()  # as after an ingest: the store's indexes fold the change in
+        with writing(store):  # what it finds and removes, on the primary of a replicated store
+            if glob:  # the store matches its own patterns
+                matches = {d.key: d.source for d in store.list_documents(target)}
+                skipped = [key for key, _, _ in store.list_skipped(target)]
+            else:
+                matches = {d.key: d.source for d in store.list_documents() if named(d.source, d.key)}
+                skipped = [key for key, source, _ in store.list_skipped() if named(source, key)]
+            if not dry_run:
+                for key in skipped:
+                    store.record_skipped(key, "", None)
+                store.delete_documents(list(matches))
+                if matches:
+                    store.optimize()  # as after an ingest: the store's indexes fold the change in
         return sorted(matches.values())
 
     def status(self, check: bool = True) -> dict[str, Any]:

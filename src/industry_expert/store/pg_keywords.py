@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import languages
-from .base import SearchFilter, keyword_terms
+from .base import SearchFilter
 
 # A query term in more than this share of the chunks does not make a chunk a candidate by
 # itself (it still counts in the score of those that are): it spares ranking most of the store.
@@ -133,13 +133,10 @@ class KeywordSearch:
         return {t: self._idf[t, configs] for t in terms}
 
     def search(
-        self, conn: Any, query: str, n: int, where: SearchFilter, allowed: list[int] | None
+        self, conn: Any, terms: Sequence[str], n: int, where: SearchFilter, allowed: list[int] | None
     ) -> list[tuple[int, float]]:
-        """Chunks holding any term of ``query`` (among the documents ``allowed``, None for all),
-        best first; ``refresh`` first."""
-        terms = keyword_terms(query)
-        if not terms:
-            return []
+        """Chunks holding any of the query's ``terms`` (``keyword_terms``; among the documents
+        ``allowed``, None for all), best first; ``refresh`` first."""
         configs = self.configs(where)
         idf = self.idf(conn, terms, configs)
         parts, args = [], []

@@ -458,14 +458,15 @@ class PostgresStore(RelationalStore):
     # -- keyword search and languages (pg_keywords) ----------------------------------------------
     def keyword_search(self, query: str, n: int, where: SearchFilter) -> list[tuple[int, float]]:
         """Chunks holding any term, ranked as BM25 ranks them (``pg_keywords``)."""
-        if not keyword_terms(query):
+        terms = keyword_terms(query)
+        if not terms:
             return []
         with self.pool.connection() as conn:
             self.keywords.refresh(conn)
             allowed = self._allowed_docs(conn, where)
             if allowed is not None and not allowed:
                 return []
-            return self.keywords.search(conn, query, n, where, allowed)
+            return self.keywords.search(conn, terms, n, where, allowed)
 
     def term_counts(self, term: str, doc_ids: Sequence[int]) -> tuple[int, int]:
         with self.pool.connection() as conn:

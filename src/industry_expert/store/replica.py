@@ -18,8 +18,9 @@ physical replication: ``pg_basebackup -R``, ``primary_conninfo``) and names it::
   waits until the replica has replayed the write's WAL position, for at most
   ``store.replica_wait_s``, then reads from the primary (``"wait"``, the default); or reads from
   the primary until the replica has it (``"primary"``); or reads the replica as it is
-  (``"replica"``). A client of another process passes the position it was given
-  (``read_after(lsn)``; the server's ``X-Expert-After`` header).
+  (``"replica"``). A write made through another process is waited for the same way once its
+  position is known: ``note(lsn)`` for every read from then on (a server, when its ingest job
+  ends), ``read_after(lsn)`` for the reads inside a block.
 - **A replica that goes down** is read around: each read it cannot answer goes to the primary,
   with one log line when it goes down and one when it is back (tried again every ``RETRY_S``).
 - **A replica that is not one** (``pg_is_in_recovery()`` false, or a replica of another cluster)
