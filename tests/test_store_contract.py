@@ -403,3 +403,29 @@ def test_one_ingest_holds_the_lock_and_another_connection_waits(
             assert second  # released on exit
     finally:
         other.close()
+
+
+def test_an_ingest_of_named_documents_locks_those_documents(backend: tuple[str, str], store: Store) -> None:
+    """Two ingests of the same document never run together; of other documents, they may where
+    the backend takes writes from many machines (PostgreSQL), and never beside a whole-store
+    ingest (a prune)."""
+    name, where = backend
+    other = BACKENDS[name][0](where)
+    parallel = not name.startswith("sqlite")
+    try:
+        with store.ingest_lock({"a", "b"}) as held:
+            assert held
+            with other.ingest_lock({"b", "c"}) as second:
+                assert not second  # b is being written
+            with other.ingest_lock({"c"}) as second:
+                assert second == parallel
+            with other.ingest_lock() as second:
+                assert not second  # a prune may remove a or b
+        with other.ingest_lock() as whole:
+            assert whole
+            with store.ingest_lock({"z"}) as second:
+                assert not second
+        with other.ingest_lock({"a"}) as second:
+            assert second  # everything released on exit
+    finally:
+        other.close()

@@ -11,6 +11,7 @@ from conftest import FakeEmbedder, make_docx, make_encrypted_pdf, make_pdf, make
 
 from industry_expert import Workspace
 from industry_expert.errors import EmbedderMismatchError, ExpertError, WorkspaceError
+from industry_expert.ingest.naming import Copy
 
 
 def corpus(root: Path) -> Path:
@@ -52,6 +53,25 @@ def test_reingest_is_incremental(workspace: Workspace, tmp_path: Path, fake_embe
     os.utime(docs / "policy.docx", (1, 1))  # touched, same bytes: not re-embedded
     count = fake_embedder.embedded
     assert len(workspace.ingest([docs]).unchanged) == 4 and fake_embedder.embedded == count
+
+
+def test_a_copy_is_keyed_by_where_it_came_from_not_where_it_lies(
+    workspace: Workspace, tmp_path: Path, fake_embedder: FakeEmbedder
+) -> None:
+    """Two workers fetch the same upload into folders of their own: one document, embedded once."""
+    for n, worker in enumerate(("one", "two")):
+        copy = tmp_path / worker / "uploads" / "filings"
+        copy.mkdir(parents=True)
+        (copy / "notes.md").write_text("# Notes\n\nThe Tilburg plant opened a machining line.\n")
+        calls = len(fake_embedder.calls)
+        report = workspace.ingest([copy], collection="filings", naming=Copy(tmp_path / worker, "upload:"))
+        assert (report.added, len(report.unchanged)) == (
+            (["uploads/filings/notes.md"], 0) if n == 0 else ([], 1)
+        )
+        assert len(fake_embedder.calls) == calls + (1 if n == 0 else 0)
+    [doc] = workspace.sources()
+    assert (doc.key, doc.source) == ("upload:uploads/filings/notes.md", "uploads/filings/notes.md")
+    assert workspace.search("machining line", k=1)[0].source == "uploads/filings/notes.md"
 
 
 def test_a_file_named_twice_is_ingested_once(workspace: Workspace, tmp_path: Path) -> None:

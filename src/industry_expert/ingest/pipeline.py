@@ -45,7 +45,9 @@ from ..store import DocumentRecord, Store, StoredDocument
 from ..types import Document, check_name
 from . import LOADERS, LoadOptions, chunk_document, document_label, load_document, read_bytes, walk
 from .ahead import ParseAhead, Prepared
+from .files import Found
 from .images import IMAGE_EXTENSIONS
+from .naming import LOCAL, Naming
 from .ocr import OcrMode
 from .pdf import pages_for_ocr
 
@@ -124,6 +126,7 @@ class Ingestor:
         stored: StoredDocument | None,
         emit: Progress,
         ocr: OcrMode,
+        naming: Naming = LOCAL,
     ) -> Prepared:
         """Read, parse and chunk one file (runs in a worker thread; never touches the store).
 
@@ -131,12 +134,12 @@ class Ingestor:
         as ``never``) is looked at again even when its bytes are unchanged: re-parsed if the new
         mode would read a page by OCR, else only its mode is recorded (no re-embedding).
         """
-        source = os.path.normpath(str(path))
+        source = naming.source(path)
 
         def ocr_progress(done: int, total: int) -> None:
             emit(OcrPage(source, done, total))
 
-        key = str(path.resolve())
+        key = naming.key(path)
         try:
             st = path.stat()
             same_place = stored is not None and stored.collection == collection
@@ -204,6 +207,7 @@ class Ingestor:
         follow_symlinks: bool = False,
         ocr: OcrMode | None = None,
         move: bool = False,
+        naming: Naming = LOCAL,
     ) -> IngestReport:
         """Load, chunk, embed and store every file under ``paths``; return what happened.
 
@@ -213,20 +217,26 @@ class Ingestor:
         reported as ``ocr`` events, one per page. A file the workspace holds in another collection
         is refused, before any work, unless ``move`` says to file it under ``collection`` instead
         (``report.moved``): a key scoped to a collection would otherwise lose or gain documents
-        that nobody meant to move.
+        that nobody meant to move. ``naming`` says what the files are called in the store
+        (``naming.Copy``: a local copy of documents that live elsewhere).
         """
         check_name(collection)
         emit = progress or ignore
-        with self._one_writer(emit):
-            return self._ingest(paths, collection, prune, max_file_mb, emit, follow_symlinks, ocr, move)
+        roots = [Path(p) for p in paths]
+        found = list(walk(roots, LOADERS, follow_symlinks))
+        # the documents this run writes; a prune may remove any under its folders, so it holds the store
+        keys = None if prune else {naming.key(f.path) for f in found if f.problem is None}
+        with self._one_writer(emit, keys):
+            return self._ingest(roots, found, collection, prune, max_file_mb, emit, ocr, move, naming)
 
     @contextlib.contextmanager
-    def _one_writer(self, emit: Progress, poll: float = 0.5) -> Iterator[None]:
-        """Hold the store's ingest lock, waiting (and saying so, once) while another ingest has it:
-        the files it is embedding are then unchanged here, and each run reports what it did."""
+    def _one_writer(self, emit: Progress, keys: set[str] | None, poll: float = 0.5) -> Iterator[None]:
+        """Hold the store's ingest lock on ``keys`` (None: the whole store), waiting (and saying
+        so, once) while another ingest has them: the files it is embedding are then unchanged
+        here, and each run reports what it did."""
         said = False
         while True:
-            with self.store.ingest_lock() as held:
+            with self.store.ingest_lock(keys) as held:
                 if held:
                     yield
                     return
@@ -237,21 +247,20 @@ class Ingestor:
 
     def _ingest(
         self,
-        paths: Iterable[str | Path],
+        roots: list[Path],
+        found: list[Found],
         collection: str,
         prune: bool,
         max_file_mb: float | None,
         emit: Progress,
-        follow_symlinks: bool,
         ocr: OcrMode | None,
         move: bool,
+        naming: Naming,
     ) -> IngestReport:
         ocr_mode = ocr or self.settings.ocr
         started = time.perf_counter()
-        roots = [Path(p) for p in paths]
         report = IngestReport()
         max_bytes = int((max_file_mb or self.settings.max_file_mb) * 1_000_000)
-        found = list(walk(roots, LOADERS, follow_symlinks))
         # A file named twice (a folder and a file in it, or through a link) is ingested once.
         unique: dict[str, Path] = {}
         for f in found:
@@ -262,8 +271,8 @@ class Ingestor:
             self.embedder()  # an embedder that cannot load fails the run now, not every file
         for f in found:
             if f.problem is not None:
-                report.skipped.append((os.path.normpath(str(f.path)), f.problem))
-                self.store.record_skipped(str(f.path.absolute()), os.path.normpath(str(f.path)), f.problem)
+                report.skipped.append((naming.source(f.path), f.problem))
+                self.store.record_skipped(naming.key(f.path), naming.source(f.path), f.problem)
         emit(IngestStarted(len(todo), len(report.skipped)))
         for source, reason in report.skipped:
             emit(FileDone(source, "skipped", reason, 0))
@@ -272,15 +281,15 @@ class Ingestor:
         def prepare(path: Path, stored: StoredDocument | None) -> Prepared:
             t0 = time.perf_counter()
             try:
-                return self._prepare(path, collection, max_bytes, stored, emit, ocr_mode)
+                return self._prepare(path, collection, max_bytes, stored, emit, ocr_mode, naming)
             finally:
                 report.parse_seconds += time.perf_counter() - t0
 
-        jobs = [(path, self.store.get_document(str(path.resolve()))) for path in todo]
+        jobs = [(path, self.store.get_document(naming.key(path))) for path in todo]
         elsewhere = [(p, d.collection) for p, d in jobs if d is not None and d.collection != collection]
         if elsewhere and not move:
             path, held = elsewhere[0]
-            named = os.path.normpath(str(path))
+            named = naming.source(path)
             which = f"{named} and {len(elsewhere) - 1} more are" if len(elsewhere) > 1 else f"{named} is"
             raise InputError(
                 f"{which} already in collection {held!r}; nothing was ingested. "

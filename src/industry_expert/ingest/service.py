@@ -17,6 +17,7 @@ from ..store import StoredDocument, open_store
 from ..store.migrate import MigrationReport, migrate
 from ..store.replica import replication, writing, written
 from ..types import check_name
+from .naming import LOCAL, Naming
 from .ocr import OcrMode
 from .pipeline import Ingestor, IngestReport
 from .yielding import AnswerGate, YieldingEmbedder, answering_flag
@@ -52,12 +53,14 @@ class Ingesting:
         follow_symlinks: bool = False,
         ocr: OcrMode | None = None,
         move: bool = False,
+        naming: Naming = LOCAL,
     ) -> IngestReport:
         """``Ingestor.ingest`` with the context's embedder and settings (``ocr`` overrides
-        ``ingest.ocr``: ``auto``, ``always`` or ``never``; ``move`` lets a file change collection)."""
+        ``ingest.ocr``: ``auto``, ``always`` or ``never``; ``move`` lets a file change collection;
+        ``naming``: what the files are called in the store)."""
         with writing(self.ctx.store):
             report = self.ingestor.ingest(
-                paths, collection, prune, max_file_mb, progress, follow_symlinks, ocr, move
+                paths, collection, prune, max_file_mb, progress, follow_symlinks, ocr, move, naming
             )
             report.fusion_refit = self.after()
         # where the primary's WAL stood: a reader elsewhere waits for its replica to reach it

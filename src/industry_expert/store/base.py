@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Protocol, runtime_checkable
@@ -310,12 +310,14 @@ class Store(Protocol):
         are skipped. Returns how many chunks changed."""
         ...
 
-    def ingest_lock(self) -> contextlib.AbstractContextManager[bool]:
-        """Try to become the one ingest writing to this store: a context that yields True while
-        this caller holds the lock, or False at once when another holds it (another process,
-        another machine on a shared database). Released on exit, and by the system when its
-        holder dies. The ingest pipeline waits for it, so that two ingests of one folder do not
-        embed the same files twice and each reports what it did."""
+    def ingest_lock(self, keys: Collection[str] | None = None) -> contextlib.AbstractContextManager[bool]:
+        """Try to become the ingest writing the documents ``keys`` (None: any document, as a
+        prune may): a context that yields True while this caller holds the lock, or False at once
+        when another holds it (another process, another machine on a shared database). Released
+        on exit, and by the system when its holder dies. The ingest pipeline waits for it, so that
+        two ingests of one folder do not embed the same files twice and each reports what it did.
+        A backend may lock more than asked (SQLite has one writer, so it locks the store); one
+        that takes writes from many machines (PostgreSQL) lets ingests of other documents run."""
         ...
 
     def optimize(self) -> None:

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -54,6 +54,13 @@ SCHEMA_VERSION = "2"  # 2: staged vectors keyed by document too (store/citus.py 
 # the column keeps float32). ``ef_search`` is the candidate list a query walks.
 HNSW_MIN_CHUNKS = 5_000  # exact search takes 38 ms at 10k chunks, the index 1.1 ms (docs/benchmarks.md)
 HNSW_M, HNSW_EF_CONSTRUCTION = 16, 64
+# advisory locks: the store's ingest lock, the space of one lock per document, and the optimize
+INGEST_LOCK, DOCUMENT_LOCKS, OPTIMIZE_LOCK = (
+    "industry_expert.ingest",
+    "industry_expert.document",
+    "industry_expert.optimize",
+)
+MAX_DOCUMENT_LOCKS = 1_000  # beyond it an ingest locks the store (each lock is a slot in shared memory)
 
 
 def ef_search(chunks: int, n: int = 10) -> int:
@@ -401,59 +408,81 @@ class PostgresStore(RelationalStore):
         return sorted(found, key=lambda hit: -hit[1])
 
     @contextlib.contextmanager
-    def ingest_lock(self) -> Iterator[bool]:
-        # a session-level advisory lock on a connection held for the whole ingest: PostgreSQL
-        # releases it when that connection ends, however its holder died
+    def ingest_lock(self, keys: Collection[str] | None = None) -> Iterator[bool]:
+        # session-level advisory locks on a connection held for the whole ingest: PostgreSQL
+        # releases them when that connection ends, however their holder died. An ingest of named
+        # documents shares the store's lock and holds one lock per document, so workers ingesting
+        # other documents run beside it; one of any document (a prune), or of more documents than
+        # is sensible to lock one by one, holds the store's lock alone.
+        exclusive = keys is None or len(keys) > MAX_DOCUMENT_LOCKS
         with self.pool.connection() as conn:
-            held = conn.execute("SELECT pg_try_advisory_lock(hashtext('industry_expert.ingest'))").fetchone()
-            if not (held and held[0]):
-                yield False
-                return
             try:
-                yield True
+                (held,) = conn.execute(
+                    f"SELECT pg_try_advisory_lock{'' if exclusive else '_shared'}(hashtext('{INGEST_LOCK}'))"
+                ).fetchone() or (False,)
+                if held and not exclusive:
+                    (held,) = conn.execute(
+                        "SELECT COALESCE(bool_and(pg_try_advisory_lock(hashtext(%s), hashtext(k))), true)"
+                        " FROM unnest(%s::text[]) AS k",
+                        (DOCUMENT_LOCKS, sorted(keys or ())),
+                    ).fetchone() or (False,)
+                yield bool(held)
             finally:
-                conn.execute("SELECT pg_advisory_unlock(hashtext('industry_expert.ingest'))")
+                conn.execute("SELECT pg_advisory_unlock_all()")  # this connection holds no other
 
     def optimize(self) -> None:
         """VACUUM and ANALYZE the chunks, and build the HNSW index once the store holds
         ``hnsw_min_chunks`` vectors of one dimension (``CREATE INDEX CONCURRENTLY``: searches and
         writes go on meanwhile; inserts afterwards maintain it)."""
-        import psycopg
-
         dim = self.get_meta("embedder_dim")
         with self.pool.connection() as conn:
-            # what a bulk load wants: planner statistics, and the visibility map set, so searches
-            # do not meet autovacuum's work (or hint-bit writes) right after an ingest
-            conn.execute("VACUUM (ANALYZE) chunks")
-            if not dim:
-                return
-            name = f"chunks_hnsw_{int(dim)}"
-            indexes = self._hnsw_indexes(conn)
-            invalid = {
-                r[0]
-                for r in conn.execute(
-                    "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
-                    " WHERE NOT i.indisvalid AND c.relname LIKE 'chunks_hnsw_%%'"
-                )
-            }
-            # one made for another embedder's dimension, or left invalid by a build that was killed
-            for other in (indexes.keys() - {name}) | invalid:
-                conn.execute(f'DROP INDEX IF EXISTS "{other}"')
-                indexes.pop(other, None)
-            (count,) = conn.execute("SELECT COUNT(*) FROM chunks").fetchone()
-            if name in indexes or count < self.hnsw_min_chunks:
-                return
-            # the graph should fit in memory while it is built (about 1.2 KB a vector at m = 16;
-            # beyond it pgvector builds on, far slower): up to 4 GB for this session only
-            memory_mb = min(4096, max(256, int(count * 1.5 / 1024)))
-            conn.execute(f"SET maintenance_work_mem = '{memory_mb}MB'")
-            # only the tables' owner may index them; for anyone else searches stay exact until it runs
-            with contextlib.suppress(psycopg.errors.InsufficientPrivilege):
-                conn.execute(
-                    f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} ON chunks USING hnsw"
-                    f" ((vector::halfvec({int(dim)})) halfvec_cosine_ops)"
-                    f" WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION})"
-                )
+            # one optimize at a time: two ingests ending together would each take the other's
+            # index build in progress (not yet valid) for one a killed build left, and drop it
+            (mine,) = conn.execute(
+                f"SELECT pg_try_advisory_lock(hashtext('{OPTIMIZE_LOCK}'))"
+            ).fetchone() or (False,)
+            if not mine:
+                return  # another ingest is optimizing; whatever it leaves, the next optimize does
+            try:
+                self._optimize(conn, dim)
+            finally:
+                conn.execute(f"SELECT pg_advisory_unlock(hashtext('{OPTIMIZE_LOCK}'))")
+
+    def _optimize(self, conn: Any, dim: str | None) -> None:
+        import psycopg
+
+        # what a bulk load wants: planner statistics, and the visibility map set, so searches
+        # do not meet autovacuum's work (or hint-bit writes) right after an ingest
+        conn.execute("VACUUM (ANALYZE) chunks")
+        if not dim:
+            return
+        name = f"chunks_hnsw_{int(dim)}"
+        indexes = self._hnsw_indexes(conn)
+        invalid = {
+            r[0]
+            for r in conn.execute(
+                "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+                " WHERE NOT i.indisvalid AND c.relname LIKE 'chunks_hnsw_%%'"
+            )
+        }
+        # one made for another embedder's dimension, or left invalid by a build that was killed
+        for other in (indexes.keys() - {name}) | invalid:
+            conn.execute(f'DROP INDEX IF EXISTS "{other}"')
+            indexes.pop(other, None)
+        (count,) = conn.execute("SELECT COUNT(*) FROM chunks").fetchone()
+        if name in indexes or count < self.hnsw_min_chunks:
+            return
+        # the graph should fit in memory while it is built (about 1.2 KB a vector at m = 16;
+        # beyond it pgvector builds on, far slower): up to 4 GB for this session only
+        memory_mb = min(4096, max(256, int(count * 1.5 / 1024)))
+        conn.execute(f"SET maintenance_work_mem = '{memory_mb}MB'")
+        # only the tables' owner may index them; for anyone else searches stay exact until it runs
+        with contextlib.suppress(psycopg.errors.InsufficientPrivilege):
+            conn.execute(
+                f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} ON chunks USING hnsw"
+                f" ((vector::halfvec({int(dim)})) halfvec_cosine_ops)"
+                f" WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION})"
+            )
 
     # -- keyword search and languages (pg_keywords) ----------------------------------------------
     def keyword_search(self, query: str, n: int, where: SearchFilter) -> list[tuple[int, float]]:

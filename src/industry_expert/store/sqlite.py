@@ -14,7 +14,7 @@ import json
 import os
 import sqlite3
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -346,7 +346,8 @@ class SQLiteStore(RelationalStore):
         return int(changed)
 
     @contextlib.contextmanager
-    def ingest_lock(self) -> Iterator[bool]:
+    def ingest_lock(self, keys: Collection[str] | None = None) -> Iterator[bool]:
+        # one writer at a time whatever it writes: SQLite takes one write transaction at a time
         if self.read_only:  # nothing can be written: every writer fails on its own
             yield True
             return
