@@ -65,7 +65,7 @@ def test_readers_never_wait_for_an_ingest_and_two_writers_lose_nothing(tmp_path:
         began = time.monotonic()
         for t in threads:
             t.start()
-        assert live.state.jobs.get(job["id"]).done.wait(300)  # type: ignore[union-attr]
+        live.state.jobs.wait(job["id"])
         out, err = cli.communicate(timeout=300)
         ingest_seconds = time.monotonic() - began
         stop.set()

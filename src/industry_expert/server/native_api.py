@@ -9,8 +9,6 @@ ingested by a job (``jobs``) with the same per-file reasons as ``expert ingest``
 
 from __future__ import annotations
 
-import secrets
-import shutil
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,12 +21,13 @@ from .. import __version__
 from ..config import RetrievalMode
 from ..errors import InputError, NotFoundError, PermissionDeniedError, TooLargeError
 from ..evaluate.service import Evaluation
+from ..jobs import Upload
 from ..keys import Access
 from ..store import StoredDocument
 from ..types import check_name
 from .deps import Key, State
 from .guard import document_headers
-from .state import UPLOADS, ServerState
+from .state import ServerState
 
 router = APIRouter(tags=["native"])
 MAX_FILES = 100
@@ -212,33 +211,13 @@ async def upload(
         names = [upload_name(f.filename) for f in files]
         if len(set(names)) != len(names):
             raise InputError("the upload names one file twice; send each file once")
-        paths = await run_in_threadpool(_save, state.uploads / collection, files, names)
+        uploads = [Upload(name, f.file) for f, name in zip(files, names, strict=True)]
+        job = await run_in_threadpool(state.jobs.submit, collection, uploads)
     finally:
         await form.close()
-    job = state.jobs.submit(collection, [f"{UPLOADS}/{collection}/{n}" for n in paths])
     if wait:
-        await run_in_threadpool(job.done.wait)
+        job = await run_in_threadpool(state.jobs.wait, job.id)
     return JSONResponse(job.to_dict(), status_code=200 if wait else 202)
-
-
-def _save(folder: Path, files: list[UploadFile], names: list[str]) -> list[str]:
-    """Write each file beside its final name, then rename: a reader never sees half a file."""
-    folder.mkdir(parents=True, exist_ok=True)
-    written: list[tuple[Path, Path]] = []
-    try:
-        for file, name in zip(files, names, strict=True):
-            partial = folder / f".{secrets.token_hex(4)}.{name}.partial"
-            with partial.open("wb") as out:
-                file.file.seek(0)
-                shutil.copyfileobj(file.file, out)
-            written.append((partial, folder / name))
-        for partial, final in written:
-            partial.replace(final)
-    except BaseException:
-        for partial, _ in written:
-            partial.unlink(missing_ok=True)
-        raise
-    return names
 
 
 @router.get(

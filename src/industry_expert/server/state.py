@@ -16,16 +16,15 @@ from ..api import is_loopback
 from ..errors import AuthenticationError, ConfigError, NotFoundError, PermissionDeniedError
 from ..generate import Generator
 from ..ingest.yielding import AnswerGate, answering_flag
+from ..jobs import JobQueue
+from ..jobs.local import LocalJobs
 from ..keys import OPEN, Access, KeyRing
 from ..store import Store, StoredDocument, open_store
 from ..store.locked import locked
 from ..store.replica import note, written
 from ..workspace import Workspace
-from .jobs import IngestJobs, Job
 from .modes import Modes
 from .queue import ModelQueue
-
-UPLOADS = "uploads"  # uploaded files are kept under WORKSPACE/uploads/COLLECTION/
 
 
 class ServerState:
@@ -50,9 +49,7 @@ class ServerState:
         self.queue = ModelQueue(
             self.settings.parallel, self.settings.queue, on_busy, self.settings.max_wait_s
         )
-        self.uploads = (ws.path / UPLOADS).resolve()
-        clear_partial_uploads(self.uploads)  # what an upload cut by a crash left
-        self.jobs = IngestJobs(ws.path, self.settings.ingest_nice, on_done=self._tidy)
+        self.jobs: JobQueue = LocalJobs(ws.path, self.writer, ws.store, self.settings.ingest_nice)
         self.evaluations = evaluations or Path(self.settings.evaluations or ".")
         self.started = time.time()
 
@@ -137,33 +134,10 @@ class ServerState:
         """Remove ``doc``; an uploaded file goes with it, or a re-run of its job would bring it back."""
         self.writer.delete_documents([doc.key])
         note(self.ws.store, written(self.writer))
-        self._remove_upload(doc.key)
-
-    def _remove_upload(self, key: str) -> None:
-        path = Path(key)
-        if path.is_relative_to(self.uploads):
-            path.unlink(missing_ok=True)
-
-    def _tidy(self, job: Job) -> None:
-        """After a job: this server's reads see what it wrote (a replica waits for it, by
-        ``store.read_after_write``), and uploaded files that could not be ingested are not kept."""
-        note(self.ws.store, (job.report or {}).get("read_after"))
-        for result in job.results:
-            if result.get("status") == "skipped":
-                key = str((self.ws.path / str(result["path"])).resolve())
-                if Path(key).is_relative_to(self.uploads):
-                    self.writer.record_skipped(key, "", None)
-                    self._remove_upload(key)
+        self.jobs.discard(doc.key)
 
     def close(self) -> None:
         self.gate.release()
         self.jobs.close()
         self.writer.close()
         self.ws.close()
-
-
-def clear_partial_uploads(folder: Path) -> None:
-    """Remove the ``.*.partial`` files of uploads a crash cut short (``native_api._save``)."""
-    if folder.is_dir():
-        for partial in folder.rglob("*.partial"):
-            partial.unlink(missing_ok=True)

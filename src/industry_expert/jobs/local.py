@@ -1,7 +1,8 @@
-"""Ingest jobs: files uploaded to the server, ingested one job at a time in a child process.
+"""A SQLite workspace's ingest jobs: uploaded files kept under ``WORKSPACE/uploads/COLLECTION/``,
+ingested one job at a time in a child process of the server, remembered in memory.
 
 The server is the store's one writer of documents, and a job is its write: jobs run in order, each
-in ``worker``'s process at CPU priority ``nice`` (answers first, ingest with what is left), while
+in ``child``'s process at CPU priority ``nice`` (answers first, ingest with what is left), while
 request threads keep reading the last committed state (SQLite's WAL journal). A second writer in
 another process (``expert ingest``) takes turns with the job document by document: each document
 is one transaction, and SQLite makes the other writer wait for it. A child that dies mid-job
@@ -15,81 +16,61 @@ import json
 import os
 import queue
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
 from ..errors import BusyError
 from ..events import FileDone, JobFailed, JobReport, parse
+from ..store import Store
+from ..store.replica import note
+from . import Job, Upload
 
 KEEP = 200  # finished jobs remembered
+UPLOADS = "uploads"  # uploaded files are kept under WORKSPACE/uploads/COLLECTION/
 
 
-@dataclass
-class Job:
-    id: str
-    collection: str
-    files: list[str]
-    status: str = "queued"  # queued, running, done, failed
-    results: list[dict[str, Any]] = field(default_factory=list)  # one per file, as the CLI reports
-    report: dict[str, Any] | None = None
-    error: str | None = None
-    created: float = field(default_factory=time.time)
-    finished: float | None = None
-    done: threading.Event = field(default_factory=threading.Event, repr=False)
+class LocalJobs:
+    """Runs jobs in order in a background thread, each in a child process.
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "object": "ingest.job",
-            "collection": self.collection,
-            "files": self.files,
-            "status": self.status,
-            "results": self.results,
-            "report": self.report,
-            "error": self.error,
-            "created": round(self.created, 3),
-            "finished": round(self.finished, 3) if self.finished else None,
-        }
+    ``writer`` is the server's connection for its own small writes (skip records of uploads that
+    could not be read); ``reader`` is the one its reads go through (told where a job's writes end,
+    for a read replica)."""
 
-
-class IngestJobs:
-    """Runs jobs in order in a background thread, each in a child process."""
-
-    def __init__(
-        self,
-        workspace: Path,
-        nice: int = 10,
-        max_queued: int = 32,
-        on_done: Callable[[Job], None] | None = None,
-    ):
+    def __init__(self, workspace: Path, writer: Store, reader: Store, nice: int = 10, max_queued: int = 32):
         self.workspace = workspace.resolve()
+        self.uploads = self.workspace / UPLOADS
+        self.writer, self.reader = writer, reader
         self.nice = nice
         self.max_queued = max_queued
-        self.on_done = on_done or (lambda job: None)
+        clear_partial_uploads(self.uploads)  # what an upload cut by a crash left
         self._queue: queue.Queue[Job | None] = queue.Queue()
         self._jobs: dict[str, Job] = {}
+        self._done: dict[str, threading.Event] = {}
         self._child: subprocess.Popen[str] | None = None
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="ingest-jobs", daemon=True)
         self._thread.start()
 
-    def submit(self, collection: str, files: list[str]) -> Job:
+    def submit(self, collection: str, files: list[Upload]) -> Job:
         with self._lock:
             queued = sum(1 for j in self._jobs.values() if j.status == "queued")
             if queued >= self.max_queued:
                 raise BusyError(f"{queued} ingest jobs are waiting; try again when some have finished", 30)
-            job = Job(secrets.token_hex(8), collection, files)
+        names = save(self.uploads / collection, files)
+        with self._lock:
+            job = Job(secrets.token_hex(8), collection, [f"{UPLOADS}/{collection}/{n}" for n in names])
             self._jobs[job.id] = job
+            self._done[job.id] = threading.Event()
             finished = [j for j in self._jobs.values() if j.finished]
             for old in finished[: max(0, len(finished) - KEEP)]:
                 del self._jobs[old.id]
+                self._done.pop(old.id, None)
         self._queue.put(job)
         return job
 
@@ -98,6 +79,17 @@ class IngestJobs:
 
     def all(self) -> list[Job]:
         return list(self._jobs.values())
+
+    def wait(self, job_id: str) -> Job:
+        done = self._done.get(job_id)
+        if done is not None:
+            done.wait()
+        return self._jobs[job_id]
+
+    def discard(self, key: str) -> None:
+        path = Path(key)
+        if path.is_relative_to(self.uploads):
+            path.unlink(missing_ok=True)
 
     def close(self) -> None:
         """Stop: the running child is ended (its finished documents stay), queued jobs fail."""
@@ -115,9 +107,20 @@ class IngestJobs:
     def _finish(self, job: Job, status: str, error: str | None = None) -> None:
         job.status, job.error, job.finished = status, error, time.time()
         try:
-            self.on_done(job)
+            self._tidy(job)
         finally:
-            job.done.set()
+            self._done[job.id].set()
+
+    def _tidy(self, job: Job) -> None:
+        """After a job: this server's reads see what it wrote (a replica waits for it, by
+        ``store.read_after_write``), and uploaded files that could not be ingested are not kept."""
+        note(self.reader, (job.report or {}).get("read_after"))
+        for result in job.results:
+            if result.get("status") == "skipped":
+                key = str((self.workspace / str(result["path"])).resolve())
+                if Path(key).is_relative_to(self.uploads):
+                    self.writer.record_skipped(key, "", None)
+                    self.discard(key)
 
     def _run(self) -> None:
         while True:
@@ -132,7 +135,7 @@ class IngestJobs:
     def _run_one(self, job: Job) -> None:
         job.status = "running"
         nice = self.nice
-        command = [sys.executable, "-m", "industry_expert.server.worker", "--workspace", str(self.workspace)]
+        command = [sys.executable, "-m", "industry_expert.jobs.child", "--workspace", str(self.workspace)]
         command += ["--collection", job.collection, "--", *job.files]
         with tempfile.TemporaryFile(mode="w+") as stderr:  # a file: a chatty child cannot block on a pipe
             child = subprocess.Popen(
@@ -171,3 +174,30 @@ class IngestJobs:
             self._finish(
                 job, "failed", f"the ingest process stopped ({last}); upload the files again to finish"
             )
+
+
+def save(folder: Path, files: list[Upload]) -> list[str]:
+    """Write each file beside its final name, then rename: a reader never sees half a file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written: list[tuple[Path, Path]] = []
+    try:
+        for upload in files:
+            partial = folder / f".{secrets.token_hex(4)}.{upload.name}.partial"
+            with partial.open("wb") as out:
+                upload.file.seek(0)
+                shutil.copyfileobj(upload.file, out)
+            written.append((partial, folder / upload.name))
+        for partial, final in written:
+            partial.replace(final)
+    except BaseException:
+        for partial, _ in written:
+            partial.unlink(missing_ok=True)
+        raise
+    return [u.name for u in files]
+
+
+def clear_partial_uploads(folder: Path) -> None:
+    """Remove the ``.*.partial`` files of uploads a crash cut short (``save``)."""
+    if folder.is_dir():
+        for partial in folder.rglob("*.partial"):
+            partial.unlink(missing_ok=True)

@@ -1,6 +1,6 @@
-"""The child process that runs one ingest job for the server.
+"""The child process that runs one ingest job for the server of a SQLite workspace (``local``).
 
-``python -m industry_expert.server.worker --workspace WS --collection C FILE...`` ingests the
+``python -m industry_expert.jobs.child --workspace WS --collection C FILE...`` ingests the
 files with the workspace's own settings, printing each progress event as a JSON line, then a
 ``report`` line (the same report as ``expert ingest --json``) or an ``error`` line. It runs in
 its own process so that parsing and embedding take neither the server's interpreter lock nor,
@@ -23,7 +23,7 @@ def emit(event: Event) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="industry_expert.server.worker")
+    parser = argparse.ArgumentParser(prog="industry_expert.jobs.child")
     parser.add_argument("--workspace", required=True)
     parser.add_argument("--collection", required=True)
     parser.add_argument("paths", nargs="+")
