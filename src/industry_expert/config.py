@@ -196,6 +196,13 @@ class ServeSettings:
     # before it is read; the default holds a chat of longest messages (escaped) or a batch to embed
     max_body_kb: int = 4000
     evaluations: str = ""  # folder searched for `eval run` folders (empty: the current folder)
+    # A PostgreSQL store's upload jobs (docs/scaling.md): `expert worker` processes this server starts
+    # beside itself (0: leave them to workers started elsewhere), how often a worker says it is alive,
+    # after how long a silent worker's job is run again, and how many runs one job gets
+    ingest_workers: int = 1
+    worker_heartbeat_s: float = 10.0
+    worker_stalled_s: float = 30.0
+    job_attempts: int = 3
 
 
 @dataclass(frozen=True)
@@ -380,6 +387,14 @@ def _validate(s: Settings, problems: list[str]) -> None:
     check(v.queue >= 0, f"serve.queue: expected >= 0, found {v.queue}")
     check(v.max_wait_s > 0, f"serve.max_wait_s: expected > 0, found {v.max_wait_s}")
     check(0 <= v.ingest_nice <= 19, f"serve.ingest_nice: expected 0..19, found {v.ingest_nice}")
+    check(0 <= v.ingest_workers <= 64, f"serve.ingest_workers: expected 0..64, found {v.ingest_workers}")
+    check(v.worker_heartbeat_s > 0, f"serve.worker_heartbeat_s: expected > 0, found {v.worker_heartbeat_s}")
+    check(
+        v.worker_stalled_s >= 2 * v.worker_heartbeat_s,
+        f"serve.worker_stalled_s: expected at least twice worker_heartbeat_s ({2 * v.worker_heartbeat_s:g}),"
+        f" found {v.worker_stalled_s:g}",
+    )
+    check(v.job_attempts >= 1, f"serve.job_attempts: expected 1 or more, found {v.job_attempts}")
     check(v.max_upload_mb > 0, f"serve.max_upload_mb: expected > 0, found {v.max_upload_mb}")
     check(v.max_message_chars > 0, f"serve.max_message_chars: expected > 0, found {v.max_message_chars}")
     check(

@@ -7,7 +7,8 @@ The base install is what ingest, search, ask, chat and serve need. The rest is i
   peft, TRL, datasets, accelerate, bitsandbytes); also the ONNX export of a non-BERT embedder;
 - ``eval``: the evaluation report's charts and confidence intervals (matplotlib, SciPy);
 - ``ocr``: text from scanned pages (RapidOCR);
-- ``postgres``: a store in PostgreSQL (psycopg, psycopg-pool, pgvector);
+- ``postgres``: a store in PostgreSQL (psycopg, psycopg-pool, pgvector) and its job queue
+  (procrastinate);
 - ``all``: every one of them.
 
     require("train", why="expert train")   # returns, or raises one line naming the extra
@@ -33,7 +34,7 @@ MODULES = {
     ),
     "eval": ("scipy", "matplotlib"),
     "ocr": ("rapidocr",),
-    "postgres": ("psycopg", "psycopg_pool", "pgvector"),
+    "postgres": ("psycopg", "psycopg_pool", "pgvector", "procrastinate"),
 }
 
 

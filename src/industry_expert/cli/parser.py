@@ -50,7 +50,7 @@ from .options import (
     positive,
     setting,
 )
-from .serving import cmd_keys_create, cmd_keys_list, cmd_keys_revoke, cmd_serve
+from .serving import cmd_keys_create, cmd_keys_list, cmd_keys_revoke, cmd_serve, cmd_worker
 from .tuning import (
     cmd_dataset_build,
     cmd_dataset_check,
@@ -311,6 +311,8 @@ def commands() -> list[Command]:
                           "`expert train` run, a PEFT folder or a GGUF LoRA) as the models ft:NAME and "
                           "rag+ft:NAME; repeatable; NAME defaults to its folder or file name")),
         )),
+        Command("worker", "run the upload jobs of a PostgreSQL store, beside any number of servers and "
+                "workers on any machine (until Ctrl-C)", cmd_worker, (JSON,)),
         Command("store migrate", "copy documents, chunks, vectors, summaries, keys and ingest history into "
                 "another store (resumable; checked at the end), then use it", cmd_store_migrate, (
             opt("--to", required=True, help="the new store: postgresql://user@host/db (with pgvector)"),

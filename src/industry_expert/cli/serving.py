@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from typing import Any
 
@@ -50,6 +51,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(line, file=sys.stderr, flush=True)
 
     serve(state, settings.port, log_level="warning" if args.quiet else "info", stage=stage)
+    print("stopped", file=sys.stderr)
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from ..jobs.worker import line_log, run
+
+    with contextlib.suppress(KeyboardInterrupt):
+        run(workspace_path(args), line_log(args.json))
     print("stopped", file=sys.stderr)
     return 0
 

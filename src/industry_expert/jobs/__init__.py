@@ -16,7 +16,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
+
+if TYPE_CHECKING:
+    from ..store import Store
+    from ..workspace import Workspace
 
 FINISHED = ("done", "failed")
 
@@ -80,3 +84,22 @@ class JobQueue(Protocol):
     def close(self) -> None:
         """Stop: what this server was running ends (its finished documents stay)."""
         ...
+
+
+def open_jobs(ws: Workspace, writer: Store) -> JobQueue:
+    """The job queue of ``ws``'s store: in its PostgreSQL database, or this server's own (SQLite).
+    ``writer`` is the server's connection for its own small writes."""
+    from ..store import store_scheme
+
+    settings = ws.settings.serve
+    if store_scheme(ws.settings.store.url) in ("postgresql", "postgres"):
+        from ..extras import require
+
+        require("postgres", why="the job queue of a PostgreSQL store")
+        from .database import DatabaseJobs
+
+        url = ws.settings.store.url
+        return DatabaseJobs(url, ws.store, ws.path, settings.ingest_workers, settings.ingest_nice)
+    from .local import LocalJobs
+
+    return LocalJobs(ws.path, writer, ws.store, settings.ingest_nice)

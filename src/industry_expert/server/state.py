@@ -16,8 +16,7 @@ from ..api import is_loopback
 from ..errors import AuthenticationError, ConfigError, NotFoundError, PermissionDeniedError
 from ..generate import Generator
 from ..ingest.yielding import AnswerGate, answering_flag
-from ..jobs import JobQueue
-from ..jobs.local import LocalJobs
+from ..jobs import JobQueue, open_jobs
 from ..keys import OPEN, Access, KeyRing
 from ..store import Store, StoredDocument, open_store
 from ..store.locked import locked
@@ -49,7 +48,7 @@ class ServerState:
         self.queue = ModelQueue(
             self.settings.parallel, self.settings.queue, on_busy, self.settings.max_wait_s
         )
-        self.jobs: JobQueue = LocalJobs(ws.path, self.writer, ws.store, self.settings.ingest_nice)
+        self.jobs: JobQueue = open_jobs(ws, self.writer)
         self.evaluations = evaluations or Path(self.settings.evaluations or ".")
         self.started = time.time()
 

@@ -1,0 +1,7 @@
+"""``python -m industry_expert.jobs --workspace WS``: an ``expert worker`` (``worker.main``)."""
+
+import sys
+
+from .worker import main
+
+sys.exit(main())
