@@ -86,6 +86,7 @@ class JobRunner:
                 )
 
     def _run(self, job_id: str) -> None:
+        started = time.monotonic()
         with self.pool.connection() as conn:
             row = conn.execute(
                 "UPDATE ingest_jobs SET status = 'running', attempts = attempts + 1, worker = %s,"
