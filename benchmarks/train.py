@@ -4,6 +4,7 @@
     python benchmarks/train.py --steps 50 --method qlora   # QLoRA against our LoRA, same data
     python benchmarks/train.py --checkpointing both   # with and without gradient checkpointing
     python benchmarks/train.py --processes 2 --steps 10   # 2 data-parallel processes against 1, same global batch
+    python benchmarks/train.py --processes 2 --shard      # 2 sharded processes (FSDP2) against 2 whole copies (DDP)
 
 Both runs use the same base, the same examples, LoRA on every linear layer with the same rank,
 batch size, learning rate, maximum length, precision and gradient checkpointing (TRL turns it on
@@ -105,7 +106,7 @@ processes = args.get("processes", 1)
 result = Tuning.train(TrainConfig(data=args["data"], out=args["out"], method=args["method"], max_steps=args["steps"],
                            batch_size=args["batch"] // processes, max_length=args["max_length"], val_fraction=0.0,
                            logging_steps=5, eval_steps=10**6, save_steps=10**6, processes=processes,
-                           gradient_checkpointing=args["checkpointing"]))
+                           shard=args.get("shard", False), gradient_checkpointing=args["checkpointing"]))
 gpu = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None
 tokens = result.tokens_per_s * result.seconds
 # with several processes, the largest of them (they have ended, and been waited for)
@@ -138,6 +139,11 @@ def main() -> None:
         default=1,
         help="compare N data-parallel processes (batch / N each) against 1, instead",
     )
+    parser.add_argument(
+        "--shard",
+        action="store_true",
+        help="with --processes N: N sharded processes (FSDP2) against N with a whole copy each (DDP)",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     require(FILINGS)
@@ -160,6 +166,8 @@ def main() -> None:
     paths = {"ours": (OURS, "lora"), second[0]: (second[1], second[2])}
     if args.processes > 1:
         paths = {"ours": (OURS, "lora"), "ours_processes": (OURS, "lora")}
+    if args.shard:
+        paths = {"ours_processes": (OURS, "lora"), "ours_sharded": (OURS, "lora")}
     rows = []
     for ckpt in settings:
         same = {**common, "checkpointing": ckpt}
@@ -169,9 +177,13 @@ def main() -> None:
             for name in order:
                 code, method = paths[name]
                 out = OUT / f"train-{name}-{stamp}-{'ckpt' if ckpt else 'nockpt'}-{rep}"
-                processes = args.processes if name == "ours_processes" else 1
+                processes = args.processes if name in ("ours_processes", "ours_sharded") else 1
+                shard = name == "ours_sharded"
                 runs[name].append(
-                    run(code, {**same, "method": method, "out": str(out), "processes": processes})
+                    run(
+                        code,
+                        {**same, "method": method, "out": str(out), "processes": processes, "shard": shard},
+                    )
                 )
         row: dict = {"checkpointing": ckpt, "runs": runs}
         for name, results in runs.items():
@@ -181,9 +193,19 @@ def main() -> None:
                 "peak_gpu_mb": results[0]["peak_gpu_mb"]
                 and statistics.median(r["peak_gpu_mb"] for r in results),
             }
-        prefix = "processes_" if args.processes > 1 else "" if args.method == "lora" else "qlora_"
+        prefix = (
+            "sharded_"
+            if args.shard
+            else "processes_"
+            if args.processes > 1
+            else ""
+            if args.method == "lora"
+            else "qlora_"
+        )
         other, base = (
-            (row["ours_processes"], row["ours"])
+            (row["ours_sharded"], row["ours_processes"])
+            if args.shard
+            else (row["ours_processes"], row["ours"])
             if args.processes > 1
             else (row["ours"], row["plain_trl"])
             if args.method == "lora"
@@ -194,6 +216,7 @@ def main() -> None:
         rows.append(row)
     result = {"machine": machine(), "method": args.method, "repeat": args.repeat, **common, "rows": rows}
     kind = f"processes{args.processes}" if args.processes > 1 else args.method
+    kind += "-sharded" if args.shard else ""
     (OUT / f"train-{kind}.json").write_text(json.dumps(result, indent=1))
     if args.json:
         print(json.dumps(result))
@@ -208,6 +231,7 @@ def main() -> None:
         "plain_trl": "plain TRL + PEFT (LoRA)",
         "ours_qlora": "expert train (QLoRA)",
         "ours_processes": f"expert train --processes {args.processes} (batch / {args.processes} each)",
+        "ours_sharded": f"expert train --processes {args.processes} --shard (FSDP2)",
     }
     for row in rows:
         for name, label in labels.items():

@@ -60,3 +60,32 @@ def test_two_processes_train_as_one_with_the_same_global_batch(tmp_path: Path) -
     # an existing folder is refused before any process starts
     with pytest.raises(TrainError, match="already exists"):
         Tuning.train(TrainConfig(out=str(tmp_path / "two"), processes=2, **common))  # type: ignore[arg-type]
+
+
+def test_two_sharded_processes_train_as_one_and_write_the_whole_adapter(tmp_path: Path) -> None:
+    """FSDP2 (``--shard``): each process holds half of every layer; the loss curve is one
+    process's, and the adapter rank 0 writes is whole (gathered), equal to one process's."""
+    import numpy as np
+    from safetensors.numpy import load_file
+
+    base = make_llama(tmp_path / "llama")
+    data = write_dataset(tmp_path / "train.jsonl")
+    common = dict(
+        data=str(data), base=str(base), max_length=128, dropout=0.0, val_fraction=0.0,
+        max_steps=4, logging_steps=1, gradient_checkpointing=False, precision="fp32",
+    )  # fmt: skip
+    Tuning.train(TrainConfig(out=str(tmp_path / "one"), batch_size=4, **common))  # type: ignore[arg-type]
+    Tuning.train(TrainConfig(out=str(tmp_path / "fsdp"), batch_size=2, processes=2, shard=True, **common))  # type: ignore[arg-type]
+    a, b = losses(tmp_path / "one"), losses(tmp_path / "fsdp")
+    assert a.keys() == b.keys() == {1, 2, 3, 4}
+    for step in a:
+        assert abs(a[step] - b[step]) <= TOLERANCE * a[step], (step, a[step], b[step])
+    one = load_file(str(tmp_path / "one" / "adapter" / "adapter_model.safetensors"))
+    sharded = load_file(str(tmp_path / "fsdp" / "adapter" / "adapter_model.safetensors"))
+    assert one.keys() == sharded.keys()
+    for name, tensor in one.items():
+        assert tensor.shape == sharded[name].shape and np.allclose(tensor, sharded[name], atol=1e-5), name
+    more = Tuning.train(TrainConfig(data="", out=str(tmp_path / "fsdp"), max_steps=6), resume=True)
+    assert more.steps == 6
+    with pytest.raises(TrainError, match="processes of 2 or more"):
+        Tuning.train(TrainConfig(out=str(tmp_path / "x"), shard=True, **common))  # type: ignore[arg-type]

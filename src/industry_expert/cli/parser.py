@@ -249,6 +249,9 @@ def commands() -> list[Command]:
             opt("--processes", convert=positive(int), help="data-parallel processes on this machine (one per "
                 "GPU; on CPU they share the cores); the global batch is processes x batch size",
                 shows=default(train, "processes")),
+            opt("--shard", action="store_true", help="with --processes: shard weights, gradients and "
+                "optimizer state across them (FSDP2) instead of a copy in each (DDP), for a model too "
+                "large for one device"),
             JSON.but(help="result as JSON on stdout, progress as JSON lines on stderr"),
         )),
         Command("export", "merge a run's adapter into its base; convert to GGUF for llama.cpp and Ollama",

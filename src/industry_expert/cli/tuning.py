@@ -94,6 +94,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             "precision": args.precision,
             "seed": args.seed,
             "processes": args.processes,
+            "shard": args.shard or None,
         }
         config = TrainConfig(
             data=args.data, out=args.out, **{k: v for k, v in values.items() if v is not None}

@@ -71,6 +71,9 @@ class TrainConfig:
     # data-parallel processes on this machine (finetune/distributed.py): each takes batch_size
     # examples a step, so the global batch is processes x batch_size x grad_accum
     processes: int = 1
+    # with processes > 1: shard the weights, gradients and optimizer state across the processes
+    # (FSDP2) instead of a whole copy in each (DDP), for a model that does not fit one device
+    shard: bool = False
 
     def check(self) -> None:
         problems = []
@@ -94,6 +97,10 @@ class TrainConfig:
             problems.append("give epochs > 0 or max steps > 0")
         if self.processes < 1:
             problems.append("processes must be at least 1")
+        if self.shard and self.processes < 2:
+            problems.append("shard needs processes of 2 or more: one process has nothing to shard with")
+        if self.shard and self.method == "qlora":
+            problems.append("shard works with method lora: 4-bit weights are not sharded here")
         if problems:
             raise TrainError("invalid training settings: " + "; ".join(problems))
 
@@ -280,9 +287,12 @@ def prepare(
         save_total_limit=2,
         max_length=config.max_length,
         packing=config.packing,
-        activation_checkpointing=checkpointing,
+        activation_checkpointing=checkpointing and not config.shard,  # FSDP checkpoints its own way
         bf16=bf16,
         use_cpu=not cuda,
+        # FSDP2 through accelerate: each process keeps 1/N of every layer, gathered for its step
+        fsdp=config.shard,  # type: ignore[arg-type]  # True is the documented form in transformers 5
+        fsdp_config={"version": 2, "activation_checkpointing": checkpointing} if config.shard else None,
         report_to="none",
         seed=config.seed,
         disable_tqdm=True,
