@@ -106,12 +106,16 @@ processes = args.get("processes", 1)
 result = Tuning.train(TrainConfig(data=args["data"], out=args["out"], method=args["method"], max_steps=args["steps"],
                            batch_size=args["batch"] // processes, max_length=args["max_length"], val_fraction=0.0,
                            logging_steps=5, eval_steps=10**6, save_steps=10**6, processes=processes,
-                           shard=args.get("shard", False), gradient_checkpointing=args["checkpointing"]))
+                           shard=args.get("shard", False), packing=args.get("packing", False),
+                           gradient_checkpointing=args["checkpointing"]))
 gpu = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None
 tokens = result.tokens_per_s * result.seconds
 # with several processes, the largest of them (they have ended, and been waited for)
 who = resource.RUSAGE_SELF if processes == 1 else resource.RUSAGE_CHILDREN
+import pathlib
+history = json.loads((pathlib.Path(args["out"]) / "manifest.json").read_text())["history"]
 print(json.dumps({"seconds": result.seconds, "tokens": tokens, "tokens_per_s": result.tokens_per_s,
+                  "losses": [h["loss"] for h in history if "loss" in h],
                   "peak_rss_mb": resource.getrusage(who).ru_maxrss / 1024, "peak_gpu_mb": gpu,
                   "trainable": result.trainable_parameters}))
 """
@@ -144,6 +148,11 @@ def main() -> None:
         action="store_true",
         help="with --processes N: N sharded processes (FSDP2) against N with a whole copy each (DDP)",
     )
+    parser.add_argument(
+        "--packing",
+        action="store_true",
+        help="expert train --packing (examples packed into full-length rows) against without",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     require(FILINGS)
@@ -168,6 +177,8 @@ def main() -> None:
         paths = {"ours": (OURS, "lora"), "ours_processes": (OURS, "lora")}
     if args.shard:
         paths = {"ours_processes": (OURS, "lora"), "ours_sharded": (OURS, "lora")}
+    if args.packing:
+        paths = {"ours": (OURS, "lora"), "ours_packed": (OURS, "lora")}
     rows = []
     for ckpt in settings:
         same = {**common, "checkpointing": ckpt}
@@ -178,23 +189,23 @@ def main() -> None:
                 code, method = paths[name]
                 out = OUT / f"train-{name}-{stamp}-{'ckpt' if ckpt else 'nockpt'}-{rep}"
                 processes = args.processes if name in ("ours_processes", "ours_sharded") else 1
-                shard = name == "ours_sharded"
+                flags = {"shard": name == "ours_sharded", "packing": name == "ours_packed"}
                 runs[name].append(
-                    run(
-                        code,
-                        {**same, "method": method, "out": str(out), "processes": processes, "shard": shard},
-                    )
+                    run(code, {**same, "method": method, "out": str(out), "processes": processes, **flags})
                 )
         row: dict = {"checkpointing": ckpt, "runs": runs}
         for name, results in runs.items():
             row[name] = {
                 "tokens_per_s": statistics.median(r["tokens_per_s"] for r in results),
                 "peak_rss_mb": statistics.median(r["peak_rss_mb"] for r in results),
+                "losses": results[0].get("losses"),
                 "peak_gpu_mb": results[0]["peak_gpu_mb"]
                 and statistics.median(r["peak_gpu_mb"] for r in results),
             }
         prefix = (
-            "sharded_"
+            "packed_"
+            if args.packing
+            else "sharded_"
             if args.shard
             else "processes_"
             if args.processes > 1
@@ -203,7 +214,9 @@ def main() -> None:
             else "qlora_"
         )
         other, base = (
-            (row["ours_sharded"], row["ours_processes"])
+            (row["ours_packed"], row["ours"])
+            if args.packing
+            else (row["ours_sharded"], row["ours_processes"])
             if args.shard
             else (row["ours_processes"], row["ours"])
             if args.processes > 1
@@ -216,7 +229,7 @@ def main() -> None:
         rows.append(row)
     result = {"machine": machine(), "method": args.method, "repeat": args.repeat, **common, "rows": rows}
     kind = f"processes{args.processes}" if args.processes > 1 else args.method
-    kind += "-sharded" if args.shard else ""
+    kind += "-sharded" if args.shard else "-packed" if args.packing else ""
     (OUT / f"train-{kind}.json").write_text(json.dumps(result, indent=1))
     if args.json:
         print(json.dumps(result))
@@ -232,6 +245,7 @@ def main() -> None:
         "ours_qlora": "expert train (QLoRA)",
         "ours_processes": f"expert train --processes {args.processes} (batch / {args.processes} each)",
         "ours_sharded": f"expert train --processes {args.processes} --shard (FSDP2)",
+        "ours_packed": "expert train --packing",
     }
     for row in rows:
         for name, label in labels.items():
@@ -243,6 +257,9 @@ def main() -> None:
                 )
         ratios = {k: v for k, v in row.items() if k.endswith("_ratio")}
         print(f"checkpointing {'on' if row['checkpointing'] else 'off'}: {ratios}")
+        for name, label in labels.items():
+            if row.get(name) and row[name].get("losses"):
+                print(f"{label}: training loss at each logged step {row[name]['losses']}")
 
 
 if __name__ == "__main__":
