@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError
+from ..errors import ExpertError, InputError
 from ..ingest import LOADERS
 from ..workspace import Workspace
 from .output import (
@@ -45,6 +47,8 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
+    if args.watch:
+        return watch_folders(args)
     with Workspace.open(workspace_path(args)) as ws:
         if args.language:
             redone = ws.set_language(args.collection, args.language)
@@ -285,4 +289,48 @@ def cmd_store_migrate(args: argparse.Namespace) -> int:
             f"in {report.seconds:.1f}s; counts match and {report.vectors_checked} sampled vectors are "
             f"identical. The workspace now uses {shown}."
         )
+    return 0
+
+
+def watch_folders(args: argparse.Namespace) -> int:
+    """``expert ingest --watch``: one line (or JSON object) a sync, until Ctrl-C."""
+    from ..ingest.watch import Watched, watch
+
+    folders = [Watched(Path(p).expanduser().resolve(), args.collection) for p in args.paths]
+    for w in folders:
+        if w.folder.exists() and not w.folder.is_dir():
+            raise InputError(f"--watch keeps folders in sync; {safe(w.folder)} is a file: name its folder")
+    with Workspace.open(workspace_path(args)) as ws:
+        synced: set[Watched] = set()  # each folder's first sync is always shown: the state at start
+
+        def sync(w: Watched) -> None:
+            try:
+                report = ws.ingest(
+                    [w.folder], collection=w.collection, prune=True, max_file_mb=args.max_file_mb,
+                    follow_symlinks=args.follow_symlinks, ocr=args.ocr, move=args.move,
+                )  # fmt: skip
+            except ExpertError as exc:  # this sync failed; the watch goes on, the next change tries again
+                say(f"{w.folder}: {exc}")
+                return
+            if synced and not (report.added or report.updated or report.removed or report.skipped):
+                return  # a change that changed nothing here (a file saved as it was, an ignored format)
+            synced.add(w)
+            if args.json:
+                print_json({"folder": str(w.folder), "collection": w.collection, **report.to_dict()})
+                sys.stdout.flush()  # one line a sync, as it happens
+                return
+            print(
+                f"{safe(w.folder)}: {len(report.added)} added, {len(report.updated)} updated, "
+                f"{len(report.removed)} removed, {len(report.skipped)} skipped; {report.chunks} chunks "
+                f"in {report.seconds:.1f}s",
+                flush=True,
+            )
+
+        def say(line: str) -> None:
+            print(safe(line), file=sys.stderr, flush=True)
+
+        say(f"watching {', '.join(safe(w.folder) for w in folders)} (Ctrl-C stops)")
+        with contextlib.suppress(KeyboardInterrupt):
+            watch(folders, sync, threading.Event(), say)
+    say("stopped")
     return 0

@@ -50,7 +50,7 @@ from .options import (
     positive,
     setting,
 )
-from .serving import cmd_keys_create, cmd_keys_list, cmd_keys_revoke, cmd_serve, cmd_worker
+from .serving import cmd_keys_create, cmd_keys_list, cmd_keys_revoke, cmd_mcp, cmd_serve, cmd_worker
 from .tuning import (
     cmd_dataset_build,
     cmd_dataset_check,
@@ -142,6 +142,9 @@ def commands() -> list[Command]:
                 "PostgreSQL stems some thirty languages and keeps the words of others whole (simple); SQLite takes "
                 "english and the unstemmed ones"),
             opt("--prune", action="store_true", help="remove documents whose files are gone from the given folders"),
+            opt("--watch", action="store_true", help="keep the folders in sync until Ctrl-C: each is synced now "
+                "(what changed while nothing watched), then again a moment after its files change (prune included; "
+                "a folder that disappears keeps its documents)"),
             opt("--max-file-mb", convert=positive(float), help="skip files larger than this",
                 shows=setting("ingest.max_file_mb")),
             opt("--summarize", action="store_true",
@@ -309,11 +312,15 @@ def commands() -> list[Command]:
             opt("--ingest-nice", convert=int, help="CPU priority of ingest jobs, 0-19", shows=setting("serve.ingest_nice")),
             opt("--max-upload-mb", convert=float, help="largest upload request", shows=setting("serve.max_upload_mb")),
             opt("--evaluations", metavar="DIR", help="folder of `eval run` folders to serve (default: here)"),
+            opt("--watch", action="append", metavar="DIR[=COLLECTION]", help="keep this folder in sync (a job "
+                "for each change, shown in /api/jobs); repeatable; COLLECTION defaults to default"),
             opt("--quiet", action="store_true", help="log warnings only, not each request"),
             GENERATOR.but(ADAPTER.but(action="append", metavar="[NAME=]RUN", help="serve this adapter (an "
                           "`expert train` run, a PEFT folder or a GGUF LoRA) as the models ft:NAME and "
                           "rag+ft:NAME; repeatable; NAME defaults to its folder or file name")),
         )),
+        Command("mcp", "the workspace as a Model Context Protocol server over stdio, for a desktop "
+                "assistant or an IDE (tools: search, ask, list_documents, read_document)", cmd_mcp, (GENERATOR,)),
         Command("worker", "run the upload jobs of a PostgreSQL store, beside any number of servers and "
                 "workers on any machine (until Ctrl-C)", cmd_worker, (JSON,)),
         Command("store migrate", "copy documents, chunks, vectors, summaries, keys and ingest history into "

@@ -37,7 +37,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     adapters = parse_adapters(args.adapter or [])
     ws = Workspace.open(workspace_path(args), overrides, shared=True)
     settings = ws.settings.serve
-    state = ServerState(ws, settings.host, adapters)
+    from ..ingest.watch import parse_watch
+
+    watched = [parse_watch(value, "default") for value in args.watch or []]
+    try:
+        state = ServerState(ws, settings.host, adapters, watch=watched)
+    except BaseException:
+        ws.close()
+        raise
 
     def stage(name: str) -> None:
         if name == "loading":
@@ -52,6 +59,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     serve(state, settings.port, log_level="warning" if args.quiet else "info", stage=stage)
     print("stopped", file=sys.stderr)
+    return 0
+
+
+def cmd_mcp(args: argparse.Namespace) -> int:
+    """The workspace as an MCP server over stdio: stdout carries the protocol, nothing else."""
+    from ..server.catalog import Catalog
+    from ..server.mcp_server import build, local, one_at_a_time
+
+    with Workspace.open(workspace_path(args), generator_overrides(args), shared=True) as ws:
+
+        def ask(question: str, collection: str | None, collections: frozenset[str] | None) -> Any:
+            return ws.ask_stream(question, collection=collection, collections=collections).run()
+
+        with contextlib.suppress(KeyboardInterrupt):
+            build(Catalog(ws), local, one_at_a_time(ask)).run("stdio")
     return 0
 
 

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from ..store import Store
     from ..workspace import Workspace
 
@@ -36,6 +38,7 @@ class Job:
     error: str | None = None
     created: float = field(default_factory=time.time)
     finished: float | None = None
+    kind: str = "upload"  # or "sync": a watched folder brought up to date (prune included)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -49,6 +52,7 @@ class Job:
             "error": self.error,
             "created": round(self.created, 3),
             "finished": round(self.finished, 3) if self.finished else None,
+            "kind": self.kind,
         }
 
 
@@ -64,6 +68,12 @@ class JobQueue(Protocol):
     def submit(self, collection: str, files: list[Upload]) -> Job:
         """Keep the files and queue their ingest into ``collection``; ``BusyError`` when too many
         jobs wait. The files are stored before it returns: a crash afterwards loses no upload."""
+        ...
+
+    def sync(self, collection: str, folder: Path) -> Job:
+        """Queue a sync of the watched ``folder`` on this machine (``ingest.watch``): an ingest
+        with prune. One waiting sync of a folder is enough: another is not queued beside it.
+        ``ConfigError`` where the jobs run elsewhere (a PostgreSQL store's workers)."""
         ...
 
     def get(self, job_id: str) -> Job | None: ...

@@ -26,11 +26,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="industry_expert.jobs.child")
     parser.add_argument("--workspace", required=True)
     parser.add_argument("--collection", required=True)
+    parser.add_argument("--prune", action="store_true", help="a watched folder's sync: remove what is gone")
     parser.add_argument("paths", nargs="+")
     args = parser.parse_args(argv)
     try:
         with Workspace.open(args.workspace) as ws:
-            report = ws.ingest(args.paths, collection=args.collection, progress=emit)
+            report = ws.ingest(args.paths, collection=args.collection, prune=args.prune, progress=emit)
     except ExpertError as exc:
         emit(JobFailed(str(exc), http_status(exc)))
         return 2

@@ -23,6 +23,7 @@ servers and workers starting together create them once.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 import subprocess
@@ -35,6 +36,9 @@ from ..errors import BusyError, ExpertError, StoreError
 from ..store import Store
 from ..store.replica import note
 from . import FINISHED, Job, Upload
+
+# procrastinate's own log says what a server's and a worker's lines already say, at INFO
+logging.getLogger("procrastinate").setLevel(logging.WARNING)
 
 TASK = "industry_expert.ingest"  # the procrastinate task that runs a job (worker.py)
 QUEUE = "ingest"
@@ -153,6 +157,15 @@ class DatabaseJobs:
             self._fail(job.id, f"the job could not be queued ({exc}); upload the files again")
             raise StoreError(f"the ingest job could not be queued: {exc}") from None
         return job
+
+    def sync(self, collection: str, folder: Path) -> Job:
+        from ..errors import ConfigError
+
+        raise ConfigError(
+            f"serve --watch syncs folders of the server's machine, and a PostgreSQL store's jobs run on "
+            f"its workers: run `expert ingest --watch {folder} --collection {collection}` on the machine "
+            "that has the folder instead"
+        )
 
     def get(self, job_id: str) -> Job | None:
         with self.pool.connection() as conn:

@@ -74,6 +74,24 @@ class LocalJobs:
         self._queue.put(job)
         return job
 
+    def sync(self, collection: str, folder: Path) -> Job:
+        with self._lock:
+            waiting = next(
+                (
+                    j
+                    for j in self._jobs.values()
+                    if j.kind == "sync" and j.status == "queued" and j.files == [str(folder)]
+                ),
+                None,
+            )
+            if waiting is not None:
+                return waiting  # it will see this change too
+            job = Job(secrets.token_hex(8), collection, [str(folder)], kind="sync")
+            self._jobs[job.id] = job
+            self._done[job.id] = threading.Event()
+        self._queue.put(job)
+        return job
+
     def get(self, job_id: str) -> Job | None:
         return self._jobs.get(job_id)
 
@@ -136,7 +154,13 @@ class LocalJobs:
         job.status = "running"
         nice = self.nice
         command = [sys.executable, "-m", "industry_expert.jobs.child", "--workspace", str(self.workspace)]
-        command += ["--collection", job.collection, "--", *job.files]
+        command += [
+            "--collection",
+            job.collection,
+            *(["--prune"] if job.kind == "sync" else []),
+            "--",
+            *job.files,
+        ]
         with tempfile.TemporaryFile(mode="w+") as stderr:  # a file: a chatty child cannot block on a pipe
             child = subprocess.Popen(
                 command,

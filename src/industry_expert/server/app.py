@@ -8,10 +8,11 @@ nothing fetched from elsewhere, so it works offline. The schema is at ``/openapi
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import socket
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from importlib import resources
 from typing import Any
 
@@ -22,6 +23,7 @@ from .. import __version__
 from ..errors import ConfigError
 from .guard import Guard, Scope
 from .http import install_handlers
+from .mcp_server import over_http
 from .native_api import router as native_router
 from .openai_api import router as openai_router
 from .state import ServerState
@@ -35,11 +37,20 @@ def _static(name: str) -> str:
 
 
 def create_app(state: ServerState) -> FastAPI:
+    mcp, mcp_app = over_http(state)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with mcp.session_manager.run():  # the MCP endpoint's sessions (stateless: one a call)
+            yield
+
     app = FastAPI(
+        lifespan=lifespan,
         title="industry-expert",
         version=__version__,
         description="Answers with citations from a company's own documents: an OpenAI-compatible API "
-        "(/v1), search, documents, uploads and evaluations (/api), and a web page (/).",
+        "(/v1), search, documents, uploads and evaluations (/api), a Model Context Protocol server "
+        "for assistants (/mcp), and a web page (/).",
         docs_url=None,
         redoc_url=None,
     )
@@ -48,6 +59,8 @@ def create_app(state: ServerState) -> FastAPI:
     install_handlers(app)
     app.include_router(openai_router)
     app.include_router(native_router)
+    # the Model Context Protocol over streamable HTTP, for assistants and IDEs (mcp_server.py)
+    app.add_route("/mcp", mcp_app, methods=["GET", "POST", "DELETE"], include_in_schema=False)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def page() -> str:

@@ -68,14 +68,17 @@ def search(
         raise TooLargeError(
             f"the query is {len(q):,} characters; at most {state.settings.max_message_chars:,}"
         )
-    collections = state.readable(access, collection)
+    collections = state.catalog.readable(access, collection)
     hits = state.ws.search(q, k=k, mode=mode, source=source, collection=collection, collections=collections)
     return {"query": q, "hits": [h.to_dict() for h in hits]}
 
 
 @router.get("/api/collections", summary="The collections this key may read, with their sizes")
 def collections(state: State, access: Key) -> dict[str, Any]:
-    return {"object": "list", "data": [{"name": n, **v} for n, v in state.collections(access).items()]}
+    return {
+        "object": "list",
+        "data": [{"name": n, **v} for n, v in state.catalog.collections(access).items()],
+    }
 
 
 @router.get(
@@ -92,7 +95,7 @@ def documents(
     pattern: str | None = Query(None, description="only sources matching this path or glob"),
 ) -> dict[str, Any]:
     if collection is not None:
-        state.readable(access, collection)
+        state.catalog.readable(access, collection)
     docs = [
         d
         for d in state.ws.sources(pattern)
@@ -110,7 +113,7 @@ def documents(
     operation_id="getDocument",
 )
 def document(doc_id: int, request: Request, state: State, access: Key) -> dict[str, Any]:
-    doc = state.document(doc_id, access)
+    doc = state.catalog.document(doc_id, access)
     chunks = state.ws.store.document_chunks(doc.key)
     return {**document_dict(doc, request), "passages": [{"page": p, "text": t} for p, t in chunks]}
 
@@ -121,7 +124,7 @@ def document(doc_id: int, request: Request, state: State, access: Key) -> dict[s
     operation_id="forgetDocument",
 )
 def forget(doc_id: int, state: State, access: Key) -> dict[str, Any]:
-    doc = state.document(doc_id, access, write=True)
+    doc = state.catalog.document(doc_id, access, write=True)
     state.forget(doc)
     return {"removed": [doc.source]}
 
@@ -132,7 +135,7 @@ def forget(doc_id: int, state: State, access: Key) -> dict[str, Any]:
     operation_id="getOriginal",
 )
 def original(doc_id: int, state: State, access: Key) -> Any:
-    doc = state.document(doc_id, access)
+    doc = state.catalog.document(doc_id, access)
     path = Path(doc.key)
     if not path.is_file():
         raise NotFoundError(
@@ -248,7 +251,7 @@ def status(
     check: bool = Query(False, description="also run the store's integrity check (slow on a big store)"),
 ) -> dict[str, Any]:
     ws = state.ws
-    visible = state.collections(access)
+    visible = state.catalog.collections(access)
     body: dict[str, Any] = {
         "version": __version__,
         "documents": sum(c["documents"] for c in visible.values()),

@@ -237,7 +237,9 @@ def list_models(state: State, access: Key) -> dict[str, Any]:
 async def chat_completions(body: ChatRequest, request: Request, state: State, access: Key) -> Any:
     mode = state.modes.get(body.model)
     question, history = conversation(body.messages, state.settings.max_message_chars)
-    collections = await run_in_threadpool(state.readable, access, body.collection) if mode.retrieval else None
+    collections = (
+        await run_in_threadpool(state.catalog.readable, access, body.collection) if mode.retrieval else None
+    )
     settings = state.ws.settings.generator
     max_tokens = body.max_completion_tokens or body.max_tokens or settings.max_tokens
     generator = await run_in_threadpool(state.modes.generator, mode)

@@ -8,13 +8,16 @@ holding up readers; documents are written by ingest jobs in a child process (``j
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ..api import is_loopback
-from ..errors import AuthenticationError, ConfigError, NotFoundError, PermissionDeniedError
+from ..errors import AuthenticationError, ConfigError
 from ..generate import Generator
+from ..ingest.watch import Watched, watch
 from ..ingest.yielding import AnswerGate, answering_flag
 from ..jobs import JobQueue, open_jobs
 from ..keys import OPEN, Access, KeyRing
@@ -22,8 +25,11 @@ from ..store import Store, StoredDocument, open_store
 from ..store.locked import locked
 from ..store.replica import note, written
 from ..workspace import Workspace
+from .catalog import Catalog
 from .modes import Modes
 from .queue import ModelQueue
+
+log = logging.getLogger("industry_expert.server")
 
 
 class ServerState:
@@ -34,8 +40,10 @@ class ServerState:
         adapters: Mapping[str, str] | None = None,
         tuned: Mapping[str, Generator] | None = None,
         evaluations: Path | None = None,
+        watch: Sequence[Watched] = (),
     ):
         self.ws = ws
+        self.catalog = Catalog(ws)
         self.settings = ws.settings.serve
         self.host = host
         self.keys = KeyRing(ws.store)
@@ -49,6 +57,10 @@ class ServerState:
             self.settings.parallel, self.settings.queue, on_busy, self.settings.max_wait_s
         )
         self.jobs: JobQueue = open_jobs(ws, self.writer)
+        self._stop = threading.Event()
+        self._watcher: threading.Thread | None = None
+        if watch:
+            self._watch(list(watch))
         self.evaluations = evaluations or Path(self.settings.evaluations or ".")
         self.started = time.time()
 
@@ -96,46 +108,37 @@ class ServerState:
             )
         return access
 
-    # -- collections and documents -------------------------------------------------------------
-    def collections(self, access: Access) -> dict[str, dict[str, int]]:
-        """``{name: {"documents": n, "chunks": m}}`` of the collections ``access`` may read."""
-        out: dict[str, dict[str, int]] = {}
-        for doc in self.ws.sources():
-            if access.can_read(doc.collection):
-                entry = out.setdefault(doc.collection, {"documents": 0, "chunks": 0})
-                entry["documents"] += 1
-                entry["chunks"] += doc.chunks
-        return dict(sorted(out.items()))
-
-    def readable(self, access: Access, collection: str | None) -> frozenset[str] | None:
-        """The collections a search may read: ``collection`` if named (checked), else the key's."""
-        if collection is not None:
-            if not access.can_read(collection):
-                raise PermissionDeniedError(f"this key may not read the collection {collection!r}")
-            if collection not in self.collections(access):
-                raise NotFoundError(f"there is no collection {collection!r}; GET /api/collections lists them")
-        return access.read
-
-    def document(self, doc_id: int, access: Access, write: bool = False) -> StoredDocument:
-        """The document ``doc_id``, if ``access`` may read it (``write``: change it); a document
-        of a collection the key cannot read is reported as missing, not as forbidden."""
-        found = next((d for d in self.ws.sources() if d.id == doc_id), None)
-        visible = found is not None and (
-            access.can_read(found.collection) or (write and access.can_write(found.collection))
-        )
-        if found is None or not visible:
-            raise NotFoundError(f"there is no document {doc_id}; GET /api/documents lists them")
-        if write and not access.can_write(found.collection):
-            raise PermissionDeniedError(f"this key may not change the collection {found.collection!r}")
-        return found
-
     def forget(self, doc: StoredDocument) -> None:
         """Remove ``doc``; an uploaded file goes with it, or a re-run of its job would bring it back."""
         self.writer.delete_documents([doc.key])
         note(self.ws.store, written(self.writer))
         self.jobs.discard(doc.key)
 
+    def _watch(self, folders: list[Watched]) -> None:
+        """Watched folders: each synced now, as a job (one line here if this server's jobs cannot
+        read them), then whenever it changes, from a thread of its own."""
+        try:
+            for w in folders:
+                if w.folder.is_dir():
+                    self.jobs.sync(w.collection, w.folder)
+        except BaseException:
+            self.jobs.close()
+            self.writer.close()
+            raise
+
+        def sync(w: Watched) -> None:
+            self.jobs.sync(w.collection, w.folder)
+
+        def run() -> None:
+            watch(folders, sync, self._stop, log.warning, initial=False)
+
+        self._watcher = threading.Thread(target=run, name="watch", daemon=True)
+        self._watcher.start()
+
     def close(self) -> None:
+        self._stop.set()
+        if self._watcher is not None:
+            self._watcher.join(timeout=10)
         self.gate.release()
         self.jobs.close()
         self.writer.close()
