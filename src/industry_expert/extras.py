@@ -9,6 +9,7 @@ The base install is what ingest, search, ask, chat and serve need. The rest is i
 - ``ocr``: text from scanned pages (RapidOCR);
 - ``postgres``: a store in PostgreSQL (psycopg, psycopg-pool, pgvector) and its job queue
   (procrastinate);
+- ``s3``: documents from an S3-compatible bucket (boto3);
 - ``all``: every one of them.
 
     require("train", why="expert train")   # returns, or raises one line naming the extra
@@ -35,6 +36,7 @@ MODULES = {
     "eval": ("scipy", "matplotlib"),
     "ocr": ("rapidocr",),
     "postgres": ("psycopg", "psycopg_pool", "pgvector", "procrastinate"),
+    "s3": ("boto3",),
 }
 
 

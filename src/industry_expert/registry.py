@@ -18,7 +18,7 @@ raises the registry's error class, one line, the same way in every registry::
     >>> STORES.unknown("mongodb").args[0].split(" (")[0]
     'store.url: unknown backend: no store backend for mongodb://'
 
-The four registries live here, below the settings, so that ``config.choices`` lists a setting's
+The registries live here, below the settings, so that ``config.choices`` lists a setting's
 plugins without importing the package that builds them.
 """
 
@@ -44,7 +44,7 @@ class _Selectable(Protocol):
 @cache
 def installed() -> _Selectable:
     """Every installed package's entry points, read from their metadata once a process (one scan
-    of the environment serves all four registries; ``Registry.refresh`` reads them again). Python
+    of the environment serves all the registries; ``Registry.refresh`` reads them again). Python
     3.11 gives them as groups, 3.12 as one list; both ``select`` a group."""
     return entry_points()
 
@@ -187,6 +187,10 @@ STORES: Registry[Callable[..., Any]] = Registry(
 LOADERS: Registry[Callable[..., Any]] = Registry(
     "loader", "", GROUP_PREFIX + "loaders", ConfigError, str, "file type"
 )
+# where documents come from beyond the local disk (ingest/sources.py): a URL scheme to a source
+SOURCES: Registry[Callable[..., Any]] = Registry(
+    "source", "", GROUP_PREFIX + "sources", ConfigError, _scheme, "source"
+)
 
 BY_SETTING: dict[str, Registry[Any]] = {r.setting: r for r in (EMBEDDERS, GENERATORS, STORES) if r.setting}
 
@@ -197,4 +201,13 @@ def setting_names(dotted: str) -> tuple[str, ...]:
     return registry.names() if registry is not None else ()
 
 
-__all__ = ["BY_SETTING", "EMBEDDERS", "GENERATORS", "LOADERS", "STORES", "Registry", "setting_names"]
+__all__ = [
+    "BY_SETTING",
+    "EMBEDDERS",
+    "GENERATORS",
+    "LOADERS",
+    "SOURCES",
+    "STORES",
+    "Registry",
+    "setting_names",
+]

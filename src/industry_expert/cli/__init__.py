@@ -22,13 +22,16 @@ __all__ = ["build_parser", "main"]
 
 def quiet_ml_libraries() -> None:
     """Keep library chatter out of the user's output: deprecation notes, transformers' weight-loading
-    bar (our own progress says what is loading), and bitsandbytes' note on an optional CPU inference
-    kernel from the hub, which training does not use."""
+    bar (our own progress says what is loading), bitsandbytes' note on an optional CPU inference
+    kernel from the hub, which training does not use, and the HTTP clients' INFO lines."""
     import logging
     import warnings
 
     warnings.simplefilter("ignore", FutureWarning)
     logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
+    # a library that sets up logging at INFO on import would otherwise let these chatter
+    for name in ("botocore", "boto3", "s3transfer", "urllib3", "httpx"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     # read by huggingface_hub and transformers when first imported (which may not happen at all)
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     if "transformers" in sys.modules:

@@ -33,6 +33,14 @@ class Naming:
     def source(self, path: Path) -> str:
         return os.path.normpath(str(path))
 
+    def scope(self, folder: Path) -> str:
+        """The start of the key of everything under ``folder`` (what a prune of it may remove)."""
+        return str(folder.resolve()) + os.sep
+
+    def exists(self, key: str) -> bool:
+        """Whether the file ``key`` names is still there (a prune keeps it then)."""
+        return Path(key).exists()
+
 
 LOCAL = Naming()
 
@@ -44,6 +52,7 @@ class Copy(Naming):
 
     root: Path
     prefix: str
+    shown: str = ""  # what citations show before the path: "" for uploads, the prefix for a bucket
 
     def _inside(self, path: Path) -> str:
         return path.resolve().relative_to(self.root.resolve()).as_posix()
@@ -52,4 +61,11 @@ class Copy(Naming):
         return self.prefix + self._inside(path)
 
     def source(self, path: Path) -> str:
-        return self._inside(path)
+        return self.shown + self._inside(path)
+
+    def scope(self, folder: Path) -> str:
+        inside = self._inside(folder)
+        return self.prefix + ("" if inside == "." else inside + "/")
+
+    def exists(self, key: str) -> bool:
+        return False  # the copy is whole: what the walk did not see is gone

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -317,7 +316,7 @@ class Ingestor:
             if group:
                 self._store_group(group, report, emit)
         if prune:
-            report.removed = self._prune(roots, seen)
+            report.removed = self._prune(roots, seen, naming)
             for source in report.removed:
                 emit(FileDone(source, "removed", None, 0))
         if report.added or report.updated or report.removed:
@@ -378,12 +377,12 @@ class Ingestor:
             )
         return vectors
 
-    def _prune(self, paths: Sequence[Path], seen: set[str]) -> list[str]:
-        roots = [str(p.resolve()) + os.sep for p in paths if p.is_dir()]
+    def _prune(self, paths: Sequence[Path], seen: set[str], naming: Naming) -> list[str]:
+        scopes = [naming.scope(p) for p in paths if p.is_dir()]
         gone = [
             d
             for d in self.store.list_documents()
-            if d.key not in seen and any(d.key.startswith(r) for r in roots) and not Path(d.key).exists()
+            if d.key not in seen and any(d.key.startswith(s) for s in scopes) and not naming.exists(d.key)
         ]
         self.store.delete_documents([d.key for d in gone])
         return [d.source for d in gone]

@@ -17,9 +17,10 @@ from ..store import StoredDocument, open_store
 from ..store.migrate import MigrationReport, migrate
 from ..store.replica import replication, writing, written
 from ..types import check_name
-from .naming import LOCAL, Naming
+from .naming import LOCAL, Copy, Naming
 from .ocr import OcrMode
 from .pipeline import Ingestor, IngestReport
+from .sources import FILES, is_remote, mirror_folder, open_source
 from .yielding import AnswerGate, YieldingEmbedder, answering_flag
 
 
@@ -57,7 +58,18 @@ class Ingesting:
     ) -> IngestReport:
         """``Ingestor.ingest`` with the context's embedder and settings (``ocr`` overrides
         ``ingest.ocr``: ``auto``, ``always`` or ``never``; ``move`` lets a file change collection;
-        ``naming``: what the files are called in the store)."""
+        ``naming``: what the files are called in the store). A URL a source reads
+        (``s3://bucket/prefix``; ``sources``) is mirrored into the workspace first, then ingested
+        with prune under keys that name the remote place."""
+        paths = list(paths)
+        remote = [str(p) for p in paths if is_remote(p)]
+        if remote:
+            if len(paths) != 1:
+                raise InputError("ingest one URL at a time, apart from local files and folders")
+            source = open_source(remote[0])
+            folder = mirror_folder(self.ctx.path, remote[0])
+            root = source.mirror(folder / FILES, folder, progress or (lambda event: None))
+            paths, prune, naming = [root], True, Copy(folder / FILES, source.prefix, shown=source.prefix)
         with writing(self.ctx.store):
             report = self.ingestor.ingest(
                 paths, collection, prune, max_file_mb, progress, follow_symlinks, ocr, move, naming

@@ -1,0 +1,111 @@
+"""Documents from an S3-compatible bucket (ingest/s3.py, ingest/sources.py), against moto's S3
+server on loopback: incremental by ETag, deletions pruned, credentials from the environment and
+never kept, and a refusal in one line that changes nothing."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from industry_expert import Workspace
+
+pytestmark = pytest.mark.slow
+SECRET = "s3cr3t-never-written-5f2a"
+STATIC = {"embedder.backend": "static", "embedder.model": "wordllama-l2-supercat"}
+
+
+@pytest.fixture
+def bucket(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    import boto3
+    from moto import settings
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    for name, value in {
+        "AWS_ENDPOINT_URL": f"http://{host}:{port}",
+        "AWS_ACCESS_KEY_ID": "AKIAEXAMPLEKEY",
+        "AWS_SECRET_ACCESS_KEY": SECRET,
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    httpx.post(f"http://{host}:{port}/moto-api/reset")  # moto keeps its buckets per process
+    client = boto3.client("s3")
+    client.create_bucket(Bucket="docs")
+    try:
+        yield client
+    finally:
+        monkeypatch.setattr(settings, "INITIAL_NO_AUTH_ACTION_COUNT", float("inf"))
+        server.stop()
+
+
+def put(client: Any, key: str, text: str) -> None:
+    client.put_object(Bucket="docs", Key=key, Body=text.encode())
+
+
+def test_a_bucket_is_ingested_incrementally_and_its_deletions_pruned(bucket: Any, tmp_path: Path) -> None:
+    put(bucket, "policies/leave.md", "# Leave\n\nEvery employee receives 27 days of paid leave.\n")
+    put(bucket, "policies/travel.md", "# Travel\n\nTrain travel is booked in second class.\n")
+    put(bucket, "other/notes.md", "# Notes\n\nNot under the prefix.\n")
+    with Workspace.init(tmp_path / "ws", STATIC) as ws:
+        first = ws.ingest(["s3://docs/policies/"], collection="hr")
+        assert sorted(first.added) == ["s3://docs/policies/leave.md", "s3://docs/policies/travel.md"]
+        [hit] = ws.search("paid leave days", k=1)
+        assert hit.source == "s3://docs/policies/leave.md" and hit.collection == "hr"
+        keys = {d.key for d in ws.sources()}
+        assert keys == {"s3://docs/policies/leave.md", "s3://docs/policies/travel.md"}
+        again = ws.ingest(["s3://docs/policies/"], collection="hr")
+        assert (again.added, again.updated, len(again.unchanged), again.removed) == ([], [], 2, [])
+        # changed, deleted and added in the bucket
+        put(bucket, "policies/leave.md", "# Leave\n\nEvery employee receives 30 days of paid leave.\n")
+        bucket.delete_object(Bucket="docs", Key="policies/travel.md")
+        put(bucket, "policies/remote.md", "# Remote work\n\nTwo days a week may be worked from home.\n")
+        third = ws.ingest(["s3://docs/policies/"], collection="hr")
+        assert third.updated == ["s3://docs/policies/leave.md"]
+        assert third.added == ["s3://docs/policies/remote.md"]
+        assert third.removed == ["s3://docs/policies/travel.md"]
+        assert "30 days" in ws.search("paid leave days", k=1)[0].text
+    # the credentials are the environment's: nothing of them is in the workspace
+    for path in (tmp_path / "ws").rglob("*"):
+        if path.is_file():
+            assert SECRET.encode() not in path.read_bytes(), path
+
+
+def run(ws: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "EXPERT_WORKSPACE": str(ws)}
+    command = [sys.executable, "-m", "industry_expert.cli", "ingest", *args]
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+
+
+def test_a_bucket_that_refuses_the_credentials_changes_nothing(bucket: Any, tmp_path: Path) -> None:
+    from moto import settings
+
+    put(bucket, "policies/leave.md", "# Leave\n\nEvery employee receives 27 days of paid leave.\n")
+    ws = tmp_path / "ws"
+    Workspace.init(ws, STATIC).close()
+    assert run(ws, "s3://docs/policies/", "--collection", "hr").returncode == 0
+    settings.INITIAL_NO_AUTH_ACTION_COUNT = 0  # from now on the server checks keys: ours is unknown
+    refused = run(ws, "s3://docs/policies/", "--collection", "hr")
+    assert refused.returncode == 2 and "refused the credentials (InvalidAccessKeyId)" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1 and SECRET not in refused.stderr + refused.stdout
+    settings.INITIAL_NO_AUTH_ACTION_COUNT = float("inf")
+    missing = run(ws, "s3://nobucket/", "--collection", "hr")
+    assert missing.returncode == 2 and "there is no bucket nobucket" in missing.stderr
+    with Workspace.open(ws) as opened:
+        assert [d.source for d in opened.sources()] == ["s3://docs/policies/leave.md"]  # nothing lost
+
+
+def test_an_unknown_scheme_is_one_line(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    Workspace.init(ws, STATIC).close()
+    result = run(ws, "gopher://example/x")
+    assert result.returncode == 2 and "no source for gopher://" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
