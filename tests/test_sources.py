@@ -109,3 +109,118 @@ def test_an_unknown_scheme_is_one_line(tmp_path: Path) -> None:
     result = run(ws, "gopher://example/x")
     assert result.returncode == 2 and "no source for gopher://" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A web site on loopback: Python's own file server (Last-Modified, 304 on If-Modified-Since),
+    plus a page that redirects to another host."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    root = tmp_path / "site"
+    root.mkdir()
+
+    class Handler(SimpleHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path == "/away":
+                self.send_response(302)
+                self.send_header("Location", "http://elsewhere.invalid/")
+                self.end_headers()
+                return
+            super().do_GET()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(root)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", root
+    finally:
+        server.shutdown()
+
+
+def page(title: str, body: str, links: tuple[str, ...] = ()) -> str:
+    anchors = "".join(f'<li><a href="{href}">{href}</a></li>' for href in links)
+    return f"<html><head><title>{title}</title></head><body><h1>{title}</h1><p>{body}</p><ul>{anchors}</ul></body></html>"
+
+
+def test_a_web_site_is_read_within_its_host_as_robots_txt_allows(
+    site: tuple[str, Path], tmp_path: Path
+) -> None:
+    import time
+
+    from fpdf import FPDF
+
+    base, root = site
+    (root / "robots.txt").write_text("User-agent: *\nDisallow: /private/\n")
+    (root / "handbook").mkdir()
+    (root / "private").mkdir()
+    links = (
+        "leave.html",
+        "travel.html",
+        "../private/salaries.html",
+        "report.pdf",
+        "http://elsewhere.invalid/x",
+        "logo.png",
+    )
+    (root / "handbook" / "index.html").write_text(page("Handbook", "The staff handbook.", links))
+    (root / "handbook" / "leave.html").write_text(
+        page("Leave", "Every employee receives 27 days of paid leave.")
+    )
+    (root / "handbook" / "travel.html").write_text(page("Travel", "Train travel is booked in second class."))
+    (root / "private" / "salaries.html").write_text(page("Salaries", "Confidential pay bands."))
+    (root / "handbook" / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("helvetica", size=12)
+    pdf.cell(0, 10, "Safety report: 3 lost-time incidents in 2023.")
+    pdf.output(str(root / "handbook" / "report.pdf"))
+    start = f"{base}/handbook/"
+    with Workspace.init(tmp_path / "ws", STATIC) as ws:
+        first = ws.ingest([start], collection="intranet")
+        assert sorted(first.added) == sorted(
+            [
+                start,
+                f"{base}/handbook/leave.html",
+                f"{base}/handbook/travel.html",
+                f"{base}/handbook/report.pdf",
+            ]
+        )  # not the page robots.txt disallows, not another host, not the image
+        hit = ws.search("paid leave days", k=1)[0]
+        assert hit.source == f"{base}/handbook/leave.html"
+        assert ws.search("lost-time incidents", k=1)[0].source == f"{base}/handbook/report.pdf"
+        again = ws.ingest([start], collection="intranet")
+        assert (again.added, again.updated, again.removed, len(again.unchanged)) == ([], [], [], 4)
+        # a page changed, one unlinked and deleted
+        time.sleep(1.1)  # Last-Modified has whole seconds
+        (root / "handbook" / "leave.html").write_text(
+            page("Leave", "Every employee receives 30 days of paid leave.")
+        )
+        (root / "handbook" / "travel.html").unlink()
+        third = ws.ingest([start], collection="intranet")
+        assert third.updated == [f"{base}/handbook/leave.html"]
+        assert third.removed == [f"{base}/handbook/travel.html"]
+        assert "30 days" in ws.search("paid leave days", k=1)[0].text
+        assert all("salaries" not in d.source for d in ws.sources())
+
+
+def test_a_start_page_that_is_not_html_or_leaves_the_host_is_one_line(
+    site: tuple[str, Path], tmp_path: Path
+) -> None:
+    base, root = site
+    (root / "data.bin").write_bytes(b"\x00\x01")
+    ws = tmp_path / "ws"
+    Workspace.init(ws, STATIC).close()
+    for url, words in (
+        (f"{base}/data.bin", "is not an HTML page"),
+        (f"{base}/away", "outside http://127.0.0.1"),
+        (f"{base}/missing.html", "answered 404"),
+    ):
+        result = run(ws, url)
+        assert result.returncode == 2 and words in result.stderr, (url, result.stderr)
+        assert len(result.stderr.strip().splitlines()) == 1
+    with Workspace.open(ws) as opened:
+        assert opened.sources() == []

@@ -18,6 +18,7 @@ from typing import Any
 
 from ..errors import ConfigError, InputError
 from ..events import Progress, Waiting
+from .naming import Copy
 
 ETAGS = "etags.json"
 
@@ -45,7 +46,7 @@ class S3Source:
 
         return boto3.client("s3")
 
-    def mirror(self, files: Path, state: Path, emit: Progress) -> Path:
+    def mirror(self, files: Path, state: Path, emit: Progress) -> tuple[Path, Copy]:
         from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
         root = files / self.key_prefix if self.key_prefix else files
@@ -103,4 +104,4 @@ class S3Source:
                 path.unlink()
                 held.pop(key, None)
         etags_file.write_text(json.dumps(held))
-        return root
+        return root, Copy(files, self.prefix, shown=self.prefix)

@@ -17,7 +17,7 @@ from ..store import StoredDocument, open_store
 from ..store.migrate import MigrationReport, migrate
 from ..store.replica import replication, writing, written
 from ..types import check_name
-from .naming import LOCAL, Copy, Naming
+from .naming import LOCAL, Naming
 from .ocr import OcrMode
 from .pipeline import Ingestor, IngestReport
 from .sources import FILES, is_remote, mirror_folder, open_source
@@ -68,8 +68,8 @@ class Ingesting:
                 raise InputError("ingest one URL at a time, apart from local files and folders")
             source = open_source(remote[0])
             folder = mirror_folder(self.ctx.path, remote[0])
-            root = source.mirror(folder / FILES, folder, progress or (lambda event: None))
-            paths, prune, naming = [root], True, Copy(folder / FILES, source.prefix, shown=source.prefix)
+            root, naming = source.mirror(folder / FILES, folder, progress or (lambda event: None))
+            paths, prune = [root], True
         with writing(self.ctx.store):
             report = self.ingestor.ingest(
                 paths, collection, prune, max_file_mb, progress, follow_symlinks, ocr, move, naming

@@ -1,5 +1,6 @@
-"""Documents from beyond the local disk: ``expert ingest s3://bucket/prefix`` (and any scheme a
-``SOURCES`` entry adds, in code or by an installed package's entry point).
+"""Documents from beyond the local disk: ``expert ingest s3://bucket/prefix``, ``expert ingest
+https://intranet/handbook/`` (and any scheme a ``SOURCES`` entry adds, in code or by an installed
+package's entry point).
 
 A source keeps a **mirror** of what it reads in a folder of the workspace (``WORKSPACE/sources/``,
 one folder a URL) and brings it to the remote state on each ingest: what is new or changed is
@@ -14,7 +15,7 @@ A source is ``factory(url) -> Source``::
 
     class Source(Protocol):
         prefix: str                      # the documents' key prefix, e.g. "s3://bucket/"
-        def mirror(self, files: Path, state: Path, emit: Progress) -> Path: ...   # the folder to ingest
+        def mirror(self, files: Path, state: Path, emit: Progress) -> tuple[Path, Copy]: ...
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any, Protocol
 
 from ..events import Progress
 from ..registry import SOURCES
+from .naming import Copy
 
 MIRRORS = "sources"  # WORKSPACE/sources/<hash of the URL>/
 FILES = "files"  # the mirrored files, by their remote path: WORKSPACE/sources/<hash>/files/
@@ -34,9 +36,10 @@ FILES = "files"  # the mirrored files, by their remote path: WORKSPACE/sources/<
 class Source(Protocol):
     prefix: str
 
-    def mirror(self, files: Path, state: Path, emit: Progress) -> Path:
+    def mirror(self, files: Path, state: Path, emit: Progress) -> tuple[Path, Copy]:
         """Bring ``files`` (the remote files by their remote paths) to the remote state, keeping
-        the source's own records in ``state``; return the folder to ingest (``files`` or one in it)."""
+        the source's own records in ``state``; return the folder to ingest (``files`` or one in
+        it) and what its files are called in the store."""
         ...
 
 
@@ -62,4 +65,12 @@ def _s3(url: str) -> Source:
     return S3Source(url)
 
 
+def _web(url: str) -> Source:
+    from .web import WebSource
+
+    return WebSource(url)
+
+
 SOURCES.register("s3", _s3)
+SOURCES.register("http", _web)
+SOURCES.register("https", _web)
