@@ -132,7 +132,7 @@ def commands() -> list[Command]:
                 "with pgvector) shared by a team, or a SQLite file; default store.db in the workspace"),
         )),
         Command("ingest", "add or update files and folders", cmd_ingest, (
-            opt("paths", nargs="+", help="files and folders (recursive)"),
+            opt("paths", nargs="+", help="files and folders (recursive), or one URL: s3://BUCKET/PREFIX/, https://HOST/START (docs/sources.md)"),
             opt("--collection", default="default", help="collection to file them under"),
             opt("--move", action="store_true", help="file documents the workspace holds in another collection "
                 "under --collection instead (refused without it: keys scoped to either collection would change "
