@@ -85,9 +85,13 @@ def test_over_http_each_key_sees_only_its_collections(served_ws: Path) -> None:
                 )
                 with pytest.raises(Exception, match="no document"):
                     await client.read_resource(f"document://{hr['id']}")
-                # arguments the tool does not take: the protocol's validation error
+                # arguments the tool does not take, or of another type: the protocol's validation error
                 bad = await client.call_tool("search", {"query": "x", "limit": 3})
                 assert bad.is_error and "limit" in error(bad)
+                assert (await client.call_tool("read_document", {"document_id": True})).is_error
+                for odd in ("²", "", "9" * 5000):
+                    with pytest.raises(Exception, match="no document"):
+                        await client.read_resource(f"document://{odd}")
 
         async def as_everyone() -> list[dict[str, Any]]:
             async with http_client(url, everything) as client:
@@ -102,6 +106,11 @@ def test_over_http_each_key_sees_only_its_collections(served_ws: Path) -> None:
             for headers in ({}, {"Authorization": "Bearer nope"}):
                 response = http.post("/mcp", json=body, headers={"Accept": "application/json", **headers})
                 assert response.status_code == 401 and "API key" in response.json()["error"]["message"]
+            # stateless: a GET for a stream from the server is answered at once, not held open
+            listen = http.get(
+                "/mcp", headers={"Authorization": f"Bearer {finance}", "Accept": "text/event-stream"}
+            )
+            assert listen.status_code == 405 and "POST" in listen.json()["error"]["message"]
 
 
 def desktop_snippet(workspace: Path) -> dict[str, Any]:

@@ -4,6 +4,7 @@ never kept, and a refusal in one line that changes nothing."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -124,6 +125,10 @@ def site(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 
     class Handler(SimpleHTTPRequestHandler):
         def do_GET(self) -> None:
+            failing = root / "status.json"  # {"/path": status} for pages that fail on purpose
+            if failing.exists() and self.path in json.loads(failing.read_text()):
+                self.send_error(json.loads(failing.read_text())[self.path])
+                return
             if self.path == "/away":
                 self.send_response(302)
                 self.send_header("Location", "http://elsewhere.invalid/")
@@ -224,3 +229,44 @@ def test_a_start_page_that_is_not_html_or_leaves_the_host_is_one_line(
         assert len(result.stderr.strip().splitlines()) == 1
     with Workspace.open(ws) as opened:
         assert opened.sources() == []
+
+
+def test_a_site_that_fails_for_a_moment_keeps_what_it_had(site: tuple[str, Path], tmp_path: Path) -> None:
+    """Links no path can hold do not stop a run; a page failing (503, 429) keeps itself and what it
+    links; a start page failing changes nothing; a file over ingest.max_file_mb is not fetched whole."""
+    base, root = site
+    (root / "hub").mkdir()
+    odd = (
+        "/nul%00byte",
+        "/dir.html",
+        "/dir.html/",
+        "/" + "/".join(["d" * 199] * 25),
+        "/index.html",
+        "/big.txt",
+    )
+    (root / "index.html").write_text(page("Start", "The start page.", ("hub/", *odd)))
+    (root / "hub" / "index.html").write_text(page("Hub", "The hub.", ("child.html",)))
+    (root / "hub" / "child.html").write_text(page("Child", "The pump line ran 40 hours."))
+    (root / "dir.html").write_text(page("Dir", "A page named like a folder."))
+    (root / "big.txt").write_bytes(b"x" * 3_000_000)
+    with Workspace.init(tmp_path / "ws", {**STATIC, "ingest.max_file_mb": 1}) as ws:
+        first = ws.ingest([f"{base}/"], collection="web")
+        names = {s.removeprefix(base) for s in first.added}
+        assert {
+            "/",
+            "/hub/",
+            "/hub/child.html",
+            "/dir.html",
+            "/index.html",
+        } <= names and "/big.txt" not in names
+        mirror = next((tmp_path / "ws" / "sources").iterdir()) / "files"
+        assert all(p.stat().st_size < 1_000_000 for p in mirror.iterdir())  # the big file was not kept
+        before = {d.source for d in ws.sources()}
+        for status in (503, 429):  # the hub fails for a moment: it and the page it links stay
+            (root / "status.json").write_text(json.dumps({"/hub/": status}))
+            again = ws.ingest([f"{base}/"], collection="web")
+            assert again.removed == [] and {d.source for d in ws.sources()} == before
+        (root / "status.json").write_text(json.dumps({"/": 503}))  # the start page fails: nothing changes
+        with pytest.raises(Exception, match="answered 503; nothing was changed"):
+            ws.ingest([f"{base}/"], collection="web")
+        assert {d.source for d in ws.sources()} == before

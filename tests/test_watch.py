@@ -140,6 +140,11 @@ def test_watch_takes_folders_not_files(tmp_path: Path) -> None:
         capture_output=True, text=True, env=env, timeout=60,
     )  # fmt: skip
     assert result.returncode == 2 and "is a file" in result.stderr and len(result.stderr.splitlines()) == 1
+    typo = subprocess.run(
+        [sys.executable, "-m", "industry_expert.cli", "ingest", "--watch", str(tmp_path / "no-such-folder")],
+        capture_output=True, text=True, env=env, timeout=60,
+    )  # fmt: skip
+    assert typo.returncode == 2 and "there is no folder" in typo.stderr and len(typo.stderr.splitlines()) == 1
 
 
 def test_serve_watch_syncs_a_folder_as_jobs(tmp_path: Path) -> None:

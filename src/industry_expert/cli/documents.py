@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import sys
 import threading
@@ -294,16 +293,15 @@ def cmd_store_migrate(args: argparse.Namespace) -> int:
 
 def watch_folders(args: argparse.Namespace) -> int:
     """``expert ingest --watch``: one line (or JSON object) a sync, until Ctrl-C."""
-    from ..ingest.watch import Watched, watch
+    from ..ingest.watch import Watched, checked, watch
 
-    folders = [Watched(Path(p).expanduser().resolve(), args.collection) for p in args.paths]
-    for w in folders:
-        if w.folder.exists() and not w.folder.is_dir():
-            raise InputError(f"--watch keeps folders in sync; {safe(w.folder)} is a file: name its folder")
+    folders = [checked(Watched(Path(p).expanduser().resolve(), args.collection)) for p in args.paths]
     with Workspace.open(workspace_path(args)) as ws:
         synced: set[Watched] = set()  # each folder's first sync is always shown: the state at start
+        syncing: set[Watched] = set()
 
         def sync(w: Watched) -> None:
+            syncing.add(w)
             try:
                 report = ws.ingest(
                     [w.folder], collection=w.collection, prune=True, max_file_mb=args.max_file_mb,
@@ -312,7 +310,9 @@ def watch_folders(args: argparse.Namespace) -> int:
             except ExpertError as exc:  # this sync failed; the watch goes on, the next change tries again
                 say(f"{w.folder}: {exc}")
                 return
-            if synced and not (report.added or report.updated or report.removed or report.skipped):
+            finally:
+                syncing.discard(w)
+            if synced and not (report.added or report.updated or report.removed):
                 return  # a change that changed nothing here (a file saved as it was, an ignored format)
             synced.add(w)
             if args.json:
@@ -330,7 +330,12 @@ def watch_folders(args: argparse.Namespace) -> int:
             print(safe(line), file=sys.stderr, flush=True)
 
         say(f"watching {', '.join(safe(w.folder) for w in folders)} (Ctrl-C stops)")
-        with contextlib.suppress(KeyboardInterrupt):
+        try:
             watch(folders, sync, threading.Event(), say)
+        except KeyboardInterrupt:
+            if syncing:  # the documents finished so far are stored; the next start does the rest
+                say(
+                    f"interrupted while syncing {', '.join(safe(w.folder) for w in syncing)}; the next start catches up"
+                )
     say("stopped")
     return 0

@@ -46,7 +46,9 @@ class S3Source:
 
         return boto3.client("s3")
 
-    def mirror(self, files: Path, state: Path, emit: Progress) -> tuple[Path, Copy]:
+    def mirror(
+        self, files: Path, state: Path, emit: Progress, max_bytes: int = 100_000_000
+    ) -> tuple[Path, Copy]:
         from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
         root = files / self.key_prefix if self.key_prefix else files
@@ -62,7 +64,9 @@ class S3Source:
                 Bucket=self.bucket, Prefix=self.key_prefix
             ):
                 for obj in page.get("Contents", []):
-                    if not obj["Key"].endswith("/"):
+                    if (
+                        not obj["Key"].endswith("/") and obj.get("Size", 0) <= max_bytes
+                    ):  # larger: passed over
                         listed[obj["Key"]] = obj
             fetched = 0
             for key, obj in listed.items():

@@ -68,7 +68,8 @@ class Ingesting:
                 raise InputError("ingest one URL at a time, apart from local files and folders")
             source = open_source(remote[0])
             folder = mirror_folder(self.ctx.path, remote[0])
-            root, naming = source.mirror(folder / FILES, folder, progress or (lambda event: None))
+            max_bytes = int((max_file_mb or self.ctx.settings.ingest.max_file_mb) * 1_000_000)
+            root, naming = source.mirror(folder / FILES, folder, progress or (lambda event: None), max_bytes)
             paths, prune = [root], True
         with writing(self.ctx.store):
             report = self.ingestor.ingest(

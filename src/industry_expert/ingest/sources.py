@@ -15,7 +15,7 @@ A source is ``factory(url) -> Source``::
 
     class Source(Protocol):
         prefix: str                      # the documents' key prefix, e.g. "s3://bucket/"
-        def mirror(self, files: Path, state: Path, emit: Progress) -> tuple[Path, Copy]: ...
+        def mirror(self, files, state, emit, max_bytes) -> tuple[Path, Copy]: ...
 """
 
 from __future__ import annotations
@@ -36,10 +36,11 @@ FILES = "files"  # the mirrored files, by their remote path: WORKSPACE/sources/<
 class Source(Protocol):
     prefix: str
 
-    def mirror(self, files: Path, state: Path, emit: Progress) -> tuple[Path, Copy]:
+    def mirror(self, files: Path, state: Path, emit: Progress, max_bytes: int = ...) -> tuple[Path, Copy]:
         """Bring ``files`` (the remote files by their remote paths) to the remote state, keeping
-        the source's own records in ``state``; return the folder to ingest (``files`` or one in
-        it) and what its files are called in the store."""
+        the source's own records in ``state`` and passing over what is larger than ``max_bytes``
+        (``ingest.max_file_mb``) without fetching it whole; return the folder to ingest (``files``
+        or one in it) and what its files are called in the store."""
         ...
 
 

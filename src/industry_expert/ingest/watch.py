@@ -24,6 +24,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import InputError
+
 
 @dataclass(frozen=True)
 class Watched:
@@ -45,7 +47,7 @@ def watch(
     changes, until ``stop`` is set."""
     import watchfiles
 
-    logging.getLogger("watchfiles").setLevel(logging.WARNING)  # not a line for every batch
+    logging.getLogger("watchfiles").setLevel(logging.ERROR)  # not a line for every batch, nor for Ctrl-C
     present = {w: w.folder.is_dir() for w in folders}
     for w in folders:
         if present[w]:
@@ -106,6 +108,15 @@ def _inside(path: str, folder: Path) -> bool:
 
 
 def parse_watch(value: str, default_collection: str) -> Watched:
-    """``DIR`` or ``DIR=COLLECTION`` (``serve --watch``)."""
+    """``DIR`` or ``DIR=COLLECTION`` (``serve --watch``), a folder that is there now."""
     folder, _, collection = value.partition("=")
-    return Watched(Path(folder).expanduser().resolve(), collection or default_collection)
+    return checked(Watched(Path(folder).expanduser().resolve(), collection or default_collection))
+
+
+def checked(w: Watched) -> Watched:
+    """``w``, if its folder is there at the start (a typo must not wait for ever); one line if not."""
+    if not w.folder.exists():
+        raise InputError(f"there is no folder {w.folder} to watch; check the path, or create it first")
+    if not w.folder.is_dir():
+        raise InputError(f"--watch keeps folders in sync; {w.folder} is a file: name its folder")
+    return w

@@ -19,7 +19,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urldefrag, urljoin, urlsplit
+from urllib.parse import urldefrag, urljoin, urlsplit
 from urllib.robotparser import RobotFileParser
 
 from ..errors import InputError, UpstreamError
@@ -58,20 +58,10 @@ class Mapped(Copy):
 
 
 def file_for(url: str, html: bool, suffix: str = "") -> str:
-    """Where ``url``'s copy lies under the mirror: its path, ``index.html`` for a folder, and a
-    hash for what a path cannot hold (a query, ``..``)."""
-    parts = urlsplit(url)
-    path = posixpath.normpath("/" + unquote(parts.path)).lstrip("/")
-    if not path or parts.path.endswith("/"):
-        path = posixpath.join(path, "index")
-    if parts.query or any(len(s.encode()) > 200 for s in path.split("/")):
-        path = f"{path[:100]}-{hashlib.sha256(url.encode()).hexdigest()[:12]}"
-    extension = posixpath.splitext(path)[1].lower()
-    if html and extension not in (".html", ".htm"):
-        path += ".html"
-    elif not html and suffix and extension != suffix:
-        path += suffix
-    return path
+    """Where ``url``'s copy lies in the mirror: a name made from the URL's hash, so that no two
+    URLs share a file and no URL (a NUL, a path too long, ``a`` and ``a/x``) can fail to have one.
+    The document is keyed and cited by the URL itself (``Mapped``)."""
+    return hashlib.sha256(url.encode()).hexdigest()[:32] + (".html" if html else suffix)
 
 
 class WebSource:
@@ -83,7 +73,9 @@ class WebSource:
         self.origin = f"{parts.scheme}://{parts.netloc}"
         self.prefix = self.origin + "/"
 
-    def mirror(self, files: Path, state: Path, emit: Progress) -> tuple[Path, Mapped]:
+    def mirror(
+        self, files: Path, state: Path, emit: Progress, max_bytes: int = 100_000_000
+    ) -> tuple[Path, Mapped]:
         import httpx
 
         files.mkdir(parents=True, exist_ok=True)
@@ -108,15 +100,14 @@ class WebSource:
                     if before.get("last_modified"):
                         headers["If-Modified-Since"] = before["last_modified"]
                 try:
-                    response = client.get(url, headers=headers)
+                    status, kind, body, validators, target_url = self._get(client, url, headers, max_bytes)
                 except httpx.HTTPError as exc:
                     if url == self.start:
                         raise UpstreamError(f"cannot fetch {url} ({exc}); nothing was changed") from None
-                    if before:
-                        kept[url] = before  # a moment's failure: the last copy stays
+                    self._keep(url, before, kept, queue, files)  # a moment's failure: the last copy stays
                     continue
-                if response.status_code in (301, 302, 303, 307, 308):
-                    target = urldefrag(urljoin(url, response.headers.get("location", "")))[0]
+                if status in (301, 302, 303, 307, 308):
+                    target = urldefrag(urljoin(url, target_url))[0]
                     if self._here(target):
                         queue.appendleft(target)
                     elif url == self.start:
@@ -125,41 +116,32 @@ class WebSource:
                             "site itself (only its own host is read)"
                         )
                     continue
-                if response.status_code == 304 and before:
-                    kept[url] = before
-                    if before.get("html"):
-                        queue.extend(self._links(url, (files / before["file"]).read_bytes()))
+                if status == 304 and before:
+                    self._keep(url, before, kept, queue, files)
                     continue
-                if response.status_code >= 500 and before:
-                    kept[url] = before
-                    continue
-                if response.status_code != 200:
+                if status != 200:
                     if url == self.start:
-                        raise InputError(f"{url} answered {response.status_code}; nothing was changed")
-                    continue  # gone (404, 410) or refused: not kept, so pruned
-                kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
+                        raise InputError(f"{url} answered {status}; nothing was changed")
+                    if status not in (404, 410):  # refused, rate-limited, failing: not gone
+                        self._keep(url, before, kept, queue, files)
+                    continue  # gone, or never held: not kept, so pruned
+                if body is None:
+                    continue  # larger than ingest.max_file_mb: passed over, as the ingest would
                 html = kind in HTML
                 suffix = DOCUMENTS.get(kind) or posixpath.splitext(urlsplit(url).path)[1].lower()
                 if not html and url == self.start:
                     raise InputError(
                         f"{url} is not an HTML page ({kind or 'no content type'}); start from a page"
                     )
-                if not html and suffix not in DOCUMENTS.values() and suffix not in (".pdf", ".docx", ".pptx"):
+                if not html and suffix not in DOCUMENTS.values():
                     continue  # an image, an archive: not a document here
-                if len(kept) == 0 and not before:
+                if not kept and not before:
                     emit(Waiting(f"fetching {self.origin}"))
                 name = file_for(url, html, suffix)
-                target = files / name
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(response.content)
-                kept[url] = {
-                    "file": name,
-                    "html": html,
-                    "etag": response.headers.get("etag"),
-                    "last_modified": response.headers.get("last-modified"),
-                }
+                (files / name).write_bytes(body)
+                kept[url] = {"file": name, "html": html, **validators}
                 if html:
-                    queue.extend(self._links(url, response.content))
+                    queue.extend(self._links(url, body))
         names = {entry["file"] for entry in kept.values()}
         for path in [p for p in files.rglob("*") if p.is_file()]:
             if path.relative_to(files).as_posix() not in names:
@@ -167,6 +149,39 @@ class WebSource:
         pages_file.write_text(json.dumps(kept))
         urls = {entry["file"]: url for url, entry in kept.items()}
         return files, Mapped(files, self.prefix, self.prefix, urls)
+
+    @staticmethod
+    def _get(
+        client: Any, url: str, headers: dict[str, str], max_bytes: int
+    ) -> tuple[int, str, bytes | None, dict[str, Any], str]:
+        """(status, content type, body or None when over ``max_bytes``, validators, Location)."""
+        with client.stream("GET", url, headers=headers) as response:
+            kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
+            validators = {
+                "etag": response.headers.get("etag"),
+                "last_modified": response.headers.get("last-modified"),
+            }
+            body: bytes | None = None
+            if response.status_code == 200:
+                chunks, size = [], 0
+                for chunk in response.iter_bytes():
+                    size += len(chunk)
+                    if size > max_bytes:
+                        break
+                    chunks.append(chunk)
+                else:
+                    body = b"".join(chunks)
+            return response.status_code, kind, body, validators, response.headers.get("location", "")
+
+    def _keep(
+        self, url: str, before: dict[str, Any] | None, kept: dict[str, Any], queue: deque[str], files: Path
+    ) -> None:
+        """Keep the last copy of a page that could not be read now, and follow its links as they were."""
+        if before is None or not (files / before["file"]).exists():
+            return
+        kept[url] = before
+        if before.get("html"):
+            queue.extend(self._links(url, (files / before["file"]).read_bytes()))
 
     def _here(self, url: str) -> bool:
         parts = urlsplit(url)

@@ -29,7 +29,8 @@ class Catalog:
             if not access.can_read(collection):
                 raise PermissionDeniedError(f"this key may not read the collection {collection!r}")
             if collection not in self.collections(access):
-                raise NotFoundError(f"there is no collection {collection!r}; GET /api/collections lists them")
+                known = ", ".join(self.collections(access)) or "none yet"
+                raise NotFoundError(f"there is no collection {collection!r}; the collections are: {known}")
         return access.read
 
     def document(self, doc_id: int, access: Access, write: bool = False) -> StoredDocument:

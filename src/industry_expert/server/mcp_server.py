@@ -265,8 +265,8 @@ def build(catalog: Catalog, authorize: Authorize, answer: AnswerFn, links: bool 
             who = authorize(ctx.headers)
         except ExpertError as exc:
             raise ResourceError(str(exc)) from None
-        if not document_id.isdigit():
-            raise ResourceError(f"there is no document {document_id}; list_documents gives the ids")
+        if not (document_id.isascii() and document_id.isdigit() and len(document_id) <= 18):
+            raise ResourceError(f"there is no document {document_id[:40]!r}; list_documents gives the ids")
 
         def run() -> str:
             doc = read(catalog, who, int(document_id), None, 0, limit=None)
@@ -289,10 +289,13 @@ def build(catalog: Catalog, authorize: Authorize, answer: AnswerFn, links: bool 
 
 def strict(tool: Tool) -> Tool:
     """``tool`` refusing arguments it does not take (the SDK would drop them unsaid), in its
-    published schema too: a misspelt ``colection`` must not widen a search to every collection."""
+    published schema too: a misspelt ``colection`` must not widen a search to every collection;
+    and taking each argument as the type its schema says (``true`` is not document 1)."""
     base = tool.fn_metadata.arg_model
     tool.fn_metadata.arg_model = type(
-        base.__name__, (base,), {"model_config": ConfigDict(**{**base.model_config, "extra": "forbid"})}
+        base.__name__,
+        (base,),
+        {"model_config": ConfigDict(**{**base.model_config, "extra": "forbid", "strict": True})},
     )
     tool.parameters = {**tool.parameters, "additionalProperties": False}
     return tool
@@ -383,6 +386,10 @@ def over_http(state: ServerState) -> tuple[MCPServer, Any]:
 
     class KeyChecked:  # an ASGI app (a class, so that routing does not take it for an endpoint)
         async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+            if scope.get("method") == "GET":  # stateless: no stream from the server to listen to
+                body = error_body(405, "this MCP endpoint is stateless: POST each call (streamable HTTP)")
+                await JSONResponse(body, status_code=405, headers={"Allow": "POST"})(scope, receive, send)
+                return
             headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
             try:
                 await anyio.to_thread.run_sync(lambda: state.authorize(headers.get("authorization")))
