@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tiny_models import make_llama, write_dataset
@@ -26,13 +27,18 @@ def losses(run: Path) -> dict[int, float]:
     return {h["step"]: h["loss"] for h in history if "loss" in h}
 
 
-def test_two_processes_train_as_one_with_the_same_global_batch(tmp_path: Path) -> None:
+def settings(tmp_path: Path) -> dict[str, Any]:
+    """A tiny base and data set, and the settings both runs of a comparison share (no dropout)."""
     base = make_llama(tmp_path / "llama")
     data = write_dataset(tmp_path / "train.jsonl")
-    common = dict(
+    return dict(
         data=str(data), base=str(base), max_length=128, dropout=0.0, val_fraction=0.0,
         max_steps=4, logging_steps=1, gradient_checkpointing=False, precision="fp32",
     )  # fmt: skip
+
+
+def test_two_processes_train_as_one_with_the_same_global_batch(tmp_path: Path) -> None:
+    common = settings(tmp_path)
     one = Tuning.train(TrainConfig(out=str(tmp_path / "one"), batch_size=4, **common))  # type: ignore[arg-type]
     events: list[dict] = []
     two = Tuning.train(
@@ -68,12 +74,7 @@ def test_two_sharded_processes_train_as_one_and_write_the_whole_adapter(tmp_path
     import numpy as np
     from safetensors.numpy import load_file
 
-    base = make_llama(tmp_path / "llama")
-    data = write_dataset(tmp_path / "train.jsonl")
-    common = dict(
-        data=str(data), base=str(base), max_length=128, dropout=0.0, val_fraction=0.0,
-        max_steps=4, logging_steps=1, gradient_checkpointing=False, precision="fp32",
-    )  # fmt: skip
+    common = settings(tmp_path)
     Tuning.train(TrainConfig(out=str(tmp_path / "one"), batch_size=4, **common))  # type: ignore[arg-type]
     Tuning.train(TrainConfig(out=str(tmp_path / "fsdp"), batch_size=2, processes=2, shard=True, **common))  # type: ignore[arg-type]
     a, b = losses(tmp_path / "one"), losses(tmp_path / "fsdp")

@@ -143,8 +143,8 @@ class WebSource:
                 if html:
                     queue.extend(self._links(url, body))
         names = {entry["file"] for entry in kept.values()}
-        for path in [p for p in files.rglob("*") if p.is_file()]:
-            if path.relative_to(files).as_posix() not in names:
+        for path in list(files.iterdir()):
+            if path.name not in names:
                 path.unlink()  # no longer on the site: pruned from the store by the ingest
         pages_file.write_text(json.dumps(kept))
         urls = {entry["file"]: url for url, entry in kept.items()}

@@ -99,6 +99,18 @@ def prepare(pool: Any) -> None:
             conn.execute(SchemaManager.get_schema())
 
 
+def end(
+    pool: Any, job_id: str, status: str, report: dict[str, Any] | None = None, error: str | None = None
+) -> None:
+    """Job ``job_id`` ends (``done`` or ``failed``), and its uploaded files go with it."""
+    with pool.connection() as conn, conn.transaction():
+        conn.execute(
+            "UPDATE ingest_jobs SET status = %s, report = %s, error = %s, finished = %s WHERE id = %s",
+            (status, json.dumps(report) if report is not None else None, error, time.time(), job_id),
+        )
+        conn.execute("DELETE FROM ingest_uploads WHERE job_id = %s", (job_id,))
+
+
 def row_to_job(row: tuple[Any, ...]) -> Job:
     id_, collection, files, status, results, report, error, created, finished = row
     return Job(id_, collection, list(files), status, list(results), report, error, created, finished)
@@ -154,7 +166,12 @@ class DatabaseJobs:
         try:
             self.app.configure_task(TASK, queue=QUEUE).defer(job_id=job.id)
         except Exception as exc:  # the job says why it will not run, and its files go
-            self._fail(job.id, f"the job could not be queued ({exc}); upload the files again")
+            end(
+                self.pool,
+                job.id,
+                "failed",
+                error=f"the job could not be queued ({exc}); upload the files again",
+            )
             raise StoreError(f"the ingest job could not be queued: {exc}") from None
         return job
 
@@ -185,13 +202,11 @@ class DatabaseJobs:
         return [row_to_job(r) for r in reversed(rows)]
 
     def wait(self, job_id: str) -> Job:
-        while True:
-            job = self.get(job_id)
-            if job is None or job.status in FINISHED:
-                if job is None:
-                    raise ExpertError(f"the ingest job {job_id} is gone from the store's database")
-                return job
+        while (job := self.get(job_id)) is not None and job.status not in FINISHED:
             time.sleep(self.poll_s)
+        if job is None:
+            raise ExpertError(f"the ingest job {job_id} is gone from the store's database")
+        return job
 
     def discard(self, key: str) -> None:
         """Nothing to drop: an upload's bytes are deleted when its job ends."""
@@ -211,14 +226,6 @@ class DatabaseJobs:
                 child.wait()
         self.app.close()
         self.pool.close()
-
-    def _fail(self, job_id: str, error: str) -> None:
-        with self.pool.connection() as conn:
-            conn.execute(
-                "UPDATE ingest_jobs SET status = 'failed', error = %s, finished = %s WHERE id = %s",
-                (error, time.time(), job_id),
-            )
-            conn.execute("DELETE FROM ingest_uploads WHERE job_id = %s", (job_id,))
 
 
 def start_worker(workspace: Path, nice: int) -> subprocess.Popen[bytes]:

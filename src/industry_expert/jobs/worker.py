@@ -35,7 +35,7 @@ from ..events import Event, FileDone
 from ..ingest.naming import Copy
 from ..store import store_scheme
 from ..workspace import Workspace
-from .database import QUEUE, TASK, UPLOAD_KEYS, connect, prepare
+from .database import QUEUE, TASK, UPLOAD_KEYS, connect, end, prepare
 
 Log = Callable[[dict[str, Any]], None]
 KEEP_DAYS = 30  # how long a finished job's row is kept
@@ -110,7 +110,6 @@ class JobRunner:
                 f"the store's vectors are now {built_by}'s and this worker embeds with {self.embedder}: "
                 "restart it with the store's embedder"
             )
-        started = time.monotonic()
         self.log(
             {"event": "job", "job": job_id, "status": "running", "files": len(files), "attempt": attempts}
         )
@@ -142,12 +141,7 @@ class JobRunner:
                 return self._fail(job_id, str(exc))
         for source, _ in report.skipped:  # an upload that could not be read is not kept, nor its record
             self.ws.store.record_skipped(UPLOAD_KEYS + source, "", None)
-        with self.pool.connection() as conn, conn.transaction():
-            conn.execute(
-                "UPDATE ingest_jobs SET status = 'done', report = %s, finished = %s WHERE id = %s",
-                (json.dumps(report.to_dict()), time.time(), job_id),
-            )
-            conn.execute("DELETE FROM ingest_uploads WHERE job_id = %s", (job_id,))
+        end(self.pool, job_id, "done", report=report.to_dict())
         self.log(
             {
                 "event": "job",
@@ -179,12 +173,7 @@ class JobRunner:
             conn.execute("UPDATE ingest_jobs SET status = %s WHERE id = %s", (status, job_id))
 
     def _fail(self, job_id: str, error: str) -> None:
-        with self.pool.connection() as conn, conn.transaction():
-            conn.execute(
-                "UPDATE ingest_jobs SET status = 'failed', error = %s, finished = %s WHERE id = %s",
-                (error, time.time(), job_id),
-            )
-            conn.execute("DELETE FROM ingest_uploads WHERE job_id = %s", (job_id,))
+        end(self.pool, job_id, "failed", error=error)
         self.log({"event": "job", "job": job_id, "status": "failed", "error": error})
 
 

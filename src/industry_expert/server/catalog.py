@@ -33,6 +33,19 @@ class Catalog:
                 raise NotFoundError(f"there is no collection {collection!r}; the collections are: {known}")
         return access.read
 
+    def documents(
+        self, access: Access, collection: str | None = None, pattern: str | None = None
+    ) -> list[StoredDocument]:
+        """The documents ``access`` may read (of ``collection`` if named, checked; matching
+        ``pattern``, a path or glob, if given)."""
+        if collection is not None:
+            self.readable(access, collection)
+        return [
+            d
+            for d in self.ws.sources(pattern)
+            if access.can_read(d.collection) and collection in (None, d.collection)
+        ]
+
     def document(self, doc_id: int, access: Access, write: bool = False) -> StoredDocument:
         """The document ``doc_id``, if ``access`` may read it (``write``: change it); a document
         of a collection the key cannot read is reported as missing, not as forbidden."""
@@ -41,7 +54,7 @@ class Catalog:
             access.can_read(found.collection) or (write and access.can_write(found.collection))
         )
         if found is None or not visible:
-            raise NotFoundError(f"there is no document {doc_id}; GET /api/documents lists them")
+            raise NotFoundError(f"there is no document {doc_id}; the list of documents gives the ids")
         if write and not access.can_write(found.collection):
             raise PermissionDeniedError(f"this key may not change the collection {found.collection!r}")
         return found

@@ -32,7 +32,7 @@ from pydantic import ConfigDict
 from typing_extensions import TypedDict  # pydantic reads typing's only from Python 3.12
 
 from .. import __version__
-from ..errors import ExpertError, InputError, NotFoundError
+from ..errors import ExpertError, InputError
 from ..keys import OPEN, Access
 from ..types import Answer
 from .catalog import Catalog
@@ -127,11 +127,11 @@ def build(catalog: Catalog, authorize: Authorize, answer: AnswerFn, links: bool 
     pages of their documents (``/documents/ID``), at the address the client called."""
     ws = catalog.ws
 
-    def access(ctx: Context) -> Access:
+    def access(ctx: Context, error: type[Exception] = ToolError) -> Access:
         try:
             return authorize(ctx.headers)
         except ExpertError as exc:
-            raise ToolError(str(exc)) from None
+            raise error(str(exc)) from None
 
     def linker(ctx: Context) -> Callable[[int | None, int | None], str | None]:
         request = getattr(ctx.request_context, "request", None) if links else None
@@ -144,11 +144,12 @@ def build(catalog: Catalog, authorize: Authorize, answer: AnswerFn, links: bool 
 
         return link
 
-    async def work(fn: Callable[[], Any]) -> Any:
+    async def work(fn: Callable[[], Any], error: type[Exception] = ToolError) -> Any:
+        """``fn`` in a worker thread; a user's mistake is the protocol's error of one line."""
         try:
             return await anyio.to_thread.run_sync(fn)
         except ExpertError as exc:
-            raise ToolError(str(exc)) from None
+            raise error(str(exc)) from None
 
     async def search(query: str, ctx: Context, k: int = 5, collection: str | None = None) -> SearchOut:
         who, link = access(ctx), linker(ctx)
@@ -211,11 +212,7 @@ def build(catalog: Catalog, authorize: Authorize, answer: AnswerFn, links: bool 
         who, link = access(ctx), linker(ctx)
 
         def run() -> DocumentsOut:
-            if collection is not None:
-                catalog.readable(who, collection)
-            docs = [
-                d for d in ws.sources() if who.can_read(d.collection) and collection in (None, d.collection)
-            ]
+            docs = catalog.documents(who, collection)
             return {
                 "documents": [
                     {
@@ -261,10 +258,7 @@ def build(catalog: Catalog, authorize: Authorize, answer: AnswerFn, links: bool 
         mime_type="text/markdown",
     )
     async def document(document_id: str, ctx: Context) -> str:
-        try:
-            who = authorize(ctx.headers)
-        except ExpertError as exc:
-            raise ResourceError(str(exc)) from None
+        who = access(ctx, ResourceError)
         if not (document_id.isascii() and document_id.isdigit() and len(document_id) <= 18):
             raise ResourceError(f"there is no document {document_id[:40]!r}; list_documents gives the ids")
 
@@ -279,10 +273,7 @@ def build(catalog: Catalog, authorize: Authorize, answer: AnswerFn, links: bool 
                 lines += [passage["text"], ""]
             return "\n".join(lines)
 
-        try:
-            return await anyio.to_thread.run_sync(run)
-        except ExpertError as exc:
-            raise ResourceError(str(exc)) from None
+        return await work(run, ResourceError)  # type: ignore[no-any-return]
 
     return server
 
@@ -312,10 +303,7 @@ def read(
     """Document ``document_id``'s passages from ``offset`` (those of ``page`` only, if given)."""
     if offset < 0:
         raise InputError(f"offset is {offset}; start at 0 or later")
-    try:
-        doc = catalog.document(document_id, who)
-    except NotFoundError:
-        raise NotFoundError(f"there is no document {document_id}; list_documents gives the ids") from None
+    doc = catalog.document(document_id, who)
     passages = [(p, t) for p, t in catalog.ws.store.document_chunks(doc.key) if page is None or p == page]
     if page is not None and not passages:
         raise InputError(f"document {document_id} has no passage on page {page}")

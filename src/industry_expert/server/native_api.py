@@ -94,13 +94,7 @@ def documents(
     collection: str | None = None,
     pattern: str | None = Query(None, description="only sources matching this path or glob"),
 ) -> dict[str, Any]:
-    if collection is not None:
-        state.catalog.readable(access, collection)
-    docs = [
-        d
-        for d in state.ws.sources(pattern)
-        if access.can_read(d.collection) and collection in (None, d.collection)
-    ]
+    docs = state.catalog.documents(access, collection, pattern)
     body: dict[str, Any] = {"object": "list", "data": [document_dict(d, request) for d in docs]}
     if access.reads_all and collection is None:  # skip records carry no collection
         body["skipped"] = [{"source": s, "reason": r} for s, r in state.ws.skipped(pattern)]
